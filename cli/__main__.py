@@ -1,0 +1,5 @@
+"""``python -m prelabel.cli``."""
+
+from prelabel.cli.main import main
+
+main()

@@ -1,0 +1,52 @@
+"""prelabel: turn model outputs into prelabeled Scale AI tasks.
+
+Library entry points (the CLI is a thin layer over these)::
+
+    from prelabel import load_config, convert
+    from prelabel.converters import get_reader
+
+    config = load_config("task.toml")
+    dataset = get_reader("coco")(["results.json"], images="instances.json")
+    report = convert(dataset, config, "out/")
+"""
+
+from __future__ import annotations
+
+from .config import TaskConfig, load_config
+from .errors import (
+    ConfigError,
+    InputError,
+    InvalidAnnotationError,
+    LimitViolation,
+    PayloadError,
+    PrelabelError,
+    SubmitError,
+)
+from .model import Dataset, Frame, Instance, Item, SourceRef
+from .options import PrelabelOptions
+from .pipeline import convert, validate_dir
+from .report import Report
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "Dataset",
+    "Frame",
+    "InputError",
+    "Instance",
+    "InvalidAnnotationError",
+    "Item",
+    "LimitViolation",
+    "PayloadError",
+    "PrelabelError",
+    "PrelabelOptions",
+    "Report",
+    "SourceRef",
+    "SubmitError",
+    "TaskConfig",
+    "__version__",
+    "convert",
+    "load_config",
+    "validate_dir",
+]

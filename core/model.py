@@ -1,0 +1,307 @@
+"""The one intermediate model between readers and writers.
+
+Readers (``prelabel.converters.*``) turn an input format into a :class:`Dataset`; writers
+(``prelabel.writers.*``) turn each :class:`Item` into a Scale task body. Nothing else passes
+between them, so a new input format touches one reader and never a writer.
+
+Coordinates and the pixel-edge convention
+-----------------------------------------
+All coordinates are pixels as floats, origin at the top-left corner of the image, x to the
+right, y down. Pixel ``(row i, column j)`` is the unit square ``[j, j+1) x [i, i+1)``: integer
+coordinates lie on pixel *edges*, and the centre of the top-left pixel is ``(0.5, 0.5)``.
+A box covering columns 0..9 therefore has ``left=0, width=10``; COCO ``bbox`` and Scale's
+``left/top/width/height`` use the same convention, so no +-1 or half-pixel shift is applied
+anywhere. Polygons traced from masks run along pixel edges; a polygon is rasterised by
+pixel centres (a pixel is inside when its centre is).
+
+Masks stay compact: a :class:`Mask` holds a COCO RLE (compressed counts) of the full frame,
+a few hundred bytes per instance. A whole-image label raster (:class:`IndexRaster`) is loaded
+lazily, one item at a time, and only for readers whose input already is a raster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+XY: TypeAlias = tuple[float, float]
+Ring: TypeAlias = tuple[XY, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where an object came from, so every report line can point at the input.
+
+    ``location`` is human text: ``"line 12"``, ``"annotations[41]"``, ``"results[5]"``,
+    ``"pixel value 3"``, ``"frame 7, line 220"``.
+    """
+
+    file: str
+    location: str
+
+    def __str__(self) -> str:
+        return f"{self.file}, {self.location}"
+
+
+# --- geometries -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """Axis-aligned box, or rotated by ``rotation`` radians clockwise about its centre.
+
+    ``left/top/width/height`` describe the unrotated box (Scale's convention).
+    """
+
+    left: float
+    top: float
+    width: float
+    height: float
+    rotation: float = 0.0
+
+    kind: Literal["box"] = field(default="box", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (self.width >= 0 and self.height >= 0):
+            raise ValueError(f"box width and height must be >= 0, got {self.width} x {self.height}")
+
+    @property
+    def right(self) -> float:
+        return self.left + self.width
+
+    @property
+    def bottom(self) -> float:
+        return self.top + self.height
+
+
+@dataclass(frozen=True, slots=True)
+class PolygonPart:
+    """One connected part: an exterior ring and its holes (rings are open, no repeat)."""
+
+    exterior: Ring
+    holes: tuple[Ring, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Polygon:
+    """A polygon with one or several parts, each possibly with holes."""
+
+    parts: tuple[PolygonPart, ...]
+
+    kind: Literal["polygon"] = field(default="polygon", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            raise ValueError("polygon has no parts")
+
+    @classmethod
+    def from_ring(cls, ring: Iterable[XY]) -> Polygon:
+        return cls((PolygonPart(tuple(ring)),))
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A polyline through ``vertices`` in order."""
+
+    vertices: Ring
+
+    kind: Literal["line"] = field(default="line", init=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A point; for keypoints ``name`` is the keypoint name and ``visibility`` COCO's flag
+    (0 not labelled, 1 labelled but not visible, 2 visible) or None when unknown."""
+
+    x: float
+    y: float
+    name: str | None = None
+    visibility: int | None = None
+    confidence: float | None = None
+
+    kind: Literal["point"] = field(default="point", init=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ellipse:
+    """Ellipse with centre, semi-axes and rotation (radians clockwise)."""
+
+    cx: float
+    cy: float
+    rx: float
+    ry: float
+    rotation: float = 0.0
+
+    kind: Literal["ellipse"] = field(default="ellipse", init=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Cuboid:
+    """A cuboid passed through as Scale's own fields (``vertices``, ``edges``, ...)."""
+
+    fields: Mapping[str, Any]
+
+    kind: Literal["cuboid"] = field(default="cuboid", init=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Mask:
+    """A binary mask as a full-frame COCO RLE with compressed (string) counts.
+
+    ``counts`` is the compressed counts as bytes, exactly what ``pycocotools.mask.encode``
+    returns; ``height``/``width`` are the frame size. Use ``prelabel.geometry`` to decode,
+    trace or measure it.
+    """
+
+    counts: bytes
+    height: int
+    width: int
+
+    kind: Literal["mask"] = field(default="mask", init=False, repr=False)
+
+    def rle(self) -> dict[str, Any]:
+        """The pycocotools RLE dict."""
+        return {"size": [self.height, self.width], "counts": self.counts}
+
+
+Geometry: TypeAlias = Box | Polygon | Line | Point | Ellipse | Cuboid | Mask
+GeometryKind: TypeAlias = Literal["box", "polygon", "line", "point", "ellipse", "cuboid", "mask"]
+
+
+# --- instances, frames, items -----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Instance:
+    """One object on an image or a video frame."""
+
+    label: str
+    geometry: Geometry
+    source: SourceRef
+    score: float | None = None
+    track_id: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    # distinct instance identity inside one item (e.g. COCO annotation id, mask instance
+    # value); segment writers give each distinct instance its own index
+    instance_id: str | None = None
+
+
+@dataclass(slots=True)
+class Segment:
+    """What one value of an :class:`IndexRaster` means."""
+
+    label: str
+    source: SourceRef
+    instance: bool = False
+    track_id: str | None = None
+    score: float | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class IndexRaster:
+    """A whole-image raster of segment values (0 = unlabeled) and what each value means.
+
+    ``values`` is an (H, W) integer array; ``segments`` maps each non-zero value that occurs
+    to its :class:`Segment`. Values with no entry are an input error the reader reports.
+    """
+
+    values: npt.NDArray[np.integer[Any]]
+    segments: dict[int, Segment]
+
+    @property
+    def height(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.values.shape[1])
+
+
+RasterSource: TypeAlias = Callable[[], IndexRaster]
+
+
+@dataclass(slots=True)
+class Frame:
+    """One frame of a video item.
+
+    ``index`` is the 0-based position in the item's frame list; ``number`` the frame number
+    as the source wrote it (MOT 1-based, KITTI 0-based, ...); ``timestamp`` in seconds from
+    the start of the video when known.
+    """
+
+    index: int
+    number: int
+    instances: list[Instance] = field(default_factory=list)
+    timestamp: float | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    raster: RasterSource | None = None
+
+
+@dataclass(slots=True)
+class Item:
+    """One image, or one video as an ordered list of frames.
+
+    ``key`` is a stable identifier (image id, file stem, sequence name) used for the default
+    unique_id; ``fields`` are what URL templates may use (``file_name``, ``id``, ``stem``,
+    ``coco_url``, ``sequence``, ...). An image item has ``instances`` (and maybe a
+    ``raster``); a video item has ``frames`` (``frames is not None``).
+    """
+
+    key: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    width: int | None = None
+    height: int | None = None
+    instances: list[Instance] = field(default_factory=list)
+    frames: list[Frame] | None = None
+    fps: float | None = None
+    raster: RasterSource | None = None
+    # per-item facts for the report (e.g. "columns read as MOT15 ground truth")
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_video(self) -> bool:
+        return self.frames is not None
+
+    def iter_instances(self) -> Iterator[Instance]:
+        """Every instance of the item, frame by frame for a video."""
+        if self.frames is None:
+            yield from self.instances
+        else:
+            for frame in self.frames:
+                yield from frame.instances
+
+
+@dataclass(slots=True)
+class Dropped:
+    """An input object a reader could not turn into an instance, with the reason.
+
+    Readers yield these next to items so nothing is lost without a trace: the report
+    counts them as input objects that were dropped.
+    """
+
+    source: SourceRef
+    reason: str
+    label: str | None = None
+
+
+@dataclass(slots=True)
+class Dataset:
+    """What a reader returns: an iterable of items (often a generator: consume once).
+
+    ``labels`` are the label names the reader knows of (for ``--emit-taxonomy``);
+    ``dropped`` is filled by the reader while ``items`` is consumed; ``notes`` are
+    reader-level facts for the report ("COCO results list, sizes from dataset file X").
+    """
+
+    format: str
+    items: Iterable[Item]
+    labels: list[str] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # geometry kinds the reader produces, when known (taxonomy emission)
+    kinds: set[str] = field(default_factory=set)
