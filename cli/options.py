@@ -14,6 +14,7 @@ from prelabel.options import (
     PrelabelAs,
     SegmentOverflow,
     SmallBoxPolicy,
+    TrackGapPolicy,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,6 +78,12 @@ PRELABEL_FLAGS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
      {"type": float, "help": "Flag traced masks whose polygon IoU is below this."}),
     (("--frame-key-base",), "frame_key_base",
      {"type": click.IntRange(0, 1), "help": "videoplayback frame `key` base: 0 or 1."}),
+    (("--keyframe-iou",), "keyframe_iou",
+     {"type": click.FloatRange(0, 1), "help": "Thin tracks: keep frames interpolation misses (IoU)."}),
+    (("--keyframe-px",), "keyframe_px",
+     {"type": click.FloatRange(min=0), "help": "Thin tracks: keep frames interpolation misses (px)."}),
+    (("--track-gaps",), "track_gaps",
+     {"type": _choices(TrackGapPolicy), "help": "Tracks with missing frames: keep whole or split."}),
 ]
 
 

@@ -16,6 +16,7 @@ HolePolicy = Literal["keyhole", "fill"]
 PartPolicy = Literal["each", "largest"]
 SmallBoxPolicy = Literal["grow", "drop", "keep"]
 SegmentOverflow = Literal["error", "extended", "drop-smallest"]
+TrackGapPolicy = Literal["keep", "split"]
 
 # default unique_id: deterministic over the task's identity, so a rerun makes the same ids
 DEFAULT_UNIQUE_ID = "{project}/{task_type}/{key}"
@@ -64,6 +65,12 @@ class PrelabelOptions:
     min_iou: float | None = None
     # videoplaybackannotation hypothesis frame `key` base (Scale leaves it open)
     frame_key_base: int = 0
+    # keyframe thinning of tracks: keep a frame only where interpolating between kept
+    # neighbours would miss the tracker's box by IoU below this / by more than this many px
+    keyframe_iou: float | None = None
+    keyframe_px: float | None = None
+    # a track with missing frames: keep it whole, or split it into one object per run
+    track_gaps: TrackGapPolicy = "keep"
 
     @classmethod
     def names(cls) -> list[str]:
