@@ -1,0 +1,116 @@
+"""Model geometry -> Scale annotation objects (the shape shared by response, hypothesis and
+base_annotations; scale-api.md §3.3). Used by the image and video writers.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+from ..errors import PayloadError
+from ..model import Box, Cuboid, Ellipse, Geometry, Line, Mask, Point, Polygon, Ring
+
+# coordinates are written rounded to this many decimals: sub-millipixel noise only bloats
+# bodies and makes goldens unstable
+DECIMALS = 3
+
+
+def _num(value: float) -> float | int:
+    rounded = round(float(value), DECIMALS)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def _vertices(ring: Ring) -> list[dict[str, float | int]]:
+    return [{"x": _num(x), "y": _num(y)} for x, y in ring]
+
+
+def box_corners(box: Box) -> list[tuple[float, float]]:
+    """The four corners of a (possibly rotated, clockwise about its centre) box, clockwise
+    from the top-left corner of the unrotated box."""
+    cx, cy = box.left + box.width / 2, box.top + box.height / 2
+    cos, sin = math.cos(box.rotation), math.sin(box.rotation)
+    out = []
+    for dx, dy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        x, y = dx * box.width / 2, dy * box.height / 2
+        out.append((cx + x * cos - y * sin, cy + x * sin + y * cos))
+    return out
+
+
+def ellipse_extremes(ellipse: Ellipse) -> list[tuple[float, float]]:
+    """Scale's ellipse form: the 4 extremal points, vertex 0 and 2 on the first axis."""
+    cos, sin = math.cos(ellipse.rotation), math.sin(ellipse.rotation)
+    ax = (ellipse.rx * cos, ellipse.rx * sin)
+    ay = (-ellipse.ry * sin, ellipse.ry * cos)
+    c = (ellipse.cx, ellipse.cy)
+    return [
+        (c[0] - ax[0], c[1] - ax[1]),
+        (c[0] - ay[0], c[1] - ay[1]),
+        (c[0] + ax[0], c[1] + ax[1]),
+        (c[0] + ay[0], c[1] + ay[1]),
+    ]
+
+
+def geometry_fields(geometry: Geometry, *, integer_pixels: bool = False) -> dict[str, Any]:
+    """The geometry part of an annotation object (without label, uuid, attributes)."""
+    if isinstance(geometry, Box):
+        fields: dict[str, Any] = {"type": "box"}
+        if integer_pixels and not geometry.rotation:
+            fields.update(
+                left=int(round(geometry.left)),
+                top=int(round(geometry.top)),
+                width=int(round(geometry.width)),
+                height=int(round(geometry.height)),
+            )
+        else:
+            fields.update(
+                left=_num(geometry.left),
+                top=_num(geometry.top),
+                width=_num(geometry.width),
+                height=_num(geometry.height),
+            )
+        if geometry.rotation:
+            fields["rotation"] = _num(geometry.rotation)
+            fields["vertices"] = _vertices(tuple(box_corners(geometry)))
+        return fields
+    if isinstance(geometry, Polygon):
+        if len(geometry.parts) != 1 or geometry.parts[0].holes:
+            raise PayloadError(
+                "a Scale polygon has one ring and no holes; fit the geometry first "
+                f"(got {len(geometry.parts)} part(s))"
+            )
+        return {"type": "polygon", "vertices": _vertices(geometry.parts[0].exterior)}
+    if isinstance(geometry, Line):
+        return {"type": "line", "vertices": _vertices(geometry.vertices)}
+    if isinstance(geometry, Point):
+        return {"type": "point", "x": _num(geometry.x), "y": _num(geometry.y)}
+    if isinstance(geometry, Ellipse):
+        return {"type": "ellipse", "vertices": _vertices(tuple(ellipse_extremes(geometry)))}
+    if isinstance(geometry, Cuboid):
+        return {"type": "cuboid", **copy.deepcopy(dict(geometry.fields))}
+    if isinstance(geometry, Mask):
+        raise PayloadError("a mask cannot be an image/video annotation; fit it to a polygon or box")
+    raise PayloadError(f"unsupported geometry {type(geometry).__name__}")
+
+
+def to_annotation(
+    geometry: Geometry,
+    *,
+    label: str,
+    uuid: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    integer_pixels: bool = False,
+) -> dict[str, Any]:
+    """One Scale annotation object: ``{"type", "label", geometry fields, "uuid"?, "attributes"?}``.
+
+    Example:
+        >>> to_annotation(Box(1, 2, 3, 4), label="car")
+        {'type': 'box', 'left': 1, 'top': 2, 'width': 3, 'height': 4, 'label': 'car'}
+    """
+    out = geometry_fields(geometry, integer_pixels=integer_pixels)
+    out["label"] = label
+    if uuid is not None:
+        out["uuid"] = uuid
+    if attributes:
+        out["attributes"] = attributes
+    return out
