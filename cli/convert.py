@@ -16,7 +16,7 @@ import orjson
 
 from prelabel.config import load_config
 from prelabel.converters.registry import READERS, get_reader
-from prelabel.pipeline import convert, emit_taxonomy
+from prelabel.pipeline import convert
 
 from .options import config_option, out_option, output_options, pop_overrides, prelabel_options
 
@@ -57,7 +57,8 @@ def convert_options(f: F) -> F:
     """The options every ``convert FORMAT`` command takes."""
     f = output_options(f)
     f = click.option(
-        "--emit-taxonomy", is_flag=True,
+        "--emit-taxonomy",
+        is_flag=True,
         help="Also write DIR/taxonomy.json: the labels/geometries block derived from the data.",
     )(f)
     f = prelabel_options(f)
@@ -82,13 +83,22 @@ def run_convert(format_name: str, inputs: list[str], kwargs: dict[str, Any]) -> 
     reader = get_reader(format_name)
     dataset = reader(inputs, **kwargs)
     source = "+".join(Path(p).stem for p in inputs)
-    report = convert(dataset, config, out_dir, source=source, progress=not quiet)
-    if taxonomy:
-        emit_taxonomy(dataset, config, out_dir / "taxonomy.json")
+    report = convert(
+        dataset,
+        config,
+        out_dir,
+        source=source,
+        progress=not quiet,
+        taxonomy=out_dir / "taxonomy.json" if taxonomy else None,
+    )
     if not quiet:
         for line in report.summary_lines():
             click.echo(line, err=True)
         click.echo(f"wrote {out_dir}/tasks.jsonl and {out_dir}/report.json", err=True)
     if as_json:
-        summary = {"out": str(out_dir), "totals": report.totals(), "dropped_by_reason": report.reasons()}
+        summary = {
+            "out": str(out_dir),
+            "totals": report.totals(),
+            "dropped_by_reason": report.reasons(),
+        }
         click.echo(orjson.dumps(summary).decode())

@@ -1,16 +1,105 @@
-"""convert: read -> filter labels and scores -> write task bodies -> report. validate: re-check.
+"""convert: read -> filter labels and scores -> write task bodies -> report.
 
-(Interface fixed by the foundation; implementation in progress.)
+The output contract (README "Output"): ``DIR/tasks.jsonl`` (one ``{"task_type", "body"}`` a
+line, body exactly the JSON for ``POST /v1/task/{task_type}``), ``DIR/artifacts/`` (files the
+bodies reference) and ``DIR/report.json`` (totals and one record per input object).
+Items stream through one at a time; nothing holds the whole input.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
+from typing import IO, Any
+
+import orjson
 
 from .config import TaskConfig
-from .model import Dataset
+from .errors import PayloadError
+from .filters import LabelFilter
+from .model import Dataset, Frame, Item
 from .report import Report
+from .writers import ArtifactStore, WriteContext, get_writer
+
+TASKS_FILE = "tasks.jsonl"
+REPORT_FILE = "report.json"
+ARTIFACTS_DIR = "artifacts"
+# what each model geometry kind becomes in a task taxonomy
+TAXONOMY_KIND = {
+    "mask": "polygon",
+    "polygon": "polygon",
+    "box": "box",
+    "line": "line",
+    "point": "point",
+    "ellipse": "ellipse",
+    "cuboid": "cuboid",
+}
+
+
+def _progress(items: Any, enabled: bool) -> Any:
+    if not enabled or not sys.stderr.isatty():
+        return nullcontext(items)
+    from tqdm import tqdm
+
+    return tqdm(items, desc="items", unit="item", file=sys.stderr, leave=False)
+
+
+def _expand_rasters(holder: Item | Frame, segment_task: bool, filt: LabelFilter, task: str) -> None:
+    """Route a raster: filtered in place for segment tasks, traced to instances otherwise."""
+    if holder.raster is None:
+        return
+    if segment_task:
+        holder.raster = filt.raster(holder.raster, task)
+        return
+    from .raster import raster_to_instances
+
+    holder.instances.extend(raster_to_instances(holder.raster()))
+    holder.raster = None
+
+
+def prepare_item(item: Item, config: TaskConfig, filt: LabelFilter, task: str) -> None:
+    """Apply the format-neutral filters to an item (and its frames) in place."""
+    segment_task = config.task_type == "segmentannotation"
+    holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
+    for holder in holders:
+        _expand_rasters(holder, segment_task, filt, task)
+        holder.instances = filt.instances(holder.instances, task)
+
+
+def _reset_outputs(out: Path) -> None:
+    """Remove outputs of an earlier conversion (never the submit journal)."""
+    shutil.rmtree(out / ARTIFACTS_DIR, ignore_errors=True)
+    for name in (TASKS_FILE, REPORT_FILE, "taxonomy.json"):
+        (out / name).unlink(missing_ok=True)
+
+
+def _write_tasks(
+    items: Iterator[Item], config: TaskConfig, ctx: WriteContext, filt: LabelFilter, sink: IO[bytes]
+) -> list[dict[str, Any]]:
+    writer = get_writer(config.task_type)
+    seen: dict[str, str] = {}
+    tasks: list[dict[str, Any]] = []
+    for item in items:
+        task = ctx.unique_id(item)
+        if task in seen:
+            raise PayloadError(
+                f"items {seen[task]!r} and {item.key!r} both get unique_id {task!r}; "
+                "make the unique_id template include a field that tells them apart"
+            )
+        seen[task] = item.key
+        prepare_item(item, config, filt, task)
+        body = writer(item, ctx)
+        sink.write(orjson.dumps({"task_type": config.task_type, "body": body}) + b"\n")
+        for note in item.notes:
+            ctx.report.note(note)
+        tasks.append(
+            {"unique_id": task, "key": item.key, "width": item.width, "height": item.height}
+        )
+    return tasks
 
 
 def convert(
@@ -20,16 +109,85 @@ def convert(
     *,
     source: str = "",
     progress: bool = False,
+    taxonomy: str | os.PathLike[str] | None = None,
 ) -> Report:
-    """Write ``tasks.jsonl``, ``artifacts/`` and ``report.json`` for ``dataset`` into ``out_dir``."""
-    raise NotImplementedError
+    """Write ``tasks.jsonl``, ``artifacts/`` and ``report.json`` for ``dataset`` into ``out_dir``.
+
+    Args:
+        dataset: what a reader returned (its items are consumed once).
+        config: the loaded task config.
+        out_dir: the output directory (created; outputs of an earlier run are replaced,
+            a submit journal is kept).
+        source: input file stem(s), available to templates as ``{source}``.
+        progress: show a progress bar on stderr when it is a terminal.
+        taxonomy: also write the labels / geometries block derived from the data here.
+
+    Returns:
+        The report (also written as ``report.json``).
+
+    Raises:
+        InputError: bad input (the file and object are named).
+        PayloadError: an item cannot become a task body.
+        LimitViolation: a geometry breaks a limit under ``on_violation = "error"``.
+
+    Example:
+        >>> report = convert(get_reader("coco")(["r.json"], images="i.json"), cfg, "out")
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _reset_outputs(out)
+    report = Report(format=dataset.format, task_type=config.task_type)
+    store = ArtifactStore(out / ARTIFACTS_DIR, config.prelabel.artifact_url)
+    ctx = WriteContext(config, report, store, source)
+    filt = LabelFilter(config, report)
+    partial = out / (TASKS_FILE + ".partial")
+    try:
+        with partial.open("wb") as sink, _progress(dataset.items, progress) as items:
+            tasks = _write_tasks(iter(items), config, ctx, filt, sink)
+        partial.replace(out / TASKS_FILE)
+    finally:
+        partial.unlink(missing_ok=True)
+    for dropped in dataset.dropped:
+        report.dropped(dropped.source, dropped.reason, label=dropped.label)
+    for note in dataset.notes:
+        report.note(note)
+    report.tasks = len(tasks)
+    report.artifacts = len(store.written)
+    report.task_items = tasks
+    report.write(out / REPORT_FILE)
+    if taxonomy is not None:
+        write_taxonomy(filt.seen, dataset, config, Path(taxonomy))
+    return report
 
 
-def emit_taxonomy(dataset: Dataset, config: TaskConfig, path: Path) -> None:
-    """Write the labels / geometries block derived from the data."""
-    raise NotImplementedError
+def taxonomy_block(seen: dict[str, set[str]], dataset: Dataset, task_type: str) -> dict[str, Any]:
+    """The Scale ``labels`` (segmentation) or ``geometries`` block for the labels seen."""
+    if task_type == "segmentannotation":
+        labels = sorted(set().union(*seen.values()) if seen else set(dataset.labels))
+        return {"labels": labels}
+    geometries: dict[str, Any] = {}
+    for kind, labels in sorted(seen.items()):
+        target = TAXONOMY_KIND.get(kind, kind)
+        entry = geometries.setdefault(target, {"objects_to_annotate": []})
+        entry["objects_to_annotate"] = sorted(set(entry["objects_to_annotate"]) | labels)
+    if not geometries:
+        for kind in sorted(dataset.kinds) or ["box"]:
+            geometries[TAXONOMY_KIND.get(kind, kind)] = {
+                "objects_to_annotate": sorted(dataset.labels)
+            }
+    return {"geometries": geometries}
+
+
+def write_taxonomy(
+    seen: dict[str, set[str]], dataset: Dataset, config: TaskConfig, path: Path
+) -> None:
+    """Write the taxonomy block as JSON, ready to paste into ``[params]`` or a project."""
+    block = taxonomy_block(seen, dataset, config.task_type)
+    path.write_bytes(orjson.dumps(block, option=orjson.OPT_INDENT_2))
 
 
 def validate_dir(out_dir: str | os.PathLike[str], config: TaskConfig) -> list[str]:
     """Re-check a written directory against the config; one message per violation."""
-    raise NotImplementedError
+    from .validate import validate_output
+
+    return validate_output(Path(out_dir), config)

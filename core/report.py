@@ -61,6 +61,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     tasks: int = 0
     artifacts: int = 0
+    # one entry per task written: unique_id, item key, image size (validate needs the size)
+    task_items: list[dict[str, Any]] = field(default_factory=list)
 
     def converted(
         self,
@@ -146,6 +148,7 @@ class Report:
             "fixes_by_kind": self.fix_kinds(),
             "iou": self.iou_summary(),
             "notes": self.notes,
+            "tasks": self.task_items,
             "objects": [r.as_dict() for r in self.records],
         }
 

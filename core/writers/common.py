@@ -57,10 +57,10 @@ def geometry_fields(geometry: Geometry, *, integer_pixels: bool = False) -> dict
         fields: dict[str, Any] = {"type": "box"}
         if integer_pixels and not geometry.rotation:
             fields.update(
-                left=int(round(geometry.left)),
-                top=int(round(geometry.top)),
-                width=int(round(geometry.width)),
-                height=int(round(geometry.height)),
+                left=round(geometry.left),
+                top=round(geometry.top),
+                width=round(geometry.width),
+                height=round(geometry.height),
             )
         else:
             fields.update(

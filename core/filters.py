@@ -1,0 +1,151 @@
+"""Format-neutral filtering applied to every reader's output before the writers.
+
+In order, per instance: the label map (rename, merge, drop), score thresholds (per label,
+else global), the task's label set (an error, or a drop with ``allow_unmatched_labels``),
+then top-k per image or frame. Every instance removed here is recorded in the report.
+Raster segments get the same label map and label checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import TaskConfig
+from .errors import InputError
+from .model import IndexRaster, Instance, RasterSource, SourceRef
+from .report import Report
+
+
+def _load_label_map(path: str | None) -> dict[str, str | None]:
+    if path is None:
+        return {}
+    from .labelmap import load_label_map
+
+    return load_label_map(path)
+
+
+@dataclass(slots=True)
+class LabelFilter:
+    """Applies the ``[prelabel]`` label and score options, recording each drop."""
+
+    config: TaskConfig
+    report: Report
+    label_map: dict[str, str | None] = field(init=False)
+    allowed: frozenset[str] = field(init=False)
+    seen: dict[str, set[str]] = field(default_factory=dict)  # geometry kind -> labels kept
+
+    def __post_init__(self) -> None:
+        self.label_map = _load_label_map(self.config.prelabel.label_map)
+        self.allowed = self.config.limits.all_labels()
+
+    # --- labels ---------------------------------------------------------------------------
+
+    def map_label(self, label: str) -> str | None:
+        """The label after the label map (None = dropped by the map)."""
+        return self.label_map[label] if label in self.label_map else label
+
+    def _unmatched(self, label: str, source: SourceRef) -> str:
+        """Reason to drop an unmatched label, or raise when unmatched labels are errors."""
+        reason = f"unmatched label: {label!r} is not one of the task's labels"
+        if self.config.prelabel.allow_unmatched_labels:
+            return reason
+        choices = ", ".join(sorted(self.allowed))
+        raise InputError(
+            f"label {label!r} is not one of the task's labels ({choices}); map it with "
+            "--label-map, or pass --allow-unmatched-labels to drop such objects",
+            path=source.file,
+            location=source.location,
+        )
+
+    def _label_reason(self, original: str, source: SourceRef) -> tuple[str | None, str | None]:
+        """(new label, None) or (None, reason to drop)."""
+        label = self.map_label(original)
+        if label is None:
+            return None, f"label map: {original!r} is dropped"
+        if self.allowed and label not in self.allowed:
+            return None, self._unmatched(label, source)
+        return label, None
+
+    def _threshold(self, label: str, original: str) -> float | None:
+        per_label = self.config.prelabel.score_thresholds
+        if label in per_label:
+            return per_label[label]
+        if original in per_label:
+            return per_label[original]
+        return self.config.prelabel.score_threshold
+
+    # --- instances ------------------------------------------------------------------------
+
+    def instances(self, instances: list[Instance], task: str) -> list[Instance]:
+        """Filter one image's or frame's instances; returns those to write."""
+        kept: list[Instance] = []
+        for inst in instances:
+            original = inst.label
+            label, reason = self._label_reason(original, inst.source)
+            if reason is None and label is not None:
+                threshold = self._threshold(label, original)
+                if threshold is not None and inst.score is not None and inst.score < threshold:
+                    reason = f"score: {inst.score:.4g} below threshold {threshold:g}"
+            if reason is not None or label is None:
+                self.report.dropped(inst.source, reason or "dropped", label=original, task=task)
+                continue
+            inst.label = label
+            kept.append(inst)
+            self.seen.setdefault(inst.geometry.kind, set()).add(label)
+        return self._top_k(kept, task)
+
+    def _top_k(self, instances: list[Instance], task: str) -> list[Instance]:
+        k = self.config.prelabel.top_k
+        if k is None or len(instances) <= k:
+            return instances
+
+        def rank_key(i: int) -> float:
+            score = instances[i].score
+            return -(score if score is not None else -1.0)
+
+        ranked = sorted(range(len(instances)), key=rank_key)
+        keep = set(ranked[:k])
+        for rank, i in enumerate(ranked[k:], start=k + 1):
+            inst = instances[i]
+            self.report.dropped(
+                inst.source, f"top-k: rank {rank} > {k}", label=inst.label, task=task
+            )
+        return [inst for i, inst in enumerate(instances) if i in keep]
+
+    # --- rasters --------------------------------------------------------------------------
+
+    def raster(self, source: RasterSource, task: str) -> RasterSource:
+        """Wrap a lazy raster so its segments get the label map and label checks on load."""
+
+        def load() -> IndexRaster:
+            raster = source()
+            zeroed: list[int] = []
+            for value, segment in list(raster.segments.items()):
+                original = segment.label
+                label, reason = self._label_reason(original, segment.source)
+                if reason is None and label is not None:
+                    threshold = self._threshold(label, original)
+                    if (
+                        threshold is not None
+                        and segment.score is not None
+                        and segment.score < threshold
+                    ):
+                        reason = f"score: {segment.score:.4g} below threshold {threshold:g}"
+                if reason is not None or label is None:
+                    self.report.dropped(
+                        segment.source, reason or "dropped", label=original, task=task
+                    )
+                    del raster.segments[value]
+                    zeroed.append(value)
+                    continue
+                segment.label = label
+                self.seen.setdefault("mask", set()).add(label)
+            if zeroed:
+                values: Any = raster.values
+                values[np.isin(values, zeroed)] = 0
+            return raster
+
+        return load
