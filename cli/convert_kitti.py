@@ -1,0 +1,28 @@
+"""``prelabel convert kitti FILE...``: KITTI tracking labels (17 columns) and results (18)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .convert import convert_options, run_convert
+from .convert_mot import tracking_options
+
+
+@click.command("kitti")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@tracking_options
+@click.option(
+    "--seq-length",
+    type=click.IntRange(min=1),
+    help="Number of frames of the sequence (frames 0..N-1).",
+)
+@convert_options
+def kitti_command(inputs: tuple[str, ...], **kwargs: Any) -> None:
+    """Convert KITTI tracking txt files (one video task per sequence file).
+
+    \b
+    Frames are 0-based; DontCare rows are ignore regions and are reported as dropped.
+    """
+    run_convert("kitti", list(inputs), kwargs)
