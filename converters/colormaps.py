@@ -1,0 +1,277 @@
+"""Colour maps for colour-coded RGB masks: colour -> class value (and the class names).
+
+Built in: ``voc`` (the 256-entry PASCAL VOC palette with the 21 VOC class names; entry 255,
+drawn (224, 224, 192), is the void value) and ``camvid`` (the 32 CamVid classes). From a file:
+
+* Datumaro ``dataset_meta.json``: ``label_map`` (id -> name) and ``segmentation_colors``
+  (list of RGB, list index = id);
+* CamVid ``label_colors.txt`` style text: ``R G B name`` per line, line N = value N;
+* JSON ``{"name": [r, g, b], ...}`` (value = position, 0-based) or
+  ``[{"name": ..., "color": [r, g, b] | "#rrggbb", "id": 3?}, ...]``.
+
+:func:`decode_colors` turns an (H, W, 3) RGB array into class values, exactly or to the
+nearest colour within a tolerance (Euclidean RGB distance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from prelabel.errors import InputError
+
+RGB = tuple[int, int, int]
+
+VOC_NAMES: tuple[str, ...] = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
+    "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
+    "sheep", "sofa", "train", "tvmonitor",
+)  # fmt: skip
+
+# the CamVid 32-class colour table (R, G, B, name); value = position
+CAMVID: tuple[tuple[int, int, int, str], ...] = (
+    (64, 128, 64, "Animal"), (192, 0, 128, "Archway"), (0, 128, 192, "Bicyclist"),
+    (0, 128, 64, "Bridge"), (128, 0, 0, "Building"), (64, 0, 128, "Car"),
+    (64, 0, 192, "CartLuggagePram"), (192, 128, 64, "Child"), (192, 192, 128, "Column_Pole"),
+    (64, 64, 128, "Fence"), (128, 0, 192, "LaneMkgsDriv"), (192, 0, 64, "LaneMkgsNonDriv"),
+    (128, 128, 64, "Misc_Text"), (192, 0, 192, "MotorcycleScooter"),
+    (128, 64, 64, "OtherMoving"), (64, 192, 128, "ParkingBlock"), (64, 64, 0, "Pedestrian"),
+    (128, 64, 128, "Road"), (128, 128, 192, "RoadShoulder"), (0, 0, 192, "Sidewalk"),
+    (192, 128, 128, "SignSymbol"), (128, 128, 128, "Sky"), (64, 128, 192, "SUVPickupTruck"),
+    (0, 0, 64, "TrafficCone"), (0, 64, 64, "TrafficLight"), (192, 64, 128, "Train"),
+    (128, 128, 0, "Tree"), (192, 128, 192, "Truck_Bus"), (64, 0, 64, "Tunnel"),
+    (192, 192, 0, "VegetationMisc"), (0, 0, 0, "Void"), (64, 192, 0, "Wall"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ColorMap:
+    """Colours and the class value each stands for; ``names`` maps values to class names.
+
+    ``void`` lists values the map itself marks as void/background (``background_label``
+    of a Datumaro meta file); the reader adds them to its void values.
+    """
+
+    name: str
+    colors: dict[RGB, int]
+    names: dict[int, str]
+    void: tuple[int, ...] = ()
+
+
+def voc_palette() -> list[RGB]:
+    """The 256-entry PASCAL VOC palette (bit-interleaved value -> colour)."""
+    out: list[RGB] = []
+    for value in range(256):
+        r = g = b = 0
+        v = value
+        for shift in range(7, -1, -1):
+            r |= (v & 1) << shift
+            g |= ((v >> 1) & 1) << shift
+            b |= ((v >> 2) & 1) << shift
+            v >>= 3
+        out.append((r, g, b))
+    return out
+
+
+def voc_colormap() -> ColorMap:
+    """The VOC colour map: 256 colours, names for 0..20 (255 = void, (224, 224, 192))."""
+    colors = {c: i for i, c in enumerate(voc_palette())}
+    return ColorMap("voc", colors, dict(enumerate(VOC_NAMES)))
+
+
+def camvid_colormap() -> ColorMap:
+    """The CamVid 32-class colour map (``Void`` = (0, 0, 0) is value 30)."""
+    colors = {(r, g, b): i for i, (r, g, b, _) in enumerate(CAMVID)}
+    names = {i: name for i, (*_, name) in enumerate(CAMVID)}
+    return ColorMap("camvid", colors, names, void=(30,))
+
+
+BUILTIN = {"voc": voc_colormap, "camvid": camvid_colormap}
+
+
+def load_colormap(spec: str) -> ColorMap:
+    """A built-in map by name (``voc``, ``camvid``) or a colour map file.
+
+    Args:
+        spec: ``voc``, ``camvid``, or the path of a dataset_meta.json, JSON or text map.
+
+    Raises:
+        InputError: the file is missing or not a colour map.
+    """
+    if spec.lower() in BUILTIN:
+        return BUILTIN[spec.lower()]()
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"no such colour map file (built in: {', '.join(BUILTIN)})", path=spec)
+    if path.suffix.lower() == ".json":
+        return _from_json(path)
+    return _from_text(path)
+
+
+def _from_text(path: Path) -> ColorMap:
+    colors: dict[RGB, int] = {}
+    names: dict[int, str] = {}
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split(maxsplit=3)
+        try:
+            rgb = _rgb([int(p) for p in parts[:3]])
+            name = parts[3].strip()
+        except (ValueError, IndexError):
+            raise InputError(
+                f"expected 'R G B name', got {line.strip()!r}", path=path, location=f"line {n}"
+            ) from None
+        value = len(names)
+        colors.setdefault(rgb, value)
+        names[value] = name
+    if not names:
+        raise InputError("colour map file is empty", path=path)
+    return ColorMap(path.name, colors, names)
+
+
+def _from_json(path: Path) -> ColorMap:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc}", path=path) from None
+    try:
+        if isinstance(data, dict) and "segmentation_colors" in data:
+            return _from_meta(path, data)
+        if isinstance(data, dict):
+            entries = [{"name": k, "color": v} for k, v in data.items()]
+        elif isinstance(data, list):
+            entries = data
+        else:
+            raise ValueError("expected an object or a list")
+        return _from_entries(path, entries)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"not a colour map: {exc}", path=path) from None
+
+
+def _from_meta(path: Path, data: dict[str, Any]) -> ColorMap:
+    label_map = {int(k): str(v) for k, v in data.get("label_map", {}).items()}
+    colors: dict[RGB, int] = {}
+    names: dict[int, str] = {}
+    for value, color in enumerate(data["segmentation_colors"]):
+        colors.setdefault(_rgb(color), value)
+        names[value] = label_map.get(value, str(value))
+    void: tuple[int, ...] = ()
+    if data.get("background_label") is not None:
+        void = (int(data["background_label"]),)
+    return ColorMap(path.name, colors, names, void)
+
+
+def _from_entries(path: Path, entries: list[Any]) -> ColorMap:
+    colors: dict[RGB, int] = {}
+    names: dict[int, str] = {}
+    for pos, entry in enumerate(entries):
+        value = int(entry.get("id", pos))
+        colors.setdefault(_rgb(entry["color"]), value)
+        names[value] = str(entry["name"])
+    if not names:
+        raise ValueError("no colours")
+    return ColorMap(path.name, colors, names)
+
+
+def _rgb(color: Any) -> RGB:
+    if isinstance(color, str):
+        text = color.lstrip("#")
+        if len(text) != 6:
+            raise ValueError(f"colour {color!r} is not #rrggbb")
+        color = [int(text[i : i + 2], 16) for i in (0, 2, 4)]
+    values = [int(c) for c in color]
+    if len(values) != 3 or not all(0 <= c <= 255 for c in values):
+        raise ValueError(f"colour {color!r} is not three values 0..255")
+    return (values[0], values[1], values[2])
+
+
+@dataclass(slots=True)
+class Decoded:
+    """Class values of a colour mask; ``nearest`` counts pixels matched within tolerance."""
+
+    values: npt.NDArray[np.int32]
+    nearest: int = 0
+
+
+def decode_colors(
+    rgb: npt.NDArray[np.uint8],
+    cmap: ColorMap,
+    *,
+    tolerance: float | None,
+    path: str,
+) -> Decoded:
+    """Map an (H, W, 3) RGB array to class values through ``cmap``.
+
+    Args:
+        rgb: the mask pixels, RGB order.
+        cmap: the colour map.
+        tolerance: None = off-palette pixels are an error; else match the nearest colour
+            within this Euclidean RGB distance (pixels further away are still an error).
+        path: the mask file, for error messages.
+
+    Raises:
+        InputError: a pixel colour is not in the map (within the tolerance).
+    """
+    packed = _pack(rgb)
+    keys = np.array([(r << 16) | (g << 8) | b for (r, g, b) in cmap.colors], dtype=np.int64)
+    vals = np.array(list(cmap.colors.values()), dtype=np.int32)
+    order = np.argsort(keys)
+    keys, vals = keys[order], vals[order]
+    uniq, inverse = np.unique(packed, return_inverse=True)
+    pos = np.clip(np.searchsorted(keys, uniq), 0, len(keys) - 1)
+    exact = keys[pos] == uniq
+    out_vals = vals[pos]
+    nearest = 0
+    if not exact.all():
+        out_vals, nearest = _nearest(uniq, exact, out_vals, keys, vals, inverse, tolerance, path)
+    values = out_vals[inverse].reshape(rgb.shape[:2]).astype(np.int32)
+    return Decoded(values, nearest)
+
+
+def _pack(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    a = rgb.astype(np.int64)
+    packed: npt.NDArray[np.int64] = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
+    return packed.ravel()
+
+
+def _unpack(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    return np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1).astype(float)
+
+
+def _nearest(
+    uniq: npt.NDArray[np.int64],
+    exact: npt.NDArray[np.bool_],
+    out_vals: npt.NDArray[np.int32],
+    keys: npt.NDArray[np.int64],
+    vals: npt.NDArray[np.int32],
+    inverse: npt.NDArray[np.intp],
+    tolerance: float | None,
+    path: str,
+) -> tuple[npt.NDArray[np.int32], int]:
+    missing = np.flatnonzero(~exact)
+    counts = np.bincount(inverse.ravel(), minlength=len(uniq))
+    dist = np.linalg.norm(_unpack(uniq[missing])[:, None, :] - _unpack(keys)[None], axis=2)
+    best = dist.argmin(axis=1)
+    best_d = dist[np.arange(len(missing)), best]
+    bad = best_d > (tolerance if tolerance is not None else -1)
+    if bad.any():
+        i = missing[np.flatnonzero(bad)[0]]
+        c = int(uniq[i])
+        color = ((c >> 16) & 255, (c >> 8) & 255, c & 255)
+        total = int(counts[missing[bad]].sum())
+        hint = "" if tolerance is not None else "; use --tolerance to match the nearest colour"
+        raise InputError(
+            f"off-palette colour {color} ({int(counts[i])} px; {total} px in "
+            f"{int(bad.sum())} colour(s) off the colour map){hint}",
+            path=path,
+        )
+    out = out_vals.copy()
+    out[missing] = vals[best]
+    return out, int(counts[missing].sum())
