@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from prelabel.errors import InputError, InvalidAnnotationError
-from prelabel.model import Item
+from prelabel.model import Dataset, Instance, Item, Mask
 
 from .coco_geometry import KeypointSpec
 
@@ -155,3 +155,69 @@ def used_labels(cats: Mapping[str, Category], used: Iterable[str]) -> list[str]:
             names.append(cat.name)
             names.extend(cat.keypoints.names if cat.keypoints else ())
     return list(dict.fromkeys(names))
+
+
+def dump_dataset(dataset: Dataset, *, strip: str = "") -> dict[str, Any]:
+    """A JSON-able dump of a dataset (consumes ``items``), for goldens and debugging.
+
+    Args:
+        dataset: what a reader returned.
+        strip: a path prefix replaced by ``<data>`` so dumps do not depend on the machine.
+    """
+
+    def text(value: str) -> str:
+        return value.replace(strip, "<data>") if strip else value
+
+    items = [_dump_item(item, text) for item in dataset.items]
+    return {
+        "format": dataset.format,
+        "labels": dataset.labels,
+        "kinds": sorted(dataset.kinds),
+        "notes": [text(n) for n in dataset.notes],
+        "items": items,
+        "dropped": [
+            {"source": text(str(d.source)), "reason": d.reason, "label": d.label}
+            for d in dataset.dropped
+        ],
+    }
+
+
+def _dump_item(item: Item, text: Callable[[str], str]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "key": item.key,
+        "fields": item.fields,
+        "size": [item.width, item.height],
+        "notes": item.notes,
+    }
+    if item.frames is None:
+        out["instances"] = [_dump_instance(i, text) for i in item.instances]
+    else:
+        out["frames"] = [
+            {
+                "index": f.index,
+                "number": f.number,
+                "fields": f.fields,
+                "instances": [_dump_instance(i, text) for i in f.instances],
+            }
+            for f in item.frames
+        ]
+    return out
+
+
+def _dump_instance(inst: Instance, text: Callable[[str], str]) -> dict[str, Any]:
+    geometry: dict[str, Any] = {"kind": inst.geometry.kind}
+    if isinstance(inst.geometry, Mask):
+        geometry.update(inst.geometry.rle(), counts=inst.geometry.counts.decode())
+    else:
+        geometry.update(
+            {k: getattr(inst.geometry, k) for k in inst.geometry.__slots__ if k != "kind"}
+        )
+    return {
+        "label": inst.label,
+        "geometry": geometry,
+        "source": text(str(inst.source)),
+        "score": inst.score,
+        "track_id": inst.track_id,
+        "instance_id": inst.instance_id,
+        "attributes": inst.attributes,
+    }
