@@ -337,8 +337,8 @@ def _check_param_name(task_type: str, name: str) -> None:
     if others:
         _fail(where, f"not a {task_type} parameter (only {_one_of(others)} take it)")
     hint = _suggest(name, accepted)
-    geometry_keys = set().union(*rules.GEOMETRY_KEYS.values())
-    if not hint and name in geometry_keys | set(difflib.get_close_matches(name, geometry_keys)):
+    geometry_keys = sorted(set().union(*rules.GEOMETRY_KEYS.values()))
+    if not hint and difflib.get_close_matches(name, geometry_keys, n=1, cutoff=0.8):
         hint = "; geometry settings go under params.geometries.<kind>"
     _fail(where, f"not a {task_type} parameter{hint}")
 
