@@ -6,13 +6,10 @@ segmentannotation (polygon and box targets go through the limits engine from the
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import numpy.typing as npt
-from pycocotools import mask as mask_utils
 
-from .model import IndexRaster, Instance, Mask
+from .geometry import encode_mask
+from .model import IndexRaster, Instance
 
 
 def raster_to_instances(raster: IndexRaster) -> list[Instance]:
@@ -46,17 +43,3 @@ def raster_to_instances(raster: IndexRaster) -> list[Instance]:
             )
         )
     return out
-
-
-def encode_mask(binary: npt.NDArray[Any]) -> Mask:
-    """A full-frame compressed-RLE :class:`Mask` from an (H, W) boolean array."""
-    fortran = np.asfortranarray(binary.astype(np.uint8))
-    rle = mask_utils.encode(fortran)
-    height, width = binary.shape
-    return Mask(counts=rle["counts"], height=int(height), width=int(width))
-
-
-def decode_mask(mask: Mask) -> npt.NDArray[np.bool_]:
-    """The (H, W) boolean array of a :class:`Mask`."""
-    decoded = mask_utils.decode(mask.rle())
-    return np.asarray(decoded, dtype=bool)

@@ -29,7 +29,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import PayloadError
-from ..model import Box, Geometry, IndexRaster, Instance, Item, Mask, Polygon, SourceRef
+from ..geometry import rasterize as geometry_rasterize
+from ..model import Geometry, IndexRaster, Instance, Item, SourceRef
 from .context import WriteContext
 
 MAX_INDEX = 255
@@ -204,7 +205,12 @@ def canvas_from_instances(item: Item, ctx: WriteContext, uid: str) -> Canvas:
         if not _allowed(inst.label, ctx):
             ctx.report.dropped(inst.source, NOT_IN_TASK, label=inst.label, task=uid)
             continue
-        binary = rasterize(inst.geometry, height, width)
+        try:
+            binary = rasterize(inst.geometry, height, width)
+        except PayloadError as exc:
+            raise PayloadError(
+                exc.reason, path=inst.source.file, location=inst.source.location
+            ) from None
         _paint(canvas, inst, binary, _entry_key(inst, n, ctx), keys, ctx, uid)
     return canvas
 
@@ -257,56 +263,13 @@ def _paint(
 
 
 def rasterize(geometry: Geometry, height: int, width: int) -> Array:
-    """A boolean (H, W) array: pixels whose centre lies inside ``geometry``.
-
-    Masks decode with pycocotools; polygons (with holes) and boxes fill by pixel centres.
-    (Private until ``prelabel.geometry.rasterize`` lands.)
-    """
-    if isinstance(geometry, Mask):
-        if (geometry.height, geometry.width) != (height, width):
-            raise PayloadError(
-                f"mask is {geometry.width}x{geometry.height} but the image is {width}x{height}"
-            )
-        from pycocotools import mask as mask_utils
-
-        return np.asarray(mask_utils.decode(geometry.rle()), dtype=bool)
-    if isinstance(geometry, Box) and not geometry.rotation:
-        out = np.zeros((height, width), dtype=bool)
-        x0, x1 = _centre_span(geometry.left, geometry.right, width)
-        y0, y1 = _centre_span(geometry.top, geometry.bottom, height)
-        out[y0:y1, x0:x1] = True
-        return out
-    if isinstance(geometry, Box):
-        from .common import box_corners
-
-        geometry = Polygon.from_ring(box_corners(geometry))
-    if isinstance(geometry, Polygon):
-        return _fill_polygon(geometry, height, width)
-    raise PayloadError(f"a {geometry.kind} cannot be a segmentation mask")
-
-
-def _centre_span(lo: float, hi: float, size: int) -> tuple[int, int]:
-    """Pixel range [a, b) whose centres k + 0.5 lie in [lo, hi)."""
-    a = max(0, int(np.ceil(lo - 0.5)))
-    b = min(size, int(np.ceil(hi - 0.5)))
-    return a, max(a, b)
-
-
-def _fill_polygon(polygon: Polygon, height: int, width: int) -> Array:
-    out = np.zeros((height, width), dtype=np.uint8)
-    shift = 8
-    for part in polygon.parts:
-        rings = [part.exterior, *part.holes]
-        pts = [
-            np.round((np.asarray(r, dtype=np.float64) - 0.5) * (1 << shift)).astype(np.int32)
-            for r in rings
-            if len(r) >= 3
-        ]
-        if pts:
-            layer = np.zeros_like(out)
-            cv2.fillPoly(layer, pts, 1, lineType=cv2.LINE_8, shift=shift)
-            out |= layer
-    return out.astype(bool)
+    """A boolean (H, W) array: pixels whose centre lies inside ``geometry``
+    (``prelabel.geometry.rasterize``; a geometry with no area is a PayloadError)."""
+    try:
+        binary: Array = geometry_rasterize(geometry, height, width)
+        return binary
+    except ValueError as exc:
+        raise PayloadError(f"cannot be a segmentation mask: {exc}") from None
 
 
 # --- compaction, overflow, fill ------------------------------------------------------------
