@@ -562,7 +562,7 @@ def run_sandbox(
         db = SandboxStore(store if store is not None else tmp)
         app = make_app(db, faults=faults, api_key=api_key)
         loop = asyncio.new_event_loop()
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         ready = threading.Event()
         bound: list[int] = []
         errors: list[BaseException] = []
@@ -604,11 +604,10 @@ def _serve(
 
 async def _start(runner: web.AppRunner, port: int) -> int:
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, shutdown_timeout=0.5)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1]) if sockets else port
+    host_port = runner.addresses[0]
+    return int(host_port[1])
 
 
 def serve_forever(
