@@ -52,6 +52,11 @@ def _image_size(
     is_flag=True,
     help="With --images a dataset file: emit only images that have results.",
 )
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Frame rate of COCO-video input (frame timestamps; videoplaybackannotation needs it).",
+)
 @convert_options
 def coco_command(inputs: tuple[str, ...], **kwargs: Any) -> None:
     """Convert COCO json: dataset files, results lists, CocoVID / YouTube-VIS, mmtracking.

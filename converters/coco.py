@@ -64,6 +64,7 @@ class CocoOptions:
     keypoint_threshold: float | None = None
     keypoint_schema: str | None = None
     only_with_results: bool = False
+    fps: float | None = None
     schema: dict[str, Category] = field(default_factory=dict)
 
 
@@ -75,6 +76,7 @@ def read_coco(
     keypoint_threshold: float | None = None,
     keypoint_schema: str | None = None,
     only_with_results: bool = False,
+    fps: float | None = None,
 ) -> Dataset:
     """Read COCO dataset files, results lists, CocoVID files or mmtracking results.
 
@@ -85,6 +87,7 @@ def read_coco(
         keypoint_threshold: drop predicted keypoints whose confidence is below this.
         keypoint_schema: a COCO file whose categories name the keypoints.
         only_with_results: with ``images`` a dataset file, emit only images with results.
+        fps: frame rate of COCO-video inputs (timestamps; videoplaybackannotation needs it).
 
     Returns:
         A dataset whose ``items`` is a generator (consume once); ``dropped`` fills as it runs.
@@ -94,7 +97,9 @@ def read_coco(
     """
     if not paths:
         raise InputError("no input file given")
-    opts = CocoOptions(images, image_size, keypoint_threshold, keypoint_schema, only_with_results)
+    opts = CocoOptions(
+        images, image_size, keypoint_threshold, keypoint_schema, only_with_results, fps
+    )
     if keypoint_schema:
         opts.schema = load_keypoint_schema(keypoint_schema, keypoint_threshold)
     dropped: list[Dropped] = []

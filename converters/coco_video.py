@@ -63,22 +63,30 @@ def cocovid_videos(path: str, data: Mapping[str, Any]) -> dict[str, Video]:
     return videos
 
 
-def video_item(key: str, video: Video) -> Item:
-    """An empty video item with its frames (instances are added by the caller)."""
+def video_item(key: str, video: Video, fps: float | None = None) -> Item:
+    """An empty video item with its frames (instances are added by the caller).
+
+    The frame rate is ``fps`` if given, else the video's own ``fps`` field; with one,
+    frame timestamps are ``(frame_id - first frame_id) / fps``.
+    """
     name = str(video.entry.get("name") or key)
+    own = video.entry.get("fps")
+    fps = fps or (float(own) if is_number(own) and own > 0 else None)
     first = video.frames[0] if video.frames else {}
     width = video.entry.get("width") or first.get("width")
     height = video.entry.get("height") or first.get("height")
+    start = int(video.frames[0]["frame_id"]) if video.frames else 0
     frames = [
         Frame(
             index=i,
             number=int(img["frame_id"]),
+            timestamp=(int(img["frame_id"]) - start) / fps if fps else None,
             fields={"file_name": img.get("file_name"), "frame": img["frame_id"], "id": img["id"]},
         )
         for i, img in enumerate(video.frames)
     ]
     fields = {"id": video.entry.get("id", key), "name": name, "stem": name, "sequence": name}
-    return Item(key=key, fields=fields, width=width, height=height, frames=frames)
+    return Item(key=key, fields=fields, width=width, height=height, frames=frames, fps=fps)
 
 
 def read_cocovid(
@@ -96,7 +104,7 @@ def read_cocovid(
     notes = [f"{path}: CocoVID / YouTube-VIS file, {len(videos)} videos, {len(anns)} annotations"]
     return Dataset(
         format="coco",
-        items=_video_items(path, videos, frame_of, groups, anns, cats, dropped),
+        items=_video_items(path, videos, frame_of, groups, anns, cats, dropped, opts.fps),
         labels=used_labels(cats, used),
         notes=notes,
         kinds=annotation_kinds(anns),
@@ -111,9 +119,10 @@ def _video_items(
     anns: list[Any],
     cats: Mapping[str, Category],
     dropped: list[Dropped],
+    fps: float | None,
 ) -> Iterator[Item]:
     for key, video in videos.items():
-        item = video_item(key, video)
+        item = video_item(key, video, fps)
         assert item.frames is not None
         sink = Sink(dropped)
         for img in video.frames:
@@ -144,7 +153,7 @@ def read_track_results(
     kinds = {"mask"} if masks else {"box"}
     return Dataset(
         format="coco",
-        items=_track_items(path, videos, boxes, masks, names),
+        items=_track_items(path, videos, boxes, masks, names, opts.fps),
         labels=used_labels(cats, cats),
         notes=notes,
         kinds=kinds,
@@ -185,10 +194,11 @@ def _track_items(
     boxes: list[Any],
     masks: list[Any] | None,
     names: list[str],
+    fps: float | None,
 ) -> Iterator[Item]:
     g = 0
     for key, video in videos.items():
-        item = video_item(key, video)
+        item = video_item(key, video, fps)
         assert item.frames is not None
         for frame in item.frames:
             frame_masks = masks[g] if masks is not None and g < len(masks) else None
