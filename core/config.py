@@ -568,32 +568,35 @@ def _check_connections(value: Any, taxonomy: Taxonomy, where: str) -> None:
 
 def _check_attributes(attributes: dict[str, Any], taxonomies: dict[str, Taxonomy]) -> None:
     if len(attributes) > rules.MAX_ATTRIBUTES:
+        count = len(attributes)
         _fail(
             "params.annotation_attributes",
-            f"at most {rules.MAX_ATTRIBUTES} attributes (got {len(attributes)})",
+            f"at most {rules.MAX_ATTRIBUTES} attributes (got {count})",
         )
     leaves = frozenset().union(*(t.leaves() for t in taxonomies.values()))
     parents = frozenset().union(*(t.parents() for t in taxonomies.values()))
     for name, spec in attributes.items():
         where = f"params.annotation_attributes.{name}"
         attr = _table(spec, where)
-        kind = attr.get("type", "category")
-        if kind not in rules.ATTRIBUTE_TYPES:
-            _fail(
-                f"{where}.type",
-                f"must be one of {_one_of(sorted(rules.ATTRIBUTE_TYPES))} (got {kind!r}){_suggest(str(kind), rules.ATTRIBUTE_TYPES)}",
-            )
-        condition = (
-            attr.get("conditions", {}).get("label_condition")
-            if isinstance(attr.get("conditions"), dict)
-            else None
+        _check_attribute_type(attr.get("type", "category"), f"{where}.type")
+        conditions = _table(attr.get("conditions", {}), f"{where}.conditions")
+        condition = _table(
+            conditions.get("label_condition", {}), f"{where}.conditions.label_condition"
         )
-        if isinstance(condition, dict) and "label" in condition:
-            _check_leaf_refs(
-                condition["label"], leaves, parents, f"{where}.conditions.label_condition.label"
-            )
+        if "label" in condition:
+            refs = f"{where}.conditions.label_condition.label"
+            _check_leaf_refs(condition["label"], leaves, parents, refs)
         if "allowed_labels" in attr:
             _check_leaf_refs(attr["allowed_labels"], leaves, parents, f"{where}.allowed_labels")
+
+
+def _check_attribute_type(kind: Any, where: str) -> None:
+    if kind not in rules.ATTRIBUTE_TYPES:
+        choices = _one_of(sorted(rules.ATTRIBUTE_TYPES))
+        _fail(
+            where,
+            f"must be one of {choices} (got {kind!r}){_suggest(str(kind), rules.ATTRIBUTE_TYPES)}",
+        )
 
 
 def _check_leaf_refs(
@@ -684,16 +687,38 @@ def _prelabel_options(
     for key in table:
         if key not in names:
             _fail(f"prelabel.{key}", f"not a prelabel option{_suggest(key, names)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        options = _merged_options(table, given, base_dir)
+        _check_options(options, task_type, limits)
+    except ConfigError as exc:
+        raise _blame_command_line(exc, given) from None
+    return options
+
+
+def _merged_options(
+    table: dict[str, Any], given: dict[str, Any], base_dir: Path
+) -> PrelabelOptions:
+    """File values, then command-line values (per-label thresholds merge, CLI wins)."""
     values = dict(table)
     if isinstance(values.get("label_map"), str):
         values["label_map"] = os.path.abspath(base_dir / values["label_map"])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    if isinstance(overrides.get("label_map"), str):
-        values["label_map"] = os.path.abspath(overrides["label_map"])
+    thresholds = values.get("score_thresholds")
+    if isinstance(thresholds, dict) and isinstance(given.get("score_thresholds"), dict):
+        given = {**given, "score_thresholds": {**thresholds, **given["score_thresholds"]}}
+    values.update(given)
+    if isinstance(given.get("label_map"), str):
+        values["label_map"] = os.path.abspath(given["label_map"])
     typed = {name: _typed_option(name, value) for name, value in values.items()}
-    options = PrelabelOptions().updated(typed)
-    _check_options(options, task_type, limits)
-    return options
+    return PrelabelOptions().updated(typed)
+
+
+def _blame_command_line(exc: ConfigError, given: Mapping[str, Any]) -> ConfigError:
+    """Say so when the broken value came from the command line, not the file."""
+    option = (exc.location or "").split(".")[1:2]
+    if option and option[0] in given:
+        return ConfigError(exc.reason, location=f"{exc.location} (from the command line)")
+    return exc
 
 
 def _typed_option(name: str, value: Any) -> Any:

@@ -368,6 +368,12 @@ BROKEN: list[tuple[dict[str, Any], Patch, str | None, str]] = [
         "params.annotation_attributes.size.type",
         "must be one of angle, category, linked, number, text (got 'numbr'); did you mean number?",
     ),
+    (
+        IMAGE,
+        params(annotation_attributes={"a": {"conditions": []}}),
+        "params.annotation_attributes.a.conditions",
+        "must be a table, got an array",
+    ),
     (IMAGE, params(padding=-1), "params.padding", "must be a whole number of pixels >= 0, got -1"),
     (
         IMAGE,
@@ -590,13 +596,23 @@ def test_cli_overrides_win_and_none_means_not_given() -> None:
     )
     assert config.prelabel.on_violation == "drop"
     assert config.prelabel.top_k == 50  # from the file
-    assert config.prelabel.score_thresholds == {"car": 0.9}
+    assert config.prelabel.score_thresholds == {"person": 0.5, "car": 0.9}
 
 
-def test_bad_override_is_a_config_error() -> None:
+def test_bad_override_is_blamed_on_the_command_line() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(CONFIGS / "imageannotation.toml", {"score_threshold": 2.0})
-    assert info.value.location == "prelabel.score_threshold"
+    assert info.value.location == "prelabel.score_threshold (from the command line)"
+    assert info.value.reason == "must be between 0 and 1, got 2.0"
+
+
+def test_per_label_thresholds_merge_with_the_file() -> None:
+    config = load_config(
+        CONFIGS / "imageannotation.toml", {"score_thresholds": {"car": 0.9, "person": 0.7}}
+    )
+    assert config.prelabel.score_thresholds == {"person": 0.7, "car": 0.9}
+    config = load_config(CONFIGS / "imageannotation.toml", {"score_thresholds": {"car": 0.9}})
+    assert config.prelabel.score_thresholds == {"person": 0.5, "car": 0.9}
 
 
 def test_label_map_resolves_against_the_config_folder(
@@ -811,3 +827,36 @@ def test_leaves_of_random_nested_taxonomies(trees: list[Any]) -> None:
     assert taxonomy.leaves() == expected
     assert not taxonomy.leaves() & taxonomy.parents()
     assert len(taxonomy) == len(labels)
+
+
+# --- through the command line ----------------------------------------------------------------
+
+
+def _run_convert(tmp_path: Path, config: Path, *flags: str) -> Any:
+    from click.testing import CliRunner
+
+    from prelabel.cli.main import cli
+
+    results = SHARED / "cocoapi" / "results" / "instances_val2014_fakebbox100_results.json"
+    args = ["convert", "coco", str(results), "--config", str(config), "--out", str(tmp_path / "o")]
+    return CliRunner().invoke(cli, [*args, *flags])
+
+
+def test_cli_reports_a_broken_config_in_one_line(tmp_path: Path, shared: Path) -> None:
+    data = copy.deepcopy(IMAGE)
+    data["params"]["priority"] = 15
+    config = write_toml(tmp_path, data)
+    result = _run_convert(tmp_path, config)
+    assert result.exit_code == 3
+    assert result.output.strip() == (
+        f"Error: {config}, params.priority: must be one of 10, 20, 30 (got 15)"
+    )
+
+
+def test_cli_flag_value_is_blamed_on_the_command_line(tmp_path: Path, shared: Path) -> None:
+    result = _run_convert(tmp_path, CONFIGS / "imageannotation.toml", "--score-threshold", "2")
+    assert result.exit_code == 3
+    assert result.output.strip() == (
+        f"Error: {CONFIGS / 'imageannotation.toml'}, prelabel.score_threshold "
+        "(from the command line): must be between 0 and 1, got 2.0"
+    )
