@@ -1,0 +1,186 @@
+"""The pipeline end to end on hand-built datasets: filters, image writer, report, validate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from prelabel.config import load_config
+from prelabel.errors import InputError, PayloadError
+from prelabel.model import Box, Dataset, Dropped, Instance, Item, Polygon, SourceRef
+from prelabel.pipeline import convert, validate_dir
+
+CONFIG = """
+task_type = "imageannotation"
+
+[params]
+project = "demo"
+instruction = "Draw a box around every car and a polygon around every person."
+
+[params.geometries.box]
+objects_to_annotate = ["car", "person"]
+min_width = 4
+min_height = 4
+
+[params.geometries.polygon]
+objects_to_annotate = ["person"]
+min_vertices = 3
+max_vertices = 8
+
+[prelabel]
+attachment_url = "https://cdn.example.com/{file_name}"
+"""
+
+
+def write_config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "task.toml"
+    path.write_text(CONFIG + extra)
+    return path
+
+
+def ref(n: int) -> SourceRef:
+    return SourceRef("dets.json", f"results[{n}]")
+
+
+def star(cx: float, cy: float, r: float, points: int = 12) -> Polygon:
+    import math
+
+    ring = []
+    for k in range(points * 2):
+        radius = r if k % 2 == 0 else r / 2
+        angle = math.pi * k / points
+        ring.append((cx + radius * math.cos(angle), cy + radius * math.sin(angle)))
+    return Polygon.from_ring(ring)
+
+
+def dataset(extra: list[Instance] | None = None) -> Dataset:
+    def items() -> Iterator[Item]:
+        yield Item(
+            key="1",
+            fields={"file_name": "a.jpg", "id": 1},
+            width=100,
+            height=80,
+            instances=[
+                Instance("car", Box(10, 10, 20, 10), ref(0), score=0.9),
+                Instance("car", Box(50, 50, 20, 10), ref(1), score=0.1),
+                Instance("person", star(40, 40, 20), ref(2), score=0.8),
+                Instance("car", Box(90, 70, 30, 30), ref(3), score=0.7),  # clipped
+                *(extra or []),
+            ],
+        )
+        yield Item(key="2", fields={"file_name": "b.jpg", "id": 2}, width=100, height=80)
+
+    ds = Dataset(format="test", items=items(), labels=["car", "person"])
+    ds.dropped.append(Dropped(ref(9), "bad polygon: 3 numbers", label="car"))
+    return ds
+
+
+def read_tasks(out: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in (out / "tasks.jsonl").read_bytes().splitlines()]
+
+
+def test_convert_writes_bodies_report_and_keeps_every_object(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path), {"score_threshold": 0.5})
+    report = convert(dataset(), config, tmp_path / "out")
+    tasks = read_tasks(tmp_path / "out")
+    assert [t["task_type"] for t in tasks] == ["imageannotation"] * 2
+    body = tasks[0]["body"]
+    assert isinstance(body, dict)
+    assert body["attachment"] == "https://cdn.example.com/a.jpg"
+    assert body["unique_id"] == "demo/imageannotation/1"
+    assert body["project"] == "demo"
+    annotations = body["hypothesis"]["annotations"]
+    assert [a["type"] for a in annotations] == ["box", "polygon", "box"]
+    assert annotations[0] | {"uuid": None} == {
+        "type": "box", "label": "car", "left": 10, "top": 10, "width": 20, "height": 10, "uuid": None,
+    }
+    assert len(annotations[1]["vertices"]) <= 8
+    assert annotations[2]["left"] + annotations[2]["width"] <= 100  # clipped to the image
+    totals = report.totals()
+    assert totals["objects_in"] == 5
+    assert totals["objects_in"] == totals["objects_out"] + totals["objects_dropped"]
+    assert totals["objects_dropped"] == 2
+    assert report.reasons() == {"score": 1, "bad polygon": 1}
+    written = orjson.loads((tmp_path / "out" / "report.json").read_bytes())
+    assert written["totals"] == totals
+    sources = {(o["source"]["location"], o["outcome"]) for o in written["objects"]}
+    assert ("results[1]", "dropped") in sources
+    assert ("results[3]", "fixed") in sources
+
+
+def test_rerun_is_byte_identical(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    convert(dataset(), config, tmp_path / "a")
+    convert(dataset(), config, tmp_path / "b")
+    assert (tmp_path / "a" / "tasks.jsonl").read_bytes() == (tmp_path / "b" / "tasks.jsonl").read_bytes()
+
+
+def test_base_annotations_placement(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path), {"prelabel_as": "base_annotations"})
+    convert(dataset(), config, tmp_path / "out")
+    body = read_tasks(tmp_path / "out")[0]["body"]
+    assert isinstance(body, dict)
+    assert "hypothesis" not in body
+    assert len(body["base_annotations"]["annotations"]) == 4
+
+
+def test_unmatched_label_is_an_error_naming_the_object(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    truck = Instance("truck", Box(1, 1, 10, 10), ref(7))
+    with pytest.raises(InputError) as info:
+        convert(dataset([truck]), config, tmp_path / "out")
+    assert str(info.value).startswith("dets.json, results[7]: label 'truck' is not one of the task's labels")
+    assert not (tmp_path / "out" / "tasks.jsonl").exists()
+
+
+def test_unmatched_label_dropped_when_allowed(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path), {"allow_unmatched_labels": True})
+    truck = Instance("truck", Box(1, 1, 10, 10), ref(7))
+    report = convert(dataset([truck]), config, tmp_path / "out")
+    assert report.reasons()["unmatched label"] == 1
+
+
+def test_label_map_renames_and_drops(tmp_path: Path) -> None:
+    (tmp_path / "map.json").write_text('{"truck": "car", "bus": null}')
+    config = load_config(write_config(tmp_path), {"label_map": str(tmp_path / "map.json")})
+    extra = [Instance("truck", Box(1, 1, 10, 10), ref(7)), Instance("bus", Box(1, 1, 9, 9), ref(8))]
+    report = convert(dataset(extra), config, tmp_path / "out")
+    labels = [a["label"] for a in read_tasks(tmp_path / "out")[0]["body"]["hypothesis"]["annotations"]]  # type: ignore[index]
+    assert labels.count("car") == 4
+    assert report.reasons()["label map"] == 1
+
+
+def test_top_k_keeps_best_scores(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path), {"top_k": 2})
+    report = convert(dataset(), config, tmp_path / "out")
+    kept = [r.source.location for r in report.records if r.outcome != "dropped"]
+    assert kept == ["results[0]", "results[2]"]
+    assert report.reasons()["top-k"] == 2
+
+
+def test_duplicate_unique_ids_are_refused(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path), {"unique_id": "{project}"})
+    with pytest.raises(PayloadError, match="both get unique_id 'demo'"):
+        convert(dataset(), config, tmp_path / "out")
+
+
+def test_validate_accepts_own_output_and_names_violations(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    out = tmp_path / "out"
+    convert(dataset(), config, out)
+    assert validate_dir(out, config) == []
+    tasks = read_tasks(out)
+    body = tasks[0]["body"]
+    annotations = body["hypothesis"]["annotations"]  # type: ignore[index]
+    annotations[0]["width"] = 2
+    polygon = next(a for a in annotations if a["type"] == "polygon")
+    polygon["vertices"] *= 3
+    (out / "tasks.jsonl").write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in tasks))
+    problems = validate_dir(out, config)
+    assert len(problems) >= 2
+    assert problems[0].startswith("task demo/imageannotation/1, annotation 0 (")
+    assert "box 2x10 under min size 4x4" in problems[0]
+    assert any("max_vertices is 8" in p for p in problems)
