@@ -253,6 +253,10 @@ def _one_of(values: Iterable[object]) -> str:
     return ", ".join(str(v) for v in values)
 
 
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
 def _either(values: Iterable[str]) -> str:
     items = list(values)
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
@@ -335,12 +339,20 @@ def _check_param_name(task_type: str, name: str) -> None:
         return
     others = [t for t in TASK_TYPES if name in rules.PARAMS[t]]
     if others:
-        _fail(where, f"not a {task_type} parameter (only {_one_of(others)} take it)")
-    hint = _suggest(name, accepted)
+        _fail(where, f"not {_a(task_type)} parameter (only {_one_of(others)} take it)")
+    _fail(where, f"not {_a(task_type)} parameter{_param_hint(task_type, name)}")
+
+
+def _param_hint(task_type: str, name: str) -> str:
+    """A did-you-mean for a misspelt param, or for a geometry setting put at the top."""
+    hint = _suggest(name, rules.PARAMS[task_type])
     geometry_keys = sorted(set().union(*rules.GEOMETRY_KEYS.values()))
-    if not hint and difflib.get_close_matches(name, geometry_keys, n=1, cutoff=0.8):
-        hint = "; geometry settings go under params.geometries.<kind>"
-    _fail(where, f"not a {task_type} parameter{hint}")
+    close = difflib.get_close_matches(name, geometry_keys, n=1, cutoff=0.8)
+    if hint or not close:
+        return hint
+    if "geometries" in rules.PARAMS[task_type]:
+        return f"; did you mean geometries.<kind>.{close[0]}?"
+    return f"; {close[0]} is a geometry setting (geometries.<kind>) of image and video tasks"
 
 
 def _check_param_type(name: str, value: Any) -> None:
@@ -492,7 +504,7 @@ def _check_geometry(kind: str, spec: dict[str, Any], where: str) -> Taxonomy:
         if key not in keys:
             _fail(
                 f"{where}.{key}",
-                f"not a {kind} setting ({_one_of(sorted(keys))}){_suggest(key, keys)}",
+                f"not {_a(kind)} setting ({_one_of(sorted(keys))}){_suggest(key, keys)}",
             )
     taxonomy = _taxonomy(spec.get("objects_to_annotate", []), f"{where}.objects_to_annotate")
     _check_vertices(kind, spec, where)

@@ -209,7 +209,14 @@ BROKEN: list[tuple[dict[str, Any], Patch, str | None, str]] = [
         SEGMENT,
         params(max_vertice=10),
         "params.max_vertice",
-        "not a segmentannotation parameter; geometry settings go under params.geometries.<kind>",
+        "not a segmentannotation parameter; max_vertices is a geometry setting "
+        "(geometries.<kind>) of image and video tasks",
+    ),
+    (
+        IMAGE,
+        params(min_vertices=3),
+        "params.min_vertices",
+        "not an imageannotation parameter; did you mean geometries.<kind>.min_vertices?",
     ),
     (
         SEGMENT,
