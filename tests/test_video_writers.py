@@ -1,0 +1,200 @@
+"""The video writers on real tracker output (motmetrics TUD) and the KITTI fixtures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES
+
+from prelabel.config import TaskConfig, load_config
+from prelabel.converters.kitti import read_kitti
+from prelabel.converters.mot import read_mot
+from prelabel.errors import PayloadError
+from prelabel.model import Item
+from prelabel.report import Report
+from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.video import write_video_task, write_videoplayback_task
+
+CONFIGS = FIXTURES / "configs"
+CAMPUS = "motmetrics/data/TUD-Campus/test.txt"
+
+
+def campus(shared: Path, **kwargs: Any) -> Item:
+    ds = read_mot([str(shared / CAMPUS)], fps=25, image_size=(640, 480), **kwargs)
+    (item,) = list(ds.items)
+    return item
+
+
+def kitti_item() -> Item:
+    ds = read_kitti([str(FIXTURES / "kitti/results/0000.txt")], fps=10, image_size=(1242, 375))
+    (item,) = list(ds.items)
+    return item
+
+
+def context(config: str, tmp: Path, **overrides: Any) -> WriteContext:
+    cfg = load_config(CONFIGS / config, overrides)
+    return WriteContext(cfg, Report(), ArtifactStore(tmp / "artifacts"), source="test")
+
+
+def artifact(ctx: WriteContext, ref: str) -> Any:
+    return json.loads((ctx.artifacts.root / ref.removeprefix("artifact://")).read_text())
+
+
+def check_golden(name: str, data: Any, update: bool) -> None:
+    path = FIXTURES / "kitti" / name
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    if update or not path.exists():
+        path.write_text(text)
+    assert json.loads(path.read_text()) == data
+
+
+def balanced(report: Report, n: int) -> None:
+    t = report.totals()
+    assert t["objects_in"] == n == t["objects_out"] + t["objects_dropped"]
+    assert len({(r.source.file, r.source.location) for r in report.records}) == n  # each once
+
+
+def test_videoplayback_golden(shared: Path, tmp_path: Path, update_goldens: bool) -> None:
+    ctx = context("tracking_playback.toml", tmp_path, keyframe_iou=0.9)
+    body = write_videoplayback_task(campus(shared), ctx)
+    assert body["attachment"] == "https://cdn.example.com/videos/TUD-Campus.mp4"
+    assert body["events_to_annotate"] == ["crossing"] and body["with_labels"] is True
+    hyp = artifact(ctx, body["hypothesis"]["annotations"]["url"])
+    assert len(hyp) == 13
+    for obj in hyp.values():
+        keys = [f["key"] for f in obj["frames"]]
+        assert keys == sorted(keys) and keys[0] >= 0 and obj["geometry"] == "box"
+        for f in obj["frames"]:
+            assert f["timestamp"] == pytest.approx(f["key"] / 25)
+            assert f["left"] >= 0 and f["left"] + f["width"] <= 640  # clipped to the frame
+    balanced(ctx.report, 222)
+    assert any("thinned" in fix for r in ctx.report.records for fix in r.fixes)
+    (note,) = [n for n in ctx.report.notes if "keyframes" in n]
+    assert "of 222 track frames" in note
+    # goldens come from our own KITTI fixture: MOTChallenge-derived data stays in shared/
+    kctx = context("tracking_playback.toml", tmp_path / "k", keyframe_px=1.0)
+    kbody = write_videoplayback_task(kitti_item(), kctx)
+    check_golden(
+        "kitti_0000.vpa_hypothesis.json",
+        artifact(kctx, kbody["hypothesis"]["annotations"]["url"]),
+        update_goldens,
+    )
+
+
+def test_videoannotation_golden(shared: Path, tmp_path: Path, update_goldens: bool) -> None:
+    ctx = context("tracking_video.toml", tmp_path)
+    body = write_video_task(campus(shared), ctx)
+    assert body["attachment_type"] == "image" and len(body["attachments"]) == 71
+    assert body["attachments"][0] == "https://cdn.example.com/TUD-Campus/img1/000001.jpg"
+    frames = body["base_annotations"]["annotations"]
+    assert len(frames) == 71 and sum(len(f["annotations"]) for f in frames) == 222
+    uuids = {a["uuid"] for f in frames for a in f["annotations"]}
+    assert len(uuids) == 13
+    balanced(ctx.report, 222)
+    kbody = write_video_task(kitti_item(), context("tracking_video.toml", tmp_path / "k"))
+    check_golden(
+        "kitti_0000.videoannotation_frames.json",
+        kbody["base_annotations"]["annotations"],
+        update_goldens,
+    )
+
+
+def test_rerun_gives_same_bodies(shared: Path, tmp_path: Path) -> None:
+    a = write_video_task(campus(shared), context("tracking_video.toml", tmp_path / "a"))
+    b = write_video_task(campus(shared), context("tracking_video.toml", tmp_path / "b"))
+    assert a == b
+
+
+def test_hypothesis_is_hosted_per_frame_list(shared: Path, tmp_path: Path) -> None:
+    ctx = context("tracking_video.toml", tmp_path, prelabel_as="hypothesis")
+    body = write_video_task(campus(shared), ctx)
+    frames = artifact(ctx, body["hypothesis"]["annotations"]["url"])
+    assert isinstance(frames, list) and len(frames) == 71 and "base_annotations" not in body
+
+
+def test_frame_key_base_one(shared: Path, tmp_path: Path) -> None:
+    ctx = context("tracking_playback.toml", tmp_path, frame_key_base=1)
+    body = write_videoplayback_task(campus(shared), ctx)
+    hyp = artifact(ctx, body["hypothesis"]["annotations"]["url"])
+    first = min(f["key"] for o in hyp.values() for f in o["frames"])
+    assert first == 1  # frame 1 of the file is index 0
+
+
+def test_video_attachment_samples_frames(shared: Path, tmp_path: Path) -> None:
+    cfg = load_config(CONFIGS / "tracking_video.toml", {})
+    params = {**cfg.params, "attachment_type": "video", "frame_rate": 5, "duration_time": 2}
+    cfg2 = TaskConfig(
+        cfg.task_type,
+        params,
+        cfg.prelabel.updated({"attachment_url": "https://cdn/{sequence}.mp4"}),
+        cfg.limits,
+    )
+    ctx = WriteContext(cfg2, Report(), ArtifactStore(tmp_path))
+    body = write_video_task(campus(shared), ctx)
+    assert body["attachment"] == "https://cdn/TUD-Campus.mp4" and "attachments" not in body
+    assert len(body["base_annotations"]["annotations"]) == 10  # 2 s at 5 fps
+    balanced(ctx.report, 222)
+    # task frames are source frames 1, 6, 11, ... (every 5th at 25 fps): the rest are dropped
+    sent = {r.source.location for r in ctx.report.records if r.outcome != "dropped"}
+    assert len(sent) == sum(len(f["annotations"]) for f in body["base_annotations"]["annotations"])
+    assert all(
+        r.reason and r.reason.endswith("is not a task frame (frame_rate sampling)")
+        for r in ctx.report.records
+        if r.outcome == "dropped"
+    )
+
+
+def test_span_past_the_source(shared: Path, tmp_path: Path) -> None:
+    cfg = load_config(CONFIGS / "tracking_video.toml", {})
+    params = {**cfg.params, "attachment_type": "video", "frame_rate": 5, "duration_time": 10}
+    options = cfg.prelabel.updated({"attachment_url": "https://cdn/{sequence}.mp4"})
+    cfg2 = TaskConfig(cfg.task_type, params, options, cfg.limits)
+    with pytest.raises(PayloadError, match=r"0s\.\.2\.84s"):
+        write_video_task(campus(shared), WriteContext(cfg2, Report(), ArtifactStore(tmp_path)))
+
+
+def test_kitti_gap_split_and_attributes(tmp_path: Path) -> None:
+    ds = read_kitti([str(FIXTURES / "kitti/label_02/0000.txt")], fps=10, image_size=(1242, 375))
+    (item,) = list(ds.items)
+    ctx = context("tracking_video.toml", tmp_path, track_gaps="split")
+    body = write_video_task(item, ctx)
+    frames = body["base_annotations"]["annotations"]
+    peds = [a for f in frames for a in f["annotations"] if a["label"] == "Pedestrian"]
+    assert len({a["uuid"] for a in peds}) == 2  # split at the missing frame 3
+    cyclist = [a for f in frames for a in f["annotations"] if a["label"] == "Cyclist"]
+    assert cyclist[0]["attributes"] == {"occlusion": 2}  # truncation: not defined in the task
+    assert cyclist[0]["left"] + cyclist[0]["width"] <= 1242
+    assert any("missing frames, split" in n for n in ctx.report.notes)
+    balanced(ctx.report, 13)
+
+
+def test_untracked_rows_are_one_frame_objects(shared: Path, tmp_path: Path) -> None:
+    ds = read_mot(
+        [str(shared / "sort/train/TUD-Campus/det/det.txt")],
+        untracked=True,
+        fps=25,
+        image_size=(640, 480),
+    )
+    (item,) = list(ds.items)
+    ctx = context("tracking_playback.toml", tmp_path)
+    body = write_videoplayback_task(item, ctx)
+    hyp = artifact(ctx, body["hypothesis"]["annotations"]["url"])
+    assert len(hyp) == 321 and all(len(o["frames"]) == 1 for o in hyp.values())
+
+
+def test_label_change_is_noted(tmp_path: Path) -> None:
+    path = tmp_path / "seq.txt"
+    path.write_text("".join(f"{f},4,10,10,20,40,1,{1 if f < 3 else 3},1\n" for f in range(1, 5)))
+    (tmp_path / "names.txt").write_text("person\nbike\nCar\n")
+    ds = read_mot([str(path)], fps=10, image_size=(100, 100), labels=str(tmp_path / "names.txt"))
+    (item,) = list(ds.items)
+    ctx = context("tracking_playback.toml", tmp_path)
+    body = write_videoplayback_task(item, ctx)
+    assert any("track 4 changes label" in n for n in ctx.report.notes)
+    hyp = artifact(ctx, body["hypothesis"]["annotations"]["url"])
+    (obj,) = hyp.values()
+    assert obj["label"] in {"person", "Car"} and len(obj["frames"]) == 4
+    balanced(ctx.report, 4)
