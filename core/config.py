@@ -83,6 +83,23 @@ class TaskConfig:
             return label in self.limits.segment_labels
         return any(g.accepts_label(label) for g in self.limits.geometries.values())
 
+    def attachment_problem(self, url: str) -> str | None:
+        """Why a per-item attachment URL breaks Scale's rules, or None when it is fine.
+
+        Writers call this on each rendered attachment: video tasks need mp4, webm or ogg,
+        image tasks an image type, and no context attachment may repeat it.
+        """
+        video = self.task_type in rules.VIDEO_TASK_TYPES
+        allowed = rules.VIDEO_EXTENSIONS if video else rules.IMAGE_EXTENSIONS
+        suffix = _url_suffix(url)
+        if suffix and suffix[1:] not in allowed:
+            what = "video attachments" if video else "image attachments"
+            return f"{what} must be {_either(list(allowed))} (got {suffix})"
+        contexts = self.params.get("context_attachments") or []
+        if any(c.get("attachment") == url for c in contexts):
+            return f"attachment {url} repeats one of params.context_attachments"
+        return None
+
     def body_params(self) -> dict[str, Any]:
         """A deep copy of the params every task body starts from.
 
@@ -437,9 +454,14 @@ def _check_attachments(task_type: str, params: dict[str, Any]) -> None:
 
 def _check_extension(url: str, allowed: tuple[str, ...], what: str, where: str) -> None:
     """Reject a URL whose path ends in a known-wrong extension (no extension: cannot tell)."""
-    suffix = Path(urlparse(url).path).suffix.lower()
+    suffix = _url_suffix(url)
     if suffix and suffix[1:] not in allowed:
         _fail(where, f"{what} must be {_either(list(allowed))} (got {suffix})")
+
+
+def _url_suffix(url: str) -> str:
+    """The lower-case extension of a URL's path (``.mp4``), or "" when it has none."""
+    return Path(urlparse(url).path).suffix.lower()
 
 
 def _check_context_attachments(params: dict[str, Any]) -> None:

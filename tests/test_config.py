@@ -722,6 +722,21 @@ def test_body_params_is_a_deep_copy_without_per_item_fields() -> None:
     assert config.params["attachment"].endswith(".mp4")  # kept in params, validated
 
 
+def test_attachment_problem_for_per_item_urls() -> None:
+    playback = load_config(CONFIGS / "videoplaybackannotation.toml")
+    assert playback.attachment_problem("https://cdn/x/clip.webm") is None
+    assert playback.attachment_problem("https://cdn/x/clip.avi?t=1") == (
+        "video attachments must be mp4, webm or ogg (got .avi)"
+    )
+    segment = load_config(CONFIGS / "segmentannotation.toml")
+    assert segment.attachment_problem("https://cdn/a/2011_000003.jpg") is None
+    legend = "https://cdn.example.com/street-scenes/legend.png"
+    assert segment.attachment_problem(legend) == (
+        f"attachment {legend} repeats one of params.context_attachments"
+    )
+    assert segment.attachment_problem("s3://bucket/no-extension") is None
+
+
 def test_task_config_defaults_still_construct() -> None:
     config = TaskConfig(task_type="imageannotation", params={})
     assert config.body_params() == {}
