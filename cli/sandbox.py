@@ -12,28 +12,79 @@ _RATE = click.FloatRange(0, 1)
 
 
 @click.command("sandbox")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
-              help="Port on 127.0.0.1 (0 = any free port).")
-@click.option("--store", type=click.Path(file_okay=False), default="prelabel-sandbox",
-              show_default=True, help="Directory for sandbox.sqlite and uploaded files/.")
-@click.option("--require-key", default=None,
-              help="Accept only this API key (default: any non-empty key).")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, show_default=True,
-              help="Added latency per request, milliseconds.")
-@click.option("--error-after", type=_RATE, default=0, show_default=True,
-              help="Rate of 500s returned AFTER the work is done (the task exists).")
-@click.option("--error-before", type=_RATE, default=0, show_default=True,
-              help="Rate of 500s returned without doing anything.")
-@click.option("--throttle", type=_RATE, default=0, show_default=True,
-              help="Rate of 429 responses carrying Retry-After.")
-@click.option("--retry-after", type=click.FloatRange(min=0), default=1, show_default=True,
-              help="Seconds in the 429's Retry-After header.")
-@click.option("--drop", type=_RATE, default=0, show_default=True,
-              help="Rate of connections closed without a response (half after the work).")
-@click.option("--slow", type=_RATE, default=0, show_default=True,
-              help="Rate of responses delayed by --slow-seconds (after the work is done).")
-@click.option("--slow-seconds", type=click.FloatRange(min=0), default=90, show_default=True,
-              help="Delay of a slow response; longer than the client's read timeout.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port on 127.0.0.1 (0 = any free port).",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False),
+    default="prelabel-sandbox",
+    show_default=True,
+    help="Directory for sandbox.sqlite and uploaded files/.",
+)
+@click.option(
+    "--require-key", default=None, help="Accept only this API key (default: any non-empty key)."
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Added latency per request, milliseconds.",
+)
+@click.option(
+    "--error-after",
+    type=_RATE,
+    default=0,
+    show_default=True,
+    help="Rate of 500s returned AFTER the work is done (the task exists).",
+)
+@click.option(
+    "--error-before",
+    type=_RATE,
+    default=0,
+    show_default=True,
+    help="Rate of 500s returned without doing anything.",
+)
+@click.option(
+    "--throttle",
+    type=_RATE,
+    default=0,
+    show_default=True,
+    help="Rate of 429 responses carrying Retry-After.",
+)
+@click.option(
+    "--retry-after",
+    type=click.FloatRange(min=0),
+    default=1,
+    show_default=True,
+    help="Seconds in the 429's Retry-After header.",
+)
+@click.option(
+    "--drop",
+    type=_RATE,
+    default=0,
+    show_default=True,
+    help="Rate of connections closed without a response (half after the work).",
+)
+@click.option(
+    "--slow",
+    type=_RATE,
+    default=0,
+    show_default=True,
+    help="Rate of responses delayed by --slow-seconds (after the work is done).",
+)
+@click.option(
+    "--slow-seconds",
+    type=click.FloatRange(min=0),
+    default=90,
+    show_default=True,
+    help="Delay of a slow response; longer than the client's read timeout.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault RNG.")
 def sandbox_command(port: int, store: str, require_key: str | None, latency_ms: float,
                     error_after: float, error_before: float, throttle: float, retry_after: float,

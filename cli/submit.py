@@ -18,10 +18,10 @@ from prelabel.scale.client import (
     DEFAULT_API_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_RATE,
+    RetryPolicy,
     ScaleClient,
     load_api_key,
 )
-from prelabel.scale.sandbox import run_sandbox
 from prelabel.scale.submit import (
     Outcome,
     ProgressFn,
@@ -39,22 +39,59 @@ SANDBOX_KEY = "test_sandbox"
 
 @click.command("submit")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--api-url", envvar="SCALE_API_URL", default=DEFAULT_API_URL, show_default=True,
-              help="Scale v1 base URL (env SCALE_API_URL).")
-@click.option("--sandbox", is_flag=True,
-              help="Start a local sandbox and submit there (no key, no network); store in DIR/sandbox/.")
+@click.option(
+    "--api-url",
+    envvar="SCALE_API_URL",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="Scale v1 base URL (env SCALE_API_URL).",
+)
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Start a local sandbox and submit there (no key, no network); store in DIR/sandbox/.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and show what would be sent; no network.")
 @click.option("--yes", "-y", is_flag=True, help="Allow a live (billed) API key without asking.")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=DEFAULT_CONCURRENCY,
-              show_default=True, help="Requests in flight at once.")
-@click.option("--rate", type=click.FloatRange(min=0), default=DEFAULT_RATE, show_default=True,
-              help="Task creations per second (token bucket); 0 = no limit.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Read timeout per request, seconds (connect timeout is 10 s).")
-@click.option("--api-key-file", type=click.Path(exists=True, dir_okay=False),
-              help="File holding the API key (default: env SCALE_API_KEY).")
-@click.option("--journal", "journal_path", type=click.Path(dir_okay=False),
-              help="SQLite journal of what was created [default: DIR/journal.sqlite].")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_RATE,
+    show_default=True,
+    help="Task creations per second (token bucket); 0 = no limit.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Read timeout per request, seconds (connect timeout is 10 s).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=5,
+    show_default=True,
+    help="Retries per request on connection errors, 408, 429 and 5xx (jittered backoff).",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="File holding the API key (default: env SCALE_API_KEY).",
+)
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False),
+    help="SQLite journal of what was created [default: DIR/journal.sqlite].",
+)
 @click.option("--create-batch", is_flag=True, help="Create the batches the task bodies name.")
 @click.option("--finalize", is_flag=True, help="Finalize each batch once all its tasks exist.")
 @output_options
@@ -98,12 +135,15 @@ def _client(out_dir: str, kwargs: dict[str, Any]) -> Iterator[ScaleClient]:
         "max_connections": kwargs["concurrency"],
         "rate": kwargs["rate"],
         "read_timeout": kwargs["timeout"],
+        "retry": RetryPolicy(attempts=kwargs["retries"] + 1),
     }
     if not kwargs["sandbox"]:
         key = load_api_key(kwargs["api_key_file"])
         with ScaleClient(key, api_url=kwargs["api_url"], **options) as client:
             yield client
         return
+    from prelabel.scale.sandbox import run_sandbox  # the server stack loads only when asked
+
     store = Path(out_dir) / "sandbox"
     with run_sandbox(store=store) as sandbox:
         if not kwargs["quiet"]:
@@ -172,7 +212,9 @@ def _summary_lines(summary: SubmitSummary) -> list[str]:
         f"uploads: {summary.uploads} sent, {summary.uploads_reused} reused from the journal",
     ]
     lines += [f"  failed: {n} × {kind}" for kind, n in sorted(summary.failed_by_reason.items())]
-    lines += [f"  {f['unique_id']} (line {f['line']}): {f['reason']}" for f in summary.failures[:10]]
+    lines += [
+        f"  {f['unique_id']} (line {f['line']}): {f['reason']}" for f in summary.failures[:10]
+    ]
     if summary.batches_created or summary.batches_finalized:
         lines.append(
             f"batches created: {', '.join(summary.batches_created) or '-'};"

@@ -111,7 +111,12 @@ def test_uploads_remembered_across_runs_by_content_hash(out_dir: Path, sandbox: 
         with (out_dir / "tasks.jsonl").open("ab") as fh:
             fh.write(orjson.dumps(extra) + b"\n")
         summary = submit_dir(out_dir, client=client)
-    assert (summary.created, summary.skipped, summary.uploads, summary.uploads_reused) == (1, 5, 0, 1)
+    assert (summary.created, summary.skipped, summary.uploads, summary.uploads_reused) == (
+        1,
+        5,
+        0,
+        1,
+    )
     digest = hashlib.sha256((out_dir / "artifacts" / "copy.png").read_bytes()).hexdigest()
     with Journal(out_dir / "journal.sqlite", target=sandbox.url) as journal:
         url = journal.upload(digest)
@@ -141,7 +146,9 @@ def test_409_on_foreign_task_is_a_conflict_naming_both(tmp_path: Path, sandbox: 
     assert other["task_id"] in reason and "theirs" in reason and "mine" in reason
     assert uids[0] in reason
     state = Journal(tmp_path / "a" / "journal.sqlite", target=sandbox.url).task(uids[0])
-    assert state is not None and state.state == "failed" and other["task_id"] in (state.reason or "")
+    assert (
+        state is not None and state.state == "failed" and other["task_id"] in (state.reason or "")
+    )
 
 
 def test_pending_row_from_a_crash_is_looked_up_not_recreated(
@@ -256,7 +263,7 @@ def test_bad_tasks_jsonl_is_an_input_error_naming_line(
 
 
 def test_missing_tasks_jsonl(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no tasks.jsonl"):
+    with pytest.raises(InputError, match=r"no tasks\.jsonl"):
         read_tasks(tmp_path)
 
 
