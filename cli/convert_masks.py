@@ -69,6 +69,6 @@ def masks_command(masks: tuple[str, ...], **kwargs: Any) -> None:
         prelabel convert masks SegmentationClass/ --images JPEGImages/ \\
             --classes class_names.txt -c seg.toml -o out/
         prelabel convert masks panoptic/ --panoptic panoptic.json -c seg.toml -o out/
-    """  # noqa: D301
+    """
     kwargs["void"] = list(kwargs["void"]) or None
     run_convert("masks", list(masks), kwargs)

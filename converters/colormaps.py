@@ -79,9 +79,10 @@ def voc_palette() -> list[RGB]:
 
 
 def voc_colormap() -> ColorMap:
-    """The VOC colour map: 256 colours, names for 0..20 (255 = void, (224, 224, 192))."""
+    """The VOC colour map: 256 colours, names for 0..20; 0 (background) is void, as is
+    255, (224, 224, 192), by the reader's default."""
     colors = {c: i for i, c in enumerate(voc_palette())}
-    return ColorMap("voc", colors, dict(enumerate(VOC_NAMES)))
+    return ColorMap("voc", colors, dict(enumerate(VOC_NAMES)), void=(0,))
 
 
 def camvid_colormap() -> ColorMap:

@@ -431,22 +431,29 @@ def raster_semantic(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
 
 
 def raster_color(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
-    """RGB through the colour map; nearest-colour matches are counted in ``notes``."""
+    """RGB through the colour map; raster value = class value + 1 (a colour map's value 0
+    may be a class, e.g. CamVid's Animal); the map's void values and ``void`` become 0.
+    Nearest-colour matches are counted in ``notes``."""
     arr = decode(path)
     cmap = spec.cmap or voc_colormap()
     if arr.ndim == 2:
-        values = arr
-    else:
-        decoded = decode_colors(arr, cmap, tolerance=spec.tolerance, path=str(path))
-        values = decoded.values
-        if decoded.nearest:
-            notes.append(
-                f"{path.name}: {decoded.nearest} px matched to the nearest colour of "
-                f"{cmap.name} within tolerance {spec.tolerance:g}"
-            )
-    values = zero_values(values, spec.void + cmap.void)
+        return raster_semantic(path, spec, notes)
+    decoded = decode_colors(arr, cmap, tolerance=spec.tolerance, path=str(path))
+    if decoded.nearest:
+        notes.append(
+            f"{path.name}: {decoded.nearest} px matched to the nearest colour of "
+            f"{cmap.name} within tolerance {spec.tolerance:g}"
+        )
+    values = decoded.values + 1
+    values = zero_values(values, [v + 1 for v in spec.void + cmap.void])
     names = spec.classes or ClassNames(cmap.names, f"colour map {cmap.name} has no name for it")
-    return IndexRaster(values, _semantic_segments(values, path, names))
+    colors = {v: c for c, v in reversed(list(cmap.colors.items()))}
+    segments: dict[int, Segment] = {}
+    for w in present(values):
+        v = w - 1
+        where = f"colour {colors.get(v)} (class value {v})"
+        segments[w] = Segment(names.name(v, path), SourceRef(str(path), where))
+    return IndexRaster(values, segments)
 
 
 def raster_instances(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
@@ -832,14 +839,17 @@ def read_masks(
 
 def _labels(spec: Spec) -> list[str]:
     names: dict[int, str] = {}
+    void = set(spec.void)
     if spec.panoptic is not None:
         names = {k: n for k, (n, _) in spec.panoptic.categories.items()}
     elif spec.classes is not None:
         names = spec.classes.names
-    elif spec.cmap is not None:
-        names = spec.cmap.names
-    void = set(spec.void) | set(spec.cmap.void if spec.cmap else ())
-    return sorted({n for v, n in names.items() if v and v not in void})
+    if spec.cmap is not None:
+        void |= set(spec.cmap.void)
+        names = names or spec.cmap.names
+    elif spec.classes is not None:
+        void.add(0)
+    return sorted({n for v, n in names.items() if v not in void})
 
 
 def _with_dropped(items: Iterator[Item], spec: Spec, dataset: Dataset) -> Iterator[Item]:
