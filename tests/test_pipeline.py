@@ -95,7 +95,13 @@ def test_convert_writes_bodies_report_and_keeps_every_object(tmp_path: Path) -> 
     annotations = body["hypothesis"]["annotations"]
     assert [a["type"] for a in annotations] == ["box", "polygon", "box"]
     assert annotations[0] | {"uuid": None} == {
-        "type": "box", "label": "car", "left": 10, "top": 10, "width": 20, "height": 10, "uuid": None,
+        "type": "box",
+        "label": "car",
+        "left": 10,
+        "top": 10,
+        "width": 20,
+        "height": 10,
+        "uuid": None,
     }
     assert len(annotations[1]["vertices"]) <= 8
     assert annotations[2]["left"] + annotations[2]["width"] <= 100  # clipped to the image
@@ -115,7 +121,9 @@ def test_rerun_is_byte_identical(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path))
     convert(dataset(), config, tmp_path / "a")
     convert(dataset(), config, tmp_path / "b")
-    assert (tmp_path / "a" / "tasks.jsonl").read_bytes() == (tmp_path / "b" / "tasks.jsonl").read_bytes()
+    assert (tmp_path / "a" / "tasks.jsonl").read_bytes() == (
+        tmp_path / "b" / "tasks.jsonl"
+    ).read_bytes()
 
 
 def test_base_annotations_placement(tmp_path: Path) -> None:
@@ -132,7 +140,9 @@ def test_unmatched_label_is_an_error_naming_the_object(tmp_path: Path) -> None:
     truck = Instance("truck", Box(1, 1, 10, 10), ref(7))
     with pytest.raises(InputError) as info:
         convert(dataset([truck]), config, tmp_path / "out")
-    assert str(info.value).startswith("dets.json, results[7]: label 'truck' is not one of the task's labels")
+    assert str(info.value).startswith(
+        "dets.json, results[7]: label 'truck' is not one of the task's labels"
+    )
     assert not (tmp_path / "out" / "tasks.jsonl").exists()
 
 
@@ -148,7 +158,9 @@ def test_label_map_renames_and_drops(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path), {"label_map": str(tmp_path / "map.json")})
     extra = [Instance("truck", Box(1, 1, 10, 10), ref(7)), Instance("bus", Box(1, 1, 9, 9), ref(8))]
     report = convert(dataset(extra), config, tmp_path / "out")
-    labels = [a["label"] for a in read_tasks(tmp_path / "out")[0]["body"]["hypothesis"]["annotations"]]  # type: ignore[index]
+    labels = [
+        a["label"] for a in read_tasks(tmp_path / "out")[0]["body"]["hypothesis"]["annotations"]
+    ]  # type: ignore[index]
     assert labels.count("car") == 4
     assert report.reasons()["label map"] == 1
 
@@ -184,3 +196,50 @@ def test_validate_accepts_own_output_and_names_violations(tmp_path: Path) -> Non
     assert problems[0].startswith("task demo/imageannotation/1, annotation 0 (")
     assert "box 2x10 under min size 4x4" in problems[0]
     assert any("max_vertices is 8" in p for p in problems)
+
+
+def test_keyhole_ring_is_weakly_simple_but_a_bow_tie_is_not() -> None:
+    import shapely
+
+    from prelabel.validate import weakly_simple
+
+    # a square with a square hole, bridged along y = 4 (the ring touches itself at the bridge)
+    keyhole = shapely.Polygon(
+        [
+            (0, 0),
+            (10, 0),
+            (10, 10),
+            (0, 10),
+            (0, 4),
+            (3, 4),
+            (3, 7),
+            (7, 7),
+            (7, 3),
+            (3, 3),
+            (3, 4),
+            (0, 4),
+        ]
+    )
+    assert not shapely.is_valid(keyhole)
+    assert weakly_simple(keyhole)
+    bow_tie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+    assert not weakly_simple(bow_tie)
+
+
+def test_score_fills_a_percent_or_fraction_attribute(tmp_path: Path) -> None:
+    extra = """
+[params.annotation_attributes.confidence]
+type = "number"
+min = 0
+max = 100
+
+[params.annotation_attributes.score]
+type = "number"
+min = 0
+max = 1
+"""
+    path = tmp_path / "task.toml"
+    path.write_text(CONFIG.replace("[prelabel]", extra + "\n[prelabel]"))
+    convert(dataset(), load_config(path), tmp_path / "out")
+    first = read_tasks(tmp_path / "out")[0]["body"]["hypothesis"]["annotations"][0]  # type: ignore[index]
+    assert first["attributes"] == {"confidence": 90.0, "score": 0.9}

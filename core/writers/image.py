@@ -44,13 +44,21 @@ def choose_target(instance: Instance, ctx: WriteContext) -> TargetKind | str:
     )
 
 
+def score_value(score: float, definition: Any) -> float:
+    """The score as the attribute wants it: a fraction, or a percent when its max exceeds 1."""
+    maximum = definition.get("max") if isinstance(definition, dict) else None
+    if isinstance(maximum, (int, float)) and maximum > 1:
+        return round(score * 100, 2)
+    return round(score, 4)
+
+
 def annotation_attributes(instance: Instance, ctx: WriteContext) -> dict[str, Any]:
     """The instance's attributes that the task defines (Scale rejects unknown ones)."""
     defined = ctx.config.params.get("annotation_attributes") or {}
     out = {k: v for k, v in instance.attributes.items() if k in defined}
     for name in SCORE_ATTRIBUTES:
         if name in defined and instance.score is not None and name not in out:
-            out[name] = round(instance.score, 4)
+            out[name] = score_value(instance.score, defined[name])
     skipped = sorted(set(instance.attributes) - set(defined))
     if skipped:
         ctx.report.note(
