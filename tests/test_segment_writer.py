@@ -1,0 +1,326 @@
+"""The segmentannotation writer: indexed PNG + labelMapping from rasters (real mask files)
+and from instances (overlaps by score), overflow policies, unlabeled fill, the report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from conftest import FIXTURES, SHARED
+
+from prelabel.config import TaskConfig
+from prelabel.converters.masks import read_masks
+from prelabel.errors import PayloadError
+from prelabel.geometry import encode_mask
+from prelabel.limits import TaskLimits
+from prelabel.model import Box, Frame, IndexRaster, Instance, Item, Polygon, Segment, SourceRef
+from prelabel.options import PrelabelOptions
+from prelabel.report import Report
+from prelabel.writers import ArtifactStore, WriteContext
+from prelabel.writers.segment import EXTENDED_NOTE, color_for, write_segment_task
+
+VOC = SHARED / "labelme/instance_segmentation/data_dataset_voc"
+PAN = SHARED / "panopticapi/sample_data"
+GOLDENS = FIXTURES / "masks/goldens"
+
+
+def make_ctx(
+    tmp_path: Path,
+    labels: set[str],
+    instance: set[str] = frozenset(),  # type: ignore[assignment]
+    *,
+    allow_unlabeled: bool = True,
+    **options: Any,
+) -> WriteContext:
+    config = TaskConfig(
+        task_type="segmentannotation",
+        params={"project": "p", "labels": sorted(labels)},
+        prelabel=PrelabelOptions(attachment_url="https://cdn/{file_name}", **options),
+        limits=TaskLimits(
+            task_type="segmentannotation",
+            segment_labels=frozenset(labels),
+            instance_labels=frozenset(instance),
+            allow_unlabeled=allow_unlabeled,
+        ),
+    )
+    return WriteContext(config, Report(), ArtifactStore(tmp_path / "artifacts"))
+
+
+def png_of(body: dict[str, Any], ctx: WriteContext, key: str = "indexedImage") -> np.ndarray:
+    ref = body["hypothesis"]["annotations"]["combined"][key]
+    assert ref.startswith("artifact://")
+    arr = cv2.imread(
+        str(ctx.artifacts.root / ref.removeprefix("artifact://")), cv2.IMREAD_UNCHANGED
+    )
+    assert arr is not None
+    return arr
+
+
+def entries(mapping: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(label, e) for label, v in mapping.items() for e in (v if isinstance(v, list) else [v])]
+
+
+def check_consistent(body: dict[str, Any], png: np.ndarray) -> None:
+    """Indices 1..N unique; numPixels = pixel count; every non-zero pixel is mapped."""
+    found = entries(body["hypothesis"]["labelMapping"])
+    indices = [e["index"] for _, e in found]
+    assert sorted(indices) == list(range(1, len(indices) + 1))
+    for _, e in found:
+        assert int((png == e["index"]).sum()) == e["numPixels"] > 0
+    assert set(np.unique(png).tolist()) <= {0, *indices}
+
+
+def check_golden(name: str, data: Any, update: bool) -> None:
+    path = GOLDENS / f"{name}.json"
+    if update or not path.exists():
+        path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    assert json.loads(path.read_text()) == data
+
+
+def test_labelme_voc_with_person_instances(
+    shared: Path, tmp_path: Path, update_goldens: bool
+) -> None:
+    names = [x.strip() for x in (VOC / "class_names.txt").read_text().splitlines()[1:]]
+    ctx = make_ctx(tmp_path, set(names), {"person"})
+    ds = read_masks(
+        [str(VOC / "SegmentationClass")],
+        images=str(VOC / "JPEGImages"),
+        classes=str(VOC / "class_names.txt"),
+        objects=str(VOC / "SegmentationObject"),
+    )
+    golden = {}
+    for item in ds.items:
+        body = write_segment_task(item, ctx)
+        png = png_of(body, ctx)
+        assert png.dtype == np.uint8 and png.shape == (item.height, item.width)
+        check_consistent(body, png)
+        assert body["attachment"] == f"https://cdn/{item.key}.jpg"
+        assert body["unique_id"] == f"p/segmentannotation/{item.key}"
+        golden[item.key] = {
+            "labelMapping": body["hypothesis"]["labelMapping"],
+            "png_sha256": hashlib.sha256(png.tobytes()).hexdigest()[:16],
+        }
+    mapping = golden["2011_000006"]["labelMapping"]
+    assert [e["index"] for e in mapping["person"]] == [1, 2, 3, 5]  # a list: instance label
+    assert isinstance(mapping["chair"], dict) and isinstance(mapping["sofa"], dict)
+    totals = ctx.report.totals()
+    assert totals["objects_in"] == totals["objects_out"] == 12  # every segment exactly once
+    check_golden("segment_labelme_voc", golden, update_goldens)
+
+
+def test_plain_label_segments_share_one_index(tmp_path: Path) -> None:
+    values = np.array([[1, 1, 2], [3, 0, 2]], dtype=np.uint8)
+    segs = {
+        v: Segment(lbl, SourceRef("m.png", f"pixel value {v}"))
+        for v, lbl in [(1, "road"), (2, "road"), (3, "car")]
+    }
+    item = Item(
+        "k",
+        {"file_name": "k.jpg"},
+        width=3,
+        height=2,
+        raster=lambda: IndexRaster(values.copy(), segs),
+    )
+    ctx = make_ctx(tmp_path, {"road", "car"}, {"car"})
+    body = write_segment_task(item, ctx)
+    mapping = body["hypothesis"]["labelMapping"]
+    assert mapping["road"] == {"index": 1, "color": color_for(1), "numPixels": 4}
+    assert mapping["car"] == [{"index": 2, "color": color_for(2), "numPixels": 1}]
+    assert png_of(body, ctx).tolist() == [[1, 1, 1], [2, 0, 1]]
+    assert len(ctx.report.records) == 3
+
+
+def test_panoptic_golden_png(shared: Path, tmp_path: Path, update_goldens: bool) -> None:
+    """panopticapi is BSD / CC BY: its indexed PNG may live in fixtures as a golden."""
+    data = json.loads((PAN / "panoptic_examples.json").read_text())
+    cats = {c["id"]: c for c in data["categories"]}
+    used = {cats[s["category_id"]]["name"] for a in data["annotations"] for s in a["segments_info"]}
+    things = {c["name"] for c in cats.values() if c["isthing"]}
+    ctx = make_ctx(tmp_path, used, things & used)
+    ds = read_masks(
+        [str(PAN / "panoptic_examples/000000439180.png")],
+        panoptic=str(PAN / "panoptic_examples.json"),
+    )
+    (item,) = list(ds.items)
+    body = write_segment_task(item, ctx)
+    png = png_of(body, ctx)
+    check_consistent(body, png)
+    golden_png = GOLDENS / "panoptic_000000439180_indexed.png"
+    golden_map = GOLDENS / "panoptic_000000439180_labelMapping.json"
+    if update_goldens or not golden_png.exists():
+        cv2.imwrite(str(golden_png), png)
+        golden_map.write_text(json.dumps(body["hypothesis"]["labelMapping"], indent=1) + "\n")
+    assert np.array_equal(cv2.imread(str(golden_png), cv2.IMREAD_UNCHANGED), png)
+    assert json.loads(golden_map.read_text()) == body["hypothesis"]["labelMapping"]
+
+
+# --- instances ----------------------------------------------------------------------------
+
+
+def box_item(*instances: Instance) -> Item:
+    return Item("img", {"file_name": "img.jpg"}, width=10, height=8, instances=list(instances))
+
+
+def inst(
+    label: str, geometry: Any, score: float | None, n: int, iid: str | None = None
+) -> Instance:
+    return Instance(
+        label, geometry, SourceRef("r.json", f"results[{n}]"), score=score, instance_id=iid
+    )
+
+
+def test_overlaps_resolved_by_score_and_reported(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"car", "person"}, {"car", "person"})
+    low = inst("car", Box(0, 0, 6, 4), 0.5, 0)
+    high = inst("person", Box(4, 2, 6, 6), 0.9, 1)
+    hidden = inst("car", Box(5, 3, 2, 2), 0.3, 2)
+    body = write_segment_task(box_item(low, high, hidden), ctx)
+    png = png_of(body, ctx)
+    check_consistent(body, png)
+    assert body["hypothesis"]["labelMapping"] == {
+        "person": [{"index": 1, "color": color_for(1), "numPixels": 36}],
+        "car": [{"index": 2, "color": color_for(2), "numPixels": 24 - 4}],
+    }
+    recs = {r.source.location: r for r in ctx.report.records}
+    assert recs["results[0]"].outcome == "fixed"
+    assert recs["results[0]"].fixes == ["overlap: 4 px given to higher-scoring person"]
+    assert recs["results[1]"].outcome == "converted"
+    assert recs["results[2]"].outcome == "dropped"
+    assert recs["results[2]"].reason == "occluded: fully covered by higher-scoring instances"
+    assert len(ctx.report.records) == 3
+
+
+def test_polygon_and_mask_instances_and_unknown_label(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"road", "car"}, {"car"})
+    binary = np.zeros((8, 10), bool)
+    binary[6:, :] = True
+    road = inst("road", encode_mask(binary), None, 0)
+    tri = inst("car", Polygon.from_ring([(0, 0), (4, 0), (0, 4)]), 0.8, 1)
+    cat = inst("cat", Box(0, 0, 2, 2), 0.9, 2)
+    empty = inst("car", Box(20, 20, 2, 2), 0.7, 3)
+    body = write_segment_task(box_item(road, tri, cat, empty), ctx)
+    png = png_of(body, ctx)
+    check_consistent(body, png)
+    mapping = body["hypothesis"]["labelMapping"]
+    assert mapping["road"]["numPixels"] == 20 and len(mapping["car"]) == 1
+    # pixel centres (j + .5, i + .5) inside the triangle x + y < 4: rows of 3, 2, 1
+    assert mapping["car"][0]["numPixels"] == 6
+    reasons = {r.source.location: r.reason for r in ctx.report.records if r.outcome == "dropped"}
+    assert reasons == {
+        "results[2]": "label not in the task's labels",
+        "results[3]": "empty: no pixels inside the image",
+    }
+
+
+def test_same_instance_id_shares_an_index(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"car"}, {"car"})
+    a = inst("car", Box(0, 0, 2, 2), 0.9, 0, iid="7")
+    b = inst("car", Box(5, 5, 2, 2), 0.8, 1, iid="7")
+    body = write_segment_task(box_item(a, b), ctx)
+    assert body["hypothesis"]["labelMapping"]["car"] == [
+        {"index": 1, "color": color_for(1), "numPixels": 8}
+    ]
+
+
+def many_segments(n: int, width: int = 40) -> Item:
+    """n instance segments of growing size on one row-major canvas."""
+    values = np.zeros((n, width), dtype=np.uint16)
+    for i in range(n):
+        values[i, : 1 + (i % width)] = i + 1
+    segs = {
+        i + 1: Segment("car", SourceRef("m.png", f"pixel value {i + 1}"), instance=True)
+        for i in range(n)
+    }
+    return Item(
+        "many",
+        {"file_name": "many.jpg"},
+        width=width,
+        height=n,
+        raster=lambda: IndexRaster(values, segs),
+    )
+
+
+def test_overflow_error(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"car"}, {"car"})
+    with pytest.raises(PayloadError) as err:
+        write_segment_task(many_segments(300), ctx)
+    assert str(err.value).startswith("item many: 300 segments, but an 8-bit indexedImage holds 255")
+
+
+def test_overflow_drop_smallest(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"car"}, {"car"}, segment_overflow="drop-smallest")
+    body = write_segment_task(many_segments(300), ctx)
+    png = png_of(body, ctx)
+    check_consistent(body, png)
+    assert len(body["hypothesis"]["labelMapping"]["car"]) == 255
+    dropped = [r for r in ctx.report.records if r.outcome == "dropped"]
+    assert len(dropped) == 45 and len(ctx.report.records) == 300
+    assert all(
+        r.reason and r.reason.startswith("overflow: smallest of 300 segments") for r in dropped
+    )
+    assert max(int(r.reason.split("(")[1].split(" ")[0]) for r in dropped) <= min(  # type: ignore[union-attr]
+        e["numPixels"] for e in body["hypothesis"]["labelMapping"]["car"]
+    )
+
+
+def test_overflow_extended(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"car"}, {"car"}, segment_overflow="extended")
+    item = many_segments(300)
+    body = write_segment_task(item, ctx)
+    bgra = png_of(body, ctx, "extendedIndexedImage")
+    assert bgra.shape == (300, 40, 4) and (bgra[..., 3] == 255).all()
+    b, g, r = (bgra[..., c].astype(np.int64) for c in range(3))
+    index = r + 256 * g + 65536 * b
+    check_consistent(body, index)
+    assert ctx.report.notes == [EXTENDED_NOTE]
+
+
+def test_unlabeled_pixels_error_or_fill(tmp_path: Path) -> None:
+    item = box_item(inst("car", Box(0, 0, 5, 8), 0.9, 0))
+    strict = make_ctx(tmp_path, {"car", "road"}, allow_unlabeled=False)
+    with pytest.raises(
+        PayloadError, match="item img: 40 px are unlabeled but the task has allow_unlabeled false"
+    ):
+        write_segment_task(item, strict)
+    fill = make_ctx(tmp_path, {"car", "road"}, allow_unlabeled=False, fill_unlabeled="road")
+    body = write_segment_task(item, fill)
+    png = png_of(body, fill)
+    assert (png > 0).all()
+    assert body["hypothesis"]["labelMapping"]["road"]["numPixels"] == 40
+    assert fill.report.notes == ["item img: 40 unlabeled px filled with road"]
+
+
+def test_video_items_and_size_mismatch_are_payload_errors(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"car"})
+    with pytest.raises(PayloadError, match="takes images, not videos"):
+        write_segment_task(Item("v", frames=[Frame(0, 0)]), ctx)
+    raster = IndexRaster(np.zeros((4, 4), np.uint8), {})
+    item = Item("s", {"file_name": "s.jpg"}, width=5, height=4, raster=lambda: raster)
+    with pytest.raises(PayloadError, match="mask is 4x4 but the image is 5x4"):
+        write_segment_task(item, ctx)
+
+
+def test_large_ids_use_the_unique_path(tmp_path: Path) -> None:
+    """Panoptic-style ids above 2^16 still map to compact indices."""
+    values = np.array([[16757838, 0], [70, 16757838]], dtype=np.int64)
+    segs = {
+        v: Segment("car", SourceRef("p.png", f"pixel value {v}"), instance=True)
+        for v in (70, 16757838)
+    }
+    item = Item(
+        "p", {"file_name": "p.jpg"}, width=2, height=2, raster=lambda: IndexRaster(values, segs)
+    )
+    ctx = make_ctx(tmp_path, {"car"}, {"car"})
+    body = write_segment_task(item, ctx)
+    assert png_of(body, ctx).tolist() == [[2, 0], [1, 2]]
+
+
+def test_colors_are_distinct_and_deterministic() -> None:
+    colors = [color_for(i) for i in range(1, 256)]
+    assert colors == [color_for(i) for i in range(1, 256)]
+    assert len(set(colors[:64])) == 64
