@@ -35,7 +35,7 @@ from prelabel.model import (
 )
 
 # characters of pycocotools' compressed counts: 48 + 6-bit groups (with continuation bit)
-_RLE_MIN, _RLE_MAX = 48, 48 + 63
+_RLE_CHARS = bytes(range(48, 48 + 64))
 
 
 @dataclass(slots=True)
@@ -56,6 +56,11 @@ class KeypointSpec:
 
 def is_number(value: Any) -> bool:
     """True for int/float JSON numbers (not booleans), finite."""
+    kind = type(value)
+    if kind is int:
+        return True
+    if kind is float:
+        return math.isfinite(value)
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -101,7 +106,9 @@ def object_attributes(obj: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(extra, Mapping):
         out.update(extra)
     for key in _FLAG_KEYS:
-        value = obj.get(key)
+        if key not in obj:
+            continue
+        value = obj[key]
         if isinstance(value, bool) or key == "iscrowd":
             if value:
                 out[key] = True
@@ -227,12 +234,7 @@ def rle_mask(seg: Mapping[str, Any], *, ref: SourceRef, size: tuple[int, int] | 
         return Mask(_compress(counts, h, w, ref), h, w)
     if isinstance(counts, str):
         counts = counts.encode("ascii", errors="replace")
-    if (
-        not isinstance(counts, bytes)
-        or not counts
-        or min(counts) < _RLE_MIN
-        or max(counts) > _RLE_MAX
-    ):
+    if not isinstance(counts, bytes) or not counts or counts.translate(None, _RLE_CHARS):
         raise InvalidAnnotationError(
             "RLE counts must be a list of run lengths or a compressed COCO RLE string",
             **_where(ref),
