@@ -278,34 +278,33 @@ class _Tally:
 
 def _fit_parts(
     parts: list[geo.PartArrays], run: _Run
-) -> tuple[list[shapely.Geometry], list[geo.Coords]]:
-    """Each part to one ring within the vertex budget; returns kept shapes and rings."""
+) -> tuple[list[geo.PartArrays], list[geo.Coords]]:
+    """Each part to one ring within the vertex budget; returns kept parts and their rings."""
     tally = _Tally()
-    shapes: list[shapely.Geometry] = []
+    kept: list[geo.PartArrays] = []
     rings: list[geo.Coords] = []
     for ext, holes in parts:
         fitted = _fit_part(ext, holes, run, tally)
         if fitted is not None:
-            shapes.append(fitted[0])
+            kept.append(fitted[0])
             rings.append(fitted[1])
     run.fixes.extend(tally.texts())
     if not rings:
         raise run.fail("degenerate: no part with area and 3 distinct vertices")
-    return shapes, rings
+    return kept, rings
 
 
 def _fit_part(
     ext: geo.Coords, holes: list[geo.Coords], run: _Run, tally: _Tally
-) -> tuple[shapely.Geometry, geo.Coords] | None:
+) -> tuple[geo.PartArrays, geo.Coords] | None:
     holes = _filter_holes(holes, run, tally)
-    shape = _to_budget(shapely.Polygon(ext, holes), run, tally)
-    ext_arr, hole_arrs = geo.exterior_coords(shape), geo.hole_coords(shape)
-    ring = geo.keyhole_arrays(ext_arr, hole_arrs) if hole_arrs else ext_arr
-    tally.bridged += len(hole_arrs)
-    if len(np.unique(ring, axis=0)) < 3 or not abs(geo.signed_area(ring)) > 0:
+    ext, holes = _to_budget(ext, holes, run, tally)
+    ring = geo.keyhole_arrays(ext, holes) if holes else ext
+    tally.bridged += len(holes)
+    if len(ring) < 3 or not abs(geo.signed_area(ring)) > 0:
         tally.degenerate += 1
         return None
-    return shape, _to_min_vertices(ring, run, tally)
+    return (ext, holes), _to_min_vertices(ring, run, tally)
 
 
 def _filter_holes(holes: list[geo.Coords], run: _Run, tally: _Tally) -> list[geo.Coords]:
@@ -321,25 +320,26 @@ def _filter_holes(holes: list[geo.Coords], run: _Run, tally: _Tally) -> list[geo
     return kept
 
 
-def _to_budget(shape: shapely.Geometry, run: _Run, tally: _Tally) -> shapely.Geometry:
+def _to_budget(
+    ext: geo.Coords, holes: list[geo.Coords], run: _Run, tally: _Tally
+) -> geo.PartArrays:
     limit = run.limits.max_vertices
-    count = geo.keyhole_count(shape)
+    count = len(ext) + sum(len(h) + 2 for h in holes)
     if limit is None or count <= limit:
-        return shape
+        return ext, holes
     run.violation(f"too many vertices: {count} > max_vertices {limit}")
     limit = max(limit, 3)
-    simplified = geo.bisect_simplify(shape, limit)
-    while simplified is None:  # holes alone are over budget: fill the smallest first
-        holes = sorted(geo.hole_coords(shape), key=lambda r: abs(geo.signed_area(r)))
+    out = geo.simplify_part(ext, holes, limit)
+    while out is None:  # holes alone are over budget: fill the smallest first
         if not holes:
             raise run.fail(f"too many vertices: cannot simplify {count} to {limit}")
-        shape = shapely.Polygon(geo.exterior_coords(shape), holes[1:])
+        holes = sorted(holes, key=lambda r: abs(geo.signed_area(r)))[1:]
         tally.dropped_holes += 1
-        simplified = geo.bisect_simplify(shape, limit)
+        out = geo.simplify_part(ext, holes, limit)
     tally.simplified += 1
     tally.before += count
-    tally.after += geo.keyhole_count(simplified)
-    return simplified
+    tally.after += len(out[0]) + sum(len(h) + 2 for h in out[1])
+    return out
 
 
 def _to_min_vertices(ring: geo.Coords, run: _Run, tally: _Tally) -> geo.Coords:
@@ -352,8 +352,8 @@ def _to_min_vertices(ring: geo.Coords, run: _Run, tally: _Tally) -> geo.Coords:
     return geo.densify_array(ring, need)
 
 
-def _shape_iou(reference: shapely.Geometry, kept: list[shapely.Geometry]) -> float:
-    result = shapely.union_all(kept)
+def _shape_iou(reference: shapely.Geometry, kept: list[geo.PartArrays]) -> float:
+    result = shapely.union_all([shapely.Polygon(e, hs) for e, hs in kept])
     union = shapely.area(shapely.union(reference, result))
     if not union > 0:
         return 0.0

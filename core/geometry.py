@@ -78,13 +78,57 @@ def _crop(binary: BoolArray) -> tuple[BoolArray, int, int]:
     return binary[y0:y1, x0:x1], int(x0), int(y0)
 
 
+def rle_counts(counts: bytes) -> npt.NDArray[np.int64]:
+    """Run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``, vectorised).
+
+    Each value is 5-bit groups (``0x20`` = more follows, ``0x10`` in the last group = negative),
+    offset by 48; from the fourth value on, each is a delta against the value two before.
+    """
+    c = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
+    if c.size == 0:
+        return np.zeros(0, np.int64)
+    last = (c & 0x20) == 0
+    group = np.concatenate(([0], np.cumsum(last)[:-1]))
+    starts = np.flatnonzero(np.concatenate(([True], last[:-1])))
+    k = np.arange(c.size) - starts[group]
+    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    negative = (c[last] & 0x10) != 0
+    x = x - np.where(negative, np.int64(1) << (5 * (k[last] + 1)), 0)
+    out = x.copy()
+    out[1::2] = np.cumsum(x[1::2])
+    out[2::2] = np.cumsum(x[2::2])
+    return out
+
+
 def decode_cropped(mask: Mask) -> tuple[BoolArray, int, int]:
-    """Decode a mask and crop it to its bounding box.
+    """Decode a mask only inside its bounding box (never the full frame).
+
+    Equal to cropping :func:`decode_mask`, verified against pycocotools in the tests, and
+    several times faster on small objects in large frames.
 
     Returns:
         ``(crop, x0, y0)``: the cropped boolean array and the pixel offset of its corner.
     """
-    return _crop(decode_mask(mask))
+    h = mask.height
+    runs = rle_counts(mask.counts)
+    ends = np.cumsum(runs)
+    start, stop = (ends - runs)[1::2], ends[1::2]
+    keep = stop > start
+    start, stop = start[keep], stop[keep]
+    if start.size == 0:
+        return np.zeros((0, 0), bool), 0, 0
+    first_col, last_col = start // h, (stop - 1) // h
+    one_col = first_col == last_col
+    x0, x1 = int(first_col.min()), int(last_col.max()) + 1
+    y0 = int(np.where(one_col, start % h, 0).min())
+    y1 = int(np.where(one_col, (stop - 1) % h, h - 1).max()) + 1
+    lo, hi = x0 * h, x1 * h
+    begins = ends - runs
+    i0, i1 = int(np.searchsorted(ends, lo, "right")), int(np.searchsorted(begins, hi, "left"))
+    lengths = np.minimum(ends[i0:i1], hi) - np.maximum(begins[i0:i1], lo)
+    values = (np.arange(i0, i1) & 1).astype(bool)
+    cols = np.repeat(values, lengths).reshape(x1 - x0, h)
+    return np.ascontiguousarray(cols[:, y0:y1].T), x0, y0
 
 
 # --- tracing along pixel edges ------------------------------------------------------------
@@ -100,15 +144,17 @@ def _lattice(binary: BoolArray) -> npt.NDArray[np.uint8]:
     edge, so rounding ``lattice / 3`` gives the exact pixel-edge vertex.
     """
     h, w = binary.shape
-    b = binary.astype(np.uint8)
-    lat = np.zeros((h, 3, w, 3), np.uint8)
-    lat[:, 1:, :, 1:] = b[:, None, :, None]
-    lat[:, 1:, 1:, 0] = (b[:, 1:] & b[:, :-1])[:, None, :]
-    lat[1:, 0, :, 1:] = (b[1:] & b[:-1])[:, :, None]
-    lat[1:, 0, 1:, 0] = b[1:, 1:] & b[:-1, 1:] & b[1:, :-1] & b[:-1, :-1]
-    out = np.zeros((3 * h + 1, 3 * w + 1), np.uint8)
-    out[: 3 * h, : 3 * w] = lat.reshape(3 * h, 3 * w)
-    return out
+    padded = np.zeros((h + 1, w + 1), np.uint8)
+    padded[:h, :w] = binary
+    blocks = cv2.resize(padded, (3 * w + 3, 3 * h + 3), interpolation=cv2.INTER_NEAREST)
+    # lattice[r, c] = min(blocks[r-1:r+1, c-1:c+1]): edges and corners need both/all sides on
+    lattice = cv2.erode(
+        blocks, _KERNEL, anchor=(1, 1), borderType=cv2.BORDER_CONSTANT, borderValue=0
+    )
+    return np.ascontiguousarray(lattice[: 3 * h + 1, : 3 * w + 1])
+
+
+_KERNEL = np.ones((2, 2), np.uint8)
 
 
 def clean_ring(ring: Coords) -> Coords:
@@ -474,6 +520,72 @@ def bisect_simplify(
         else:
             lo = mid
     return best_valid
+
+
+def _dp_rings(rings: list[npt.NDArray[np.int32]], tolerance: float) -> list[Coords]:
+    return [cv2.approxPolyDP(r, tolerance, True).reshape(-1, 2).astype(np.float64) for r in rings]
+
+
+def _dp_count(rings: list[Coords]) -> int:
+    """Keyholed vertex count of DP rings, or -1 when a ring collapsed under 3 vertices."""
+    if any(len(r) < 3 for r in rings):
+        return -1
+    return sum(len(r) for r in rings) + 2 * (len(rings) - 1)
+
+
+def _fast_simplify_part(rings: list[Coords], max_vertices: int) -> list[Coords] | None:
+    """Bisection with OpenCV's Douglas-Peucker on integer rings, then one validity check.
+
+    A tolerance that collapses a ring counts as too coarse. Returns None (the caller falls
+    back to shapely's topology-preserving simplifier) when no tolerance tried meets the
+    budget or the best result is not a valid polygon.
+    """
+    ints = [r.astype(np.int32).reshape(-1, 1, 2) for r in rings]
+    span = rings[0].max(axis=0) - rings[0].min(axis=0)
+    lo, hi = 0.0, float(span.max())
+    best: list[Coords] | None = None
+    for _ in range(BISECT_STEPS + 4):
+        mid = (lo + hi) / 2
+        cand = _dp_rings(ints, mid)
+        count = _dp_count(cand)
+        if count > max_vertices:
+            lo = mid
+            continue
+        hi = mid
+        if count > 0:
+            best = cand
+            if count == max_vertices:
+                break
+    if best is None:
+        return None
+    shape = shapely.Polygon(best[0], best[1:])
+    return best if shapely.is_valid(shape) and shapely.area(shape) > 0 else None
+
+
+def simplify_part(
+    exterior: Coords, holes: list[Coords], max_vertices: int
+) -> tuple[Coords, list[Coords]] | None:
+    """Least-lossy simplification of one polygon part to a keyholed vertex budget.
+
+    The budget counts the ring the part becomes after :func:`keyhole` (exterior + holes + 2
+    per hole). Integer rings (traced masks) first take a fast path: bisection of the
+    tolerance with OpenCV's ``approxPolyDP`` on every ring, accepted when the result is a
+    valid polygon; otherwise (or for float rings) :func:`bisect_simplify` with shapely's
+    topology-preserving simplifier decides.
+
+    Returns:
+        ``(exterior, holes)`` within budget, or None when the holes alone are over budget
+        (the caller fills holes and tries again).
+    """
+    rings = [exterior, *holes]
+    if all(np.array_equal(r, np.rint(r)) and np.abs(r).max() < 2**30 for r in rings):
+        fast = _fast_simplify_part(rings, max_vertices)
+        if fast is not None:
+            return fast[0], fast[1:]
+    shape = bisect_simplify(shapely.Polygon(exterior, holes), max_vertices)
+    if shape is None:
+        return None
+    return exterior_coords(shape), hole_coords(shape)
 
 
 def _drop_least_area(ring: Coords, keep: int) -> Coords:
