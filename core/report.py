@@ -129,9 +129,7 @@ class Report:
         )
 
     def fix_kinds(self) -> dict[str, int]:
-        return dict(
-            Counter(f.split(":")[0] for r in self.records for f in r.fixes).most_common()
-        )
+        return dict(Counter(f.split(":")[0] for r in self.records for f in r.fixes).most_common())
 
     def iou_summary(self) -> dict[str, float] | None:
         ious = [r.iou for r in self.records if r.iou is not None]

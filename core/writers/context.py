@@ -132,9 +132,7 @@ class WriteContext:
     def geometry_limits(self, kind: TargetKind) -> GeometryLimits | None:
         return self.config.limits.geometries.get(kind)
 
-    def fit(
-        self, instance: Instance, target: TargetKind, item: Item, task: str
-    ) -> Fitted:
+    def fit(self, instance: Instance, target: TargetKind, item: Item, task: str) -> Fitted:
         """Fit one instance to ``target`` and record its outcome in the report."""
         limits = self.config.limits.geometries[target]
         bounds = self.config.limits.bounds(item.width, item.height)
