@@ -51,7 +51,7 @@ class Spill:
         self._batch: list[tuple[str, int, bytes]] = []
         self.counts: dict[str, int] = {}
 
-    def add(self, key: str, index: int, record: Mapping[str, Any]) -> None:
+    def add(self, key: str, index: int, record: dict[str, Any]) -> None:
         """Store one result under its image key."""
         # marshal: our own process reads it back; several times faster than JSON here
         self._batch.append((key, index, marshal.dumps(record)))

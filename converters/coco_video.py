@@ -70,7 +70,7 @@ def video_item(key: str, video: Video, fps: float | None = None) -> Item:
     frame timestamps are ``(frame_id - first frame_id) / fps``.
     """
     name = str(video.entry.get("name") or key)
-    own = video.entry.get("fps")
+    own: Any = video.entry.get("fps")
     fps = fps or (float(own) if is_number(own) and own > 0 else None)
     first = video.frames[0] if video.frames else {}
     width = video.entry.get("width") or first.get("width")
@@ -150,6 +150,8 @@ def read_track_results(
     videos, cats, source = _track_videos(path, len(boxes), opts)
     names = [c.name for c in cats.values()]
     notes = [f"{path}: mmtracking results, {len(boxes)} frames; {source}"]
+    if not names:
+        notes.append(f"{path}: no category names given: labels are class indices (0-based)")
     kinds = {"mask"} if masks else {"box"}
     return Dataset(
         format="coco",
@@ -224,7 +226,7 @@ def _frame_tracks(
                     path=path,
                     location=where,
                 )
-            if c >= len(names):
+            if names and c >= len(names):
                 raise InvalidAnnotationError(
                     f"class index {c} has no category", path=path, location=where
                 )
@@ -238,6 +240,13 @@ def _frame_tracks(
                 )
             tid = str(int(track_id))
             out.append(
-                Instance(names[c], geometry, ref, score=float(score), track_id=tid, instance_id=tid)
+                Instance(
+                    names[c] if names else str(c),
+                    geometry,
+                    ref,
+                    score=float(score),
+                    track_id=tid,
+                    instance_id=tid,
+                )
             )
     return out

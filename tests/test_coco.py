@@ -399,3 +399,30 @@ def test_mask_decode_matches_numpy_reference(tmp_path: Path) -> None:
     (inst,) = instances(items_of(read_coco([path])))
     assert isinstance(inst.geometry, Mask)
     assert (mask_utils.decode(inst.geometry.rle()) == pixels).all()
+
+
+def test_cocovid_fps_gives_timestamps(shared: Path) -> None:
+    path = MMTRACK / "demo_cocovid_data/ann.json"
+    (item,) = items_of(read_coco([str(path)], fps=4))
+    assert item.fps == 4 and item.frames is not None
+    assert [f.timestamp for f in item.frames] == [n / 4 for n in range(8)]
+
+
+def test_mmtracking_results_with_image_size(shared: Path) -> None:
+    path = MMTRACK / "demo_vis_data/results.json"
+    ds = read_coco([str(path)], image_size=(1280, 720))
+    (item,) = items_of(ds)
+    (inst,) = list(item.iter_instances())
+    assert inst.label == "0" and inst.track_id == "3" and (item.width, item.height) == (1280, 720)
+
+
+def test_json_error_in_a_large_file_names_the_last_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prelabel.converters import coco_results
+
+    monkeypatch.setattr(coco_results, "_LOCATE_LIMIT", 0)  # as if the file were too big to re-parse
+    text = b'[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}, {"image_id": }]'
+    with pytest.raises(InputError, match="invalid JSON") as err:
+        read_coco([write(tmp_path, "big.json", text)], image_size=(4, 4))
+    assert err.value.location == "after results[0]"
