@@ -65,6 +65,11 @@ def tracking_options(f: F) -> F:
     type=click.Path(exists=True, dir_okay=False),
     help="seqinfo.ini for the inputs (default: found beside each file or one up).",
 )
+@click.option(
+    "--video",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Local copy of the video: fps, frame count and size from its header.",
+)
 @click.option("--label", help="Label of every box when the file has no class column.")
 @click.option(
     "--labels",

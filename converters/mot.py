@@ -294,6 +294,47 @@ def find_seqinfo(path: Path) -> str | None:
     return None
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def frame_image_size(seq_dir: Path, im_dir: str = "img1") -> tuple[tuple[int, int], str] | None:
+    """``(width, height)`` from the header of the first frame image in ``SEQ/img1``, if any."""
+    folder = seq_dir / im_dir
+    if not folder.is_dir():
+        return None
+    first = min((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), default=None)
+    if first is None:
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(first) as image:  # reads the header only
+            return image.size, str(first)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise InputError(f"cannot read the frame image header: {exc}", path=str(first)) from None
+
+
+def video_header(path: str) -> SeqInfo:
+    """fps, frame count and size from a local copy of the video (OpenCV reads the header).
+
+    Raises:
+        InputError: OpenCV cannot open the file.
+    """
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    try:
+        if not cap.isOpened():
+            raise InputError("cannot open the video (OpenCV)", path=path)
+        fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) or None
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) or None
+    finally:
+        cap.release()
+    return SeqInfo(fps=fps, length=count, width=width, height=height, path=path)
+
+
 def read_labels_file(path: str) -> list[str]:
     """One label per line (blank lines skipped)."""
     return [ln.strip() for ln in read_text(path).split("\n") if ln.strip()]
@@ -488,6 +529,7 @@ class MotOptions:
     labels: list[str] | None = None
     labels_path: str | None = None
     bad_rows: BadRows = "error"
+    video: str | None = None
 
 
 def class_labels(
@@ -649,12 +691,35 @@ def make_track(
 
 
 def seq_info(path: str, opts: MotOptions, notes: list[str]) -> SeqInfo:
-    """seqinfo.ini (given or found) merged with the options."""
+    """seqinfo.ini (given or found), a local video's header and frame images, then options."""
+    name = Path(path).name
     where = opts.seqinfo or find_seqinfo(Path(path))
     info = read_seqinfo(where) if where else SeqInfo()
     if where:
-        notes.append(f"{Path(path).name}: sequence facts from {where}")
-    return merge_info(info, opts.fps, opts.image_size, notes, Path(path).name)
+        notes.append(f"{name}: sequence facts from {where}")
+    if opts.video:
+        fill_from_video(info, video_header(opts.video), notes, name)
+    if info.width is None and opts.image_size is None:
+        seq_dir = Path(where).parent if where else Path(path).parent.parent
+        found = frame_image_size(seq_dir)
+        if found:
+            (info.width, info.height), image = found
+            notes.append(f"{name}: image size {info.width}x{info.height} from {image}")
+    return merge_info(info, opts.fps, opts.image_size, notes, name)
+
+
+def fill_from_video(info: SeqInfo, video: SeqInfo, notes: list[str], name: str) -> None:
+    """Facts the sequence file lacks, from the video header (the sequence file wins)."""
+    if info.fps is None and video.fps:
+        info.fps = video.fps
+    if info.width is None and video.width:
+        info.width, info.height = video.width, video.height
+    if info.length is None and video.length:
+        info.length = video.length
+    notes.append(
+        f"{name}: video header of {video.path}: {video.fps or '?'} fps, {video.length or '?'} "
+        f"frames, {video.width or '?'}x{video.height or '?'}"
+    )
 
 
 def read_mot(
@@ -667,6 +732,7 @@ def read_mot(
     label: str | None = None,
     labels: str | None = None,
     bad_rows: BadRows = "error",
+    video: str | None = None,
 ) -> Dataset:
     """Read MOTChallenge txt files: one video item per file.
 
@@ -681,6 +747,9 @@ def read_mot(
         bad_rows: a row that cannot be used (not a number, NaN, negative size, outside the
             sequence, duplicate id): ``error`` stops, ``drop`` records it as dropped, ``fix``
             repairs what it can (negative sizes are flipped) and drops the rest.
+        video: a local copy of the video: its header gives fps, frame count and size where
+            the seqinfo does not (the image size is also read from ``SEQ/img1``'s first frame
+            image when nothing else gives it).
 
     Returns:
         A dataset whose items are generated lazily, one per input file.
@@ -688,7 +757,7 @@ def read_mot(
     Raises:
         InputError: a file cannot be read; InvalidAnnotationError names the line.
     """
-    opts = MotOptions(fps, image_size, seqinfo, untracked, label, None, labels, bad_rows)
+    opts = MotOptions(fps, image_size, seqinfo, untracked, label, None, labels, bad_rows, video)
     if labels is not None:
         opts.labels = read_labels_file(labels)
     names = [sequence_name(Path(p)) for p in paths]

@@ -272,3 +272,26 @@ def test_cli_bad_input_is_one_line(shared: Path, tmp_path: Path) -> None:
             "track ids; pass --untracked to send each such row as its own one-frame object"
         )
     )
+
+
+def test_image_size_from_frame_header(shared: Path) -> None:
+    (item,) = items(
+        read_mot([str(shared / "datumaro/mot_dataset/mot_seq/gt/gt.txt")], untracked=True)
+    )
+    assert (item.width, item.height) == (16, 16)
+    assert any("from" in n and "000001.jpg" in n for n in item.notes)
+
+
+def test_video_header_gives_fps_and_size(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 12.0, (64, 48))
+    for _ in range(5):
+        writer.write(np.zeros((48, 64, 3), dtype=np.uint8))
+    writer.release()
+    path = write(tmp_path, "res.txt", "1,1,0,0,5,5,-1\n3,1,1,1,5,5,-1\n")
+    (item,) = items(read_mot([path], video=str(video)))
+    assert (item.fps, item.width, item.height, len(item.frames or [])) == (12.0, 64, 48, 5)
+    assert (item.frames or [])[2].timestamp == pytest.approx(2 / 12)

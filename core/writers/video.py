@@ -40,7 +40,7 @@ import orjson
 from ..errors import LimitViolation, PayloadError
 from ..fit import Fitted, fit_geometry
 from ..keyframes import Thinning, Tolerance, as_arrays, thin_track
-from ..limits import TargetKind
+from ..limits import Bounds, TargetKind
 from ..model import Box, Frame, Instance, Item
 from ..timing import VideoSampling, sample_video
 from .common import geometry_fields, to_annotation
@@ -143,13 +143,28 @@ def track_label(track_id: str, rows: list[Row], item: Item, ctx: WriteContext) -
 # --- fitting, thinning, recording ---------------------------------------------------------
 
 
-def fit_quietly(row: Row, item: Item, ctx: WriteContext) -> str | None:
-    """Fit a row without recording it; returns the reason when it has no target geometry."""
-    target = choose_target(row.instance, ctx)
-    if target not in ctx.config.limits.geometries:
-        return str(target)
-    kind: TargetKind = target  # type: ignore[assignment]
-    bounds = ctx.config.limits.bounds(item.width, item.height)
+class Fitter:
+    """Fits rows of one item without recording them (target per label and bounds cached)."""
+
+    def __init__(self, item: Item, ctx: WriteContext) -> None:
+        self.ctx = ctx
+        self.bounds = ctx.config.limits.bounds(item.width, item.height)
+        self.targets: dict[tuple[str, str], TargetKind | str] = {}
+
+    def __call__(self, row: Row) -> str | None:
+        """Fit ``row`` (sets ``row.fitted``); the reason when it has no target geometry."""
+        inst = row.instance
+        key = (inst.label, inst.geometry.kind)
+        target = self.targets.get(key)
+        if target is None:
+            target = self.targets[key] = choose_target(inst, self.ctx)
+        if target not in self.ctx.config.limits.geometries:
+            return str(target)
+        return fit_row(row, target, self.bounds, self.ctx)  # type: ignore[arg-type]
+
+
+def fit_row(row: Row, kind: TargetKind, bounds: Bounds | None, ctx: WriteContext) -> None:
+    """Run the limits engine on one row; a LimitViolation names the row's source."""
     try:
         row.fitted = fit_geometry(
             row.instance.geometry, kind, ctx.config.limits.geometries[kind], bounds, ctx.policy
@@ -158,7 +173,6 @@ def fit_quietly(row: Row, item: Item, ctx: WriteContext) -> str | None:
         src = row.instance.source
         raise LimitViolation(exc.reason, path=src.file, location=src.location) from None
     row.kind = kind
-    return None
 
 
 def usable(row: Row) -> bool:
@@ -195,9 +209,10 @@ def prepare(
     tol = tolerance(ctx)
     total = Thinning()
     out: list[VideoObject] = []
+    fit = Fitter(item, ctx)
     for obj in objects:
         for row in obj.rows:
-            reason = fit_quietly(row, item, ctx)
+            reason = fit(row)
             if reason is not None:
                 ctx.report.dropped(row.instance.source, reason, label=row.instance.label, task=task)
         thinned, figures = thin_object(obj, tol)
