@@ -160,7 +160,8 @@ class Fitter:
             target = self.targets[key] = choose_target(inst, self.ctx)
         if target not in self.ctx.config.limits.geometries:
             return str(target)
-        return fit_row(row, target, self.bounds, self.ctx)  # type: ignore[arg-type]
+        fit_row(row, target, self.bounds, self.ctx)  # type: ignore[arg-type]
+        return None
 
 
 def fit_row(row: Row, kind: TargetKind, bounds: Bounds | None, ctx: WriteContext) -> None:
