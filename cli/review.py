@@ -1,0 +1,52 @@
+"""``prelabel report DIR``: one self-contained HTML page to review a conversion."""
+
+from __future__ import annotations
+
+import click
+import orjson
+
+from prelabel.review import write_review
+
+from .preview import images_option, json_quiet_options, max_option, progress_factory
+
+
+@click.command("report")
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
+@images_option
+@click.option(
+    "--out",
+    "-o",
+    "page",
+    type=click.Path(dir_okay=False),
+    help="HTML file to write (default DIR/review.html); previews go beside it.",
+)
+@max_option
+@json_quiet_options
+def report_command(
+    out_dir: str,
+    images: str | None,
+    page: str | None,
+    limit: int | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Write one HTML page to review DIR before submitting: opens from disk, no server.
+
+    Totals from report.json, the fixed and dropped objects with reasons (filter by
+    reason, label, outcome), an IoU histogram of traced masks and a thumbnail per
+    task that opens its full preview.
+
+    \b
+    Example:
+        prelabel report out/ --images val2017/ && xdg-open out/review.html
+    """
+    result = write_review(out_dir, images, page, limit=limit, progress=progress_factory(quiet))
+    if not quiet:
+        click.echo(f"wrote {result.path} ({len(result.previews)} preview(s))", err=True)
+    if as_json:
+        summary = {
+            "page": str(result.path),
+            "previews": [str(p.path) for p in result.previews],
+            "images_found": sum(p.image_found for p in result.previews),
+        }
+        click.echo(orjson.dumps(summary).decode())
