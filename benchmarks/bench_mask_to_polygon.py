@@ -42,9 +42,7 @@ RESULTS = (
 
 def load_masks(path: Path) -> list[Mask]:
     records = orjson.loads(path.read_bytes())
-    return [
-        Mask(r["segmentation"]["counts"].encode(), *r["segmentation"]["size"]) for r in records
-    ]
+    return [Mask(r["segmentation"]["counts"].encode(), *r["segmentation"]["size"]) for r in records]
 
 
 def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -81,7 +79,7 @@ def sv_polygons(sv: Any, masks: list[Mask], budget: int) -> list[list[Any]]:
 
 def sv_ious(sv: Any, masks: list[Mask], polys: list[list[Any]]) -> list[float]:
     ious = []
-    for m, ps in zip(masks, polys):
+    for m, ps in zip(masks, polys, strict=True):
         dense = cocomask.decode(m.rle()).astype(bool)
         raster = np.zeros_like(dense)
         for p in ps:

@@ -168,8 +168,6 @@ def _fit_mask_polygon(mask: Mask, run: _Run) -> list[Geometry]:
     if crop.size == 0:
         raise run.fail("empty: mask has no pixels")
     parts = geo.trace_parts(crop)
-    if geo.has_pinch(crop):  # rings touching at a corner: make them valid, same area
-        parts = geo.shape_to_parts(shapely.make_valid(geo.parts_to_shape(parts)))
     offset = np.array([x0, y0], dtype=np.float64)
     parts = [(e + offset, [h + offset for h in hs]) for e, hs in parts]
     if run.bounds is not None and not _inside(_parts_bounds(parts), run.bounds):

@@ -31,6 +31,11 @@ PartArrays: TypeAlias = tuple[Coords, list[Coords]]
 
 # bisection steps of the simplification tolerance (2**-16 of the part's size is sub-pixel)
 BISECT_STEPS = 16
+# fast integer path: first upper bracket (px) for the tolerance, grown x4 until it fits, and
+# the bracket width (px) at which the bisection stops (finer tolerances change nothing on
+# pixel-grid rings)
+FAST_START = 2.0
+FAST_PRECISION = 0.01
 
 
 # --- RLE masks --------------------------------------------------------------------------
@@ -144,39 +149,43 @@ def _lattice(binary: BoolArray) -> npt.NDArray[np.uint8]:
     edge, so rounding ``lattice / 3`` gives the exact pixel-edge vertex.
     """
     h, w = binary.shape
-    padded = np.zeros((h + 1, w + 1), np.uint8)
-    padded[:h, :w] = binary
-    blocks = cv2.resize(padded, (3 * w + 3, 3 * h + 3), interpolation=cv2.INTER_NEAREST)
+    blocks = cv2.resize(binary.view(np.uint8), (3 * w, 3 * h), interpolation=cv2.INTER_NEAREST)
     # lattice[r, c] = min(blocks[r-1:r+1, c-1:c+1]): edges and corners need both/all sides on
-    lattice = cv2.erode(
+    lattice: npt.NDArray[np.uint8] = cv2.erode(
         blocks, _KERNEL, anchor=(1, 1), borderType=cv2.BORDER_CONSTANT, borderValue=0
     )
-    return np.ascontiguousarray(lattice[: 3 * h + 1, : 3 * w + 1])
+    return lattice
 
 
 _KERNEL = np.ones((2, 2), np.uint8)
+
+
+def _prev(a: Coords) -> Coords:
+    return np.concatenate((a[-1:], a[:-1]))
+
+
+def _next(a: Coords) -> Coords:
+    return np.concatenate((a[1:], a[:1]))
 
 
 def clean_ring(ring: Coords) -> Coords:
     """Drop repeated and collinear vertices (including spikes) of a closed ring."""
     pts = ring
     while len(pts) >= 3:
-        keep = np.any(pts != np.roll(pts, 1, axis=0), axis=1)
-        pts = pts[keep]
+        pts = pts[np.any(pts != _prev(pts), axis=1)]
         if len(pts) < 3:
             break
-        prev, nxt = np.roll(pts, 1, axis=0), np.roll(pts, -1, axis=0)
-        a, b = pts - prev, nxt - pts
-        cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-        keep = cross != 0
+        a, b = pts - _prev(pts), _next(pts) - pts
+        keep = a[:, 0] * b[:, 1] != a[:, 1] * b[:, 0]
         if keep.all():
             return pts
         pts = pts[keep]
     return pts[:0]
 
 
-def _contour_ring(contour: npt.NDArray[np.int32]) -> Coords:
-    return clean_ring(np.rint(contour.reshape(-1, 2) / 3.0))
+def _contour_ring(contour: npt.NDArray[np.int32], scale: int) -> Coords:
+    # an upsampled border pixel lies 1/(2*scale) or 1/scale px inside a pixel edge
+    return clean_ring(np.floor((contour.reshape(-1, 2) + 1) / float(scale)))
 
 
 def has_pinch(binary: BoolArray) -> bool:
@@ -186,22 +195,35 @@ def has_pinch(binary: BoolArray) -> bool:
     return bool(np.any((a == d) & (b == c) & (a != b)))
 
 
-def trace_parts(binary: BoolArray) -> list[PartArrays]:
-    """Trace a (cropped) boolean array into parts with holes along pixel edges.
+def _upsampled(binary: BoolArray, pinch: bool) -> tuple[npt.NDArray[np.uint8], int]:
+    """The image OpenCV traces: 2x blocks when no pixels meet at a lone corner, else the
+    3x lattice (where 8-connected tracing cannot cut across a corner)."""
+    if pinch:
+        return _lattice(binary), 3
+    h, w = binary.shape
+    return cv2.resize(binary.view(np.uint8), (2 * w, 2 * h), interpolation=cv2.INTER_NEAREST), 2
 
-    Coordinates are relative to the array's top-left corner. Holes inside holes come out as
-    separate parts (islands). Pixels meeting only at a corner give rings that touch at that
-    corner; callers that need valid shapes check :func:`has_pinch` and repair.
+
+def trace_parts(binary: BoolArray) -> list[PartArrays]:
+    """Trace a (cropped) boolean array into valid parts with holes along pixel edges.
+
+    OpenCV's border following (``RETR_CCOMP``: outer rings and their holes) runs on the mask
+    upsampled 2x, where every border pixel centre lies 1/4 px inside a pixel edge, so
+    rounding gives the exact pixel-edge vertices. Where pixels meet only at a corner, the
+    8-connected trace would cut across that corner, so such masks are traced on a 3x lattice
+    that keeps them apart (:func:`_lattice`), and the rings, which then touch at the corner,
+    are made valid with ``shapely.make_valid`` (same area). Holes inside holes come out as
+    separate parts. Coordinates are relative to the array's top-left corner.
     """
     if binary.size == 0:
         return []
-    contours, hierarchy = cv2.findContours(
-        _lattice(binary), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE
-    )
+    pinch = has_pinch(binary)
+    image, scale = _upsampled(binary, pinch)
+    contours, hierarchy = cv2.findContours(image, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
         return []
     parents = hierarchy[0][:, 3]
-    rings = [_contour_ring(np.asarray(c, dtype=np.int32)) for c in contours]
+    rings = [_contour_ring(np.asarray(c, dtype=np.int32), scale) for c in contours]
     parts: dict[int, PartArrays] = {}
     for i in np.flatnonzero(parents < 0):
         if len(rings[i]) >= 3:
@@ -210,7 +232,8 @@ def trace_parts(binary: BoolArray) -> list[PartArrays]:
         part = parts.get(int(parents[i]))
         if part is not None and len(rings[i]) >= 3:
             part[1].append(rings[i])
-    return list(parts.values())
+    out = list(parts.values())
+    return shape_to_parts(shapely.make_valid(parts_to_shape(out))) if pinch and out else out
 
 
 def _arrays_to_part(ext: Coords, holes: list[Coords], dx: float, dy: float) -> PolygonPart:
@@ -226,8 +249,8 @@ def mask_to_polygon(mask: Mask | npt.ArrayLike) -> Polygon:
 
     Returns:
         The polygon; rasterising it (:func:`polygon_to_mask`) gives the mask back exactly.
-        Where pixels touch only at a corner the rings are repaired with ``make_valid`` so the
-        result is a valid shapely (multi)polygon with the same area.
+        The parts form a valid shapely (multi)polygon of the mask's area (see
+        :func:`trace_parts`).
 
     Raises:
         ValueError: the mask has no pixels.
@@ -237,8 +260,6 @@ def mask_to_polygon(mask: Mask | npt.ArrayLike) -> Polygon:
     parts = trace_parts(crop)
     if not parts:
         raise ValueError("empty mask: nothing to trace")
-    if has_pinch(crop):
-        parts = shape_to_parts(shapely.make_valid(parts_to_shape(parts)))
     return Polygon(tuple(_arrays_to_part(e, hs, x0, y0) for e, hs in parts))
 
 
@@ -310,7 +331,7 @@ def rings_to_mask(
     if not rings:
         return np.zeros((height, width), bool)
     p = np.concatenate(rings) - np.asarray(origin, dtype=np.float64)
-    q = np.concatenate([np.roll(r, -1, axis=0) for r in rings]) - np.asarray(origin)
+    q = np.concatenate([_next(r) for r in rings]) - np.asarray(origin)
     lo, hi = np.minimum(p[:, 1], q[:, 1]), np.maximum(p[:, 1], q[:, 1])
     r0 = np.clip(np.ceil(lo - 0.5), 0, height).astype(np.int64)
     r1 = np.clip(np.ceil(hi - 0.5), 0, height).astype(np.int64)
@@ -391,7 +412,7 @@ def iou(mask_a: npt.ArrayLike, mask_b: npt.ArrayLike) -> float:
 def signed_area(ring: Coords) -> float:
     """Shoelace area: positive for counter-clockwise in x-right/y-up axes."""
     x, y = ring[:, 0], ring[:, 1]
-    return float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)) / 2.0
+    return float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]) + x[-1] * y[0] - x[0] * y[-1]) / 2
 
 
 def _ray_hit(ring: Coords, h: Coords) -> tuple[int, float]:
@@ -541,10 +562,12 @@ def _fast_simplify_part(rings: list[Coords], max_vertices: int) -> list[Coords] 
     budget or the best result is not a valid polygon.
     """
     ints = [r.astype(np.int32).reshape(-1, 1, 2) for r in rings]
-    span = rings[0].max(axis=0) - rings[0].min(axis=0)
-    lo, hi = 0.0, float(span.max())
+    span = float((rings[0].max(axis=0) - rings[0].min(axis=0)).max())
+    lo, hi = 0.0, min(FAST_START, span)
     best: list[Coords] | None = None
-    for _ in range(BISECT_STEPS + 4):
+    while hi < span and _dp_count(_dp_rings(ints, hi)) > max_vertices:
+        lo, hi = hi, min(hi * 4, span)
+    while hi - lo > FAST_PRECISION:
         mid = (lo + hi) / 2
         cand = _dp_rings(ints, mid)
         count = _dp_count(cand)
@@ -556,6 +579,10 @@ def _fast_simplify_part(rings: list[Coords], max_vertices: int) -> list[Coords] 
             best = cand
             if count == max_vertices:
                 break
+    if best is None:
+        best = _dp_rings(ints, hi)
+        if not 0 < _dp_count(best) <= max_vertices:
+            return None
     if best is None:
         return None
     shape = shapely.Polygon(best[0], best[1:])
