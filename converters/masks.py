@@ -41,6 +41,7 @@ from PIL import Image
 
 from prelabel.errors import InputError
 from prelabel.model import Dataset, Dropped, Frame, IndexRaster, Item, Segment, SourceRef
+from prelabel.raster import histogram, lookup
 
 from .colormaps import ColorMap, decode_colors, load_colormap, voc_colormap
 
@@ -308,20 +309,21 @@ def _index(path: Path, arr: Array) -> Array:
     return decode_colors(arr, voc_colormap(), tolerance=None, path=str(path)).values
 
 
-def _counts(values: Array) -> Array:
-    """Pixel count per value (values must be non-negative integers below 2^24)."""
-    return np.bincount(values.ravel(), minlength=1)
-
-
-def present(values: Array) -> list[int]:
-    """The distinct non-zero values of an integer array."""
-    if values.dtype.itemsize <= 2:
-        return [int(v) for v in np.flatnonzero(_counts(values)) if v]
+def present(values: Array, counts: Array | None = None) -> list[int]:
+    """The distinct non-zero values of an integer array (``counts``: its histogram)."""
+    if counts is None and values.dtype.itemsize <= 2:
+        counts = histogram(values)
+    if counts is not None:
+        return [int(v) for v in np.flatnonzero(counts) if v]
     return [int(v) for v in np.unique(values) if v]
 
 
 def zero_values(values: Array, drop: Sequence[int]) -> Array:
     """``values`` with every value in ``drop`` set to 0 (in place when writable)."""
+    if drop and values.dtype == np.uint8:
+        table = np.arange(256, dtype=np.uint8)
+        table[[v for v in drop if 0 <= v < 256]] = 0
+        return lookup(values, table)
     if drop:
         mask = np.isin(values, list(drop))
         if mask.any():
@@ -407,10 +409,10 @@ def detect_kind(mode: str, spec: Spec) -> str:
 
 
 def _semantic_segments(
-    values: Array, path: Path, names: ClassNames, hint: str = ""
+    values: Array, path: Path, names: ClassNames, hint: str = "", counts: Array | None = None
 ) -> dict[int, Segment]:
     out: dict[int, Segment] = {}
-    for v in present(values):
+    for v in present(values, counts):
         if v not in names.names:
             where = names.where + hint
             raise InputError(
@@ -423,11 +425,16 @@ def _semantic_segments(
 def raster_semantic(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     """Class values straight from the file (palette indices, grey 8/16-bit)."""
     values = _index(path, decode(path))
-    values = zero_values(values, spec.void)
+    counts = histogram(values) if values.dtype.itemsize <= 2 else None
+    void = [v for v in spec.void if counts is None or (0 <= v < len(counts) and counts[v])]
+    values = zero_values(values, void)
+    if counts is not None:
+        counts[[v for v in void if 0 <= v < len(counts)]] = 0
     hint = ""
     if values.dtype == np.uint16:
         hint = " (16-bit instance masks need --kind instance1000 or instance256)"
-    return IndexRaster(values, _semantic_segments(values, path, spec.names(path), hint))
+    names = spec.names(path)
+    return IndexRaster(values, _semantic_segments(values, path, names, hint, counts))
 
 
 def raster_color(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:

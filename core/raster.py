@@ -6,7 +6,11 @@ segmentannotation (polygon and box targets go through the limits engine from the
 
 from __future__ import annotations
 
+from typing import Any
+
+import cv2
 import numpy as np
+import numpy.typing as npt
 
 from .geometry import encode_mask
 from .model import IndexRaster, Instance
@@ -43,3 +47,33 @@ def raster_to_instances(raster: IndexRaster) -> list[Instance]:
             )
         )
     return out
+
+
+# float32 histogram bins count exactly up to 2^24; larger images fall back to bincount
+_EXACT_FLOAT32 = 1 << 24
+
+
+def histogram(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Pixel count per value of a non-negative integer array (index = value).
+
+    uint8 and uint16 arrays use OpenCV's histogram (several times faster than
+    ``np.bincount``); other integer arrays use ``np.bincount`` (values must be small).
+    """
+    if (
+        values.dtype in (np.uint8, np.uint16)
+        and 0 < values.size < _EXACT_FLOAT32
+        and values.ndim == 2
+    ):
+        bins = 256 if values.dtype == np.uint8 else 1 << 16
+        arr = np.ascontiguousarray(values)
+        hist = cv2.calcHist([arr], [0], None, [bins], [0, bins])
+        return hist.ravel().astype(np.int64)
+    return np.bincount(values.ravel(), minlength=1).astype(np.int64)
+
+
+def lookup(values: npt.NDArray[Any], table: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``table[values]``: OpenCV's LUT for uint8 -> uint8, else ``numpy.take``."""
+    if values.dtype == np.uint8 and table.dtype == np.uint8 and table.size == 256:
+        out: npt.NDArray[Any] = cv2.LUT(values, table)
+        return out
+    return np.take(table, values)

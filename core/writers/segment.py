@@ -31,6 +31,7 @@ import numpy.typing as npt
 from ..errors import PayloadError
 from ..geometry import rasterize as geometry_rasterize
 from ..model import Geometry, IndexRaster, Instance, Item, SourceRef
+from ..raster import histogram, lookup
 from .context import WriteContext
 
 MAX_INDEX = 255
@@ -144,8 +145,11 @@ def canvas_from_raster(raster: IndexRaster, item: Item, ctx: WriteContext, uid: 
             idx = by_label[seg.label]
         mapping[value] = idx
         entries[idx - 1].objects.append((seg.source, []))
-    index = apply_lookup(raster.values, mapping, len(entries))
-    return Canvas(index, entries)
+    identity = len(mapping) == len(raster.segments) and all(v == i for v, i in mapping.items())
+    if identity and raster.values.dtype == np.uint8:
+        # every non-zero value has a segment (the raster contract) and maps to itself
+        return Canvas(raster.values, entries)
+    return Canvas(apply_lookup(raster.values, mapping, len(entries)), entries)
 
 
 def apply_lookup(values: Array, mapping: dict[int, int], count: int) -> Array:
@@ -159,7 +163,7 @@ def apply_lookup(values: Array, mapping: dict[int, int], count: int) -> Array:
         for value, idx in mapping.items():
             if 0 <= value < size:
                 lut[value] = idx
-        out: Array = np.take(lut, values)
+        out: Array = lookup(values, lut)
         return out
     uniq, inverse = np.unique(values, return_inverse=True)
     small = np.array([mapping.get(int(v), 0) for v in uniq], dtype=dtype)
@@ -281,14 +285,14 @@ def _remap(canvas: Canvas, keep: list[int]) -> Canvas:
     lut = np.zeros(len(canvas.entries) + 1, dtype=np.uint8 if count <= MAX_INDEX else np.uint32)
     for new, old in enumerate(keep, 1):
         lut[old] = new
-    return Canvas(np.take(lut, canvas.index), [canvas.entries[k - 1] for k in keep])
+    return Canvas(lookup(canvas.index, lut), [canvas.entries[k - 1] for k in keep])
 
 
 def _compact(canvas: Canvas, ctx: WriteContext, uid: str) -> Canvas:
     """Count pixels per entry; entries with none are dropped and the rest renumbered."""
-    counts = np.bincount(canvas.index.ravel(), minlength=len(canvas.entries) + 1)
+    counts = histogram(canvas.index)
     for i, entry in enumerate(canvas.entries, 1):
-        entry.pixels = int(counts[i])
+        entry.pixels = int(counts[i]) if i < len(counts) else 0
     keep = [i for i, e in enumerate(canvas.entries, 1) if e.pixels > 0]
     for entry in canvas.entries:
         if entry.pixels == 0:
