@@ -6,7 +6,9 @@ subprocess so peak RSS (VmHWM) is its own:
 
 * prelabel: ``prelabel.pipeline.convert`` (read -> filters -> fit -> keyframe-free hosted
   hypothesis JSON -> tasks.jsonl + report.json), the real end-to-end path;
-* baseline: pandas ``read_csv``, groupby track, build the uuid-keyed dict, ``json.dumps``.
+* baseline: pandas ``read_csv``, groupby track, build the uuid-keyed dict, ``json.dumps``;
+* columnar: a prototype fast path (numpy columns end to end, per-track report), to show what
+  a columnar model would buy; it is not what ``prelabel convert`` runs.
 
 Run: ``.venv/bin/python benchmarks/bench_mot.py [--rows N]`` (needs pandas, benchmark only).
 """
@@ -14,6 +16,7 @@ Run: ``.venv/bin/python benchmarks/bench_mot.py [--rows N]`` (needs pandas, benc
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -116,6 +119,61 @@ def child_baseline(mot: str, out: str) -> None:
     print(json.dumps({"seconds": elapsed, "rss_mb": peak_rss_mb(), "objects": len(df)}))
 
 
+def child_columnar(mot: str, out: str) -> None:
+    """A prototype of a columnar fast path (not the toolkit's path): numpy parse, vectorised
+    clip to the frame, tracks by argsort, hypothesis streamed track by track with orjson, and
+    the report as per-track line lists instead of one record object per row."""
+    import numpy as np
+    import orjson
+
+    from prelabel.converters.mot import fast_parse, read_text
+    from prelabel.writers.context import stable_uuid
+
+    t0 = time.perf_counter()
+    values = fast_parse(read_text(mot), ",", 10)
+    assert values is not None
+    frame = values[:, 0].astype(np.int64) - 1
+    tid = values[:, 1].astype(np.int64)
+    x0 = np.clip(values[:, 2], 0, 640)
+    y0 = np.clip(values[:, 3], 0, 480)
+    x1 = np.clip(values[:, 2] + values[:, 4], 0, 640)
+    y1 = np.clip(values[:, 3] + values[:, 5], 0, 480)
+    ok = (x1 > x0) & (y1 > y0)
+    order = np.lexsort((frame, tid))
+    order = order[ok[order]]
+    starts = np.flatnonzero(np.diff(tid[order], prepend=-2)) if len(order) else order
+    cols = [
+        frame[order],
+        frame[order] / 25,
+        np.round(x0[order], 3),
+        np.round(y0[order], 3),
+        np.round(x1[order] - x0[order], 3),
+        np.round(y1[order] - y0[order], 3),
+    ]
+    lists = [c.tolist() for c in cols]
+    lines = (order + 1).tolist()
+    report: dict[str, object] = {"dropped_lines": (np.flatnonzero(~ok) + 1).tolist()}
+    tracks = {}
+    with open(Path(out, "columnar.json"), "wb") as fh:
+        fh.write(b"{")
+        bounds = [*starts.tolist(), len(order)]
+        for n, (a, b) in enumerate(itertools.pairwise(bounds)):
+            key, stamp, left, top, width, height = (c[a:b] for c in lists)
+            uid = stable_uuid(mot, "big", int(tid[order[a]]))
+            frames = [
+                {"key": k, "timestamp": t, "left": lf, "top": tp, "width": w, "height": h}
+                for k, t, lf, tp, w, h in zip(key, stamp, left, top, width, height, strict=True)
+            ]
+            obj = {"label": "person", "geometry": "box", "frames": frames}
+            fh.write((b"," if n else b"") + orjson.dumps(uid) + b":" + orjson.dumps(obj))
+            tracks[uid] = lines[a:b]
+        fh.write(b"}")
+    report["tracks"] = tracks
+    Path(out, "columnar-report.json").write_bytes(orjson.dumps(report))
+    elapsed = time.perf_counter() - t0
+    print(json.dumps({"seconds": elapsed, "rss_mb": peak_rss_mb(), "objects": len(values)}))
+
+
 def run(kind: str, mot: Path, out: Path) -> dict[str, float]:
     proc = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(mot), str(out)],
@@ -134,20 +192,25 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, mot, out = args.child
-        (child_prelabel if kind == "prelabel" else child_baseline)(mot, out)
+        {"prelabel": child_prelabel, "baseline": child_baseline, "columnar": child_columnar}[kind](
+            mot, out
+        )
         return
     with tempfile.TemporaryDirectory() as tmp:
         mot = Path(tmp) / "big.txt"
         rows = make_file(mot, args.rows)
         print(f"MOT file: {rows:,} rows, {mot.stat().st_size / 1e6:.1f} MB (TUD test.txt x copies)")
-        results = {kind: run(kind, mot, Path(tmp)) for kind in ("baseline", "prelabel")}
+        kinds = ("baseline", "prelabel", "columnar")
+        results = {kind: run(kind, mot, Path(tmp)) for kind in kinds}
     for kind, r in results.items():
         print(
             f"{kind:9s} {r['objects']:>9,.0f} rows  {r['seconds']:6.2f} s  "
             f"{r['objects'] / r['seconds']:>10,.0f} rows/s  peak RSS {r['rss_mb']:7.1f} MB"
         )
-    ratio = results["prelabel"]["seconds"] / results["baseline"]["seconds"]
-    print(f"prelabel / baseline time: {ratio:.2f}x   (goal: >= 1,000,000 rows/s, RSS < 300 MB)")
+    base = results["baseline"]["seconds"]
+    for kind in ("prelabel", "columnar"):
+        print(f"{kind} speed vs baseline: {base / results[kind]['seconds']:.2f}x")
+    print("goal: >= 1,000,000 rows/s end to end and peak RSS < 300 MB (columnar = prototype)")
 
 
 if __name__ == "__main__":
