@@ -20,7 +20,6 @@ dropped objects are not in the body, so they are listed in the legend with their
 
 from __future__ import annotations
 
-import colorsys
 import hashlib
 import itertools
 import math
@@ -224,11 +223,68 @@ def read_image(path: Path | None) -> Image | None:
 # --- colours and primitives ---------------------------------------------------------------
 
 
+# distinct BGR colours, given to labels in taxonomy order
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (40, 40, 230),
+    (60, 180, 60),
+    (230, 120, 30),
+    (0, 200, 255),
+    (200, 60, 200),
+    (200, 200, 0),
+    (30, 110, 240),
+    (150, 80, 20),
+    (120, 220, 160),
+    (90, 40, 160),
+    (170, 170, 255),
+    (0, 128, 128),
+    (255, 160, 200),
+    (40, 180, 190),
+    (130, 0, 90),
+    (110, 200, 255),
+    (60, 90, 60),
+    (255, 200, 120),
+    (0, 80, 200),
+    (180, 140, 220),
+)
+
+
 def label_colour(label: str) -> tuple[int, int, int]:
-    """A stable, saturated BGR colour for a label (the same on every run and picture)."""
-    h = int(hashlib.sha1(label.encode()).hexdigest()[:8], 16)
-    r, g, b = colorsys.hsv_to_rgb((h % 360) / 360.0, 0.75 + (h >> 9) % 25 / 100, 0.95)
-    return int(b * 255), int(g * 255), int(r * 255)
+    """A stable palette colour for a label outside any taxonomy (hash of the name)."""
+    return PALETTE[int(hashlib.sha1(label.encode()).hexdigest()[:8], 16) % len(PALETTE)]
+
+
+def _choice_names(entry: Any) -> Iterator[str]:
+    if isinstance(entry, str):
+        yield entry
+    elif isinstance(entry, dict):
+        if isinstance(entry.get("choice"), str):
+            yield entry["choice"]
+        for sub in entry.get("subchoices") or []:
+            yield from _choice_names(sub)
+
+
+def taxonomy_labels(body: dict[str, Any]) -> list[str]:
+    """Label names in the order the body's params list them (geometries, then labels)."""
+    names: list[str] = []
+    geometries = body.get("geometries") if isinstance(body.get("geometries"), dict) else {}
+    for spec in (geometries or {}).values():
+        if isinstance(spec, dict):
+            for entry in spec.get("objects_to_annotate") or []:
+                names.extend(_choice_names(entry))
+    for entry in body.get("labels") or []:
+        names.extend(_choice_names(entry))
+    return list(dict.fromkeys(names))
+
+
+class Colours:
+    """One colour per label: the task taxonomy's labels take palette colours in order, so
+    every picture of one directory agrees; other labels get a colour from their name."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.known = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(taxonomy_labels(body))}
+
+    def __call__(self, label: str) -> tuple[int, int, int]:
+        return self.known.get(label) or label_colour(label)
 
 
 def _ipts(pts: Pts, scale: float) -> npt.NDArray[np.int32]:
@@ -304,20 +360,28 @@ def annotation_text(a: dict[str, Any], prefix: str = "") -> str:
 
 
 def draw_annotation(
-    img: Image, a: dict[str, Any], scale: float, *, fixed: bool = False, prefix: str = ""
+    img: Image,
+    a: dict[str, Any],
+    scale: float,
+    colours: Colours,
+    *,
+    fixed: bool = False,
+    prefix: str = "",
 ) -> None:
     """Draw one Scale annotation object (box, polygon, line, point, ellipse, cuboid)."""
     pts = annotation_points(a)
     if not pts:
         return
-    colour = label_colour(str(a.get("label", "?")))
+    colour = colours(str(a.get("label", "?")))
     kind = a.get("type")
     ipts = _ipts(pts, scale)
     text = annotation_text(a, prefix) + ("*" if fixed else "")
     if kind == "point" or len(pts) == 1:
         centre = (int(ipts[0][0]), int(ipts[0][1]))
         cv2.circle(img, centre, 4, colour, -1 if not fixed else 2, cv2.LINE_AA)
-        cv2.putText(img, text, (centre[0] + 5, centre[1] - 4), FONT, 0.35, colour, 1, cv2.LINE_AA)
+        org = (centre[0] + 5, centre[1] - 4)
+        cv2.putText(img, text, org, FONT, 0.38, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(img, text, org, FONT, 0.38, colour, 1, cv2.LINE_AA)
         return
     closed = kind != "line"
     if kind == "polygon":
@@ -356,6 +420,7 @@ def prelabels(body: dict[str, Any]) -> Any:
 class Legend:
     """What the legend panel lists: labels with counts, fixed and dropped objects."""
 
+    colours: Colours
     labels: Counter[str] = field(default_factory=Counter)
     fixed: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
@@ -372,7 +437,7 @@ class Legend:
 
     def lines(self) -> Iterator[tuple[str, tuple[int, int, int] | None]]:
         for label, n in sorted(self.labels.items()):
-            yield f"{label} ({n})", label_colour(label)
+            yield f"{label} ({n})", self.colours(label)
         yield f"fixed, dashed + '*': {self.fixed}", None
         yield f"dropped: {sum(self.dropped.values())}", None
         for text, n in self.dropped.most_common(12):
@@ -432,6 +497,8 @@ def canvas(
     size = (max(1, round(w * s)), max(1, round(h * s)))
     interp = cv2.INTER_NEAREST if s > 2 else cv2.INTER_AREA
     out = cv2.resize(base, size, interpolation=interp) if s != 1 else base.copy()
+    if image is None and note:
+        cv2.putText(out, note[-70:], (8, 20), FONT, 0.45, (230, 230, 230), 1, cv2.LINE_AA)
     return np.asarray(out, dtype=np.uint8), s, notes
 
 
@@ -447,12 +514,12 @@ def render_image_task(out: OutputDir, task: Task, finder: ImageFinder) -> tuple[
     img, scale, notes = canvas(read_image(path), task.width, task.height, f"image not found: {url}")
     records = out.records(task.unique_id)
     fixed = fixed_uuids(records, task.unique_id)
-    legend = Legend(notes=notes)
+    legend = Legend(Colours(task.body), notes=notes)
     legend.add_records(records)
     annotations = prelabels(task.body)
     for a in annotations if isinstance(annotations, list) else []:
         if isinstance(a, dict):
-            draw_annotation(img, a, scale, fixed=a.get("uuid") in fixed)
+            draw_annotation(img, a, scale, legend.colours, fixed=a.get("uuid") in fixed)
             legend.labels[str(a.get("label", "?"))] += 1
     return with_legend(img, legend, task.unique_id), path is not None
 
@@ -502,7 +569,7 @@ def paint_segments(
     for index, label in entries:
         sel = values == index
         if sel.any():
-            colours[sel] = label_colour(label)
+            colours[sel] = legend.colours(label)
             painted |= sel
             legend.labels[label] += 1
     blend = cv2.addWeighted(img, 0.45, colours, 0.55, 0)
@@ -518,7 +585,7 @@ def render_segment_task(out: OutputDir, task: Task, finder: ImageFinder) -> tupl
     url = task.body.get("attachment")
     path = finder.find(url, task.key)
     img, _, notes = canvas(read_image(path), task.width, task.height, f"image not found: {url}")
-    legend = Legend(notes=notes)
+    legend = Legend(Colours(task.body), notes=notes)
     legend.add_records(out.records(task.unique_id))
     hyp: dict[str, Any] = next(
         (
@@ -585,11 +652,12 @@ def draw_frame(
     anns: list[dict[str, Any]],
     numbers: dict[str, int],
     size: tuple[int | None, int | None],
+    colours: Colours,
 ) -> tuple[Image, float]:
     """One video frame at full display scale with its annotations and track numbers."""
     img, scale, _ = canvas(image, size[0], size[1], "")
     for a in anns:
-        draw_annotation(img, a, scale, prefix=f"#{numbers.get(str(a.get('uuid')), 0)} ")
+        draw_annotation(img, a, scale, colours, prefix=f"#{numbers.get(str(a.get('uuid')), 0)} ")
     return img, scale
 
 
@@ -631,13 +699,14 @@ def render_video_task(
     urls = frame_urls(task, len(frames))
     frames += [[] for _ in range(len(urls) - len(frames))]
     numbers = track_numbers(frames)
-    legend = Legend()
+    legend = Legend(Colours(task.body))
     legend.add_records(out.records(task.unique_id))
     tiles, found = [], 0
     for i in sample_indices(len(frames), samples):
         path = finder.find(urls[i])
         found += path is not None
-        img, _ = draw_frame(read_image(path), frames[i], numbers, (task.width, task.height))
+        size = (task.width, task.height)
+        img, _ = draw_frame(read_image(path), frames[i], numbers, size, legend.colours)
         tiles.append(_tile(img, f"frame {i}" + ("" if path else " (no image)")))
     for frame in frames:
         legend.labels.update(str(a.get("label", "?")) for a in frame)
@@ -654,13 +723,13 @@ def write_mp4(out: OutputDir, task: Task, finder: ImageFinder, path: Path) -> Pa
     urls = frame_urls(task, len(frames))
     frames += [[] for _ in range(len(urls) - len(frames))]
     numbers = track_numbers(frames)
+    colours = Colours(task.body)
     fps = float(task.body.get("frame_rate") or 5)
     writer: Any = None
     try:
         for i, anns in enumerate(frames):
-            img, _ = draw_frame(
-                read_image(finder.find(urls[i])), anns, numbers, (task.width, task.height)
-            )
+            image = read_image(finder.find(urls[i]))
+            img, _ = draw_frame(image, anns, numbers, (task.width, task.height), colours)
             if writer is None:
                 size = (img.shape[1] - img.shape[1] % 2, img.shape[0] - img.shape[0] % 2)
                 writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
