@@ -44,6 +44,7 @@ from prelabel.model import Dataset, Dropped, Frame, IndexRaster, Item, Segment, 
 from prelabel.raster import histogram, lookup
 
 from .colormaps import ColorMap, decode_colors, load_colormap, voc_colormap
+from .panoptic import Panoptic, load_panoptic, panoptic_raster, two_channel_raster
 
 KINDS = (
     "semantic",
@@ -348,6 +349,8 @@ class Spec:
     video: bool
     objects: Path | None = None
     panoptic: Panoptic | None = None
+    # the dataset's dropped list (panoptic segments listed but without pixels)
+    dropped: list[Dropped] = field(default_factory=list)
 
     def names(self, path: Path) -> ClassNames:
         if self.classes is not None:
@@ -357,41 +360,6 @@ class Spec:
                 self.cmap.names, f"colour map {self.cmap.name} names {len(self.cmap.names)} values"
             )
         raise InputError("no class names: give --classes FILE (line N = value N)", path=path)
-
-
-@dataclass(slots=True)
-class Panoptic:
-    """A COCO panoptic JSON: segments per PNG name, images, categories."""
-
-    path: Path
-    categories: dict[int, tuple[str, bool]]
-    segments: dict[str, list[dict[str, Any]]]
-    images: dict[str, dict[str, Any]]
-
-
-def load_panoptic(path: str) -> Panoptic:
-    """Read a COCO panoptic JSON (``annotations`` optional, for the 2-channel form)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("no such panoptic JSON", path=path)
-    try:
-        data = orjson.loads(p.read_bytes())
-        cats = {
-            int(c["id"]): (str(c["name"]), bool(c.get("isthing", 0))) for c in data["categories"]
-        }
-        images_by_id = {img["id"]: img for img in data.get("images", [])}
-        segments: dict[str, list[dict[str, Any]]] = {}
-        images: dict[str, dict[str, Any]] = {}
-        for ann in data.get("annotations", []):
-            stem = Path(ann["file_name"]).stem
-            segments[stem] = ann["segments_info"]
-            if ann.get("image_id") in images_by_id:
-                images[stem] = images_by_id[ann["image_id"]]
-        for img in images_by_id.values():
-            images.setdefault(Path(img["file_name"]).stem, img)
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"not a COCO panoptic JSON: {exc!r}", path=path) from None
-    return Panoptic(p, cats, segments, images)
 
 
 # --- rasters per kind ----------------------------------------------------------------------
@@ -533,66 +501,13 @@ def _object_mask(path: Path, folder: Path) -> Path:
 def raster_panoptic(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     """COCO panoptic PNG: id = R + 256 G + 256^2 B, segments from ``segments_info``."""
     assert spec.panoptic is not None
-    rgb = decode(path).astype(np.int32)
-    if rgb.ndim != 3:
-        raise InputError("a COCO panoptic PNG must be RGB", path=path)
-    values = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
-    infos = {int(s["id"]): s for s in spec.panoptic.segments.get(path.stem, [])}
-    segments: dict[int, Segment] = {}
-    for v in present(values):
-        info = infos.get(v)
-        if info is None:
-            raise InputError(
-                f"unknown value {v} in {path.name}: not in its segments_info in "
-                f"{spec.panoptic.path.name} ({len(infos)} segments)",
-                path=path,
-                location=f"pixel value {v}",
-            )
-        segments[v] = _panoptic_segment(path, spec.panoptic, v, info)
-    return IndexRaster(values, segments)
-
-
-def _panoptic_segment(path: Path, pan: Panoptic, v: int, info: dict[str, Any]) -> Segment:
-    cat = int(info["category_id"])
-    if cat not in pan.categories:
-        raise InputError(
-            f"segment {v} has category_id {cat}, which {pan.path.name} does not list",
-            path=path,
-            location=f"pixel value {v}",
-        )
-    name, isthing = pan.categories[cat]
-    attributes = {"iscrowd": 1} if info.get("iscrowd") else {}
-    return Segment(
-        name, SourceRef(str(path), f"pixel value {v}"), instance=isthing, attributes=attributes
-    )
+    return panoptic_raster(path, decode(path), spec.panoptic, spec.dropped)
 
 
 def raster_panoptic2ch(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     """panopticapi 2-channel PNG: R = category id (0 = void), G = instance id."""
     assert spec.panoptic is not None
-    rgb = decode(path).astype(np.int32)
-    if rgb.ndim != 3:
-        raise InputError(
-            "a 2-channel panoptic PNG must be RGB (R = category, G = instance)", path=path
-        )
-    cat = rgb[..., 0]
-    values = np.where(np.isin(cat, list(spec.void)), 0, cat * 1000 + rgb[..., 1])
-    cats = spec.panoptic.categories
-    segments: dict[int, Segment] = {}
-    for v in present(values):
-        c, inst = divmod(v, 1000)
-        if c not in cats:
-            raise InputError(
-                f"unknown category {c} in {path.name}: {spec.panoptic.path.name} lists "
-                f"{len(cats)} categories",
-                path=path,
-                location=f"pixel value ({c}, {inst}, 0)",
-            )
-        name, isthing = cats[c]
-        segments[v] = Segment(
-            name, SourceRef(str(path), f"pixel value ({c}, {inst}, 0)"), instance=isthing
-        )
-    return IndexRaster(values, segments)
+    return two_channel_raster(path, decode(path), spec.panoptic, spec.void)
 
 
 def raster_binary(files: list[Path], spec: Spec, notes: list[str]) -> IndexRaster:
@@ -674,7 +589,6 @@ def _fields(mask: Path, spec: Spec, pairing: Pairing, size: tuple[int, int]) -> 
         if "width" in info and "height" in info:
             where = f"image {info.get('file_name')} in {spec.panoptic.path.name}"
             _check_size(mask, size, (int(info["width"]), int(info["height"])), where)
-        fields.setdefault("image", None)
         fields.update(
             {k: info[k] for k in ("file_name", "coco_url", "flickr_url", "id") if info.get(k)}
         )
@@ -840,7 +754,8 @@ def read_masks(
     if spec.classes is not None and 0 in spec.classes.names:
         notes.append(f"value 0 ({spec.classes.names[0]}) is read as unlabeled")
     dataset = Dataset(format="masks", items=[], labels=_labels(spec), notes=notes, kinds={"mask"})
-    dataset.items = _with_dropped(_items(paths, spec, pairing), spec, dataset)
+    spec.dropped = dataset.dropped
+    dataset.items = _items(paths, spec, pairing)
     return dataset
 
 
@@ -857,29 +772,3 @@ def _labels(spec: Spec) -> list[str]:
     elif spec.classes is not None:
         void.add(0)
     return sorted({n for v, n in names.items() if v not in void})
-
-
-def _with_dropped(items: Iterator[Item], spec: Spec, dataset: Dataset) -> Iterator[Item]:
-    """Pass items through; panoptic segments listed but absent from their PNG are dropped."""
-    for item in items:
-        if spec.panoptic is not None and item.raster is not None:
-            item.raster = _panoptic_check(item.raster, spec.panoptic, dataset)
-        yield item
-
-
-def _panoptic_check(
-    load: Callable[[], IndexRaster], pan: Panoptic, dataset: Dataset
-) -> Callable[[], IndexRaster]:
-    def checked() -> IndexRaster:
-        raster = load()
-        if not raster.segments:
-            return raster
-        first = next(iter(raster.segments.values())).source.file
-        for info in pan.segments.get(Path(first).stem, []):
-            sid = int(info["id"])
-            if sid not in raster.segments:
-                src = SourceRef(first, f"pixel value {sid}")
-                dataset.dropped.append(Dropped(src, "empty: listed in segments_info, no pixels"))
-        return raster
-
-    return checked

@@ -593,3 +593,21 @@ def test_cli_masks_to_polygons(shared: Path, tmp_path: Path) -> None:
     polygons = body["hypothesis"]["annotations"]
     assert {a["label"] for a in polygons} == {"person", "bottle"}
     assert all(3 <= len(a["vertices"]) <= 100 for a in polygons)
+
+
+def test_panoptic_segment_without_pixels_is_dropped_with_reason(
+    shared: Path, tmp_path: Path
+) -> None:
+    data = json.loads((PAN / "panoptic_examples.json").read_text())
+    ann = next(a for a in data["annotations"] if a["file_name"] == "000000439180.png")
+    ann["segments_info"].append(
+        {"id": 42, "category_id": 1, "iscrowd": 0, "area": 9, "bbox": [0, 0, 3, 3]}
+    )
+    doctored = tmp_path / "panoptic.json"
+    doctored.write_text(json.dumps(data))
+    ds = read_masks([str(PAN / "panoptic_examples/000000439180.png")], panoptic=str(doctored))
+    (item,) = items(ds)
+    assert 42 not in load(item).segments
+    assert [(d.source.location, d.reason, d.label) for d in ds.dropped] == [
+        ("pixel value 42", "empty: listed in segments_info, no pixels", "person")
+    ]
