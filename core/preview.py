@@ -498,12 +498,14 @@ def canvas(
     interp = cv2.INTER_NEAREST if s > 2 else cv2.INTER_AREA
     out = cv2.resize(base, size, interpolation=interp) if s != 1 else base.copy()
     if image is None and note:
-        cv2.putText(out, note[-70:], (8, 20), FONT, 0.45, (230, 230, 230), 1, cv2.LINE_AA)
+        cv2.putText(out, note[:70], (8, 20), FONT, 0.45, (230, 230, 230), 1, cv2.LINE_AA)
     return np.asarray(out, dtype=np.uint8), s, notes
 
 
-def image_size_of(task: Task) -> tuple[int | None, int | None]:
-    return task.width, task.height
+def missing_note(url: Any) -> str:
+    """The note on a plain canvas: which file was looked for."""
+    name = unquote(urlsplit(url).path).rsplit("/", 1)[-1] if isinstance(url, str) else ""
+    return f"image not found: {name or url}"
 
 
 def render_image_task(out: OutputDir, task: Task, finder: ImageFinder) -> tuple[Image, bool]:
@@ -511,7 +513,7 @@ def render_image_task(out: OutputDir, task: Task, finder: ImageFinder) -> tuple[
     image was found."""
     url = task.body.get("attachment")
     path = finder.find(url, task.key)
-    img, scale, notes = canvas(read_image(path), task.width, task.height, f"image not found: {url}")
+    img, scale, notes = canvas(read_image(path), task.width, task.height, missing_note(url))
     records = out.records(task.unique_id)
     fixed = fixed_uuids(records, task.unique_id)
     legend = Legend(Colours(task.body), notes=notes)
@@ -584,7 +586,7 @@ def render_segment_task(out: OutputDir, task: Task, finder: ImageFinder) -> tupl
     """A segmentannotation task: its indexed PNG through labelMapping over the image."""
     url = task.body.get("attachment")
     path = finder.find(url, task.key)
-    img, _, notes = canvas(read_image(path), task.width, task.height, f"image not found: {url}")
+    img, _, notes = canvas(read_image(path), task.width, task.height, missing_note(url))
     legend = Legend(Colours(task.body), notes=notes)
     legend.add_records(out.records(task.unique_id))
     hyp: dict[str, Any] = next(

@@ -1,0 +1,300 @@
+"""Previews drawn from real converted outputs: golden images compared with a tolerance, real
+photos and video frames from shared/, the image-finding rule, and the errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import FIXTURES, SHARED
+from PIL import Image as PILImage
+
+from prelabel.cli.main import cli
+from prelabel.config import load_config
+from prelabel.converters.registry import get_reader
+from prelabel.errors import InputError
+from prelabel.pipeline import convert
+from prelabel.preview import (
+    Colours,
+    ImageFinder,
+    annotation_points,
+    fixed_uuids,
+    load_output,
+    mapping_entries,
+    preview_dir,
+    prelabels,
+    sample_indices,
+    taxonomy_labels,
+)
+
+GOLDEN = FIXTURES / "preview"
+MMPOSE = SHARED / "mmpose/coco"
+PAN = SHARED / "panopticapi/sample_data"
+COCOVID = SHARED / "mmtracking/demo_cocovid_data/ann.json"
+LABELME_VIDEO = SHARED / "labelme/video_annotation/data_dataset_voc"
+
+SEGMENT_CONFIG = """task_type = "segmentannotation"
+[params]
+project = "pan"
+instruction = "paint"
+attachment_type = "image"
+allow_unlabeled = true
+labels = [{ choice = "person", instance_label = true }, "grass-merged", "tree-merged", "sky-other-merged"]
+[prelabel]
+attachment_url = "https://cdn.example.com/val2017/{file_name}"
+allow_unmatched_labels = true
+"""
+VIDEO_CONFIG = """task_type = "videoannotation"
+[params]
+project = "vid"
+instruction = "track"
+attachment_type = "image"
+frame_rate = 2
+[params.geometries.box]
+objects_to_annotate = ["car", "person"]
+[params.geometries.polygon]
+objects_to_annotate = ["car", "track"]
+[prelabel]
+attachment_url = "https://cdn.example.com/{sequence}/{file_name}"
+"""
+
+
+def run_convert(tmp: Path, fmt: str, inputs: list[Path], config: str | Path, **reader: Any) -> Path:
+    """Convert real files with the library pipeline into ``tmp/out``."""
+    if isinstance(config, str):
+        path = tmp / "config.toml"
+        path.write_text(config)
+        config = path
+    dataset = get_reader(fmt)([str(p) for p in inputs], **reader)
+    out = tmp / "out"
+    convert(dataset, load_config(config), out)
+    return out
+
+
+def assert_close(got_path: Path, name: str, update: bool) -> None:
+    """Compare with the golden PNG: same size, mean abs diff <= 1.5 and under 0.5% of the
+    pixels off by more than 40 (font anti-aliasing and encoder noise pass, a moved box or a
+    changed colour does not)."""
+    golden = GOLDEN / name
+    if update:
+        GOLDEN.mkdir(exist_ok=True)
+        shutil.copyfile(got_path, golden)
+    want = cv2.imread(str(golden), cv2.IMREAD_COLOR)
+    got = cv2.imread(str(got_path), cv2.IMREAD_COLOR)
+    assert want is not None, f"golden {golden} missing; run pytest --update-goldens"
+    assert got.shape == want.shape, f"{name}: size {got.shape} != golden {want.shape}"
+    diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
+    mean = float(diff.mean())
+    off = float((diff.max(axis=2) > 40).mean())
+    assert mean <= 1.5 and off <= 0.005, f"{name}: mean abs diff {mean:.3f}, {off:.2%} off"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's main job: COCO instance-mask results -> polygons, many of them fixed."""
+    tmp = tmp_path_factory.mktemp("demo")
+    return run_convert(
+        tmp,
+        "coco",
+        [SHARED / "cocoapi/results/instances_val2014_fakesegm100_results.json"],
+        FIXTURES / "demo/task.toml",
+        images=str(SHARED / "faster_coco_eval/cocoapi/instances_val2014_100.json"),
+    )
+
+
+# --- goldens --------------------------------------------------------------------------------
+
+
+def test_keypoints_on_the_real_photo_match_golden(
+    shared: Path, tmp_path: Path, update_goldens: bool
+) -> None:
+    out = run_convert(
+        tmp_path,
+        "coco",
+        [MMPOSE / "test_coco.json"],
+        FIXTURES / "configs/imageannotation_keypoints.json",
+    )
+    previews = preview_dir(out, MMPOSE, tmp_path / "pv")
+    assert [p.image_found for p in previews] == [True] * 4
+    # 000000000785.jpg is CC BY 2.0 (fixtures/preview/README.md), so its preview may be a golden
+    assert_close(tmp_path / "pv/pose_imageannotation_785.png", "pose_785.png", update_goldens)
+
+
+def test_fixed_polygons_on_a_canvas_match_golden(
+    demo: Path, tmp_path: Path, update_goldens: bool
+) -> None:
+    previews = preview_dir(demo, None, tmp_path / "pv")
+    assert len(previews) == 100 and not any(p.image_found for p in previews)
+    assert_close(
+        tmp_path / "pv/coco-demo_imageannotation_257.png", "demo_257_canvas.png", update_goldens
+    )
+
+
+def test_panoptic_segments_match_golden(shared: Path, tmp_path: Path, update_goldens: bool) -> None:
+    out = run_convert(
+        tmp_path,
+        "masks",
+        [PAN / "panoptic_examples"],
+        SEGMENT_CONFIG,
+        panoptic=str(PAN / "panoptic_examples.json"),
+    )
+    preview_dir(out, None, tmp_path / "pv")
+    assert_close(
+        tmp_path / "pv/pan_segmentannotation_000000142238.png",
+        "panoptic_142238_canvas.png",
+        update_goldens,
+    )
+
+
+def test_cocovid_contact_sheet_matches_golden(
+    shared: Path, tmp_path: Path, update_goldens: bool
+) -> None:
+    out = run_convert(tmp_path, "coco", [COCOVID], VIDEO_CONFIG)
+    (p,) = preview_dir(out, None, tmp_path / "pv")
+    assert not p.image_found
+    assert_close(p.path, "cocovid_sheet.png", update_goldens)
+
+
+# --- what the pictures show -------------------------------------------------------------------
+
+
+def test_fixed_annotations_are_found_by_their_uuid(demo: Path) -> None:
+    out = load_output(demo)
+    task = next(t for t in out.tasks if t.unique_id == "coco-demo/imageannotation/257")
+    records = out.records(task.unique_id)
+    fixed = fixed_uuids(records, task.unique_id)
+    sent = {a["uuid"] for a in prelabels(task.body)}
+    want = sum(r["annotations"] for r in records if r["outcome"] == "fixed")
+    assert want == 11 + 1 or want >= 11  # 11 fixed objects, a split one gives more annotations
+    assert len(fixed) == want and fixed <= sent
+
+
+def test_segment_overlay_uses_the_photo_and_the_indexed_png(shared: Path, tmp_path: Path) -> None:
+    out = run_convert(
+        tmp_path,
+        "masks",
+        [PAN / "panoptic_examples"],
+        SEGMENT_CONFIG,
+        panoptic=str(PAN / "panoptic_examples.json"),
+    )
+    with_photo = preview_dir(out, PAN / "input_images", tmp_path / "a")
+    canvas_only = preview_dir(out, None, tmp_path / "b")
+    assert all(p.image_found for p in with_photo)
+    a = cv2.imread(str(with_photo[0].path))
+    b = cv2.imread(str(canvas_only[0].path))
+    photo = cv2.imread(str(PAN / "input_images/000000142238.jpg"))
+    h, w = photo.shape[:2]
+    # pixels no segment covers show the photo itself; the canvas version does not
+    body = load_output(out).tasks[0].body
+    ref = body["hypothesis"]["annotations"]["combined"]["indexedImage"]
+    with PILImage.open(out / "artifacts" / ref.removeprefix("artifact://")) as im:
+        values = np.asarray(im)
+    # away from segment borders (drawn white)
+    free = cv2.erode((values == 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert free.sum() > 500
+    assert np.abs(a[:h, :w][free].astype(int) - photo[free].astype(int)).mean() < 3
+    assert np.abs(b[:h, :w][free].astype(int) - photo[free].astype(int)).mean() > 30
+    # a person's interior is the photo blended 45/55 with the person colour
+    entries = list(mapping_entries(body["hypothesis"]["labelMapping"]))
+    inner = np.zeros(values.shape, dtype=bool)
+    for index in (i for i, label in entries if label == "person"):  # each instance's interior
+        inner |= cv2.erode((values == index).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    colour = np.array(Colours(body)("person"), dtype=float)
+    expected = 0.45 * photo[inner].astype(float) + 0.55 * colour
+    assert inner.sum() > 1000
+    assert np.abs(a[:h, :w][inner].astype(float) - expected).mean() < 3
+    # every labelMapping index that occurs in the PNG is painted with a label colour
+    assert {i for i, _ in mapping_entries(body["hypothesis"]["labelMapping"])} >= set(
+        np.unique(values)
+    ) - {0}
+
+
+def test_video_frames_come_from_images_and_mp4_is_readable(shared: Path, tmp_path: Path) -> None:
+    out = run_convert(
+        tmp_path,
+        "masks",
+        [LABELME_VIDEO / "SegmentationClassPNG"],
+        VIDEO_CONFIG,
+        classes=str(LABELME_VIDEO / "class_names.txt"),
+        video=True,
+        images=str(LABELME_VIDEO / "JPEGImages"),
+    )
+    (p,) = preview_dir(out, LABELME_VIDEO / "JPEGImages", tmp_path / "pv", mp4=True)
+    assert p.image_found and p.mp4 is not None
+    sheet = cv2.imread(str(p.path))
+    assert sheet.shape[1] > 4 * 320  # 5 frames: a grid of 4 columns plus the legend
+    cap = cv2.VideoCapture(str(p.mp4))
+    frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, first = cap.read()
+    cap.release()
+    assert ok and frames == 5
+    assert first.std() > 20  # a real photo, not the flat canvas
+
+
+# --- finding images ---------------------------------------------------------------------------
+
+
+def test_finder_prefers_the_longest_matching_path_tail(tmp_path: Path) -> None:
+    for seq in ("a", "b"):
+        (tmp_path / seq / "img1").mkdir(parents=True)
+        (tmp_path / seq / "img1" / "000001.jpg").write_bytes(b"x")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "42.png").write_bytes(b"x")
+    finder = ImageFinder(tmp_path)
+    assert finder.find("https://cdn/b/img1/000001.jpg") == tmp_path / "b/img1/000001.jpg"
+    assert finder.find("https://cdn/a/img1/000001.jpg?sig=1") == tmp_path / "a/img1/000001.jpg"
+    assert finder.find("https://cdn/x%20y/nothing.jpg", key="42") == tmp_path / "c/42.png"
+    assert finder.find("https://cdn/none.jpg") is None
+
+
+def test_annotation_points_and_sampling() -> None:
+    assert annotation_points({"type": "box", "left": 1, "top": 2, "width": 3, "height": 4}) == [
+        (1, 2),
+        (4, 2),
+        (4, 6),
+        (1, 6),
+    ]
+    assert annotation_points({"type": "point", "x": 5, "y": 6}) == [(5.0, 6.0)]
+    assert sample_indices(100, 12)[0] == 0 and sample_indices(100, 12)[-1] == 99
+    assert len(sample_indices(100, 12)) == 12 and sample_indices(3, 12) == [0, 1, 2]
+    body = {
+        "geometries": {
+            "box": {"objects_to_annotate": [{"choice": "v", "subchoices": ["car"]}, "p"]}
+        }
+    }
+    assert taxonomy_labels(body) == ["v", "car", "p"]
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def test_unknown_dir_and_bad_lines_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such directory"):
+        load_output(tmp_path / "nope")
+    with pytest.raises(InputError, match="no tasks.jsonl"):
+        load_output(tmp_path)
+    (tmp_path / "tasks.jsonl").write_text('{"task_type": "imageannotation", "body": {}}\n{oops\n')
+    with pytest.raises(InputError) as err:
+        load_output(tmp_path)
+    assert "tasks.jsonl, line 2: not valid JSON" in err.value.message
+
+
+def test_cli_preview_json_summary_and_one_line_error(demo: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(
+        cli, ["preview", str(demo), "-o", str(tmp_path / "pv"), "-n", "2", "--json", "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert len(summary["previews"]) == 2 and all(
+        Path(p["path"]).is_file() for p in summary["previews"]
+    )
+    res = runner.invoke(cli, ["preview", str(tmp_path / "missing")])
+    assert res.exit_code == 3
+    assert res.stderr.strip().count("\n") == 0 and "no such directory" in res.stderr
