@@ -464,13 +464,38 @@ def _bridge_vertex(ring: Coords, h: Coords) -> int:
     return int(idx[order[0]])
 
 
+def _in_wedge(ring: Coords, i: int, d: Coords) -> bool:
+    """Whether direction ``d`` from vertex ``i`` points into the ring's interior there
+    (counter-clockwise ring: the interior wedge sweeps from the next edge to the previous)."""
+    v = ring[i]
+    a, b = ring[i - 1] - v, ring[(i + 1) % len(ring)] - v
+    start = math.atan2(b[1], b[0])
+    sweep = (math.atan2(a[1], a[0]) - start) % (2 * math.pi)
+    return (math.atan2(d[1], d[0]) - start) % (2 * math.pi) <= sweep
+
+
+def _occurrence(ring: Coords, m: int, toward: Coords) -> int:
+    """Where the ring passes a vertex several times (rings touching at a point), the pass
+    whose interior wedge faces ``toward``."""
+    same = np.flatnonzero(np.all(ring == ring[m], axis=1))
+    if len(same) == 1:
+        return m
+    d = toward - ring[m]
+    return next((int(i) for i in same if _in_wedge(ring, int(i), d)), m)
+
+
 def keyhole_arrays(exterior: Coords, holes: list[Coords]) -> Coords:
     """Bridge every hole into the exterior; see :func:`keyhole`. Returns an ``(N, 2)`` ring."""
     ring = exterior if signed_area(exterior) > 0 else exterior[::-1]
     oriented = [h if signed_area(h) < 0 else h[::-1] for h in holes]
     for hole in sorted(oriented, key=lambda a: -float(a[:, 0].max())):
-        k = int(np.argmax(hole[:, 0]))
-        m = _bridge_vertex(ring, hole[k])
+        same = np.all(hole[:, None, :] == ring[None, :, :], axis=2)
+        if same.any():  # the hole touches the ring at a vertex: zero-length bridge there
+            k, m = (int(v) for v in np.argwhere(same)[0])
+            m = _occurrence(ring, m, hole.mean(axis=0))
+        else:
+            k = int(np.argmax(hole[:, 0]))
+            m = _occurrence(ring, _bridge_vertex(ring, hole[k]), hole[k])
         loop = np.concatenate([hole[k:], hole[: k + 1]])
         ring = np.concatenate([ring[: m + 1], loop, ring[m:]])
     keep = np.any(ring != np.roll(ring, 1, axis=0), axis=1)
