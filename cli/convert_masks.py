@@ -51,6 +51,11 @@ from .convert import convert_options, run_convert
 )
 @click.option("--video", is_flag=True, help="Each MASKS folder is one video; files are frames.")
 @click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Frames per second of --video masks (needed for video attachments).",
+)
+@click.option(
     "--objects",
     type=click.Path(exists=True, file_okay=False),
     help="Folder of VOC SegmentationObject instance PNGs beside the class masks.",

@@ -42,6 +42,7 @@ from PIL import Image
 from prelabel.errors import InputError
 from prelabel.model import Dataset, Dropped, Frame, IndexRaster, Item, Segment, SourceRef
 from prelabel.raster import histogram, lookup
+from prelabel.timing import frame_timestamp
 
 from .colormaps import ColorMap, decode_colors, load_colormap, voc_colormap
 from .panoptic import Panoptic, load_panoptic, panoptic_raster, two_channel_raster
@@ -347,6 +348,7 @@ class Spec:
     tolerance: float | None
     void: tuple[int, ...]
     video: bool
+    fps: float | None = None
     objects: Path | None = None
     panoptic: Panoptic | None = None
     # the dataset's dropped list (panoptic segments listed but without pixels)
@@ -377,8 +379,14 @@ def detect_kind(mode: str, spec: Spec) -> str:
 
 
 def _semantic_segments(
-    values: Array, path: Path, names: ClassNames, hint: str = "", counts: Array | None = None
+    values: Array,
+    path: Path,
+    names: ClassNames,
+    hint: str = "",
+    counts: Array | None = None,
+    video: bool = False,
 ) -> dict[int, Segment]:
+    """One segment per class value; in a video each class is one track across frames."""
     out: dict[int, Segment] = {}
     for v in present(values, counts):
         if v not in names.names:
@@ -386,7 +394,8 @@ def _semantic_segments(
             raise InputError(
                 f"unknown value {v} in {path.name}: {where}", path=path, location=f"pixel value {v}"
             )
-        out[v] = Segment(names.names[v], SourceRef(str(path), f"pixel value {v}"))
+        track = f"class {v}" if video else None
+        out[v] = Segment(names.names[v], SourceRef(str(path), f"pixel value {v}"), track_id=track)
     return out
 
 
@@ -402,7 +411,8 @@ def raster_semantic(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     if values.dtype == np.uint16:
         hint = " (16-bit instance masks need --kind instance1000 or instance256)"
     names = spec.names(path)
-    return IndexRaster(values, _semantic_segments(values, path, names, hint, counts))
+    segments = _semantic_segments(values, path, names, hint, counts, spec.video)
+    return IndexRaster(values, segments)
 
 
 def raster_color(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
@@ -427,7 +437,8 @@ def raster_color(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     for w in present(values):
         v = w - 1
         where = f"colour {colors.get(v)} (class value {v})"
-        segments[w] = Segment(names.name(v, path), SourceRef(str(path), where))
+        track = f"class {v}" if spec.video else None
+        segments[w] = Segment(names.name(v, path), SourceRef(str(path), where), track_id=track)
     return IndexRaster(values, segments)
 
 
@@ -448,7 +459,7 @@ def raster_instances(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
             label,
             SourceRef(str(path), f"pixel value {v} (class {cls}, instance {inst})"),
             instance=inst > 0,
-            track_id=str(v) if spec.video and inst > 0 else None,
+            track_id=(str(v) if inst > 0 else f"class {cls}") if spec.video else None,
         )
     return IndexRaster(zero_values(values, void), segments)
 
@@ -638,10 +649,25 @@ def video_item(folder: Path, spec: Spec, pairing: Pairing) -> Item:
             _check_size(mask, this, size, f"frame {masks[0].name}")
         size = this
         number = int(mask.stem) if mask.stem.isdigit() else index
-        frames.append(Frame(index, number, fields=frame_item.fields, raster=frame_item.raster))
+        frames.append(
+            Frame(
+                index,
+                number,
+                fields=frame_item.fields,
+                raster=frame_item.raster,
+                timestamp=frame_timestamp(index, spec.fps),
+            )
+        )
     assert size is not None
     fields = {"sequence": folder.name, "stem": folder.name, "file_name": folder.name}
-    return Item(key=folder.name, fields=fields, width=size[0], height=size[1], frames=frames)
+    return Item(
+        key=folder.name,
+        fields=fields,
+        width=size[0],
+        height=size[1],
+        frames=frames,
+        fps=spec.fps,
+    )
 
 
 def _mask_files(paths: Sequence[str], pairing: Pairing) -> Iterator[Path]:
@@ -690,6 +716,7 @@ def _spec(
     tolerance: float | None,
     void: Sequence[int] | None,
     video: bool,
+    fps: float | None,
     objects: str | None,
     panoptic: str | None,
 ) -> Spec:
@@ -704,6 +731,7 @@ def _spec(
         tolerance=tolerance,
         void=tuple(int(v) for v in (void if void is not None else (255,))),
         video=video,
+        fps=fps,
         objects=Path(objects) if objects else None,
         panoptic=load_panoptic(panoptic) if panoptic else None,
     )
@@ -720,6 +748,7 @@ def read_masks(
     void: Sequence[int] | None = None,
     manifest: str | None = None,
     video: bool = False,
+    fps: float | None = None,
     objects: str | None = None,
     panoptic: str | None = None,
 ) -> Dataset:
@@ -738,6 +767,7 @@ def read_masks(
         void: values read as unlabeled (default ``[255]``; the class part for instances).
         manifest: CSV/JSON/text pairing masks with images (and attachment URLs).
         video: each folder of masks is one video item, frames in name order.
+        fps: frames per second of such a video (frame timestamps; video attachments).
         objects: folder of VOC ``SegmentationObject`` instance-id PNGs (``voc-object``).
         panoptic: COCO panoptic JSON (``segments_info`` + categories) or, for
             ``panoptic2ch``, any JSON with ``categories``.
@@ -748,10 +778,10 @@ def read_masks(
     Raises:
         InputError: a bad file, option or value, naming the file (and pixel value).
     """
-    spec = _spec(kind, classes, colormap, tolerance, void, video, objects, panoptic)
+    spec = _spec(kind, classes, colormap, tolerance, void, video, fps, objects, panoptic)
     pairing = build_pairing(images, manifest)
     notes = []
-    if spec.classes is not None and 0 in spec.classes.names:
+    if spec.classes is not None and 0 in spec.classes.names and spec.cmap is None:
         notes.append(f"value 0 ({spec.classes.names[0]}) is read as unlabeled")
     dataset = Dataset(format="masks", items=[], labels=_labels(spec), notes=notes, kinds={"mask"})
     spec.dropped = dataset.dropped

@@ -611,3 +611,41 @@ def test_panoptic_segment_without_pixels_is_dropped_with_reason(
     assert [(d.source.location, d.reason, d.label) for d in ds.dropped] == [
         ("pixel value 42", "empty: listed in segments_info, no pixels", "person")
     ]
+
+
+def test_cli_video_masks_to_videoplayback_tracks_per_class(shared: Path, tmp_path: Path) -> None:
+    config = tmp_path / "vid.toml"
+    config.write_text(
+        'task_type = "videoplaybackannotation"\n[params]\nproject = "vid"\n'
+        'attachment_type = "video"\n[params.geometries.polygon]\n'
+        'objects_to_annotate = ["car", "track"]\nmax_vertices = 100\n[prelabel]\n'
+        'attachment_url = "https://cdn.example.com/{sequence}.mp4"\n'
+    )
+    out = tmp_path / "out"
+    proc = run_cli(
+        "convert",
+        "masks",
+        str(VIDEO / "SegmentationClassPNG"),
+        "--video",
+        "--fps",
+        "5",
+        "--classes",
+        str(VIDEO / "class_names.txt"),
+        "--images",
+        str(VIDEO / "JPEGImages"),
+        "-c",
+        str(config),
+        "-o",
+        str(out),
+        "-q",
+    )
+    assert proc.returncode == 0, proc.stderr
+    (hosted,) = (out / "artifacts/hypothesis").glob("*.json")
+    tracks = json.loads(hosted.read_text())
+    # semantic video masks: each class is one track over the 5 frames
+    assert sorted((t["label"], len(t["frames"])) for t in tracks.values()) == [
+        ("car", 5),
+        ("track", 5),
+    ]
+    report = json.loads((out / "report.json").read_text())
+    assert report["totals"]["objects_in"] == 10 and report["iou"]["min"] > 0.99
