@@ -45,6 +45,7 @@ from .coco_common import (
     first_char,
     id_key,
     image_item,
+    keypoint_count,
     load_json,
     merge_schema,
     read_categories,
@@ -212,7 +213,7 @@ def read_dataset_file(
     return Dataset(
         format="coco",
         items=_dataset_items(path, items, groups, anns, cats, dropped),
-        labels=used_labels(cats, used),
+        labels=used_labels(cats, used, max(map(keypoint_count, anns), default=0)),
         notes=notes,
         kinds=annotation_kinds(anns),
     )

@@ -146,15 +146,30 @@ def size_of(item: Item) -> tuple[int, int] | None:
     return None
 
 
-def used_labels(cats: Mapping[str, Category], used: Iterable[str]) -> list[str]:
-    """Category names of the used ids (category order), then their keypoint names."""
+def used_labels(
+    cats: Mapping[str, Category], used: Iterable[str], unnamed_keypoints: int = 0
+) -> list[str]:
+    """Category names of the used ids (category order), then their keypoint names.
+
+    ``unnamed_keypoints``: the most keypoints an object of a category without a schema has;
+    those are labelled ``keypoint_1`` ... (see ``coco_geometry``).
+    """
     used = set(used)
     names: list[str] = []
     for key, cat in cats.items():
         if key in used:
             names.append(cat.name)
-            names.extend(cat.keypoints.names if cat.keypoints else ())
+            if cat.keypoints:
+                names.extend(cat.keypoints.names)
+            else:
+                names.extend(f"keypoint_{k + 1}" for k in range(unnamed_keypoints))
     return list(dict.fromkeys(names))
+
+
+def keypoint_count(obj: Mapping[str, Any]) -> int:
+    """How many keypoints an object has (0 without a keypoints list)."""
+    kps = obj.get("keypoints")
+    return len(kps) // 3 if isinstance(kps, list) else 0
 
 
 def dump_dataset(dataset: Dataset, *, strip: str = "") -> dict[str, Any]:

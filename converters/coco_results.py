@@ -30,7 +30,15 @@ from .coco import (
     list_field,
     object_kinds,
 )
-from .coco_common import Category, id_key, image_item, load_json, size_of, used_labels
+from .coco_common import (
+    Category,
+    id_key,
+    image_item,
+    keypoint_count,
+    load_json,
+    size_of,
+    used_labels,
+)
 from .coco_geometry import Sink
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -208,7 +216,7 @@ def read_results(path: str, opts: CocoOptions, dropped: list[Dropped]) -> Datase
     source = image_source(path, opts)
     spill = Spill()
     try:
-        kinds, used, total = index_results(path, source, spill)
+        kinds, used, total, most = index_results(path, source, spill)
     except BaseException:
         spill.close()
         raise
@@ -221,17 +229,23 @@ def read_results(path: str, opts: CocoOptions, dropped: list[Dropped]) -> Datase
     return Dataset(
         format="coco",
         items=_result_items(path, source, spill, opts, dropped),
-        labels=used_labels(source.cats, used),
+        labels=used_labels(source.cats, used, most),
         notes=notes,
         kinds=kinds,
     )
 
 
-def index_results(path: str, source: ImageSource, spill: Spill) -> tuple[set[str], set[str], int]:
-    """Pass 1: check and spill every result; returns (kinds, category keys used, count)."""
+def index_results(
+    path: str, source: ImageSource, spill: Spill
+) -> tuple[set[str], set[str], int, int]:
+    """Pass 1: check and spill every result.
+
+    Returns:
+        (geometry kinds, category keys used, result count, most keypoints on one result).
+    """
     kinds: set[str] = set()
     used: set[str] = set()
-    total = 0
+    total = most = 0
     for i, rec in stream_records(path):
         where = f"results[{i}]"
         if not isinstance(rec, dict):
@@ -254,10 +268,12 @@ def index_results(path: str, source: ImageSource, spill: Spill) -> tuple[set[str
             source.cats[cat] = _default_category(cat, source.cats)
         used.add(cat)
         kinds.update(object_kinds(rec))
+        if "keypoints" in rec:
+            most = max(most, keypoint_count(rec))
         spill.add(key, i, rec)
         total += 1
     spill.finish()
-    return kinds, used, total
+    return kinds, used, total, most
 
 
 def _default_category(key: str, cats: Mapping[str, Category]) -> Category:

@@ -23,7 +23,7 @@ from .coco import (
     group_annotations,
     list_field,
 )
-from .coco_common import Category, id_key, load_json, used_labels
+from .coco_common import Category, id_key, keypoint_count, load_json, used_labels
 from .coco_geometry import Sink, is_number, rle_mask
 
 
@@ -105,7 +105,7 @@ def read_cocovid(
     return Dataset(
         format="coco",
         items=_video_items(path, videos, frame_of, groups, anns, cats, dropped, opts.fps),
-        labels=used_labels(cats, used),
+        labels=used_labels(cats, used, max(map(keypoint_count, anns), default=0)),
         notes=notes,
         kinds=annotation_kinds(anns),
     )

@@ -210,8 +210,10 @@ def test_fake_keypoints_visibility_flags(shared: Path) -> None:
 
 
 def test_keypoints_without_schema_are_numbered(shared: Path) -> None:
-    points = instances(items_of(read_coco([str(KPTS)], images=str(GT100))))
+    ds = read_coco([str(KPTS)], images=str(GT100))
+    points = instances(items_of(ds))
     assert {p.label for p in points} <= {f"keypoint_{k}" for k in range(1, 18)}
+    assert ds.labels == ["person"] + [f"keypoint_{k}" for k in range(1, 18)]
 
 
 def test_predicted_keypoint_confidences(shared: Path) -> None:
