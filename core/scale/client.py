@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from .ratelimit import TokenBucket
 DEFAULT_API_URL = "https://api.scale.com/v1"
 DEFAULT_RATE = 25.0
 DEFAULT_CONCURRENCY = 16
+_NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -149,13 +151,15 @@ class ScaleClient:
         self.limiter = TokenBucket(rate)
         self.retry = retry or RetryPolicy()
         self.read_timeout = read_timeout
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        if transport is None:  # h11 writes headers and body apart: no Nagle delay between them
+            transport = httpx.HTTPTransport(limits=limits, socket_options=_NODELAY)
         self._http = httpx.Client(
             base_url=api_url.rstrip("/") + "/",
             auth=httpx.BasicAuth(api_key, ""),
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=None),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
             headers={"User-Agent": "prelabel-submit"},
             transport=transport,
         )
