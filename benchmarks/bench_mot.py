@@ -132,12 +132,14 @@ def child_columnar(mot: str, out: str) -> None:
     t0 = time.perf_counter()
     values = fast_parse(read_text(mot), ",", 10)
     assert values is not None
+    n_rows = len(values)
     frame = values[:, 0].astype(np.int64) - 1
     tid = values[:, 1].astype(np.int64)
     x0 = np.clip(values[:, 2], 0, 640)
     y0 = np.clip(values[:, 3], 0, 480)
     x1 = np.clip(values[:, 2] + values[:, 4], 0, 640)
     y1 = np.clip(values[:, 3] + values[:, 5], 0, 480)
+    del values
     ok = (x1 > x0) & (y1 > y0)
     order = np.lexsort((frame, tid))
     order = order[ok[order]]
@@ -150,15 +152,14 @@ def child_columnar(mot: str, out: str) -> None:
         np.round(x1[order] - x0[order], 3),
         np.round(y1[order] - y0[order], 3),
     ]
-    lists = [c.tolist() for c in cols]
-    lines = (order + 1).tolist()
-    report: dict[str, object] = {"dropped_lines": (np.flatnonzero(~ok) + 1).tolist()}
+    lines = (order + 1).astype(np.int32)
+    report: dict[str, object] = {"dropped_lines": np.flatnonzero(~ok) + 1}
     tracks = {}
     with open(Path(out, "columnar.json"), "wb") as fh:
         fh.write(b"{")
         bounds = [*starts.tolist(), len(order)]
         for n, (a, b) in enumerate(itertools.pairwise(bounds)):
-            key, stamp, left, top, width, height = (c[a:b] for c in lists)
+            key, stamp, left, top, width, height = (c[a:b].tolist() for c in cols)
             uid = stable_uuid(mot, "big", int(tid[order[a]]))
             frames = [
                 {"key": k, "timestamp": t, "left": lf, "top": tp, "width": w, "height": h}
@@ -169,9 +170,11 @@ def child_columnar(mot: str, out: str) -> None:
             tracks[uid] = lines[a:b]
         fh.write(b"}")
     report["tracks"] = tracks
-    Path(out, "columnar-report.json").write_bytes(orjson.dumps(report))
+    Path(out, "columnar-report.json").write_bytes(
+        orjson.dumps(report, option=orjson.OPT_SERIALIZE_NUMPY)
+    )
     elapsed = time.perf_counter() - t0
-    print(json.dumps({"seconds": elapsed, "rss_mb": peak_rss_mb(), "objects": len(values)}))
+    print(json.dumps({"seconds": elapsed, "rss_mb": peak_rss_mb(), "objects": n_rows}))
 
 
 def run(kind: str, mot: Path, out: Path) -> dict[str, float]:
