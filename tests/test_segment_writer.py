@@ -324,3 +324,38 @@ def test_colors_are_distinct_and_deterministic() -> None:
     colors = [color_for(i) for i in range(1, 256)]
     assert colors == [color_for(i) for i in range(1, 256)]
     assert len(set(colors[:64])) == 64
+
+
+def test_plain_label_fully_covered_by_another_label_is_occluded(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, {"road", "car"})
+    road = inst("road", Box(0, 0, 10, 8), 0.9, 0)
+    car_a = inst("car", Box(4, 4, 2, 2), 0.5, 1)  # under the road: occluded
+    car_b = inst("car", Box(0, 0, 2, 2), 0.95, 2)
+    car_c = inst("car", Box(0, 0, 1, 1), 0.4, 3)  # inside car_b's pixels: same entry, kept
+    body = write_segment_task(box_item(road, car_a, car_b, car_c), ctx)
+    assert body["hypothesis"]["labelMapping"]["car"]["numPixels"] == 4
+    outcome = {r.source.location: (r.outcome, r.reason, r.fixes) for r in ctx.report.records}
+    assert outcome == {
+        "results[2]": ("converted", None, []),
+        "results[0]": ("fixed", None, ["overlap: 4 px given to higher-scoring car"]),
+        "results[1]": ("dropped", "occluded: fully covered by higher-scoring instances", []),
+        "results[3]": ("converted", None, []),
+    }
+
+
+def test_manifest_csv_and_json_pairing(shared: Path, tmp_path: Path) -> None:
+    mask = VOC / "SegmentationClass/2011_000025.png"
+    image = VOC / "JPEGImages/2011_000025.jpg"
+    csv_path = tmp_path / "pairs.csv"
+    csv_path.write_text(f"mask,image,attachment\n{mask},{image},https://x/a.jpg\n")
+    (item,) = list(
+        read_masks([str(mask)], manifest=str(csv_path), classes=str(VOC / "class_names.txt")).items
+    )
+    assert item.fields["attachment"] == "https://x/a.jpg" and item.fields["image"] == str(image)
+    ctx = make_ctx(tmp_path, {"bus", "car"})
+    ctx.config.prelabel.attachment_url = None
+    assert write_segment_task(item, ctx)["attachment"] == "https://x/a.jpg"
+    json_path = tmp_path / "pairs.json"
+    json_path.write_text(json.dumps({str(mask): str(VOC / "JPEGImages/2011_000003.jpg")}))
+    with pytest.raises(Exception, match="mask is 500x375 but image .*2011_000003.jpg is 500x338"):
+        list(read_masks([str(mask)], manifest=str(json_path)).items)

@@ -244,7 +244,7 @@ def _paint(
     owners = canvas.index[binary]
     lost = owners[(owners != 0) & (owners != idx)]
     free = binary & (canvas.index == 0)
-    if not free.any() and idx > len(canvas.entries):
+    if lost.size == total:  # every pixel already belongs to another entry
         ctx.report.dropped(
             inst.source,
             "occluded: fully covered by higher-scoring instances",
