@@ -15,7 +15,7 @@ from conftest import FIXTURES, SHARED
 
 from prelabel.config import TaskConfig
 from prelabel.converters.masks import read_masks
-from prelabel.errors import PayloadError
+from prelabel.errors import InputError, PayloadError
 from prelabel.geometry import encode_mask
 from prelabel.limits import TaskLimits
 from prelabel.model import Box, Frame, IndexRaster, Instance, Item, Polygon, Segment, SourceRef
@@ -357,5 +357,5 @@ def test_manifest_csv_and_json_pairing(shared: Path, tmp_path: Path) -> None:
     assert write_segment_task(item, ctx)["attachment"] == "https://x/a.jpg"
     json_path = tmp_path / "pairs.json"
     json_path.write_text(json.dumps({str(mask): str(VOC / "JPEGImages/2011_000003.jpg")}))
-    with pytest.raises(Exception, match="mask is 500x375 but image .*2011_000003.jpg is 500x338"):
+    with pytest.raises(InputError, match=r"mask is 500x375 but image .*2011_000003.jpg is 500x338"):
         list(read_masks([str(mask)], manifest=str(json_path)).items)
