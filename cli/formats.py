@@ -47,7 +47,7 @@ def formats_table() -> list[dict[str, object]]:
 @click.command("formats")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout.")
 def formats_command(as_json: bool) -> None:
-    """List the readers (`convert FORMAT`), the task types and what each supports."""
+    """List the readers, the task types and what each reader supports."""
     table = formats_table()
     if as_json:
         click.echo(orjson.dumps({"readers": table, "targets": list(TARGETS)}).decode())

@@ -68,12 +68,17 @@ def preview_command(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Draw each task of DIR (written by `convert`) on its image, one PNG per task.
+    """Draw each task of DIR on its image: one PNG per task.
 
-    Boxes, polygons, lines, keypoints with names, masks as translucent fills; one
-    colour per label with a legend; fixed objects dashed with '*'; dropped objects
-    listed with their reasons. Video tasks become a contact sheet of sampled frames
-    with track numbers.
+    DIR is the --out folder of `convert`. Boxes, polygons, lines, keypoints with
+    names, segment masks as translucent fills; one colour per label with a legend;
+    fixed objects dashed with '*'; dropped objects listed with their reasons.
+    Video tasks become a contact sheet of sampled frames with track numbers.
+
+    An image is found under --images by the file name of the task's attachment
+    URL (video: of each frame URL), else by the item key as file stem; with
+    several matches the longest matching path tail wins. Not found: a plain
+    canvas of the task's size, with a note.
 
     \b
     Example:

@@ -30,11 +30,13 @@ def report_command(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Write one HTML page to review DIR before submitting: opens from disk, no server.
+    """Write one HTML page to review DIR before submitting.
 
-    Totals from report.json, the fixed and dropped objects with reasons (filter by
-    reason, label, outcome), an IoU histogram of traced masks and a thumbnail per
-    task that opens its full preview.
+    The page opens from disk (no server, no network): totals from report.json,
+    the fixed and dropped objects with reasons (filter by reason, label, outcome),
+    an IoU histogram of traced masks, and a thumbnail per task that opens its full
+    preview (written to <page>_previews/ beside the page). Images are found as for
+    `preview`.
 
     \b
     Example:
