@@ -8,6 +8,7 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -58,6 +59,9 @@ class PrelabelGroup(click.Group):
             fail(exc.message, exc.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except BrokenPipeError:  # `prelabel formats | head`: the reader left, not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # a bug: one line, no traceback unless --verbose
