@@ -41,7 +41,7 @@ from PIL import Image
 
 from prelabel.errors import InputError
 from prelabel.model import Dataset, Dropped, Frame, IndexRaster, Item, Segment, SourceRef
-from prelabel.raster import histogram, lookup
+from prelabel.raster import CountedRaster, histogram, lookup
 from prelabel.timing import frame_timestamp
 
 from .colormaps import ColorMap, decode_colors, load_colormap, voc_colormap
@@ -412,7 +412,7 @@ def raster_semantic(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
         hint = " (16-bit instance masks need --kind instance1000 or instance256)"
     names = spec.names(path)
     segments = _semantic_segments(values, path, names, hint, counts, spec.video)
-    return IndexRaster(values, segments)
+    return CountedRaster(values, segments, counts)
 
 
 def raster_color(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:

@@ -6,6 +6,7 @@ segmentannotation (polygon and box targets go through the limits engine from the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -77,3 +78,28 @@ def lookup(values: npt.NDArray[Any], table: npt.NDArray[Any]) -> npt.NDArray[Any
         out: npt.NDArray[Any] = cv2.LUT(values, table)
         return out
     return np.take(table, values)
+
+
+@dataclass(slots=True)
+class CountedRaster(IndexRaster):
+    """An :class:`IndexRaster` that also carries ``counts`` = its histogram at load time.
+
+    Readers that already counted the values (to find which occur) pass the counts on, so
+    the segment writer need not count again. They stay valid only while every counted
+    non-zero value still has a segment (the pipeline's label filter zeroes the values of the
+    segments it removes): :func:`valid_counts` checks that.
+    """
+
+    counts: npt.NDArray[np.int64] | None = None
+
+
+def valid_counts(raster: IndexRaster) -> npt.NDArray[np.int64] | None:
+    """The raster's load-time histogram if it still describes ``values``, else None."""
+    counts = getattr(raster, "counts", None)
+    if counts is None:
+        return None
+    present = np.flatnonzero(counts)
+    if all(int(v) == 0 or int(v) in raster.segments for v in present):
+        result: npt.NDArray[np.int64] = counts
+        return result
+    return None

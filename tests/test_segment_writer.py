@@ -359,3 +359,28 @@ def test_manifest_csv_and_json_pairing(shared: Path, tmp_path: Path) -> None:
     json_path.write_text(json.dumps({str(mask): str(VOC / "JPEGImages/2011_000003.jpg")}))
     with pytest.raises(InputError, match=r"mask is 500x375 but image .*2011_000003.jpg is 500x338"):
         list(read_masks([str(mask)], manifest=str(json_path)).items)
+
+
+@pytest.mark.parametrize("drop", [None, 15])
+def test_reader_counts_reused_only_while_valid(
+    shared: Path, tmp_path: Path, drop: int | None
+) -> None:
+    """Semantic rasters carry their histogram; a segment removed by the label filter (its
+    values zeroed) makes the writer count again."""
+    names = [x.strip() for x in (VOC / "class_names.txt").read_text().splitlines()[1:]]
+    ds = read_masks(
+        [str(VOC / "SegmentationClass/2011_000006.png")], classes=str(VOC / "class_names.txt")
+    )
+    (item,) = list(ds.items)
+    assert item.raster is not None
+    raster = item.raster()
+    assert getattr(raster, "counts", None) is not None
+    if drop is not None:  # what prelabel.filters does to a dropped segment
+        del raster.segments[drop]
+        raster.values[raster.values == drop] = 0
+    item.raster = lambda: raster
+    ctx = make_ctx(tmp_path, set(names))
+    body = write_segment_task(item, ctx)
+    png = png_of(body, ctx)
+    check_consistent(body, png)
+    assert ("person" in body["hypothesis"]["labelMapping"]) == (drop is None)

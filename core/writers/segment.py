@@ -31,7 +31,7 @@ import numpy.typing as npt
 from ..errors import PayloadError
 from ..geometry import rasterize as geometry_rasterize
 from ..model import Geometry, IndexRaster, Instance, Item, SourceRef
-from ..raster import histogram, lookup
+from ..raster import histogram, lookup, valid_counts
 from .context import WriteContext
 
 MAX_INDEX = 255
@@ -60,6 +60,8 @@ class Canvas:
 
     index: Array
     entries: list[Entry]
+    # entry pixel counts already known (from the reader's histogram)
+    counted: bool = False
 
 
 # --- entry point ---------------------------------------------------------------------------
@@ -145,11 +147,16 @@ def canvas_from_raster(raster: IndexRaster, item: Item, ctx: WriteContext, uid: 
             idx = by_label[seg.label]
         mapping[value] = idx
         entries[idx - 1].objects.append((seg.source, []))
+    counts = valid_counts(raster)
+    if counts is not None:
+        for value, idx in mapping.items():
+            entries[idx - 1].pixels += int(counts[value]) if value < len(counts) else 0
     identity = len(mapping) == len(raster.segments) and all(v == i for v, i in mapping.items())
     if identity and raster.values.dtype == np.uint8:
         # every non-zero value has a segment (the raster contract) and maps to itself
-        return Canvas(raster.values, entries)
-    return Canvas(apply_lookup(raster.values, mapping, len(entries)), entries)
+        return Canvas(raster.values, entries, counts is not None)
+    index = apply_lookup(raster.values, mapping, len(entries))
+    return Canvas(index, entries, counts is not None)
 
 
 def apply_lookup(values: Array, mapping: dict[int, int], count: int) -> Array:
@@ -290,9 +297,10 @@ def _remap(canvas: Canvas, keep: list[int]) -> Canvas:
 
 def _compact(canvas: Canvas, ctx: WriteContext, uid: str) -> Canvas:
     """Count pixels per entry; entries with none are dropped and the rest renumbered."""
-    counts = histogram(canvas.index)
-    for i, entry in enumerate(canvas.entries, 1):
-        entry.pixels = int(counts[i]) if i < len(counts) else 0
+    if not canvas.counted:
+        counts = histogram(canvas.index)
+        for i, entry in enumerate(canvas.entries, 1):
+            entry.pixels = int(counts[i]) if i < len(counts) else 0
     keep = [i for i, e in enumerate(canvas.entries, 1) if e.pixels > 0]
     for entry in canvas.entries:
         if entry.pixels == 0:
