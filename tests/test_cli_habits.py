@@ -212,3 +212,35 @@ def test_verbose_never_prints_the_api_key(converted: Path, tmp_path: Path) -> No
     assert proc.returncode == 5, proc.stderr
     assert secret not in proc.stdout + proc.stderr
     assert secret[-10:] not in proc.stdout + proc.stderr
+
+
+def quickstart_runs() -> list[tuple[str, list[str]]]:
+    """(command, printed lines) from the README's quickstart console blocks."""
+    text = README.read_text()
+    part = text[text.index("<!-- quickstart:start -->") : text.index("<!-- quickstart:end -->")]
+    runs: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"```console\n(.*?)```", part, re.S):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                runs.append((line[2:], []))
+            elif runs and runs[-1][0].endswith("\\"):
+                runs[-1] = (runs[-1][0][:-1] + " " + line.strip(), [])
+            elif runs:
+                runs[-1][1].append(line)
+    return runs
+
+
+@pytest.mark.slow
+def test_readme_quickstart_prints_what_the_readme_shows(shared: Path, tmp_path: Path) -> None:
+    runs = quickstart_runs()
+    assert len(runs) >= 6
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for command, printed in runs:
+        command = command.replace(" out/", f" {tmp_path}/")
+        proc = subprocess.run(
+            command, shell=True, cwd=REPO, capture_output=True, text=True, env=env, timeout=120
+        )
+        assert proc.returncode == 0, (command, proc.stderr)
+        output = (proc.stderr + proc.stdout).replace(f"{tmp_path}/", "out/").splitlines()
+        for line in printed:
+            assert line in output, f"{command!r} no longer prints {line!r}"
