@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -384,3 +386,63 @@ def test_reader_counts_reused_only_while_valid(
     png = png_of(body, ctx)
     check_consistent(body, png)
     assert ("person" in body["hypothesis"]["labelMapping"]) == (drop is None)
+
+
+def test_cli_coco_results_to_segmentannotation(shared: Path, tmp_path: Path) -> None:
+    """The COCO reader feeds this writer: 734 overlapping RLE results on 99 images."""
+    results = SHARED / "cocoapi/results/instances_val2014_fakesegm100_results.json"
+    dataset = SHARED / "faster_coco_eval/cocoapi/instances_val2014_100.json"
+    names = {c["id"]: c["name"] for c in json.loads(dataset.read_text())["categories"]}
+    used = sorted({names[r["category_id"]] for r in json.loads(results.read_text())})
+    labels = used[:50]  # a segmentannotation task takes at most 50 labels
+    parts = [
+        json.dumps(x) if x != "person" else '{choice = "person", instance_label = true}'
+        for x in labels
+    ]
+    config = tmp_path / "seg.toml"
+    config.write_text(
+        f'task_type = "segmentannotation"\n[params]\nproject = "coco"\nallow_unlabeled = true\n'
+        f"labels = [{', '.join(parts)}]\n[prelabel]\n"
+        'attachment_url = "https://cdn/{file_name}"\nallow_unmatched_labels = true\n'
+    )
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "prelabel.cli",
+            "convert",
+            "coco",
+            str(results),
+            "--images",
+            str(dataset),
+            "--only-with-results",
+            "-c",
+            str(config),
+            "-o",
+            str(out),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    totals = report["totals"]
+    assert totals["objects_in"] == 734 and totals["tasks"] == 99 == totals["artifacts"]
+    assert totals["objects_in"] == totals["objects_out"] + totals["objects_dropped"]
+    reasons = set(report["dropped_by_reason"])
+    assert reasons <= {"unmatched label", "occluded", "empty"}
+    fixes = {f for o in report["objects"] for f in o.get("fixes", [])}
+    assert fixes and all(
+        f.startswith("overlap: ") and " px given to higher-scoring " in f for f in fixes
+    )
+    for line in (out / "tasks.jsonl").read_text().splitlines():
+        body = json.loads(line)["body"]
+        ref = body["hypothesis"]["annotations"]["combined"]["indexedImage"]
+        png = cv2.imread(
+            str(out / "artifacts" / ref.removeprefix("artifact://")), cv2.IMREAD_UNCHANGED
+        )
+        check_consistent(body, png)
+        assert isinstance(body["hypothesis"]["labelMapping"].get("person", []), list)
