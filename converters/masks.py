@@ -486,7 +486,8 @@ def raster_voc_object(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     cls[void] = 0
     obj[np.isin(obj, list(spec.void)) | void] = 0
     values = np.where((obj > 0) & (cls > 0), obj * 256 + cls, cls)
-    names = spec.names(path)
+    voc = voc_colormap()  # VOC object masks default to the VOC class names
+    names = spec.classes or ClassNames(voc.names, "the VOC class names stop at 20 (give --classes)")
     segments: dict[int, Segment] = {}
     for v in present(values):
         o, c = divmod(v, 256)

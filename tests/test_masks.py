@@ -649,3 +649,14 @@ def test_cli_video_masks_to_videoplayback_tracks_per_class(shared: Path, tmp_pat
     ]
     report = json.loads((out / "report.json").read_text())
     assert report["totals"]["objects_in"] == 10 and report["iou"]["min"] > 0.99
+
+
+def test_datumaro_rgb_class_and_object_masks(shared: Path) -> None:
+    """VOC masks stored as RGB: both decode through the VOC palette; names default to VOC's."""
+    root = DM / "voc_dataset/voc_dataset1"
+    ds = read_masks([str(root / "SegmentationClass")], objects=str(root / "SegmentationObject"))
+    r = load(items(ds)[0])
+    (seg,) = r.segments.values()
+    assert (seg.label, seg.instance, seg.source.location) == ("bicycle", True, "pixel value 1")
+    assert seg.source.file.endswith("SegmentationObject/2007_000001.png")
+    assert (r.values == 1 * 256 + 2).all()  # object 1 (128, 0, 0) of class 2 (0, 128, 0)
