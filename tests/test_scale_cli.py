@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from click.testing import CliRunner
@@ -179,3 +180,24 @@ def test_sigkill_mid_run_then_rerun_no_duplicates_none_lost(tmp_path: Path) -> N
         ids = dict(db.execute("SELECT unique_id, task_id FROM tasks").fetchall())
     assert set(states) <= {"created", "adopted"} and sum(states.values()) == n
     assert ids == {t["unique_id"]: t["task_id"] for t in sb.tasks()}
+
+
+def test_sandbox_command_serves_until_stopped(tmp_path: Path) -> None:
+    args = [sys.executable, "-m", "prelabel.cli", "sandbox", "--port", "0",
+            "--store", str(tmp_path / "store"), "--latency-ms", "1"]  # fmt: skip
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert first.startswith("sandbox listening on http://127.0.0.1:"), first
+        url = first.split()[-1]
+        created = httpx.post(f"{url}/task/imageannotation", json={"unique_id": "cli"},
+                             auth=("test_cli", ""))  # fmt: skip
+        assert created.status_code == 200 and created.json()["status"] == "pending"
+        assert str((tmp_path / "store").resolve()) in proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
+    with sqlite3.connect(tmp_path / "store" / "sandbox.sqlite") as db:
+        assert db.execute("SELECT unique_id FROM tasks").fetchall() == [("cli",)]
