@@ -4,7 +4,10 @@ Kinds (``kind=``; detected from the file when not given):
 
 * ``semantic``: pixel value = class value; 8-bit grey, palette (read as indices, never as
   colours) or 16-bit. The default for palette, grey and 16-bit files.
-* ``color``: RGB pixels decoded through a colour map (VOC built in). Default for RGB files.
+* ``color``: RGB pixels decoded through a colour map (``voc`` by default, ``camvid``, or a
+  file: see :mod:`prelabel.converters.colormaps`). Default for RGB files. The raster value
+  is the class value + 1, since a colour map's value 0 may be a class (CamVid's Animal);
+  the map's own void values (VOC background, CamVid Void, ``background_label``) become 0.
 * ``instance1000``: 16-bit value = class * 1000 + instance (Cityscapes, MOTS); values under
   1000 are class ids without an instance.
 * ``instance256``: 16-bit value = class * 256 + instance (KITTI).
@@ -12,15 +15,17 @@ Kinds (``kind=``; detected from the file when not given):
   (VOC ``SegmentationObject``); palette or VOC-coloured RGB.
 * ``binary``: one binary PNG per instance, in one folder per image, named
   ``<label>[_<n>].png`` (label = class name, or class value looked up in ``classes``).
-* ``panoptic``: COCO panoptic PNG, id = R + 256 G + 256^2 B, with ``panoptic`` = the JSON
+* ``panoptic`` (see :mod:`prelabel.converters.panoptic`): COCO panoptic PNG, id = R + 256 G + 256^2 B, with ``panoptic`` = the JSON
   with ``segments_info`` and categories. Default for RGB files when ``panoptic`` is given.
 * ``panoptic2ch``: panopticapi's 2-channel PNG, R = category id, G = instance id; category
   names and ``isthing`` from ``panoptic`` (any JSON with ``categories``).
 
-Value 0 is always unlabeled (a class file's line 0, e.g. ``_background_``, names the value
-but it is not a segment); void values (``void``, 255 by default; the class part for
-instance kinds) become 0 too. Nothing is decoded until an item's ``raster()`` is called;
-image sizes come from file headers.
+Class value 0 of index masks is always unlabeled (a class file's line 0, e.g.
+``_background_``, names the value but it is not a segment; fill it back with the writer's
+``fill_unlabeled`` when a task needs every pixel); void values (``void``, 255 by default;
+the class part for instance kinds) become 0 too. In a video, a semantic class is one track
+across frames and an instance value is its own track. Nothing is decoded until an item's
+``raster()`` is called; image sizes come from file headers (masks must match their images).
 """
 
 from __future__ import annotations
