@@ -660,3 +660,22 @@ def test_datumaro_rgb_class_and_object_masks(shared: Path) -> None:
     assert (seg.label, seg.instance, seg.source.location) == ("bicycle", True, "pixel value 1")
     assert seg.source.file.endswith("SegmentationObject/2007_000001.png")
     assert (r.values == 1 * 256 + 2).all()  # object 1 (128, 0, 0) of class 2 (0, 128, 0)
+
+
+def test_mots_folder_as_video_instance_values_are_tracks(shared: Path) -> None:
+    root = DM / "mots_dataset/train/instances"
+    ds = read_masks(
+        [str(root)],
+        kind="instance1000",
+        classes=str(FIXTURES / "masks/mots_classes.json"),
+        video=True,
+        fps=10,
+    )
+    (video,) = items(ds)
+    frames = video.frames or []
+    assert [(f.number, f.timestamp) for f in frames] == [(1, 0.0), (2, 0.1)]
+    tracks = [
+        sorted((s.track_id, s.label) for s in f.raster().segments.values())  # type: ignore[misc]
+        for f in frames
+    ]
+    assert tracks == [[("3002", "c"), ("4001", "d"), ("4003", "d")], [("4002", "d")]]
