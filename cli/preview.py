@@ -10,6 +10,7 @@ from typing import Any
 import click
 import orjson
 
+from prelabel.config import TaskConfig, load_config
 from prelabel.preview import preview_dir
 
 
@@ -41,6 +42,20 @@ def max_option(f: Any) -> Any:
     )(f)
 
 
+def optional_config_option(f: Any) -> Any:
+    return click.option(
+        "--config",
+        "-c",
+        "config_path",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Task config used for `convert` (maps hosted artifact_url URLs back to files).",
+    )(f)
+
+
+def load_optional_config(path: str | None) -> TaskConfig | None:
+    return load_config(path) if path else None
+
+
 def json_quiet_options(f: Any) -> Any:
     f = click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")(f)
     return click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")(f)
@@ -57,6 +72,7 @@ def json_quiet_options(f: Any) -> Any:
     help="Folder for the PNGs (default DIR/preview).",
 )
 @max_option
+@optional_config_option
 @click.option("--mp4", is_flag=True, help="Also write an annotated MP4 per video task.")
 @json_quiet_options
 def preview_command(
@@ -64,6 +80,7 @@ def preview_command(
     images: str | None,
     dest: str | None,
     limit: int | None,
+    config_path: str | None,
     mp4: bool,
     quiet: bool,
     as_json: bool,
@@ -86,7 +103,13 @@ def preview_command(
     """
     target = Path(dest) if dest else Path(out_dir) / "preview"
     previews = preview_dir(
-        out_dir, images, target, limit=limit, mp4=mp4, progress=progress_factory(quiet)
+        out_dir,
+        images,
+        target,
+        limit=limit,
+        mp4=mp4,
+        progress=progress_factory(quiet),
+        config=load_optional_config(config_path),
     )
     missing = [p.unique_id for p in previews if not p.image_found]
     if not quiet:

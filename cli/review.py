@@ -7,7 +7,14 @@ import orjson
 
 from prelabel.review import write_review
 
-from .preview import images_option, json_quiet_options, max_option, progress_factory
+from .preview import (
+    images_option,
+    json_quiet_options,
+    load_optional_config,
+    max_option,
+    optional_config_option,
+    progress_factory,
+)
 
 
 @click.command("report")
@@ -21,12 +28,14 @@ from .preview import images_option, json_quiet_options, max_option, progress_fac
     help="HTML file to write (default DIR/review.html); previews go beside it.",
 )
 @max_option
+@optional_config_option
 @json_quiet_options
 def report_command(
     out_dir: str,
     images: str | None,
     page: str | None,
     limit: int | None,
+    config_path: str | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -42,7 +51,9 @@ def report_command(
     Example:
         prelabel report out/ --images val2017/ && xdg-open out/review.html
     """
-    result = write_review(out_dir, images, page, limit=limit, progress=progress_factory(quiet))
+    config = load_optional_config(config_path)
+    progress = progress_factory(quiet)
+    result = write_review(out_dir, images, page, limit=limit, progress=progress, config=config)
     if not quiet:
         click.echo(f"wrote {result.path} ({len(result.previews)} preview(s))", err=True)
     if as_json:

@@ -36,7 +36,9 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from .config import TaskConfig
 from .errors import InputError
+from .validate import Artifacts
 from .writers.context import ARTIFACT_SCHEME, stable_uuid
 
 Image = npt.NDArray[np.uint8]
@@ -75,29 +77,38 @@ class OutputDir:
     root: Path
     tasks: list[Task]
     report: dict[str, Any]
+    # resolves hosted artifact URLs exactly when the task config is known
+    hosted: Artifacts | None = None
+    _by_task: dict[str, list[dict[str, Any]]] | None = None
+    _artifacts: list[tuple[str, Path]] | None = None
 
     def records(self, unique_id: str) -> list[dict[str, Any]]:
         """The report's object records that went to (or were dropped from) one task."""
-        return [o for o in self.report.get("objects", []) if o.get("task") == unique_id]
+        if self._by_task is None:
+            self._by_task = {}
+            for rec in self.report.get("objects", []):
+                if isinstance(rec, dict):
+                    self._by_task.setdefault(str(rec.get("task")), []).append(rec)
+        return self._by_task.get(unique_id, [])
 
     def artifact(self, ref: Any) -> Path | None:
         """The file under ``artifacts/`` a body reference points at (``artifact://NAME`` or a
-        hosted URL whose path ends with the file's relative name)."""
+        hosted URL whose path ends with the file's relative name; the longest such wins)."""
         if not isinstance(ref, str):
             return None
         base = self.root / "artifacts"
         if ref.startswith(ARTIFACT_SCHEME):
             path = base / ref[len(ARTIFACT_SCHEME) :]
             return path if path.is_file() else None
+        found = self.hosted.path(ref) if self.hosted is not None else None
+        if found is not None:
+            return found
+        if self._artifacts is None:
+            files = [p for p in base.rglob("*") if p.is_file()] if base.is_dir() else []
+            named = [(p.relative_to(base).as_posix(), p) for p in files]
+            self._artifacts = sorted(named, key=lambda np_: -len(np_[0]))
         url_path = unquote(urlsplit(ref).path)
-        best: Path | None = None
-        if base.is_dir():
-            for path in base.rglob("*"):
-                name = path.relative_to(base).as_posix()
-                if path.is_file() and url_path.endswith(name):
-                    if best is None or len(name) > len(best.relative_to(base).as_posix()):
-                        best = path
-        return best
+        return next((p for name, p in self._artifacts if url_path.endswith("/" + name)), None)
 
     def load_json(self, ref: Any) -> Any:
         path = self.artifact(ref)
@@ -138,11 +149,13 @@ def _parse_task(path: Path, n: int, raw: bytes, info: dict[str, dict[str, Any]])
     )
 
 
-def load_output(directory: str | Path) -> OutputDir:
+def load_output(directory: str | Path, config: TaskConfig | None = None) -> OutputDir:
     """Read ``tasks.jsonl`` and ``report.json`` of a converted directory.
 
     Args:
         directory: the ``--out`` directory of ``prelabel convert``.
+        config: the task config used for the conversion; with ``artifact_url`` set it maps
+            hosted URLs back to ``artifacts/`` exactly (without it, by URL path suffix).
 
     Returns:
         The tasks in file order and the report (empty when ``report.json`` is missing).
@@ -163,7 +176,8 @@ def load_output(directory: str | Path) -> OutputDir:
         for n, raw in enumerate(fh, 1):
             if raw.strip():
                 tasks.append(_parse_task(path, n, raw, info))
-    return OutputDir(root, tasks, report)
+    hosted = Artifacts(root, config) if config is not None else None
+    return OutputDir(root, tasks, report, hosted)
 
 
 # --- finding images -----------------------------------------------------------------------
@@ -801,6 +815,7 @@ def preview_dir(
     limit: int | None = None,
     mp4: bool = False,
     progress: Any = None,
+    config: TaskConfig | None = None,
 ) -> list[Preview]:
     """Write a preview PNG per task of a converted directory.
 
@@ -811,11 +826,12 @@ def preview_dir(
         limit: at most this many tasks, in file order.
         mp4: also write an annotated MP4 per video task.
         progress: optional callable wrapping the task iterable (e.g. a tqdm factory).
+        config: the conversion's task config (exact hosted-artifact lookup), or None.
 
     Returns:
         One :class:`Preview` per task drawn.
     """
-    out = load_output(directory)
+    out = load_output(directory, config)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     finder = ImageFinder(images)

@@ -20,6 +20,7 @@ from typing import Any
 
 import cv2
 
+from .config import TaskConfig
 from .preview import ImageFinder, OutputDir, Preview, load_output, preview_task
 
 THUMB_WIDTH = 240
@@ -220,6 +221,7 @@ def write_review(
     *,
     limit: int | None = None,
     progress: Any = None,
+    config: TaskConfig | None = None,
 ) -> ReviewPage:
     """Write the review page (and the previews it links to) for a converted directory.
 
@@ -230,11 +232,12 @@ def write_review(
             ``<page stem>_previews/`` beside it.
         limit: draw thumbnails for at most this many tasks.
         progress: optional callable wrapping the task iterable (e.g. a tqdm factory).
+        config: the conversion's task config (exact hosted-artifact lookup), or None.
 
     Returns:
         The page path and the previews written.
     """
-    out = load_output(directory)
+    out = load_output(directory, config)
     path = Path(page) if page is not None else out.root / "review.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     dest = path.parent / f"{path.stem}_previews"

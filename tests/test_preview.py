@@ -31,6 +31,7 @@ from prelabel.preview import (
     preview_dir,
     sample_indices,
     taxonomy_labels,
+    video_frames,
 )
 
 GOLDEN = FIXTURES / "preview"
@@ -299,3 +300,25 @@ def test_cli_preview_json_summary_and_one_line_error(demo: Path, tmp_path: Path)
     res = runner.invoke(cli, ["preview", str(tmp_path / "missing")])
     assert res.exit_code == 3
     assert res.stderr.strip().count("\n") == 0 and "no such directory" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("template", "needs_config"),
+    [
+        ("https://files.example.com/run1/{name}", False),
+        ("https://files.example.com/{stem}-{sha256}.json", True),
+    ],
+)
+def test_hosted_hypothesis_urls_resolve_back_to_artifacts(
+    shared: Path, tmp_path: Path, template: str, needs_config: bool
+) -> None:
+    config = VIDEO_CONFIG.replace("[prelabel]\n", f'[prelabel]\nartifact_url = "{template}"\n')
+    out = run_convert(tmp_path, "coco", [COCOVID], config)
+    (task,) = load_output(out).tasks
+    url = task.body["hypothesis"]["annotations"]["url"]
+    assert url.startswith("https://files.example.com/")
+    with_config = load_output(out, load_config(tmp_path / "config.toml"))
+    assert with_config.artifact(url) is not None
+    assert (load_output(out).artifact(url) is None) == needs_config
+    frames = video_frames(with_config, with_config.tasks[0])
+    assert len(frames) == 8 and sum(map(len, frames)) == 10
