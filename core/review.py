@@ -33,6 +33,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-
 th{background:#f3f3f3}.num{text-align:right}.tot td:first-child{font-weight:600}
 .thumbs{display:flex;flex-wrap:wrap;gap:10px}.thumbs figure{margin:0;width:240px}
 .thumbs img{width:240px;border:1px solid #ccc}figcaption{font-size:12px;word-break:break-all}
+.scroll{max-height:60vh;overflow:auto;border:1px solid #ddd;display:inline-block}
 .fixed{background:#fff8e1}.dropped{background:#fdecea}.filters{margin:.5em 0}
 """
 
@@ -46,7 +47,9 @@ SCRIPT = """
     var shown = 0;
     rows.forEach(function(r){
       var ok = Object.keys(sel).every(function(k){
-        return sel[k].value === '' || r.dataset[k] === sel[k].value;
+        var v = sel[k].value;
+        return v === '' || (k === 'reason' ? r.dataset.reason.split('|').indexOf(v) >= 0
+                                           : r.dataset[k] === v);
       });
       r.hidden = !ok;
       if (ok) shown++;
@@ -63,11 +66,11 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def reason_key(record: dict[str, Any]) -> str:
-    """What a record is filtered by: the drop reason, or the fix kinds (part before ':')."""
+def reason_keys(record: dict[str, Any]) -> list[str]:
+    """What a record is filtered by: its drop reason, or each kind of fix (part before ':')."""
     if record.get("outcome") == "dropped":
-        return str(record.get("reason") or "").split(":")[0]
-    return ", ".join(sorted({str(f).split(":")[0] for f in record.get("fixes", [])}))
+        return [str(record.get("reason") or "").split(":")[0]]
+    return sorted({str(f).split(":")[0] for f in record.get("fixes", [])})
 
 
 def totals_html(report: dict[str, Any]) -> str:
@@ -102,14 +105,14 @@ def objects_html(report: dict[str, Any]) -> str:
         iou = o.get("iou")
         rows.append(
             f'<tr class="{_e(o["outcome"])}" data-outcome="{_e(o["outcome"])}" '
-            f'data-reason="{_e(reason_key(o))}" data-label="{_e(o.get("label") or "")}">'
+            f'data-reason="{_e("|".join(reason_keys(o)))}" data-label="{_e(o.get("label") or "")}">'
             f"<td>{_e(o['outcome'])}</td><td>{_e(o.get('label') or '')}</td>"
             f"<td>{_e(detail or '')}</td><td>{_e(src.get('file', ''))}, {_e(src.get('location', ''))}</td>"
             f'<td>{_e(o.get("task") or "")}</td><td class="num">{"" if iou is None else f"{iou:.3f}"}</td></tr>'
         )
     filters = (
         '<div class="filters">'
-        + _select("reason", sorted({reason_key(o) for o in shown}))
+        + _select("reason", sorted({k for o in shown for k in reason_keys(o)}))
         + _select("label", sorted({str(o.get("label") or "") for o in shown}))
         + _select("outcome", sorted({str(o["outcome"]) for o in shown}))
         + f'<span><span id="shown">{len(shown)}</span> of {len(shown)} shown</span></div>'
@@ -122,7 +125,8 @@ def objects_html(report: dict[str, Any]) -> str:
     head = "<tr><th>outcome</th><th>label</th><th>reason / fixes</th><th>source</th><th>task</th><th>IoU</th></tr>"
     return (
         f"<h2>Fixed and dropped objects ({len(records)})</h2>{filters}{more}"
-        f'<table id="objects"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+        f'<div class="scroll"><table id="objects"><thead>{head}</thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
