@@ -201,3 +201,25 @@ def test_sandbox_command_serves_until_stopped(tmp_path: Path) -> None:
     assert proc.returncode == 0
     with sqlite3.connect(tmp_path / "store" / "sandbox.sqlite") as db:
         assert db.execute("SELECT unique_id FROM tasks").fetchall() == [("cli",)]
+
+
+def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from prelabel.cli.submit import _progress
+    from prelabel.scale.submit import TaskLine
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    monkeypatch.setattr(sys, "stderr", stream)
+    task = TaskLine(1, "imageannotation", {"unique_id": "u"})
+    with _progress(3, quiet=False) as tick:
+        assert tick is not None
+        for outcome in ("created", "adopted", "failed"):
+            tick(outcome, task)  # type: ignore[arg-type]
+    text = stream.getvalue()
+    assert "3/3" in text and "task/s" in text
+    assert "created=1" in text and "failed=1" in text

@@ -288,3 +288,17 @@ def test_scrub_covers_raw_base64_and_quoted_forms() -> None:
     key = "live_a/b+c"
     text = f"{key} {base64.b64encode(f'{key}:'.encode()).decode()} live_a%2Fb%2Bc"
     assert scrub(text, [key]) == "*** *** ***"
+
+
+def test_key_never_in_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
+    b64 = base64.b64encode(f"{KEY}:".encode()).decode()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return scale_error(500, "down")
+
+    caplog.set_level("DEBUG")
+    with make_client(handler, []) as client, pytest.raises(ServerError):
+        client.create_task("imageannotation", {"unique_id": "u"})
+    assert caplog.records, "httpx/tenacity debug logging should have produced records"
+    logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
+    assert KEY not in logged and b64 not in logged

@@ -280,3 +280,12 @@ def test_summary_is_json_ready(out_dir: Path, sandbox: Sandbox) -> None:
         summary = submit_dir(out_dir, client=client)
     doc: dict[str, Any] = orjson.loads(orjson.dumps(summary.as_dict()))
     assert doc["ok"] is True and doc["created"] == 5 and doc["api_url"] == sandbox.url
+
+
+def test_rate_limit_paces_creations_over_real_http(tmp_path: Path, sandbox: Sandbox) -> None:
+    write_tasks(tmp_path / "a", 45)
+    with client_for(sandbox, rate=30) as client:
+        summary = submit_dir(tmp_path / "a", client=client, concurrency=16)
+    assert summary.created == 45
+    # a burst of 30, then 15 more at 30/s: at least half a second however fast the server is
+    assert summary.elapsed_s >= 0.45
