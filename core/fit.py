@@ -33,6 +33,9 @@ from .options import HolePolicy, OnViolation, PartPolicy, PrelabelOptions, Small
 
 # coordinates within this of the bounds count as inside (float noise of clipping)
 EPS = 1e-9
+# shapes (and parts) with less area than this (px^2) are degenerate: float slivers left by
+# repairs and clipping, not annotations
+MIN_AREA = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,8 @@ def fit_geometry(
     """
     run = _Run(policy, limits, bounds)
     try:
-        out = _TARGETS[target](geometry, run)
+        with np.errstate(all="ignore"):  # GEOS on float slivers; results are checked
+            out = _TARGETS[target](geometry, run)
     except _Drop as drop:
         return Fitted(fixes=run.fixes, flags=run.flags, dropped=drop.reason, iou=run.iou)
     return Fitted(geometries=out, fixes=run.fixes, flags=run.flags, iou=run.iou)
@@ -151,7 +155,7 @@ def _fit_polygon(geometry: Geometry, run: _Run) -> list[Geometry]:
         shape = _valid_input_shape(geometry, run)
     elif isinstance(geometry, Box):
         shape = shapely.Polygon(geo.rotated_box_vertices(geometry))
-        if not shapely.area(shape) > 0:
+        if not shapely.area(shape) > MIN_AREA:
             raise run.fail("degenerate: zero area box")
     else:
         raise _unsupported(geometry, "polygon", run)
@@ -193,11 +197,21 @@ def _valid_input_shape(polygon: Polygon, run: _Run) -> shapely.Geometry:
     if not shapely.is_valid(shape):
         reason = shapely.is_valid_reason(shape).split("[")[0]
         run.violation(f"invalid: {reason}")
-        shape = shapely.make_valid(shape, method="structure", keep_collapsed=False)
+        shape = _repair(shape)
         run.fixes.append(f"repaired: {reason.lower()} (make_valid)")
-    if not shapely.area(shape) > 0:
+    if not shapely.area(shape) > MIN_AREA:
         raise run.fail("degenerate: zero area")
     return shape
+
+
+def _repair(shape: shapely.Geometry) -> shapely.Geometry:
+    """A valid polygonal version of ``shape``: ``make_valid`` (structure, then linework
+    polygons), then a zero buffer if GEOS still leaves it invalid."""
+    out = shapely.make_valid(shape, method="structure", keep_collapsed=False)
+    if not shapely.is_valid(out):
+        pieces = geo.shape_to_parts(shapely.make_valid(shape))
+        out = shapely.union_all([shapely.Polygon(e, hs) for e, hs in pieces])
+    return out if shapely.is_valid(out) else shapely.buffer(out, 0)
 
 
 def _parts_bounds(parts: list[geo.PartArrays]) -> tuple[float, float, float, float]:
@@ -223,7 +237,7 @@ def _clip_shape(shape: shapely.Geometry, run: _Run) -> shapely.Geometry:
         return shape
     run.violation("outside: polygon extends past the padded image")
     clipped = shapely.intersection(shape, shapely.box(b.x0, b.y0, b.x1, b.y1))
-    if not geo.shape_to_parts(clipped) or not shapely.area(clipped) > 0:
+    if not geo.shape_to_parts(clipped) or not shapely.area(clipped) > MIN_AREA:
         raise _Drop("empty: nothing inside the padded image")
     run.fixes.append("clipped: to padded image")
     return clipped
@@ -299,9 +313,12 @@ def _fit_part(
     ext, holes = _to_budget(ext, holes, run, tally)
     ring = geo.keyhole_arrays(ext, holes) if holes else ext
     tally.bridged += len(holes)
-    if len(ring) < 3 or not abs(geo.signed_area(ring)) > 0:
+    area = geo.signed_area(ring) if len(ring) >= 3 else 0.0
+    if not abs(area) > MIN_AREA:
         tally.degenerate += 1
         return None
+    if area < 0:  # one orientation for every output: clockwise on screen (y down)
+        ring = np.concatenate((ring[:1], ring[:0:-1]))
     return (ext, holes), _to_min_vertices(ring, run, tally)
 
 
@@ -430,7 +447,7 @@ def _line_min_vertices(arr: geo.Coords, run: _Run, tally: _Tally) -> geo.Coords:
 def _fit_box(geometry: Geometry, run: _Run) -> list[Geometry]:
     box = _source_box(geometry, run)
     box = _unrotate(box, run)
-    if not (box.width > 0 and box.height > 0):
+    if not (box.width > EPS and box.height > EPS):
         raise run.fail(f"degenerate: box {box.width:g}x{box.height:g} has zero area")
     box = _clip_box(box, run)
     box = _min_size(box, run)
@@ -547,6 +564,7 @@ def _round_box(box: Box, run: _Run) -> Box:
         return box
     x0, y0 = math.floor(_snap(box.left)), math.floor(_snap(box.top))
     x1, y1 = math.ceil(_snap(box.right)), math.ceil(_snap(box.bottom))
+    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)  # a sub-pixel box still covers one pixel
     b = run.bounds
     x0, x1 = _fit_span(x0, x1, (b.x0, b.x1) if b else None)
     y0, y1 = _fit_span(y0, y1, (b.y0, b.y1) if b else None)
