@@ -287,7 +287,7 @@ def test_video_header_gives_fps_and_size(tmp_path: Path) -> None:
     import numpy as np
 
     video = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 12.0, (64, 48))
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 12.0, (64, 48))
     for _ in range(5):
         writer.write(np.zeros((48, 64, 3), dtype=np.uint8))
     writer.release()
