@@ -198,3 +198,19 @@ def test_label_change_is_noted(tmp_path: Path) -> None:
     (obj,) = hyp.values()
     assert obj["label"] in {"person", "Car"} and len(obj["frames"]) == 4
     balanced(ctx.report, 4)
+
+
+def test_attribute_values_outside_choices_are_not_sent(tmp_path: Path) -> None:
+    path = tmp_path / "gt" / "gt.txt"
+    path.parent.mkdir()
+    path.write_text("1,1,10,10,20,40,1,1,0.8\n2,1,11,10,20,40,1,1,1.0\n")
+    ds = read_mot([str(path)], label="pedestrian", image_size=(100, 100))
+    (item,) = list(ds.items)
+    cfg = load_config(CONFIGS / "videoannotation.toml", {"prelabel_as": "base_annotations"})
+    ctx = WriteContext(cfg, Report(), ArtifactStore(tmp_path / "a"))
+    body = write_video_task(item, ctx)
+    anns = [a for f in body["base_annotations"]["annotations"] for a in f["annotations"]]
+    assert len(anns) == 2 and all("attributes" not in a for a in anns)
+    assert any(
+        "'visibility'" in n and "not among the task's choices" in n for n in ctx.report.notes
+    )
