@@ -322,3 +322,47 @@ def test_hosted_hypothesis_urls_resolve_back_to_artifacts(
     assert (load_output(out).artifact(url) is None) == needs_config
     frames = video_frames(with_config, with_config.tasks[0])
     assert len(frames) == 8 and sum(map(len, frames)) == 10
+
+
+def test_every_annotation_type_is_drawn_where_it_is(tmp_path: Path) -> None:
+    """A hand-made body with each Scale annotation type, on a 200x100 canvas (shown x2.4)."""
+    anns = [
+        {"type": "line", "label": "lane", "vertices": [{"x": 10, "y": 90}, {"x": 190, "y": 90}]},
+        {"type": "box", "label": "car", "left": 20, "top": 20, "width": 40, "height": 30},
+        {"type": "point", "label": "nose", "x": 150, "y": 30},
+        {"type": "ellipse", "label": "ball", "vertices": [
+            {"x": 100, "y": 50}, {"x": 110, "y": 40}, {"x": 120, "y": 50}, {"x": 110, "y": 60}]},
+        {"type": "cuboid", "label": "odd"},  # no drawable fields: skipped, no crash
+    ]  # fmt: skip
+    body = {
+        "geometries": {
+            "line": {"objects_to_annotate": ["lane"]},
+            "box": {"objects_to_annotate": ["car"]},
+        },
+        "attachment": "https://cdn/none.jpg",
+        "unique_id": "t/1",
+        "hypothesis": {"annotations": anns},
+    }
+    (tmp_path / "tasks.jsonl").write_text(
+        json.dumps({"task_type": "imageannotation", "body": body}) + "\n"
+    )
+    (tmp_path / "report.json").write_text(
+        json.dumps({"tasks": [{"unique_id": "t/1", "width": 200, "height": 100}]})
+    )
+    (p,) = preview_dir(tmp_path, None, tmp_path / "pv")
+    img = cv2.imread(str(p.path))
+    assert img.shape == (240, 480 + 300, 3)  # scaled canvas + legend panel
+    colours = Colours(body)
+    lane, car = colours("lane"), colours("car")
+    assert lane != car  # taxonomy order: distinct palette entries
+
+    def near(x: float, y: float, colour: tuple[int, int, int]) -> bool:
+        patch = img[
+            round(y * 2.4) - 2 : round(y * 2.4) + 3, round(x * 2.4) - 2 : round(x * 2.4) + 3
+        ]
+        return bool((np.abs(patch.astype(int) - colour).sum(axis=2) < 60).any())
+
+    assert near(100, 90, lane)  # the line's middle
+    assert near(40, 50, car) and near(60, 35, car)  # box bottom edge and right edge
+    assert near(150, 30, colours("nose")) and near(110, 40, colours("ball"))
+    assert not near(100, 20, car)  # empty canvas stays grey
