@@ -99,7 +99,7 @@ def rle_counts(counts: bytes) -> npt.NDArray[np.int64]:
     x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
     negative = (c[last] & 0x10) != 0
     x = x - np.where(negative, np.int64(1) << (5 * (k[last] + 1)), 0)
-    out = x.copy()
+    out: npt.NDArray[np.int64] = np.array(x, dtype=np.int64)
     out[1::2] = np.cumsum(x[1::2])
     out[2::2] = np.cumsum(x[2::2])
     return out
@@ -151,10 +151,10 @@ def _lattice(binary: BoolArray) -> npt.NDArray[np.uint8]:
     h, w = binary.shape
     blocks = cv2.resize(binary.view(np.uint8), (3 * w, 3 * h), interpolation=cv2.INTER_NEAREST)
     # lattice[r, c] = min(blocks[r-1:r+1, c-1:c+1]): edges and corners need both/all sides on
-    lattice: npt.NDArray[np.uint8] = cv2.erode(
+    lattice = cv2.erode(
         blocks, _KERNEL, anchor=(1, 1), borderType=cv2.BORDER_CONSTANT, borderValue=0
     )
-    return lattice
+    return np.asarray(lattice, dtype=np.uint8)
 
 
 _KERNEL = np.ones((2, 2), np.uint8)
@@ -201,7 +201,8 @@ def _upsampled(binary: BoolArray, pinch: bool) -> tuple[npt.NDArray[np.uint8], i
     if pinch:
         return _lattice(binary), 3
     h, w = binary.shape
-    return cv2.resize(binary.view(np.uint8), (2 * w, 2 * h), interpolation=cv2.INTER_NEAREST), 2
+    image = cv2.resize(binary.view(np.uint8), (2 * w, 2 * h), interpolation=cv2.INTER_NEAREST)
+    return np.asarray(image, dtype=np.uint8), 2
 
 
 def trace_parts(binary: BoolArray) -> list[PartArrays]:
