@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -118,6 +119,9 @@ def main() -> None:
     args = parser.parse_args()
     where = "a thread" if args.in_process else "its own process"
     print(f"sandbox in {where}, {args.latency_ms:g} ms/request, rate limit off, {args.n} tasks")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (the official loop waits on")
+    print("latency; submit_dir spends CPU per request, so a busy machine lowers the ratio)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with sandbox_url(args.latency_ms, root / "s-official", args.in_process) as url:

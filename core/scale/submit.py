@@ -26,7 +26,7 @@ import orjson
 from ..errors import InputError, SubmitError, SubmitRejectedError, SubmitTransportError
 from .client import DEFAULT_CONCURRENCY, ScaleClient
 from .errors import DuplicateError, UniqueIdConflictError
-from .journal import Journal
+from .journal import Journal, TaskRow
 
 ARTIFACT_PREFIX = "artifact://"
 Outcome = Literal["created", "adopted", "skipped", "failed"]
@@ -277,8 +277,12 @@ class _Runner:
         self._done: set[str] = set()
 
     def run(self, tasks: list[TaskLine], concurrency: int, progress: ProgressFn | None) -> None:
+        known = self.journal.tasks()  # one read for the whole run, not one per task
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="submit") as pool:
-            futures = {pool.submit(self.submit_one, task): task for task in tasks}
+            futures = {
+                pool.submit(self.submit_one, task, known.get(task.unique_id)): task
+                for task in tasks
+            }
             try:
                 for future in as_completed(futures):
                     outcome = future.result()
@@ -288,9 +292,11 @@ class _Runner:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
 
-    def submit_one(self, task: TaskLine) -> Outcome:
-        """Bring one task to created/adopted/skipped, or record why it failed."""
-        row = self.journal.task(task.unique_id)
+    def submit_one(self, task: TaskLine, row: TaskRow | None) -> Outcome:
+        """Bring one task to created/adopted/skipped, or record why it failed.
+
+        ``row`` is the task's journal entry when the run started (None: never tried).
+        """
         if row is not None and row.done:
             return self._count("skipped", task)
         try:
