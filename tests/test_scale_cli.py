@@ -223,3 +223,12 @@ def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     text = stream.getvalue()
     assert "3/3" in text and "task/s" in text
     assert "created=1" in text and "failed=1" in text
+
+
+def test_api_url_and_key_come_from_the_environment(out_dir: Path) -> None:
+    with run_sandbox(api_key="test_from_env") as sb:
+        env = {"SCALE_API_URL": sb.url, "SCALE_API_KEY": "test_from_env"}
+        code, out, err = run(["submit", str(out_dir), "--json"], env=env)
+        assert code == 0, err
+        assert orjson.loads(out)["api_url"] == sb.url
+        assert len(sb.tasks()) == 5
