@@ -11,10 +11,12 @@ from .preview import (
     images_option,
     json_quiet_options,
     load_optional_config,
-    max_option,
     optional_config_option,
     progress_factory,
 )
+
+# the page embeds every thumbnail (~15 kB each): keep a 100k-task run's page openable
+DEFAULT_THUMBNAILS = 500
 
 
 @click.command("report")
@@ -27,7 +29,15 @@ from .preview import (
     type=click.Path(dir_okay=False),
     help="HTML file to write (default DIR/review.html); previews go beside it.",
 )
-@max_option
+@click.option(
+    "--max",
+    "-n",
+    "limit",
+    type=click.IntRange(min=1),
+    default=DEFAULT_THUMBNAILS,
+    show_default=True,
+    help="Thumbnails for at most N tasks (the table and totals cover all).",
+)
 @optional_config_option
 @json_quiet_options
 def report_command(
