@@ -136,7 +136,9 @@ def convert(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _reset_outputs(out)
-    report = Report(format=dataset.format, task_type=config.task_type)
+    report = Report(
+        format=dataset.format, task_type=config.task_type, spool=out / (REPORT_FILE + ".partial")
+    )
     store = ArtifactStore(out / ARTIFACTS_DIR, config.prelabel.artifact_url)
     ctx = WriteContext(config, report, store, source)
     filt = LabelFilter(config, report)
@@ -145,6 +147,9 @@ def convert(
         with partial.open("wb") as sink, _progress(dataset.items, progress) as items:
             tasks = _write_tasks(iter(items), config, ctx, filt, sink)
         partial.replace(out / TASKS_FILE)
+    except BaseException:
+        report.close()
+        raise
     finally:
         partial.unlink(missing_ok=True)
     for dropped in dataset.dropped:

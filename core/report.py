@@ -8,9 +8,10 @@ among ``objects_out``).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import orjson
 
@@ -53,7 +54,13 @@ class ObjectRecord:
 
 @dataclass(slots=True)
 class Report:
-    """Collects object records, notes and task counts for one conversion."""
+    """Collects object records, notes and task counts for one conversion.
+
+    Totals are kept as counters while records arrive. By default records are kept in
+    memory (``records``); with ``spool`` set (the pipeline does) each record is written to
+    that file as it arrives and never held, so a conversion of millions of objects keeps a
+    constant-size report in memory.
+    """
 
     format: str = ""
     task_type: str = ""
@@ -63,6 +70,34 @@ class Report:
     artifacts: int = 0
     # one entry per task written: unique_id, item key, image size (validate needs the size)
     task_items: list[dict[str, Any]] = field(default_factory=list)
+    spool: Path | None = None
+    _outcomes: Counter[str] = field(default_factory=Counter)
+    _reasons: Counter[str] = field(default_factory=Counter)
+    _fixes: Counter[str] = field(default_factory=Counter)
+    _annotations: int = 0
+    _iou: list[float] = field(default_factory=lambda: [0, 0.0, 1.0])  # count, sum, min
+    _sink: IO[bytes] | None = None
+    _written: Path | None = None
+
+    def _add(self, rec: ObjectRecord) -> ObjectRecord:
+        self._outcomes[rec.outcome] += 1
+        if rec.outcome == "dropped":
+            self._reasons[(rec.reason or "").split(":")[0]] += 1
+        else:
+            self._annotations += rec.annotations
+        for fix in rec.fixes:
+            self._fixes[fix.split(":")[0]] += 1
+        if rec.iou is not None:
+            self._iou[0] += 1
+            self._iou[1] += rec.iou
+            self._iou[2] = min(self._iou[2], rec.iou)
+        if self.spool is None:
+            self.records.append(rec)
+        else:
+            if self._sink is None:
+                self._sink = self.spool.open("wb")
+            self._sink.write(orjson.dumps(rec.as_dict()) + b"\n")
+        return rec
 
     def converted(
         self,
@@ -85,8 +120,7 @@ class Report:
             iou=iou,
             annotations=annotations,
         )
-        self.records.append(rec)
-        return rec
+        return self._add(rec)
 
     def dropped(
         self,
@@ -98,8 +132,7 @@ class Report:
         iou: float | None = None,
     ) -> ObjectRecord:
         rec = ObjectRecord(source, "dropped", label=label, task=task, reason=reason, iou=iou)
-        self.records.append(rec)
-        return rec
+        return self._add(rec)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -108,36 +141,45 @@ class Report:
     # --- totals --------------------------------------------------------------------------
 
     def totals(self) -> dict[str, int]:
-        counts = Counter(r.outcome for r in self.records)
-        out = counts["converted"] + counts["fixed"]
+        out = self._outcomes["converted"] + self._outcomes["fixed"]
         return {
-            "objects_in": len(self.records),
+            "objects_in": out + self._outcomes["dropped"],
             "objects_out": out,
-            "objects_fixed": counts["fixed"],
-            "objects_dropped": counts["dropped"],
-            "annotations_out": sum(r.annotations for r in self.records if r.outcome != "dropped"),
+            "objects_fixed": self._outcomes["fixed"],
+            "objects_dropped": self._outcomes["dropped"],
+            "annotations_out": self._annotations,
             "tasks": self.tasks,
             "artifacts": self.artifacts,
         }
 
     def reasons(self) -> dict[str, int]:
         """Dropped objects counted by reason (the part before any ':' detail)."""
-        return dict(
-            Counter(
-                (r.reason or "").split(":")[0] for r in self.records if r.outcome == "dropped"
-            ).most_common()
-        )
+        return dict(self._reasons.most_common())
 
     def fix_kinds(self) -> dict[str, int]:
-        return dict(Counter(f.split(":")[0] for r in self.records for f in r.fixes).most_common())
+        return dict(self._fixes.most_common())
 
     def iou_summary(self) -> dict[str, float] | None:
-        ious = [r.iou for r in self.records if r.iou is not None]
-        if not ious:
+        count, total, least = self._iou
+        if not count:
             return None
-        return {"count": len(ious), "mean": sum(ious) / len(ious), "min": min(ious)}
+        return {"count": int(count), "mean": total / count, "min": least}
 
-    def as_dict(self) -> dict[str, Any]:
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """Every record as its report.json dict, in arrival order (from the spool if any)."""
+        if self.spool is None:
+            yield from (r.as_dict() for r in self.records)
+            return
+        if self._written is not None:  # the spool was folded into report.json
+            yield from orjson.loads(self._written.read_bytes())["objects"]
+            return
+        if self._sink is not None:
+            self._sink.flush()
+        if self.spool.exists():
+            with self.spool.open("rb") as f:
+                yield from (orjson.loads(line) for line in f)
+
+    def header(self) -> dict[str, Any]:
         return {
             "format": self.format,
             "task_type": self.task_type,
@@ -147,11 +189,36 @@ class Report:
             "iou": self.iou_summary(),
             "notes": self.notes,
             "tasks": self.task_items,
-            "objects": [r.as_dict() for r in self.records],
         }
 
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.header(), "objects": list(self.iter_records())}
+
     def write(self, path: Path) -> None:
-        path.write_bytes(orjson.dumps(self.as_dict(), option=orjson.OPT_INDENT_2))
+        """Write report.json, streaming the object records (spooled ones are not loaded)."""
+        head = orjson.dumps(self.header(), option=orjson.OPT_INDENT_2)
+        with path.open("wb") as f:
+            f.write(head[:-2] + b',\n  "objects": [')
+            if self.spool is not None and self._sink is not None:
+                self._sink.close()
+                self._sink = None
+                with self.spool.open("rb") as records:
+                    for n, line in enumerate(records):
+                        f.write((b"\n    " if n == 0 else b",\n    ") + line.rstrip(b"\n"))
+                self.spool.unlink()
+                self._written = path
+            else:
+                for n, rec in enumerate(self.records):
+                    f.write((b"\n    " if n == 0 else b",\n    ") + orjson.dumps(rec.as_dict()))
+            f.write(b"\n  ]\n}\n")
+
+    def close(self) -> None:
+        """Drop the spool file (after an error, when no report is written)."""
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
+        if self.spool is not None:
+            self.spool.unlink(missing_ok=True)
 
     def summary_lines(self) -> list[str]:
         """A few readable lines for stderr."""

@@ -168,7 +168,7 @@ def test_label_map_renames_and_drops(tmp_path: Path) -> None:
 def test_top_k_keeps_best_scores(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path), {"top_k": 2})
     report = convert(dataset(), config, tmp_path / "out")
-    kept = [r.source.location for r in report.records if r.outcome != "dropped"]
+    kept = [r["source"]["location"] for r in report.iter_records() if r["outcome"] != "dropped"]
     assert kept == ["results[0]", "results[2]"]
     assert report.reasons()["top-k"] == 2
 
@@ -243,3 +243,12 @@ max = 1
     convert(dataset(), load_config(path), tmp_path / "out")
     first = read_tasks(tmp_path / "out")[0]["body"]["hypothesis"]["annotations"][0]  # type: ignore[index]
     assert first["attributes"] == {"confidence": 90.0, "score": 0.9}
+
+
+def test_report_streams_records_to_disk_instead_of_holding_them(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    report = convert(dataset(), config, tmp_path / "out")
+    assert report.records == []  # nothing held in memory
+    written = orjson.loads((tmp_path / "out" / "report.json").read_bytes())
+    assert len(written["objects"]) == written["totals"]["objects_in"] == 5
+    assert not list((tmp_path / "out").glob("*.partial"))
