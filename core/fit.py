@@ -178,7 +178,9 @@ def _fit_mask_polygon(mask: Mask, run: _Run) -> list[Geometry]:
         parts = geo.shape_to_parts(_clip_shape(geo.parts_to_shape(parts), run))
     parts = _choose_parts(parts, run)
     _, rings = _fit_parts(parts, run)
-    raster = geo.rings_to_mask(rings, crop.shape[0], crop.shape[1], origin=(x0, y0))
+    raster = np.zeros_like(crop)
+    for ring in rings:  # each ring is its own annotation: OR them (they may overlap)
+        raster |= geo.rings_to_mask([ring], crop.shape[0], crop.shape[1], origin=(x0, y0))
     run.iou = geo.iou(raster, crop)
     return [Polygon.from_ring(geo.to_ring(r)) for r in rings]
 

@@ -339,8 +339,10 @@ def rings_to_mask(
     counts = r1 - r0
     edge = np.repeat(np.arange(len(p)), counts)
     rows = r0[edge] + np.arange(edge.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    t = (rows + 0.5 - p[edge, 1]) / (q[edge, 1] - p[edge, 1])
-    xs = p[edge, 0] + t * (q[edge, 0] - p[edge, 0])
+    # one rounding (the division), so a crossing exactly at a pixel centre is exact for
+    # integer vertices and the raster does not depend on the origin
+    dx, dy = q[edge, 0] - p[edge, 0], q[edge, 1] - p[edge, 1]
+    xs = p[edge, 0] + ((rows + 0.5 - p[edge, 1]) * dx) / dy
     cols = np.clip(np.ceil(xs - 0.5), 0, width).astype(np.int64)
     hits = np.bincount(rows * (width + 1) + cols, minlength=height * (width + 1))
     parity = np.cumsum(hits.reshape(height, width + 1)[:, :width], axis=1) & 1

@@ -158,6 +158,19 @@ def test_polygon_to_mask_cuts_holes_and_ors_parts() -> None:
     assert not out[1:3, 1:3].any()
 
 
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=3, max_size=9),
+    st.integers(0, 7),
+    st.integers(0, 7),
+)
+@settings(max_examples=150, deadline=None)
+def test_raster_does_not_depend_on_the_origin(pts: list[tuple[int, int]], x0: int, y0: int) -> None:
+    ring = np.array(pts, dtype=np.float64)
+    full = geo.rings_to_mask([ring], 40, 40)
+    part = geo.rings_to_mask([ring], 40 - y0, 40 - x0, origin=(x0, y0))
+    assert np.array_equal(part, full[y0:, x0:])
+
+
 def test_rasterize_kinds() -> None:
     assert geo.rasterize(Box(1, 1, 2, 3), 5, 5).sum() == 6
     rotated = geo.rasterize(Box(0, 0, 4, 4, rotation=math.pi / 2), 4, 4)
