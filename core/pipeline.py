@@ -168,18 +168,15 @@ def convert(
 def taxonomy_block(seen: dict[str, set[str]], dataset: Dataset, task_type: str) -> dict[str, Any]:
     """The Scale ``labels`` (segmentation) or ``geometries`` block for the labels seen."""
     if task_type == "segmentannotation":
-        labels = sorted(set().union(*seen.values()) if seen else set(dataset.labels))
-        return {"labels": labels}
-    geometries: dict[str, Any] = {}
-    for kind, labels in sorted(seen.items()):
-        target = TAXONOMY_KIND.get(kind, kind)
-        entry = geometries.setdefault(target, {"objects_to_annotate": []})
-        entry["objects_to_annotate"] = sorted(set(entry["objects_to_annotate"]) | labels)
-    if not geometries:
-        for kind in sorted(dataset.kinds) or ["box"]:
-            geometries[TAXONOMY_KIND.get(kind, kind)] = {
-                "objects_to_annotate": sorted(dataset.labels)
-            }
+        seen_labels: set[str] = set().union(*seen.values()) if seen else set(dataset.labels)
+        return {"labels": sorted(seen_labels)}
+    by_kind: dict[str, set[str]] = {}
+    for kind, labels in seen.items():
+        by_kind.setdefault(TAXONOMY_KIND.get(kind, kind), set()).update(labels)
+    if not by_kind:
+        for kind in dataset.kinds or {"box"}:
+            by_kind.setdefault(TAXONOMY_KIND.get(kind, kind), set()).update(dataset.labels)
+    geometries = {k: {"objects_to_annotate": sorted(v)} for k, v in sorted(by_kind.items())}
     return {"geometries": geometries}
 
 

@@ -252,3 +252,15 @@ def test_report_streams_records_to_disk_instead_of_holding_them(tmp_path: Path) 
     written = orjson.loads((tmp_path / "out" / "report.json").read_bytes())
     assert len(written["objects"]) == written["totals"]["objects_in"] == 5
     assert not list((tmp_path / "out").glob("*.partial"))
+
+
+def test_taxonomy_lists_the_labels_kept_per_task_geometry(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    convert(dataset(), config, tmp_path / "out", taxonomy=tmp_path / "out" / "taxonomy.json")
+    block = orjson.loads((tmp_path / "out" / "taxonomy.json").read_bytes())
+    assert block == {
+        "geometries": {
+            "box": {"objects_to_annotate": ["car"]},
+            "polygon": {"objects_to_annotate": ["person"]},
+        }
+    }
