@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--official-n", type=int, default=300)
     parser.add_argument("--latency-ms", type=float, default=50)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--in-process", action="store_true", help="sandbox in a thread")
     args = parser.parse_args()
     where = "a thread" if args.in_process else "its own process"
