@@ -241,6 +241,13 @@ def test_readme_quickstart_prints_what_the_readme_shows(shared: Path, tmp_path: 
             command, shell=True, cwd=REPO, capture_output=True, text=True, env=env, timeout=120
         )
         assert proc.returncode == 0, (command, proc.stderr)
-        output = (proc.stderr + proc.stdout).replace(f"{tmp_path}/", "out/").splitlines()
+        output = (proc.stderr + proc.stdout).replace(f"{tmp_path}/", "out/")
+        lines = coarse(output).splitlines()
         for line in printed:
-            assert line in output, f"{command!r} no longer prints {line!r}"
+            assert coarse(line) in lines, f"{command!r} no longer prints {line!r}"
+
+
+def coarse(text: str) -> str:
+    """Decimals cut to two places: a mean IoU's 4th decimal may move with the geometry engine's
+    rounding, the README need not follow it."""
+    return re.sub(r"(\d+\.\d\d)\d+", r"\1", text)
