@@ -38,7 +38,7 @@ SANDBOX_KEY = "test_sandbox"
 
 
 @click.command("submit")
-@click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("out_dir", metavar="DIR", type=click.Path(exists=True, file_okay=False))
 @click.option(
     "--api-url",
     envvar="SCALE_API_URL",
