@@ -8,7 +8,7 @@ among ``objects_out``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -33,6 +33,21 @@ class ObjectRecord:
     flags: list[str] = field(default_factory=list)
     iou: float | None = None
     annotations: int = 0  # how many Scale annotations it became
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ObjectRecord:
+        """The inverse of :meth:`as_dict`."""
+        return cls(
+            SourceRef(data["source"]["file"], data["source"]["location"]),
+            data["outcome"],
+            label=data.get("label"),
+            task=data.get("task"),
+            reason=data.get("reason"),
+            fixes=list(data.get("fixes", [])),
+            flags=list(data.get("flags", [])),
+            iou=data.get("iou"),
+            annotations=data.get("annotations", 0),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -133,6 +148,36 @@ class Report:
     ) -> ObjectRecord:
         rec = ObjectRecord(source, "dropped", label=label, task=task, reason=reason, iou=iou)
         return self._add(rec)
+
+    def add_lines(
+        self,
+        lines: bytes,
+        *,
+        outcomes: Mapping[str, int],
+        reasons: Mapping[str, int] | None = None,
+        fixes: Mapping[str, int] | None = None,
+        annotations: int = 0,
+    ) -> None:
+        """Add records serialized elsewhere (columnar writers), with their counts.
+
+        ``lines`` is NDJSON, one record a line in exactly the shape of
+        :meth:`ObjectRecord.as_dict`; the counts must describe those lines (``reasons`` and
+        ``fixes`` keyed by the part before ``':'``, as :meth:`reasons` reports them).
+        """
+        self._outcomes.update(outcomes)
+        self._reasons.update(reasons or {})
+        self._fixes.update(fixes or {})
+        self._annotations += annotations
+        if not lines:
+            return
+        if not lines.endswith(b"\n"):
+            lines += b"\n"
+        if self.spool is None:
+            self.records.extend(ObjectRecord.from_dict(orjson.loads(x)) for x in lines.splitlines())
+            return
+        if self._sink is None:
+            self._sink = self.spool.open("wb")
+        self._sink.write(lines)
 
     def note(self, text: str) -> None:
         if text not in self.notes:

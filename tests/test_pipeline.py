@@ -264,3 +264,28 @@ def test_taxonomy_lists_the_labels_kept_per_task_geometry(tmp_path: Path) -> Non
             "polygon": {"objects_to_annotate": ["person"]},
         }
     }
+
+
+@pytest.mark.parametrize("spool", [False, True])
+def test_bulk_records_count_like_single_ones(tmp_path: Path, spool: bool) -> None:
+    from prelabel.report import Report
+
+    single = Report()
+    single.converted(ref(0), label="car", task="t", annotations=1)
+    single.dropped(ref(1), "score: 0.1 below threshold 0.5", label="car", task="t")
+    single.converted(ref(2), label="car", task="t", fixes=["clipped: to padded image"])
+    bulk = Report(spool=tmp_path / "spool" if spool else None)
+    lines = b"".join(orjson.dumps(r.as_dict()) + b"\n" for r in single.records)
+    bulk.add_lines(
+        lines,
+        outcomes={"converted": 1, "dropped": 1, "fixed": 1},
+        reasons={"score": 1},
+        fixes={"clipped": 1},
+        annotations=2,
+    )
+    assert bulk.totals() == single.totals()
+    assert list(bulk.iter_records()) == list(single.iter_records())
+    bulk.write(tmp_path / "report.json")
+    assert orjson.loads((tmp_path / "report.json").read_bytes())["objects"] == list(
+        single.iter_records()
+    )
