@@ -302,3 +302,14 @@ def test_key_never_in_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
     assert caplog.records, "httpx/tenacity debug logging should have produced records"
     logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
     assert KEY not in logged and b64 not in logged
+
+
+def test_find_task_ignores_docs_for_other_unique_ids() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.params["unique_id"] == "mine"
+        docs = [{"task_id": "t0", "unique_id": "other"}, {"task_id": "t1", "unique_id": "mine"}]
+        return httpx.Response(200, json={"docs": docs, "total": 2})
+
+    with make_client(handler) as client:
+        found = client.find_task("mine")
+    assert found is not None and found["task_id"] == "t1"

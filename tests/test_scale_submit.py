@@ -289,3 +289,20 @@ def test_rate_limit_paces_creations_over_real_http(tmp_path: Path, sandbox: Sand
     assert summary.created == 45
     # a burst of 30, then 15 more at 30/s: at least half a second however fast the server is
     assert summary.elapsed_s >= 0.45
+
+
+def test_a_create_answer_without_task_id_fails_that_task(tmp_path: Path) -> None:
+    import httpx
+
+    write_tasks(tmp_path / "a", 2)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/tasks"):
+            return httpx.Response(200, json={"docs": [], "total": 0})
+        return httpx.Response(200, json={"status": "pending"})
+
+    transport = httpx.MockTransport(handler)
+    with ScaleClient(KEY, api_url="https://mock/v1", rate=0, transport=transport) as client:
+        summary = submit_dir(tmp_path / "a", client=client)
+    assert summary.failed == 2 and summary.failed_by_reason == {"HTTP 200": 2}
+    assert "no task_id" in summary.failures[0]["reason"]

@@ -205,7 +205,8 @@ class ScaleClient:
     def find_task(self, unique_id: str) -> dict[str, Any] | None:
         """The task holding ``unique_id``, or None when there is none."""
         docs = self.list_tasks(unique_id=unique_id).get("docs") or []
-        return dict(docs[0]) if docs else None
+        mine = [d for d in docs if isinstance(d, dict) and d.get("unique_id") == unique_id]
+        return dict(mine[0]) if mine else None
 
     def upload_file(
         self,

@@ -318,7 +318,7 @@ class _Runner:
             if existing is None:
                 raise
             return self._adopt(task, existing)
-        self.journal.mark_done(task.unique_id, task.task_type, "created", str(doc["task_id"]))
+        self.journal.mark_done(task.unique_id, task.task_type, "created", _task_id(doc))
         return self._count("created", task)
 
     def _adopt(self, task: TaskLine, doc: dict[str, Any]) -> Outcome:
@@ -334,7 +334,7 @@ class _Runner:
                 status=409,
                 location=f"line {task.line}",
             )
-        self.journal.mark_done(task.unique_id, task.task_type, "adopted", str(doc["task_id"]))
+        self.journal.mark_done(task.unique_id, task.task_type, "adopted", _task_id(doc))
         return self._count("adopted", task)
 
     def _fail(self, task: TaskLine, exc: SubmitError) -> Outcome:
@@ -425,6 +425,13 @@ class _Runner:
                 self.client.finalize_batch(name)
                 self.journal.record_batch(name, None, "finalized")
                 self.summary.batches_finalized.append(name)
+
+
+def _task_id(doc: dict[str, Any]) -> str:
+    task_id = doc.get("task_id")
+    if not isinstance(task_id, str) or not task_id:
+        raise SubmitRejectedError("the server's task object has no task_id", status=200)
+    return task_id
 
 
 def _batches(tasks: list[TaskLine]) -> dict[str, str | None]:
