@@ -9,16 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import scaleapi  # the official client (test extra): a missing install must fail, not skip
+from scaleapi.exceptions import ScaleDuplicateResource, ScaleResourceNotFound, ScaleUnauthorized
+from scaleapi.tasks import TaskType
 
 from prelabel.scale.sandbox import Faults, Sandbox, run_sandbox
-
-scaleapi = pytest.importorskip("scaleapi")
-from scaleapi.exceptions import (  # noqa: E402
-    ScaleDuplicateResource,
-    ScaleResourceNotFound,
-    ScaleUnauthorized,
-)
-from scaleapi.tasks import TaskType  # noqa: E402
 
 KEY = "test_official_client"
 
