@@ -27,6 +27,7 @@ def _image_size(
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--images",
+    "-i",
     type=click.Path(exists=True),
     help="Image source for a results list: the COCO dataset file, or a folder of images "
     "(id = last digits of the file name; sizes from file headers).",
