@@ -36,6 +36,11 @@ BISECT_STEPS = 16
 # pixel-grid rings)
 FAST_START = 2.0
 FAST_PRECISION = 0.01
+# when the best DP result is not a valid polygon, these multiples of its tolerance are tried
+# before shapely's (slower) topology-preserving bisection
+FAST_RETRIES = (1.1, 1.25, 1.5, 2.0)
+# holes up to this many vertices that DP collapses are kept as their largest triangle
+SMALL_RING = 64
 
 
 # --- RLE masks --------------------------------------------------------------------------
@@ -572,7 +577,11 @@ def bisect_simplify(
 
 
 def _dp_rings(rings: list[npt.NDArray[np.int32]], tolerance: float) -> list[Coords]:
-    return [cv2.approxPolyDP(r, tolerance, True).reshape(-1, 2).astype(np.float64) for r in rings]
+    out = [cv2.approxPolyDP(r, tolerance, True).reshape(-1, 2).astype(np.float64) for r in rings]
+    for i in range(1, len(out)):  # a hole DP collapses keeps its largest triangle instead
+        if len(out[i]) < 3 <= len(rings[i]) <= SMALL_RING:
+            out[i] = _drop_least_area(rings[i].reshape(-1, 2).astype(np.float64), 3)
+    return out
 
 
 def _dp_count(rings: list[Coords]) -> int:
@@ -611,10 +620,18 @@ def _fast_simplify_part(rings: list[Coords], max_vertices: int) -> list[Coords] 
         best = _dp_rings(ints, hi)
         if not 0 < _dp_count(best) <= max_vertices:
             return None
-    if best is None:
-        return None
-    shape = shapely.Polygon(best[0], best[1:])
-    return best if shapely.is_valid(shape) and shapely.area(shape) > 0 else None
+    if _valid(best):
+        return best
+    for factor in FAST_RETRIES:  # DP cut across a narrow neck: coarser may not, and is cheap
+        cand = _dp_rings(ints, hi * factor)
+        if 0 < _dp_count(cand) <= max_vertices and _valid(cand):
+            return cand
+    return None
+
+
+def _valid(rings: list[Coords]) -> bool:
+    shape = shapely.Polygon(rings[0], rings[1:])
+    return bool(shapely.is_valid(shape) and shapely.area(shape) > 0)
 
 
 def simplify_part(
