@@ -65,9 +65,12 @@ def _inside(xs: list[float], ys: list[float], bounds: Bounds | None) -> bool:
 
 
 def weakly_simple(poly: shapely.Polygon) -> bool:
-    """True for a ring that only touches itself, as a keyhole bridge does: its edges never
-    cross, so the repaired shape covers exactly the ring's own (shoelace) area."""
-    if not shapely.is_valid_reason(poly).startswith("Ring Self-intersection"):
+    """True for a ring that only touches itself, as a keyhole bridge does (the bridge is one
+    segment walked there and back): it never crosses itself, so no region is counted twice
+    or cancelled, and the repaired shape covers exactly the ring's own (shoelace) area. A
+    crossing ring (bow tie) or a self-overlapping one fails that test."""
+    reason = shapely.is_valid_reason(poly)
+    if not reason.startswith(("Ring Self-intersection", "Self-intersection")):
         return False
     repaired = shapely.make_valid(poly)
     return abs(float(shapely.area(repaired)) - poly.area) <= 1e-6 * max(poly.area, 1.0)

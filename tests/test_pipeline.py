@@ -222,8 +222,31 @@ def test_keyhole_ring_is_weakly_simple_but_a_bow_tie_is_not() -> None:
     )
     assert not shapely.is_valid(keyhole)
     assert weakly_simple(keyhole)
+    # the same hole bridged by one segment walked there and back (GEOS: "Self-intersection")
+    there_and_back = shapely.Polygon(
+        [
+            (0, 0),
+            (10, 0),
+            (10, 10),
+            (0, 10),
+            (0, 5),
+            (3, 5),
+            (3, 7),
+            (7, 7),
+            (7, 3),
+            (3, 3),
+            (3, 5),
+            (0, 5),
+        ]
+    )
+    assert weakly_simple(there_and_back)
     bow_tie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
     assert not weakly_simple(bow_tie)
+    # a ring that winds twice around one region
+    twice = shapely.Polygon(
+        [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0), (10, 0), (10, 10), (0, 10)]
+    )
+    assert not weakly_simple(twice)
 
 
 def test_score_fills_a_percent_or_fraction_attribute(tmp_path: Path) -> None:
