@@ -239,7 +239,10 @@ def trace_parts(binary: BoolArray) -> list[PartArrays]:
         if part is not None and len(rings[i]) >= 3:
             part[1].append(rings[i])
     out = list(parts.values())
-    return shape_to_parts(shapely.make_valid(parts_to_shape(out))) if pinch and out else out
+    if not (pinch and out):
+        return out
+    shape = parts_to_shape(out)  # parts meeting at a corner are valid; a self-touching ring is not
+    return out if shapely.is_valid(shape) else shape_to_parts(shapely.make_valid(shape))
 
 
 def _arrays_to_part(ext: Coords, holes: list[Coords], dx: float, dy: float) -> PolygonPart:
