@@ -249,7 +249,9 @@ def _choose_parts(parts: list[geo.PartArrays], run: _Run) -> list[geo.PartArrays
     if len(parts) <= 1:
         return parts
     if run.policy.parts == "largest":
-        areas = [abs(geo.signed_area(e)) for e, _ in parts]
+        areas = [
+            abs(geo.signed_area(e)) - sum(abs(geo.signed_area(h)) for h in hs) for e, hs in parts
+        ]
         run.fixes.append(f"largest: kept 1 of {len(parts)} parts")
         return [parts[int(np.argmax(areas))]]
     run.fixes.append(f"split: {len(parts)} parts -> {len(parts)} annotations")
