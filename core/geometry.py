@@ -88,13 +88,14 @@ def _crop(binary: BoolArray) -> tuple[BoolArray, int, int]:
     return binary[y0:y1, x0:x1], int(x0), int(y0)
 
 
-def rle_counts(counts: bytes) -> npt.NDArray[np.int64]:
+def rle_counts(counts: bytes | str) -> npt.NDArray[np.int64]:
     """Run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``, vectorised).
 
     Each value is 5-bit groups (``0x20`` = more follows, ``0x10`` in the last group = negative),
     offset by 48; from the fourth value on, each is a delta against the value two before.
     """
-    c = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
+    raw = counts.encode("ascii") if isinstance(counts, str) else counts
+    c = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
     if c.size == 0:
         return np.zeros(0, np.int64)
     last = (c & 0x20) == 0
