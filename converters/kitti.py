@@ -191,7 +191,16 @@ def read_one(
     untracked_check(path, track, keep, untracked)
     duplicates(path, track, keep, bad_rows, local)
     dropped.extend(local)
-    return build_item(key, track, keep, info, first_frame=0, notes=notes)
+    return build_item(
+        key,
+        track,
+        keep,
+        info,
+        first_frame=0,
+        notes=notes,
+        int_attributes=frozenset({"occlusion"}),
+        auto_int_attributes=frozenset({"truncation"}),
+    )
 
 
 def read_kitti(

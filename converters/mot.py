@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prelabel.errors import InputError, InvalidAnnotationError
-from prelabel.model import Box, Dataset, Dropped, Frame, Instance, Item, SourceRef
+from prelabel.model import Dataset, Dropped, Frame, Item, SourceRef, TrackTable
 
 BadRows = Literal["error", "drop", "fix"]
 FloatArray = npt.NDArray[np.float64]
@@ -103,9 +103,10 @@ class Track:
     frame: IntArray
     track: IntArray
     boxes: FloatArray
-    score: list[float | None]
+    score: list[float | None] | FloatArray
     labels: list[str]
-    attributes: list[dict[str, Any]] = field(default_factory=list)
+    # per-row dicts (KITTI) or one column per attribute (MOT)
+    attributes: list[dict[str, Any]] | dict[str, FloatArray] = field(default_factory=list)
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -413,8 +414,11 @@ def build_item(
     *,
     first_frame: int,
     notes: list[str],
+    int_attributes: frozenset[str] = frozenset(),
+    auto_int_attributes: frozenset[str] = frozenset(),
 ) -> Item:
-    """The video item: every frame ``first_frame .. first_frame+length-1``, rows placed on them."""
+    """The video item: every frame ``first_frame .. first_frame+length-1``; the kept rows as
+    a :class:`~prelabel.model.TrackTable` (``prelabel.tracks.expand`` makes instances)."""
     n_frames = info.length if info.length is not None else 0
     if keep.any():
         n_frames = max(n_frames, int(track.frame[keep].max()) - first_frame + 1)
@@ -428,26 +432,8 @@ def build_item(
         )
         for i in range(n_frames)
     ]
-    path = track.path
-    boxes = track.boxes.tolist()
-    tracks = track.track.tolist()
-    frame_no = track.frame.tolist()
-    line_no = track.lines.tolist()
-    attrs = track.attributes
-    for r in np.flatnonzero(keep).tolist():
-        left, top, width, height = boxes[r]
-        tid = tracks[r]
-        frames[frame_no[r] - first_frame].instances.append(
-            Instance(
-                track.labels[r],
-                Box(left, top, width, height),
-                SourceRef(path, f"line {line_no[r]}"),
-                track.score[r],
-                None if tid < 0 else str(tid),
-                attrs[r] if attrs else {},
-            )
-        )
     name = info.name or key
+    path = track.path
     return Item(
         key=key,
         fields={"sequence": name, "file_name": Path(path).name, "stem": Path(path).stem},
@@ -456,6 +442,56 @@ def build_item(
         frames=frames,
         fps=fps,
         notes=notes,
+        tracks=track_table(track, keep, first_frame, int_attributes, auto_int_attributes),
+    )
+
+
+def track_table(
+    track: Track,
+    keep: npt.NDArray[np.bool_],
+    first_frame: int,
+    int_attributes: frozenset[str],
+    auto_int_attributes: frozenset[str],
+) -> TrackTable:
+    """The kept rows of ``track`` as columns (labels coded, missing scores NaN)."""
+    rows = np.flatnonzero(keep)
+    codes: dict[str, int] = {}
+    labels = track.labels
+    if len(labels) and labels.count(labels[0]) == len(labels):
+        codes[labels[0]] = 0
+        label = np.zeros(len(labels), dtype=np.int32)
+    else:
+        label = np.fromiter(
+            (codes.setdefault(x, len(codes)) for x in labels), dtype=np.int32, count=len(labels)
+        )
+    score = track.score
+    if isinstance(score, np.ndarray):
+        scores = score.astype(np.float64)
+    else:
+        scores = np.array([np.nan if x is None else x for x in score], dtype=np.float64)
+    attributes: dict[str, FloatArray] = {}
+    if isinstance(track.attributes, dict):
+        attributes = {k: v[rows] for k, v in track.attributes.items()}
+    elif track.attributes:
+        for name in track.attributes[0]:
+            column = np.array([a[name] for a in track.attributes], dtype=np.float64)
+            attributes[name] = column[rows]
+    boxes = track.boxes
+    return TrackTable(
+        file=track.path,
+        frame=track.frame[rows] - first_frame,
+        track=track.track[rows],
+        left=np.ascontiguousarray(boxes[rows, 0], dtype=np.float64),
+        top=np.ascontiguousarray(boxes[rows, 1], dtype=np.float64),
+        width=np.ascontiguousarray(boxes[rows, 2], dtype=np.float64),
+        height=np.ascontiguousarray(boxes[rows, 3], dtype=np.float64),
+        score=scores[rows] if len(scores) else np.zeros(0),
+        label=label[rows] if len(label) else np.zeros(0, dtype=np.int32),
+        labels=list(codes),
+        line=track.lines[rows],
+        attributes=attributes,
+        int_attributes=int_attributes,
+        auto_int_attributes=auto_int_attributes,
     )
 
 
@@ -657,7 +693,7 @@ def make_track(
     if n == 0:
         values = np.zeros((0, 6))
     safe = np.where(np.isfinite(values[:, :2]), values[:, :2], -1)
-    scores: list[float | None] = [None] * n
+    scores: FloatArray = np.full(n, np.nan)
     if layout.conf is not None and n:
         conf = values[:, layout.conf]
         if gt:
@@ -671,13 +707,13 @@ def make_track(
                     )
                 )
         else:
-            scores = [None if c == -1 else c for c in conf.tolist()]
-            if all(s is None for s in scores):
+            scores = np.where(conf == -1, np.nan, conf)
+            if n and bool((conf == -1).all()):
                 notes.append(f"{Path(path).name}: conf is -1 on every row: no scores")
     labels = class_labels(path, values, lines, keep, layout, opts, dropped, notes)
-    attributes: list[dict[str, Any]] = []
+    attributes: dict[str, FloatArray] = {}
     if layout.visibility is not None:
-        attributes = [{"visibility": v} for v in values[:, layout.visibility].tolist()]
+        attributes = {"visibility": values[:, layout.visibility].astype(np.float64)}
     return Track(
         path,
         lines,

@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import TaskConfig
 from .errors import InputError
-from .model import IndexRaster, Instance, RasterSource, SourceRef
+from .model import IndexRaster, Instance, RasterSource, SourceRef, TrackTable
 from .report import Report
 
 
@@ -96,6 +96,13 @@ class LabelFilter:
             kept.append(inst)
             self.seen.setdefault(inst.geometry.kind, set()).add(label)
         return self._top_k(kept, task)
+
+    def table(self, table: TrackTable, task: str) -> TrackTable:
+        """:meth:`instances` over every frame of a columnar track table, vectorised (same
+        drops, reasons and record order); returns the rows to write."""
+        from .tracks import filter_table
+
+        return filter_table(self, table, task)
 
     def _top_k(self, instances: list[Instance], task: str) -> list[Instance]:
         k = self.config.prelabel.top_k

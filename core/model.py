@@ -243,6 +243,58 @@ class Frame:
 
 
 @dataclass(slots=True)
+class TrackTable:
+    """Tracking rows of one video item as columns (one entry per row, in source order).
+
+    The columnar alternative to per-frame :class:`Instance` lists for tracking files (MOT,
+    KITTI): millions of rows stay a handful of numpy arrays. ``frame`` indexes
+    ``Item.frames``; ``track`` is the tracker's id (-1 = untracked: a one-frame object);
+    boxes are ``left/top/width/height`` in the pixel-edge convention; ``score`` is NaN where
+    there is none; ``label`` holds codes into ``labels``; ``attributes`` maps an attribute
+    name to a float column, written as int where ``int_attributes`` names it (or where
+    ``auto_int_attributes`` names it and the value is whole); ``line`` is the 1-based
+    source line. ``prelabel.tracks.expand`` turns a table back into instances.
+    """
+
+    file: str
+    frame: npt.NDArray[np.int64]
+    track: npt.NDArray[np.int64]
+    left: npt.NDArray[np.float64]
+    top: npt.NDArray[np.float64]
+    width: npt.NDArray[np.float64]
+    height: npt.NDArray[np.float64]
+    score: npt.NDArray[np.float64]
+    label: npt.NDArray[np.int32]
+    labels: list[str]
+    line: npt.NDArray[np.int64]
+    attributes: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    int_attributes: frozenset[str] = frozenset()
+    auto_int_attributes: frozenset[str] = frozenset()
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def take(self, rows: npt.NDArray[Any]) -> TrackTable:
+        """The table restricted to ``rows`` (a boolean mask or row indices), labels shared."""
+        return TrackTable(
+            self.file,
+            self.frame[rows],
+            self.track[rows],
+            self.left[rows],
+            self.top[rows],
+            self.width[rows],
+            self.height[rows],
+            self.score[rows],
+            self.label[rows],
+            self.labels,
+            self.line[rows],
+            {k: v[rows] for k, v in self.attributes.items()},
+            self.int_attributes,
+            self.auto_int_attributes,
+        )
+
+
+@dataclass(slots=True)
 class Item:
     """One image, or one video as an ordered list of frames.
 
@@ -262,6 +314,8 @@ class Item:
     raster: RasterSource | None = None
     # per-item facts for the report (e.g. "columns read as MOT15 ground truth")
     notes: list[str] = field(default_factory=list)
+    # tracking rows as columns (MOT, KITTI): frames then carry no instances of their own
+    tracks: TrackTable | None = None
 
     @property
     def is_video(self) -> bool:

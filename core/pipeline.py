@@ -68,6 +68,8 @@ def prepare_item(item: Item, config: TaskConfig, filt: LabelFilter, task: str) -
     for holder in holders:
         _expand_rasters(holder, segment_task, filt, task)
         holder.instances = filt.instances(holder.instances, task)
+    if item.tracks is not None:
+        item.tracks = filt.table(item.tracks, task)
 
 
 def _reset_outputs(out: Path) -> None:

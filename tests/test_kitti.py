@@ -13,13 +13,14 @@ from conftest import FIXTURES, REPO
 from prelabel.converters.kitti import read_kitti
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Box, Item
+from prelabel.tracks import expand
 
 KITTI = FIXTURES / "kitti"
 
 
 def one(path: Path, **kwargs: object) -> tuple[Item, list[str]]:
     ds = read_kitti([str(path)], **kwargs)  # type: ignore[arg-type]
-    (item,) = list(ds.items)
+    (item,) = [expand(i) for i in ds.items]
     return item, [f"{d.source.location}: {d.reason}" for d in ds.dropped]
 
 

@@ -14,13 +14,15 @@ from conftest import FIXTURES, REPO
 from prelabel.converters.mot import read_mot
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Box, Dataset, Item
+from prelabel.tracks import expand
 
 MOT = "motmetrics/data"
 N_TRACKS_CAMPUS = 13  # distinct ids in TUD-Campus/test.txt
 
 
 def items(ds: Dataset) -> list[Item]:
-    return list(ds.items)
+    """The items with their track tables expanded to per-frame instances."""
+    return [expand(item) for item in ds.items]
 
 
 def dump(item: Item) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Both read only the model: a video :class:`~prelabel.model.Item` whose frames carry instances
 with ``track_id`` (instances without one are one-frame objects). Every instance is fitted to
-the task's ``box`` (or other) geometry and recorded in the report exactly once.
+the task's ``box`` (or other) geometry and recorded in the report exactly once. An item with
+``tracks`` (a columnar :class:`~prelabel.model.TrackTable`, from MOT / KITTI) takes the
+columnar path in ``prelabel.tracks`` when it can (byte-identical output, no object per row);
+otherwise its rows are expanded to instances and go the per-object way below.
 
 videoannotation (scale-api.md §4.1)
     [DOC] the response file is a list with one ``{"annotations": [...]}`` per task frame, the
@@ -372,6 +375,14 @@ def write_video_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     body = body_params(ctx)
     used = task_frames(item, ctx, body)
     body["unique_id"] = task
+    if item.tracks is not None:
+        from ..tracks import columnar_ok, expand, video_frames_json
+
+        if columnar_ok(item, ctx):
+            data = video_frames_json(item, used, ctx, task)
+            place_frames(body, data, ctx, task)
+            return body
+        expand(item)
     drop_unsampled(item, used, ctx, task)
     unique = list({f.index: f for f in used}.values())
     objects = prepare(group_objects(item, unique, ctx), item, ctx, task)
@@ -382,6 +393,15 @@ def write_video_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
         ref = ctx.artifacts.add(artifact_name(task, ".json"), orjson.dumps(frames))
         ctx.place(body, {"annotations": {"url": ref}})
     return body
+
+
+def place_frames(body: dict[str, Any], data: bytes, ctx: WriteContext, task: str) -> None:
+    """Put the serialized per-frame list inline (base_annotations) or hosted (hypothesis)."""
+    if ctx.config.prelabel.prelabel_as == "base_annotations":
+        ctx.place(body, {"annotations": orjson.loads(data)})
+    else:
+        ref = ctx.artifacts.add(artifact_name(task, ".json"), data)
+        ctx.place(body, {"annotations": {"url": ref}})
 
 
 def playback_frame(row: Row, obj: VideoObject, ctx: WriteContext, fps: float) -> dict[str, Any]:
@@ -439,8 +459,17 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     else:
         body["attachment"] = ctx.attachment(item)
     body["unique_id"] = task
-    objects = prepare(group_objects(item, frames, ctx), item, ctx, task)
-    hypothesis = playback_hypothesis(objects, ctx, float(fps))
-    ref = ctx.artifacts.add(artifact_name(task, ".json"), orjson.dumps(hypothesis))
+    data = None
+    if item.tracks is not None:
+        from ..tracks import columnar_ok, expand, playback_json
+
+        if columnar_ok(item, ctx):
+            data = playback_json(item, ctx, task, float(fps))
+        else:
+            expand(item)
+    if data is None:
+        objects = prepare(group_objects(item, frames, ctx), item, ctx, task)
+        data = orjson.dumps(playback_hypothesis(objects, ctx, float(fps)))
+    ref = ctx.artifacts.add(artifact_name(task, ".json"), data)
     ctx.place(body, {"annotations": {"url": ref}})
     return body
