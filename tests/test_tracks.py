@@ -1,0 +1,262 @@
+"""The columnar track path against the per-object path: byte-identical outputs on real files.
+
+Each case converts one real tracking file (motmetrics TUD gt and tracker output, sort public
+detections, datumaro MOT, the KITTI fixtures) with one config twice through
+``prelabel.pipeline.convert``: as the readers give it (``Item.tracks``, the columnar path) and
+with every table expanded to per-frame instances first (the per-object reference path).
+``tasks.jsonl``, every artifact and ``report.json`` must be the same bytes. Plus unit checks
+of the vectorised box fit against ``fit_geometry`` (hypothesis) and of the number text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import FIXTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prelabel import tracks
+from prelabel.config import load_config
+from prelabel.converters.kitti import read_kitti
+from prelabel.converters.mot import read_mot
+from prelabel.errors import PrelabelError
+from prelabel.fit import FitPolicy, fit_geometry
+from prelabel.limits import Bounds, GeometryLimits
+from prelabel.model import Box, Dataset, Item
+from prelabel.pipeline import convert
+from prelabel.writers.common import _num
+
+MOT = "motmetrics/data"
+LABELS = ["person", "pedestrian", "Car", "Pedestrian", "Cyclist", "Van", "label_2"]
+TUD = {"fps": 25, "image_size": (640, 480)}
+KITTI = {"fps": 10, "image_size": (1242, 375)}
+
+INPUTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "campus-test": ("mot", f"{MOT}/TUD-Campus/test.txt", TUD),
+    "stadtmitte-test": ("mot", f"{MOT}/TUD-Stadtmitte/test.txt", TUD),
+    "campus-gt": ("mot", f"{MOT}/TUD-Campus/gt.txt", TUD),
+    "stadtmitte-gt": ("mot", f"{MOT}/TUD-Stadtmitte/gt.txt", TUD),
+    "sort-det": ("mot", "sort/train/TUD-Campus/det/det.txt", {**TUD, "untracked": True}),
+    "datumaro": (
+        "mot",
+        "datumaro/mot_dataset/mot_seq_with_seqinfo/gt/gt.txt",
+        {"fps": 10, "untracked": True},
+    ),
+    "kitti-results": ("kitti", "results/0000.txt", KITTI),
+    "kitti-labels": ("kitti", "label_02/0000.txt", KITTI),
+}
+
+
+def vpa(**prelabel: Any) -> dict[str, Any]:
+    return {
+        "task_type": "videoplaybackannotation",
+        "params": {
+            "project": "eq",
+            "attachment_type": "video",
+            "geometries": {"box": {"objects_to_annotate": LABELS}},
+        },
+        "prelabel": {
+            "attachment_url": "https://cdn.example.com/{sequence}.mp4",
+            "allow_unmatched_labels": True,
+            **prelabel,
+        },
+    }
+
+
+def va(attachment: str = "image", **prelabel: Any) -> dict[str, Any]:
+    cfg = vpa(**prelabel)
+    cfg["task_type"] = "videoannotation"
+    cfg["params"]["attachment_type"] = attachment
+    if attachment == "video":
+        cfg["params"]["frame_rate"] = 5
+    else:
+        cfg["prelabel"]["attachment_url"] = "https://cdn.example.com/{sequence}/{frame:06d}.jpg"
+    return cfg
+
+
+def box(cfg: dict[str, Any], **limits: Any) -> dict[str, Any]:
+    cfg["params"]["geometries"]["box"].update(limits)
+    return cfg
+
+
+def padded(cfg: dict[str, Any], pad: int) -> dict[str, Any]:
+    cfg["params"]["paddingX"] = cfg["params"]["paddingY"] = pad
+    return cfg
+
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "vpa": vpa(),
+    "vpa-pad-grow-int": padded(box(vpa(), min_width=30, min_height=90, integer_pixels=True), 8),
+    "vpa-keyframes-split": vpa(keyframe_iou=0.9, track_gaps="split", frame_key_base=1),
+    "vpa-drop-small-score": box(vpa(small_boxes="drop", score_threshold=0.5), min_width=25),
+    "vpa-keep-small-dropout": box(vpa(small_boxes="keep", on_violation="drop"), min_height=80),
+    "va-base-topk-px": va(prelabel_as="base_annotations", top_k=3, keyframe_px=2.0),
+    "va-video-int-split": box(va("video", track_gaps="split"), integer_pixels=True, min_width=4),
+    "va-hyp-keyframes-thresholds": va(
+        keyframe_iou=0.8, keyframe_px=3.0, score_thresholds={"person": 0.6, "Car": 0.9}
+    ),
+}
+
+
+def read(kind: str, rel: str, opts: dict[str, Any], shared: Path) -> Dataset:
+    if kind == "kitti":
+        return read_kitti([str(FIXTURES / "kitti" / rel)], **opts)
+    return read_mot([str(shared / rel)], **opts)
+
+
+def expanded(ds: Dataset) -> Dataset:
+    def items() -> Iterator[Item]:
+        for item in ds.items:
+            yield tracks.expand(item)
+
+    return Dataset(ds.format, items(), ds.labels, ds.dropped, ds.notes, ds.kinds)
+
+
+def outputs(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def run(
+    name: str, cfg: dict[str, Any], tmp: Path, shared: Path, columnar: bool
+) -> dict[str, bytes] | str:
+    kind, rel, opts = INPUTS[name]
+    path = tmp / "task.json"
+    path.write_text(json.dumps(cfg))
+    config = load_config(path, {})
+    ds = read(kind, rel, opts, shared)
+    out = tmp / ("columnar" if columnar else "objects")
+    try:
+        convert(ds if columnar else expanded(ds), config, out)
+    except PrelabelError as exc:
+        return str(exc)
+    return outputs(out)
+
+
+def check_same(name: str, cfg: dict[str, Any], tmp: Path, shared: Path) -> dict[str, bytes]:
+    fast = run(name, cfg, tmp, shared, columnar=True)
+    slow = run(name, cfg, tmp, shared, columnar=False)
+    if isinstance(slow, str) or isinstance(fast, str):
+        assert fast == slow
+        return {}
+    assert sorted(fast) == sorted(slow)
+    for key in slow:
+        assert fast[key] == slow[key], f"{key} differs"
+    return fast
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_columnar_equals_per_object(
+    name: str, config: str, shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = tracks.plan
+
+    def spy(*args: Any, **kwargs: Any) -> tracks.Plan:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tracks, "plan", spy)
+    out = check_same(name, CONFIGS[config], tmp_path, shared)
+    assert calls, "the columnar path was not taken"
+    report = json.loads(out["report.json"])
+    assert report["totals"]["objects_in"] == len(report["objects"])
+
+
+def test_label_map_and_unmatched_error(shared: Path, tmp_path: Path) -> None:
+    names = tmp_path / "map.json"
+    names.write_text(json.dumps({"person": "pedestrian"}))
+    cfg = vpa(label_map=str(names))
+    cfg["params"]["geometries"]["box"]["objects_to_annotate"] = ["pedestrian"]
+    out = check_same("campus-test", cfg, tmp_path, shared)
+    assert b'"label":"pedestrian"' in out["report.json"]
+    cfg = vpa(allow_unmatched_labels=False)
+    cfg["params"]["geometries"]["box"]["objects_to_annotate"] = ["car"]
+    fast = run("campus-test", cfg, tmp_path, shared, columnar=True)
+    assert isinstance(fast, str) and "line 1: label 'person' is not one" in fast
+    assert fast == run("campus-test", cfg, tmp_path, shared, columnar=False)
+
+
+def test_on_violation_error_names_the_same_row(shared: Path, tmp_path: Path) -> None:
+    for cfg, text in (
+        (box(vpa(on_violation="error"), min_width=60), "line 187: outside"),
+        (padded(box(vpa(on_violation="error"), min_width=60), 400), "too small"),
+    ):
+        fast = run("stadtmitte-test", cfg, tmp_path, shared, columnar=True)
+        assert isinstance(fast, str) and text in fast
+        assert fast == run("stadtmitte-test", cfg, tmp_path, shared, columnar=False)
+
+
+def test_attributes_sent_fall_back_to_per_object(shared: Path, tmp_path: Path) -> None:
+    cfg = va()
+    cfg["params"]["annotation_attributes"] = {"occlusion": {"type": "number"}}
+    item = next(iter(read("kitti", "results/0000.txt", KITTI, shared).items))
+    assert item.tracks is not None and "occlusion" in item.tracks.attributes
+    out = check_same("kitti-results", cfg, tmp_path, shared)
+    assert any(b'"occlusion"' in v for k, v in out.items() if k.startswith("artifacts/"))
+
+
+def test_item_without_tracks_keeps_per_object_path(shared: Path, tmp_path: Path) -> None:
+    kind, rel, opts = INPUTS["campus-test"]
+    item = tracks.expand(next(iter(read(kind, rel, opts, shared).items)))
+    assert item.tracks is None and sum(len(f.instances) for f in item.frames or []) == 222
+
+
+# --- units ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=20))
+def test_number_text_matches_writer(values: list[float]) -> None:
+    values += [2.0005, 1.0005, 0.0015, -0.0005, 2.675, 1e-7, -3.0]
+    text = tracks.number_text(np.array(values)).to_list()
+    assert text == [json.dumps(_num(v)) for v in values]
+
+
+coord = st.floats(-50, 700, allow_nan=False)
+size = st.floats(0, 300, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(coord, coord, size, size), min_size=1, max_size=12),
+    st.sampled_from(["fix", "drop"]),
+    st.sampled_from([None, "grow", "drop", "keep"]),
+    st.booleans(),
+    st.floats(0, 40),
+    st.sampled_from([None, (640, 480, 0.0), (64, 48, 5.5)]),
+)
+def test_fit_boxes_matches_fit_geometry(
+    rows: list[tuple[float, float, float, float]],
+    on_violation: str,
+    small: str | None,
+    integer: bool,
+    min_size: float,
+    frame: tuple[int, int, float] | None,
+) -> None:
+    limits = GeometryLimits(
+        kind="box", min_width=min_size, min_height=min_size / 2, integer_pixels=integer
+    )
+    bounds = None if frame is None else Bounds.for_image(frame[0], frame[1], frame[2], frame[2])
+    policy = FitPolicy(on_violation=on_violation, small_boxes=small)  # type: ignore[arg-type]
+    cols = tuple(np.array(c, dtype=np.float64) for c in zip(*rows, strict=True))
+    fit = tracks.fit_boxes(cols, limits, bounds, policy)  # type: ignore[arg-type]
+    for r, (left, top, w, h) in enumerate(rows):
+        ref = fit_geometry(Box(left, top, w, h), "box", limits, bounds, policy)
+        if ref.dropped is not None:
+            assert fit.dropped.get(r) == ref.dropped
+            continue
+        assert r not in fit.dropped
+        (g,) = ref.geometries
+        assert isinstance(g, Box)
+        got = (fit.left[r], fit.top[r], fit.width[r], fit.height[r])
+        assert got == (g.left, g.top, g.width, g.height)
+        fixes = [t for bit, t in tracks.FIX_TEXTS if fit.fixes[r] & bit]
+        assert fixes == ref.fixes
+        assert ([fit.flags[r]] if r in fit.flags else []) == ref.flags
