@@ -756,8 +756,8 @@ def _converted(
     bulk = np.flatnonzero(alive & ~flagged)
     if not len(bulk):
         return
-    r = rows[bulk]
-    combo = table.label[r].astype(np.int64) * 16 + fit.fixes[r]
+    sel = rows[bulk]
+    combo = table.label[sel].astype(np.int64) * 16 + fit.fixes[sel]
     combos, inverse, counts = np.unique(combo, return_inverse=True, return_counts=True)
     tails = []
     for c, n_rows in zip(combos.tolist(), counts.tolist(), strict=True):
@@ -778,7 +778,7 @@ def _converted(
         records.annotations += n * n_rows
     head = '{"source":{"file":' + _json(table.file) + ',"location":"line '
     frame = pl.DataFrame(
-        {"line": table.line[r], "tail": pl.Series(tails, dtype=pl.String).gather(inverse.ravel())}
+        {"line": table.line[sel], "tail": pl.Series(tails, dtype=pl.String).gather(inverse.ravel())}
     )
     text = frame.select(
         pl.concat_str([pl.lit(head), pl.col("line").cast(pl.String), pl.lit('"},'), pl.col("tail")])
@@ -867,9 +867,13 @@ def playback_json(item: Item, ctx: WriteContext, task: str, fps: float) -> bytes
         + ',"geometry":"box","frames":['
         for o in objs.tolist()
     ]
-    text = grouped.select(
-        pl.concat_str([pl.Series(prefix, dtype=pl.String), pl.col("e"), pl.lit("]}")]).str.join(",")
-    ).item()
+    text = str(
+        grouped.select(
+            pl.concat_str([pl.Series(prefix, dtype=pl.String), pl.col("e"), pl.lit("]}")]).str.join(
+                ","
+            )
+        ).item()
+    )
     _attribute_note(plan_, ctx)
     return b"{" + text.encode() + b"}"
 
