@@ -64,12 +64,13 @@ def _expand_rasters(holder: Item | Frame, segment_task: bool, filt: LabelFilter,
 def prepare_item(item: Item, config: TaskConfig, filt: LabelFilter, task: str) -> None:
     """Apply the format-neutral filters to an item (and its frames) in place."""
     segment_task = config.task_type == "segmentannotation"
+    if item.tracks is not None:  # a tracking item: rows are in the table, frames are empty
+        item.tracks = filt.table(item.tracks, task)
+        return
     holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
     for holder in holders:
         _expand_rasters(holder, segment_task, filt, task)
         holder.instances = filt.instances(holder.instances, task)
-    if item.tracks is not None:
-        item.tracks = filt.table(item.tracks, task)
 
 
 def _reset_outputs(out: Path) -> None:

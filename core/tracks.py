@@ -25,8 +25,11 @@ reference. Polars is imported only here, so other formats never load it.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +62,21 @@ FIX_TEXTS = (
     (THINNED_BIT, "thinned: interpolated between keyframes"),
 )
 SCORE_ATTRIBUTES = ("score", "confidence")
+# report records are joined and handed to the report this many at a time
+CHUNK = 100_000
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while building many small acyclic objects (frames,
+    strings): the collector would rescan them over and over (3x the build time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- table <-> instances ------------------------------------------------------------------
@@ -160,20 +178,26 @@ class Records:
         self.lines.append(lines)
 
     def flush(self, report: Report) -> None:
-        """Add the records to ``report`` sorted by key."""
+        """Add the records to ``report`` sorted by key, a chunk at a time (bounded memory)."""
         if not self.keys:
             return
         keys = np.concatenate(self.keys)
         lines = pl.concat(self.lines) if len(self.lines) > 1 else self.lines[0]
+        self.keys, self.lines = [], []
         order = np.argsort(keys, kind="stable")
-        text = lines.gather(order).str.join("\n").item()
-        report.add_lines(
-            text.encode(),
-            outcomes=self.outcomes,
-            reasons=self.reasons,
-            fixes=self.fixes,
-            annotations=self.annotations,
-        )
+        del keys
+        for start in range(0, len(order), CHUNK):
+            part = lines.gather(order[start : start + CHUNK]).str.join("\n")
+            data = part.cast(pl.Binary).item()
+            del part
+            first = start == 0
+            report.add_lines(
+                data,
+                outcomes=self.outcomes if first else {},
+                reasons=self.reasons if first else None,
+                fixes=self.fixes if first else None,
+                annotations=self.annotations if first else 0,
+            )
 
 
 # --- filters ------------------------------------------------------------------------------
@@ -453,29 +477,35 @@ def _round(fit: BoxFit, limits: GeometryLimits, b: Bounds | None, policy: FitPol
 # --- numbers as text ----------------------------------------------------------------------
 
 
-def milli(values: FloatArray) -> IntArray:
-    """``round(v, 3) * 1000`` as integers, exactly as Python's ``round`` (ties settled by it)."""
-    scaled = values * 1000.0
-    out = np.floor(scaled + 0.5)
-    frac = scaled - np.floor(scaled)
-    near = np.flatnonzero(np.abs(frac - 0.5) < 1e-6)
+def scaled(values: FloatArray, decimals: int = 3) -> IntArray:
+    """``round(v, decimals) * 10**decimals`` as integers, exactly as Python's ``round`` (the
+    few values within float noise of a half are settled by ``round`` itself)."""
+    factor = 10.0**decimals
+    x = values * factor
+    out = np.floor(x + 0.5)
+    near = np.flatnonzero(np.abs(x - np.floor(x) - 0.5) < 1e-6)
     for r in near.tolist():
-        out[r] = round(round(float(values[r]), 3) * 1000)
+        out[r] = round(round(float(values[r]), decimals) * factor)
     result: IntArray = out.astype(np.int64)
     return result
 
 
-def number_text(values: FloatArray) -> pl.Series:
-    """Numbers as ``prelabel.writers.common`` writes them: 3 decimals, integral as int."""
-    m = milli(values)
+def number_text(values: FloatArray, decimals: int = 3, *, as_float: bool = False) -> pl.Series:
+    """Numbers as the writers write them: ``prelabel.writers.common`` (3 decimals, integral
+    values as ints), or with ``as_float`` as orjson writes ``round(v, decimals)`` ("2.0")."""
+    m = scaled(values, decimals)
+    unit = 10**decimals
     frame = pl.DataFrame({"m": m})
     a = pl.col("m").abs()
     sign = pl.when(pl.col("m") < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    whole = (a // 1000).cast(pl.String)
-    frac = (a % 1000).cast(pl.String).str.zfill(3).str.strip_chars_end("0")
+    whole = (a // unit).cast(pl.String)
+    frac = (a % unit).cast(pl.String).str.zfill(decimals).str.strip_chars_end("0")
+    integral = (
+        pl.concat_str([sign, whole, pl.lit(".0")]) if as_float else pl.concat_str([sign, whole])
+    )
     text = (
-        pl.when(a % 1000 == 0)
-        .then(pl.concat_str([sign, whole]))
+        pl.when(a % unit == 0)
+        .then(integral)
         .otherwise(pl.concat_str([sign, whole, pl.lit("."), frac]))
     )
     return frame.select(text.alias("t")).to_series()
@@ -844,17 +874,9 @@ def playback_json(item: Item, ctx: WriteContext, task: str, fps: float) -> bytes
     plan_ = plan(table, item, ctx, task, np.arange(len(frames), dtype=np.int64))
     if not len(plan_.rows):
         return b"{}"
-    base = ctx.config.prelabel.frame_key_base
-    heads = [
-        '{"key":'
-        + _json(f.index + base)
-        + ',"timestamp":'
-        + _json(round(f.timestamp if f.timestamp is not None else f.index / fps, 6))
-        + ","
-        for f in frames
-    ]
+    heads = _frame_heads(frames, ctx.config.prelabel.frame_key_base, fps)
     cols = _box_columns(plan_).with_columns(
-        head=pl.Series(heads, dtype=pl.String).gather(table.frame[plan_.rows]),
+        head=heads.gather(table.frame[plan_.rows]),
         obj=pl.Series(plan_.obj),
     )
     entries = cols.select(pl.col("obj"), _geometry_text(pl.col("head")).add(pl.lit("}")).alias("e"))
@@ -867,15 +889,43 @@ def playback_json(item: Item, ctx: WriteContext, task: str, fps: float) -> bytes
         + ',"geometry":"box","frames":['
         for o in objs.tolist()
     ]
-    text = str(
-        grouped.select(
-            pl.concat_str([pl.Series(prefix, dtype=pl.String), pl.col("e"), pl.lit("]}")]).str.join(
-                ","
-            )
-        ).item()
+    body = grouped.select(
+        pl.concat_str([pl.Series(prefix, dtype=pl.String), pl.col("e"), pl.lit("]}")])
+    ).to_series()
+    del grouped, entries, cols
+    data: bytes = (
+        pl.concat([pl.Series(["{"]), body.str.join(","), pl.Series(["}"])])
+        .str.join("")
+        .cast(pl.Binary)
+        .item()
     )
     _attribute_note(plan_, ctx)
-    return b"{" + text.encode() + b"}"
+    return data
+
+
+def _frame_heads(frames: list[Frame], base: int, fps: float) -> pl.Series:
+    """Per frame ``{"key":K,"timestamp":T,`` (timestamp rounded to 6 decimals, a float)."""
+    with paused_gc():
+        stamps = np.array(
+            [f.timestamp if f.timestamp is not None else f.index / fps for f in frames],
+            dtype=np.float64,
+        ).reshape(-1)
+        index = np.array([f.index for f in frames], dtype=np.int64).reshape(-1)
+    table = pl.DataFrame(
+        {"key": index + base, "t": number_text(stamps, 6, as_float=True)},
+        schema={"key": pl.Int64, "t": pl.String},
+    )
+    return table.select(
+        pl.concat_str(
+            [
+                pl.lit('{"key":'),
+                pl.col("key").cast(pl.String),
+                pl.lit(',"timestamp":'),
+                pl.col("t"),
+                pl.lit(","),
+            ]
+        )
+    ).to_series()
 
 
 def video_frames_json(item: Item, used: list[Frame], ctx: WriteContext, task: str) -> bytes:
