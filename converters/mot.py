@@ -170,47 +170,63 @@ def fast_parse(text: str, delimiter: str | None, ncols: int) -> FloatArray | Non
 def quick_table(
     path: str, names_for: Mapping[int, Sequence[str]]
 ) -> tuple[FloatArray, IntArray] | None:
-    """A regular comma-separated ASCII file parsed from its bytes by polars, without a text
-    copy: ``(rows, line numbers)``, or None to take the checked text path."""
+    """A regular comma-separated ASCII file (no blank line, one column count) parsed from its
+    bytes by polars, without a text copy: ``(rows, line numbers)``, or None to take the
+    checked text path (which names bad lines)."""
     try:
         data = Path(path).read_bytes()
     except OSError:
         return None  # the text path raises the error
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    if b"\r" in data:
-        data = data.replace(b"\r", b"")
-    body = data.rstrip(b"\n")
-    del data
-    if not body or body.startswith(b"\n") or b"\n\n" in body or b'"' in body:
+    if data.startswith(b"\xef\xbb\xbf") or b"\r" in data:
+        data = data.removeprefix(b"\xef\xbb\xbf").replace(b"\r", b"")
+    end = len(data)
+    while end and data[end - 1] == 10:
+        end -= 1
+    if not end or end < len(data) - 1 or data.startswith(b"\n") or not data.isascii():
         return None
-    first = body[: body.find(b"\n")] if b"\n" in body else body
+    if data.find(b"\n\n", 0, end) >= 0 or data.find(b'"', 0, end) >= 0:
+        return None
+    first = data[: data.find(b"\n", 0, end)] if data.find(b"\n", 0, end) >= 0 else data[:end]
     ncols = first.count(b",") + 1
-    if ncols not in names_for or not body.isascii():
+    nrows = data.count(b"\n", 0, end) + 1
+    if ncols not in names_for or data.count(b",", 0, end) != nrows * (ncols - 1):
         return None
-    nrows = body.count(b"\n") + 1
-    if body.count(b",") != nrows * (ncols - 1):
+    frame = polars_frame(data, ncols, nrows)
+    del data
+    if frame is None:
         return None
-    values = polars_parse(body, ncols, nrows)
-    if values is None:
-        return None
-    return values, np.arange(1, nrows + 1, dtype=np.int64)
+    return columns_array(frame), np.arange(1, nrows + 1, dtype=np.int64)
 
 
-def polars_parse(body: str | bytes, ncols: int, nrows: int) -> FloatArray | None:
-    """Comma-separated rows parsed by polars' CSV reader (several times faster than numpy's
-    text parser on a million rows), or None when any field is not a plain number."""
+def polars_frame(data: bytes, ncols: int, nrows: int) -> Any:
+    """The rows as a polars frame of Float64 columns, or None when a field is not a number."""
     import polars as pl
 
     schema = {f"c{i}": pl.Float64 for i in range(ncols)}
     try:
-        data = body.encode() if isinstance(body, str) else body
         frame = pl.read_csv(data, has_header=False, schema=schema)
     except (pl.exceptions.PolarsError, ValueError):
         return None
     if frame.height != nrows or any(frame.null_count().row(0)):
         return None
-    out: FloatArray = frame.to_numpy(order="fortran").astype(np.float64, copy=False)
+    return frame
+
+
+def columns_array(frame: Any) -> FloatArray:
+    """A polars frame as an ``(n, ncols)`` Fortran-order array, freeing each column as it is
+    copied (peak: the array plus one column)."""
+    out: FloatArray = np.empty((frame.height, frame.width), dtype=np.float64, order="F")
+    for i, name in enumerate(list(frame.columns)):
+        out[:, i] = frame.get_column(name).to_numpy()
+        frame = frame.drop(name)
     return out
+
+
+def polars_parse(body: str, ncols: int, nrows: int) -> FloatArray | None:
+    """Comma-separated rows parsed by polars' CSV reader (several times faster than numpy's
+    text parser on a million rows), or None when any field is not a plain number."""
+    frame = polars_frame(body.encode(), ncols, nrows)
+    return None if frame is None else columns_array(frame)
 
 
 def parse_line(line: str, delimiter: str | None, names: Sequence[str]) -> list[float] | str:
@@ -476,9 +492,9 @@ def build_item(
     enabled = gc.isenabled()
     gc.disable()  # many small acyclic objects: the collector would rescan them over and over
     try:
+        # no per-frame fields: the video writers give templates {frame} from Frame.number
         frames = [
-            Frame(i, i + first_frame, [], None if not fps else i / fps, {"frame": i + first_frame})
-            for i in range(n_frames)
+            Frame(i, i + first_frame, [], None if not fps else i / fps, {}) for i in range(n_frames)
         ]
     finally:
         if enabled:

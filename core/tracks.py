@@ -26,9 +26,10 @@ reference. Polars is imported only here, so other formats never load it.
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -48,7 +49,7 @@ from .report import ObjectRecord, Report
 
 if TYPE_CHECKING:
     from .filters import LabelFilter
-    from .writers.context import WriteContext
+    from .writers.context import ArtifactStore, WriteContext
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -158,38 +159,66 @@ def record_line(
 
 @dataclass(slots=True)
 class Records:
-    """Report records of one stage, each with a sort key, and their counts."""
+    """Report records of one stage, each with a sort key, and their counts.
 
+    Bulk records are kept as (line number, template) pairs and only turned into text a
+    chunk at a time in :meth:`flush`; odd records (drops, flags) are whole texts.
+    """
+
+    head: str = ""  # '{"source":{"file":F,"location":"line '
+    texts: list[str] = field(default_factory=list)  # templates and whole records
     keys: list[IntArray] = field(default_factory=list)
-    lines: list[pl.Series] = field(default_factory=list)
+    lines: list[IntArray] = field(default_factory=list)  # -1: the text is the whole record
+    which: list[IntArray] = field(default_factory=list)  # index into texts
+    one_keys: list[int] = field(default_factory=list)
+    one_texts: list[int] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     fixes: Counter[str] = field(default_factory=Counter)
     annotations: int = 0
 
+    def text(self, key: int, line: bytes) -> None:
+        """One whole record (made by :func:`record_line`), not counted."""
+        self.one_keys.append(key)
+        self.one_texts.append(len(self.texts))
+        self.texts.append(line.decode())
+
     def dropped(self, key: int, line: bytes, reason: str) -> None:
         """One dropped record, made by :func:`record_line`."""
-        self.keys.append(np.array([key], dtype=np.int64))
-        self.lines.append(pl.Series([line.decode()], dtype=pl.String))
+        self.text(key, line)
         self.outcomes["dropped"] += 1
         self.reasons[reason.split(":")[0]] += 1
 
-    def bulk(self, keys: IntArray, lines: pl.Series) -> None:
+    def bulk(
+        self, file: str, keys: IntArray, lines: IntArray, which: IntArray, tails: list[str]
+    ) -> None:
+        """Records ``head + line + '"},' + tails[which]`` (tails: the rest of the record)."""
+        self.head = '{"source":{"file":' + _json(file) + ',"location":"line '
         self.keys.append(keys)
         self.lines.append(lines)
+        self.which.append(which + len(self.texts))
+        self.texts.extend(tails)
 
     def flush(self, report: Report) -> None:
         """Add the records to ``report`` sorted by key, a chunk at a time (bounded memory)."""
-        if not self.keys:
+        if not self.keys and not self.one_keys:
             return
-        keys = np.concatenate(self.keys)
-        lines = pl.concat(self.lines) if len(self.lines) > 1 else self.lines[0]
-        self.keys, self.lines = [], []
+        keys = np.concatenate([*self.keys, np.array(self.one_keys, dtype=np.int64)])
+        lines = np.concatenate([*self.lines, np.full(len(self.one_keys), -1, dtype=np.int64)])
+        which = np.concatenate([*self.which, np.array(self.one_texts, dtype=np.int64)])
+        texts = pl.Series(self.texts, dtype=pl.String)
+        self.keys, self.lines, self.which, self.one_keys, self.one_texts = [], [], [], [], []
         order = np.argsort(keys, kind="stable")
         del keys
+        whole = pl.col("l") < 0
+        made = pl.concat_str(
+            [pl.lit(self.head), pl.col("l").cast(pl.String), pl.lit('"},'), pl.col("t")]
+        )
+        record = pl.when(whole).then(pl.col("t")).otherwise(made)
         for start in range(0, len(order), CHUNK):
-            part = lines.gather(order[start : start + CHUNK]).str.join("\n")
-            data = part.cast(pl.Binary).item()
+            sel = order[start : start + CHUNK]
+            part = pl.DataFrame({"l": lines[sel], "t": texts.gather(which[sel])})
+            data = part.select(record.str.join("\n")).to_series().cast(pl.Binary).item()
             del part
             first = start == 0
             report.add_lines(
@@ -264,7 +293,7 @@ def filter_table(filt: LabelFilter, table: TrackTable, task: str) -> TrackTable:
         line = record_line(table, r, "dropped", original, task, reason=reason)
         records.dropped(int(table.frame[r]) * 2 * n * 2 + int(pos[r]), line, reason)
     keep = ~(label_drop | score_drop)
-    out = table.take(keep)
+    out = table if keep.all() else table.take(keep)
     out.label = new_code[out.label].astype(np.int32)
     out.labels = new_labels
     filt.seen.setdefault("box", set()).update(new_labels[c] for c in np.unique(out.label))
@@ -293,6 +322,8 @@ def _top_k(
         label = table.labels[int(table.label[r])]
         line = record_line(table, r, "dropped", label, task, reason=reason)
         records.dropped(int(table.frame[r]) * 2 * stride + stride + rk, line, reason)
+    if not len(drop):
+        return table
     keep = np.ones(n, dtype=bool)
     keep[drop] = False
     return table.take(keep)
@@ -821,7 +852,7 @@ def _converted(
             flags=[fit.flags[r]],
             annotations=n,
         )
-        records.bulk(key[p : p + 1], pl.Series([line.decode()], dtype=pl.String))
+        records.text(int(key[p]), line)
         _count(records, fixes, n)
     bulk = np.flatnonzero(alive & ~flagged)
     if not len(bulk):
@@ -846,14 +877,7 @@ def _converted(
         for fix in fixes:
             records.fixes[fix.split(":")[0]] += n_rows
         records.annotations += n * n_rows
-    head = '{"source":{"file":' + _json(table.file) + ',"location":"line '
-    frame = pl.DataFrame(
-        {"line": table.line[sel], "tail": pl.Series(tails, dtype=pl.String).gather(inverse.ravel())}
-    )
-    text = frame.select(
-        pl.concat_str([pl.lit(head), pl.col("line").cast(pl.String), pl.lit('"},'), pl.col("tail")])
-    ).to_series()
-    records.bulk(key[bulk], text)
+    records.bulk(table.file, key[bulk], table.line[sel], inverse.ravel().astype(np.int64), tails)
 
 
 def _count(records: Records, fixes: list[str], annotations: int) -> None:
@@ -901,41 +925,68 @@ def _geometry_text(prefix: pl.Expr) -> pl.Expr:
     )
 
 
-def playback_json(item: Item, ctx: WriteContext, task: str, fps: float) -> bytes:
-    """The uuid-keyed videoplayback hypothesis of ``item.tracks`` (records and notes made)."""
+def playback_json(item: Item, ctx: WriteContext, task: str, fps: float) -> Iterator[bytes]:
+    """The uuid-keyed videoplayback hypothesis of ``item.tracks``, in chunks of whole objects
+    (records and notes are made before the first chunk)."""
     table = item.tracks
     frames = item.frames or []
     assert table is not None
     plan_ = plan(table, item, ctx, task, np.arange(len(frames), dtype=np.int64))
+    _attribute_note(plan_, ctx)
+    return _playback_chunks(plan_, frames, ctx.config.prelabel.frame_key_base, fps)
+
+
+def _playback_chunks(plan_: Plan, frames: list[Frame], base: int, fps: float) -> Iterator[bytes]:
     if not len(plan_.rows):
-        return b"{}"
-    heads = _frame_heads(frames, ctx.config.prelabel.frame_key_base, fps)
-    cols = _box_columns(plan_).with_columns(
-        head=heads.gather(table.frame[plan_.rows]),
-        obj=pl.Series(plan_.obj),
-    )
+        yield b"{}"
+        return
+    heads = _frame_heads(frames, base, fps)
+    starts = np.flatnonzero(np.r_[True, plan_.obj[1:] != plan_.obj[:-1]])
+    at = np.searchsorted(starts, np.arange(CHUNK, len(plan_.rows), CHUNK))
+    bounds = [*sorted({0, *starts[at[at < len(starts)]].tolist()}), len(plan_.rows)]
+    for n, (a, b) in enumerate(itertools.pairwise(bounds)):
+        yield (b"{" if n == 0 else b",") + _playback_part(plan_, heads, slice(a, b))
+    yield b"}"
+
+
+def _playback_part(plan_: Plan, heads: pl.Series, part: slice) -> bytes:
+    """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part``."""
+    rows = plan_.rows[part]
+    obj = plan_.obj[part]
+    fit = plan_.fit
+    cols = number_columns(
+        {
+            "left": fit.left[rows],
+            "top": fit.top[rows],
+            "width": fit.width[rows],
+            "height": fit.height[rows],
+        }
+    ).with_columns(head=heads.gather(plan_.table.frame[rows]), obj=pl.Series(obj))
     entries = cols.select(pl.col("obj"), _geometry_text(pl.col("head")).add(pl.lit("}")).alias("e"))
     grouped = entries.group_by("obj", maintain_order=True).agg(pl.col("e").str.join(","))
-    objs = grouped["obj"].to_numpy()
     prefix = [
         _json(plan_.uuids[o])
         + ':{"label":'
         + _json(plan_.labels[o])
         + ',"geometry":"box","frames":['
-        for o in objs.tolist()
+        for o in grouped["obj"].to_list()
     ]
     body = grouped.select(
-        pl.concat_str([pl.Series(prefix, dtype=pl.String), pl.col("e"), pl.lit("]}")])
-    ).to_series()
-    del grouped, entries, cols
-    data: bytes = (
-        pl.concat([pl.Series(["{"]), body.str.join(","), pl.Series(["}"])])
-        .str.join("")
-        .cast(pl.Binary)
-        .item()
+        pl.concat_str([pl.Series(prefix, dtype=pl.String), pl.col("e"), pl.lit("]}")]).str.join(",")
     )
-    _attribute_note(plan_, ctx)
+    data: bytes = body.to_series().cast(pl.Binary).item()
     return data
+
+
+def add_artifact(store: ArtifactStore, name: str, chunks: Iterable[bytes]) -> str:
+    """``ArtifactStore.add`` for data written a chunk at a time (never whole in memory)."""
+    path = store.root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    store.written.append(name)
+    return store.reference(name)
 
 
 def _frame_heads(frames: list[Frame], base: int, fps: float) -> pl.Series:
@@ -974,7 +1025,8 @@ def video_frames_json(item: Item, used: list[Frame], ctx: WriteContext, task: st
     frame_pos[[f.index for f in unique]] = np.arange(len(unique))
     chosen = frame_pos[table.frame] < len(frames)
     _drop_unsampled(table, ~chosen, frames, task, ctx)
-    table = table.take(chosen)
+    if not chosen.all():
+        table = table.take(chosen)
     plan_ = plan(table, item, ctx, task, frame_pos)
     by_frame: dict[int, str] = {}
     if len(plan_.rows):

@@ -459,17 +459,17 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     else:
         body["attachment"] = ctx.attachment(item)
     body["unique_id"] = task
-    data = None
     if item.tracks is not None:
-        from ..tracks import columnar_ok, expand, playback_json
+        from ..tracks import add_artifact, columnar_ok, expand, playback_json
 
         if columnar_ok(item, ctx):
-            data = playback_json(item, ctx, task, float(fps))
-        else:
-            expand(item)
-    if data is None:
-        objects = prepare(group_objects(item, frames, ctx), item, ctx, task)
-        data = orjson.dumps(playback_hypothesis(objects, ctx, float(fps)))
+            chunks = playback_json(item, ctx, task, float(fps))
+            ref = add_artifact(ctx.artifacts, artifact_name(task, ".json"), chunks)
+            ctx.place(body, {"annotations": {"url": ref}})
+            return body
+        expand(item)
+    objects = prepare(group_objects(item, frames, ctx), item, ctx, task)
+    data = orjson.dumps(playback_hypothesis(objects, ctx, float(fps)))
     ref = ctx.artifacts.add(artifact_name(task, ".json"), data)
     ctx.place(body, {"annotations": {"url": ref}})
     return body
