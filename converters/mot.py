@@ -443,7 +443,7 @@ def duplicates(
     rows = np.flatnonzero(keep & (track.track >= 0))
     if len(rows) < 2:
         return
-    order = rows[np.lexsort((track.lines[rows], track.track[rows], track.frame[rows]))]
+    order = rows[frame_track_order(track.frame[rows], track.track[rows], track.lines[rows])]
     same = (np.diff(track.frame[order]) == 0) & (np.diff(track.track[order]) == 0)
     for k in np.flatnonzero(same).tolist():
         first, second = int(order[k]), int(order[k + 1])
@@ -455,6 +455,19 @@ def duplicates(
             continue
         keep[second] = False
         reject(path, int(track.lines[second]), reason, bad_rows, dropped)
+
+
+def frame_track_order(frame: IntArray, tid: IntArray, lines: IntArray) -> IntArray:
+    """Positions sorted by (frame, track id, line): one stable sort of a combined key when
+    it fits (rows come in line order), else a three-key lexsort."""
+    f0, t0 = int(frame.min()), int(tid.min())
+    span_f, span_t = int(frame.max()) - f0 + 1, int(tid.max()) - t0 + 1
+    if span_f * span_t < 2**62 and bool((np.diff(lines) > 0).all()):
+        key = (frame - f0) * span_t + (tid - t0)
+        out: IntArray = np.argsort(key, kind="stable").astype(np.int64)
+        return out
+    order: IntArray = np.lexsort((lines, tid, frame)).astype(np.int64)
+    return order
 
 
 def untracked_check(path: str, track: Track, keep: npt.NDArray[np.bool_], untracked: bool) -> None:
@@ -521,7 +534,7 @@ def track_table(
     auto_int_attributes: frozenset[str],
 ) -> TrackTable:
     """The kept rows of ``track`` as columns (labels coded, missing scores NaN)."""
-    rows = np.flatnonzero(keep)
+    rows: Any = slice(None) if keep.all() else np.flatnonzero(keep)
     codes: dict[str, int] = {}
     labels = track.labels
     if len(labels) and labels.count(labels[0]) == len(labels):
@@ -709,6 +722,7 @@ def read_one(path: str, key: str, opts: MotOptions, dropped: list[Dropped]) -> I
         problems = row_problems(values, BASE_NAMES)
         bad_numbers(path, values, lines, keep, problems, opts.bad_rows, local)
     track = make_track(path, values, lines, keep, layout, gt, opts, local, notes)
+    del values
     info = seq_info(path, opts, notes)
     check_frames(path, track, keep, info, 1, opts.bad_rows, local)
     untracked_check(path, track, keep, opts.untracked)
@@ -793,7 +807,7 @@ def make_track(
         lines,
         safe[:, 0].astype(np.int64),
         safe[:, 1].astype(np.int64),
-        values[:, 2:6],
+        np.array(values[:, 2:6], dtype=np.float64),  # a copy: the parsed rows can be freed
         scores,
         labels,
         attributes,
