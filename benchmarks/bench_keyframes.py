@@ -17,13 +17,14 @@ from pathlib import Path
 from prelabel.converters.mot import read_mot
 from prelabel.keyframes import Thinning, Tolerance, as_arrays, thin_track
 from prelabel.model import Box
+from prelabel.tracks import expand
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "motmetrics" / "data"
 SEQUENCES = ("TUD-Campus", "TUD-Stadtmitte")
 
 
 def tracks(sequence: str) -> dict[str, list[tuple[int, Box]]]:
-    (item,) = list(read_mot([str(SHARED / sequence / "test.txt")]).items)
+    (item,) = [expand(i) for i in read_mot([str(SHARED / sequence / "test.txt")]).items]
     out: dict[str, list[tuple[int, Box]]] = defaultdict(list)
     for frame in item.frames or []:
         for inst in frame.instances:

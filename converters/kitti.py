@@ -13,6 +13,9 @@ not used. One file is one sequence (``label_02/0000.txt``): the item key is the 
 Rows with ``x2 < x1`` (or ``y2 < y1``), a NaN, a field that is not a number or a wrong column
 count are an error naming the line, or under ``bad_rows="drop"`` dropped with the line;
 ``bad_rows="fix"`` swaps reversed corners and drops what cannot be repaired.
+
+Items carry their rows as a columnar :class:`~prelabel.model.TrackTable` (``Item.tracks``),
+as MOT items do; ``truncation`` is written as an int when whole, ``occlusion`` always.
 """
 
 from __future__ import annotations

@@ -22,6 +22,13 @@ the MOT16 class names.
 
 ``seqinfo.ini`` (``--seqinfo``, or found beside the file or one folder up) gives ``name``,
 ``frameRate``, ``seqLength``, ``imWidth``, ``imHeight``; ``--fps`` / ``--image-size`` override.
+
+Output: one video item per file whose ``frames`` list every frame (timing, URL templates)
+and whose rows are a columnar :class:`~prelabel.model.TrackTable` in ``Item.tracks`` (no
+per-row objects; ``prelabel.tracks.expand`` makes per-frame instances when needed). A
+regular comma-separated ASCII file is parsed from its bytes by polars' CSV reader; anything
+irregular (blank lines, quotes, a field that is not a number, whitespace columns) takes the
+checked per-line text path, which names the bad line.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 In order, per instance: the label map (rename, merge, drop), score thresholds (per label,
 else global), the task's label set (an error, or a drop with ``allow_unmatched_labels``),
 then top-k per image or frame. Every instance removed here is recorded in the report.
-Raster segments get the same label map and label checks.
+Raster segments get the same label map and label checks. A tracking item's columnar
+table (``Item.tracks``) gets the same filters vectorised (:meth:`LabelFilter.table`).
 """
 
 from __future__ import annotations

@@ -301,7 +301,9 @@ class Item:
     ``key`` is a stable identifier (image id, file stem, sequence name) used for the default
     unique_id; ``fields`` are what URL templates may use (``file_name``, ``id``, ``stem``,
     ``coco_url``, ``sequence``, ...). An image item has ``instances`` (and maybe a
-    ``raster``); a video item has ``frames`` (``frames is not None``).
+    ``raster``); a video item has ``frames`` (``frames is not None``). A tracking item
+    (MOT, KITTI) keeps its rows in ``tracks`` (a :class:`TrackTable`) and its frames
+    carry no instances; ``prelabel.tracks.expand`` moves the rows onto the frames.
     """
 
     key: str

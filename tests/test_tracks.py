@@ -260,3 +260,40 @@ def test_fit_boxes_matches_fit_geometry(
         fixes = [t for bit, t in tracks.FIX_TEXTS if fit.fixes[r] & bit]
         assert fixes == ref.fixes
         assert ([fit.flags[r]] if r in fit.flags else []) == ref.flags
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        f"{MOT}/TUD-Campus/test.txt",
+        f"{MOT}/TUD-Stadtmitte/gt.txt",
+        "sort/train/TUD-Stadtmitte/det/det.txt",
+        "datumaro/mot_dataset/mot_seq_with_seqinfo/gt/gt.txt",
+    ],
+)
+def test_polars_parse_equals_text_parse(rel: str, shared: Path) -> None:
+    from prelabel.converters import mot
+
+    path = str(shared / rel)
+    quick = mot.quick_table(path, mot.COLUMN_NAMES)
+    assert quick is not None
+    text = mot.read_text(path)
+    values, lines = mot.parse_table(path, text, mot.COLUMN_NAMES, "error", [], delimiter=",")
+    assert np.array_equal(quick[0], values) and np.array_equal(quick[1], lines)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1,2,3,4,5,6\n\n1,3,3,4,5,6\n",
+        "1,2,3,4,5,6\n1,3,x,4,5,6\n",
+        '1,2,"3",4,5,6\n',
+        "1 2 3 4 5 6\n",
+    ],
+)
+def test_irregular_files_take_the_checked_text_path(text: str, tmp_path: Path) -> None:
+    from prelabel.converters import mot
+
+    path = tmp_path / "t.txt"
+    path.write_text(text)
+    assert mot.quick_table(str(path), mot.COLUMN_NAMES) is None
