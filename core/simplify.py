@@ -1,0 +1,231 @@
+"""Vertex budgets: least-lossy Douglas-Peucker simplification and densifying."""
+
+from __future__ import annotations
+
+import heapq
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from .keyhole import keyhole_count
+from .model import Ring
+from .rings import Coords, clean_ring, exterior_coords, hole_coords, ring_array, to_ring
+
+# bisection steps of the simplification tolerance (2**-16 of the part's size is sub-pixel)
+BISECT_STEPS = 16
+# fast integer path: first upper bracket (px) for the tolerance, grown x4 until it fits, and
+# the bracket width (px) at which the bisection stops (finer tolerances change nothing on
+# pixel-grid rings)
+FAST_START = 2.0
+FAST_PRECISION = 0.01
+# when the best DP result is not a valid polygon, these multiples of its tolerance are tried
+# before shapely's (slower) topology-preserving bisection
+FAST_RETRIES = (1.1, 1.25, 1.5, 2.0)
+# holes up to this many vertices that DP collapses are kept as their largest triangle
+SMALL_RING = 64
+
+
+def _vertex_count(shape: shapely.Geometry, closed: bool) -> int:
+    if closed:
+        return keyhole_count(shape) if shapely.get_type_id(shape) == 3 else 0
+    return int(shapely.get_num_coordinates(shape))
+
+
+def bisect_simplify(
+    shape: shapely.Geometry, max_vertices: int, *, closed: bool = True
+) -> shapely.Geometry | None:
+    """Least-lossy topology-preserving Douglas-Peucker simplification within a budget.
+
+    Bisects the tolerance between 0 and the shape's size (at most :data:`BISECT_STEPS`
+    steps, stopping early on an exact fit) for the smallest tolerance whose result has at
+    most ``max_vertices`` (keyholed count for polygons). Returns None when even the coarsest
+    simplification is over budget.
+    """
+    x0, y0, x1, y1 = shapely.bounds(shape)
+    hi = max(x1 - x0, y1 - y0, 1e-9)
+    best = shapely.simplify(shape, hi, preserve_topology=True)
+    if _vertex_count(best, closed) > max_vertices:
+        return _coarsest_fallback(best, max_vertices) if closed else None
+    lo = 0.0
+    best_valid: shapely.Geometry = best
+    for _ in range(BISECT_STEPS):
+        mid = (lo + hi) / 2
+        cand = shapely.simplify(shape, mid, preserve_topology=True)
+        count = _vertex_count(cand, closed)
+        if count <= max_vertices and (not closed or shapely.is_valid(cand)):
+            hi, best_valid = mid, cand
+            if count == max_vertices:
+                break
+        else:
+            lo = mid
+    return best_valid
+
+
+def _dp_rings(rings: list[npt.NDArray[np.int32]], tolerance: float) -> list[Coords]:
+    out = [cv2.approxPolyDP(r, tolerance, True).reshape(-1, 2).astype(np.float64) for r in rings]
+    for i in range(1, len(out)):  # a hole DP collapses keeps its largest triangle instead
+        if len(out[i]) < 3 <= len(rings[i]) <= SMALL_RING:
+            out[i] = _drop_least_area(rings[i].reshape(-1, 2).astype(np.float64), 3)
+    return out
+
+
+def _dp_count(rings: list[Coords]) -> int:
+    """Keyholed vertex count of DP rings, or -1 when a ring collapsed under 3 vertices."""
+    if any(len(r) < 3 for r in rings):
+        return -1
+    return sum(len(r) for r in rings) + 2 * (len(rings) - 1)
+
+
+def _fast_simplify_part(rings: list[Coords], max_vertices: int) -> list[Coords] | None:
+    """Bisection with OpenCV's Douglas-Peucker on integer rings, then one validity check.
+
+    A tolerance that collapses a ring counts as too coarse. Returns None (the caller falls
+    back to shapely's topology-preserving simplifier) when no tolerance tried meets the
+    budget or the best result is not a valid polygon.
+    """
+    ints = [r.astype(np.int32).reshape(-1, 1, 2) for r in rings]
+    span = float((rings[0].max(axis=0) - rings[0].min(axis=0)).max())
+    lo, hi = 0.0, min(FAST_START, span)
+    best: list[Coords] | None = None
+    while hi < span and _dp_count(_dp_rings(ints, hi)) > max_vertices:
+        lo, hi = hi, min(hi * 4, span)
+    while hi - lo > FAST_PRECISION:
+        mid = (lo + hi) / 2
+        cand = _dp_rings(ints, mid)
+        count = _dp_count(cand)
+        if count > max_vertices:
+            lo = mid
+            continue
+        hi = mid
+        if count > 0:
+            best = cand
+            if count == max_vertices:
+                break
+    if best is None:
+        best = _dp_rings(ints, hi)
+        if not 0 < _dp_count(best) <= max_vertices:
+            return None
+    if _valid(best):
+        return best
+    for factor in FAST_RETRIES:  # DP cut across a narrow neck: coarser may not, and is cheap
+        cand = _dp_rings(ints, hi * factor)
+        if 0 < _dp_count(cand) <= max_vertices and _valid(cand):
+            return cand
+    return None
+
+
+def _valid(rings: list[Coords]) -> bool:
+    shape = shapely.Polygon(rings[0], rings[1:])
+    return bool(shapely.is_valid(shape) and shapely.area(shape) > 0)
+
+
+def simplify_part(
+    exterior: Coords, holes: list[Coords], max_vertices: int
+) -> tuple[Coords, list[Coords]] | None:
+    """Least-lossy simplification of one polygon part to a keyholed vertex budget.
+
+    The budget counts the ring the part becomes after :func:`keyhole` (exterior + holes + 2
+    per hole). Integer rings (traced masks) first take a fast path: bisection of the
+    tolerance with OpenCV's ``approxPolyDP`` on every ring, accepted when the result is a
+    valid polygon; otherwise (or for float rings) :func:`bisect_simplify` with shapely's
+    topology-preserving simplifier decides.
+
+    Returns:
+        ``(exterior, holes)`` within budget, or None when the holes alone are over budget
+        (the caller fills holes and tries again).
+    """
+    rings = [exterior, *holes]
+    if all(np.array_equal(r, np.rint(r)) and np.abs(r).max() < 2**30 for r in rings):
+        fast = _fast_simplify_part(rings, max_vertices)
+        if fast is not None:
+            return fast[0], fast[1:]
+    shape = bisect_simplify(shapely.Polygon(exterior, holes), max_vertices)
+    if shape is None:
+        return None
+    return exterior_coords(shape), hole_coords(shape)
+
+
+def _drop_least_area(ring: Coords, keep: int) -> Coords:
+    """Remove the vertex spanning the smallest triangle until ``keep`` remain (Visvalingam)."""
+    pts = ring
+    while len(pts) > keep:
+        a, b = pts - np.roll(pts, 1, axis=0), np.roll(pts, -1, axis=0) - pts
+        pts = np.delete(pts, int(np.argmin(np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]))), 0)
+    return pts
+
+
+def _coarsest_fallback(shape: shapely.Geometry, max_vertices: int) -> shapely.Geometry | None:
+    """A hole-free polygon DP keeps at 4+ vertices: drop least-area vertices to the budget."""
+    if shapely.get_type_id(shape) != 3 or shapely.get_num_interior_rings(shape) or max_vertices < 3:
+        return None
+    ext = exterior_coords(shape)
+    cand = shapely.Polygon(_drop_least_area(ext, max_vertices))
+    return cand if shapely.is_valid(cand) and shapely.area(cand) > 0 else None
+
+
+def simplify_to_budget(ring: Ring, max_vertices: int, *, min_vertices: int = 3) -> Ring:
+    """Simplify a closed ring to at most ``max_vertices`` with the smallest DP tolerance.
+
+    Uses :func:`bisect_simplify` (``shapely.simplify(..., preserve_topology=True)``); a ring
+    already within budget is returned unchanged; a result under ``min_vertices`` is densified
+    back with :func:`densify_to`.
+
+    Args:
+        ring: the closed ring (no repeat of the first vertex).
+        max_vertices: the budget.
+        min_vertices: the least vertex count of the result.
+
+    Returns:
+        The simplified ring.
+
+    Raises:
+        ValueError: fewer than 3 distinct vertices, or a budget under 3.
+    """
+    arr = clean_ring(ring_array(ring))
+    if len(arr) < 3 or max_vertices < 3:
+        raise ValueError("a ring needs at least 3 distinct vertices and a budget of at least 3")
+    if len(arr) <= max_vertices:
+        return ring
+    shape = shapely.make_valid(shapely.Polygon(arr), method="structure", keep_collapsed=False)
+    if shapely.get_type_id(shape) != 3:
+        shape = max(shapely.get_parts(shape), key=lambda g: g.area)
+    out = bisect_simplify(shapely.Polygon(exterior_coords(shape)), max_vertices)
+    if out is None:  # pragma: no cover - a hole-free polygon always simplifies to 3
+        raise ValueError("ring cannot be simplified to the budget")
+    result = exterior_coords(out)
+    return to_ring(densify_array(result, min_vertices))
+
+
+def densify_array(ring: Coords, min_vertices: int, *, closed: bool = True) -> Coords:
+    """Insert vertices on the longest edges (split evenly) until there are ``min_vertices``."""
+    n = len(ring)
+    if n >= min_vertices or n < 2:
+        return ring
+    ends = np.roll(ring, -1, axis=0) if closed else ring[1:]
+    starts = ring if closed else ring[:-1]
+    lengths = np.hypot(*(ends - starts).T)
+    pieces = np.ones(len(starts), dtype=np.int64)
+    heap = [(-float(length), i) for i, length in enumerate(lengths)]
+    heapq.heapify(heap)
+    for _ in range(min_vertices - n):
+        _, i = heapq.heappop(heap)
+        pieces[i] += 1
+        heapq.heappush(heap, (-float(lengths[i]) / pieces[i], i))
+    out: list[Coords] = []
+    for i in range(len(starts)):
+        t = np.arange(pieces[i])[:, None] / pieces[i]
+        out.append(starts[i] + t * (ends[i] - starts[i]))
+    if not closed:
+        out.append(ring[-1:])
+    return np.concatenate(out)
+
+
+def densify_to(ring: Ring, min_vertices: int, *, closed: bool = True) -> Ring:
+    """Add vertices along the longest edges until the ring (or line) has ``min_vertices``.
+
+    Each added vertex splits the edge that is currently longest per piece, so new vertices
+    spread evenly over the long edges; the shape does not change.
+    """
+    return to_ring(densify_array(ring_array(ring), min_vertices, closed=closed))
