@@ -124,7 +124,7 @@ def expand(item: Item) -> Item:
 def appearance(table: TrackTable, frame_pos: IntArray | None = None) -> IntArray:
     """Row indices in the order the per-object path meets them: by frame, then source order."""
     key = table.frame if frame_pos is None else frame_pos[table.frame]
-    out: IntArray = np.lexsort((np.arange(len(table)), key)).astype(np.int64)
+    out: IntArray = np.argsort(key, kind="stable").astype(np.int64)
     return out
 
 
@@ -859,7 +859,11 @@ def _converted(
         return
     sel = rows[bulk]
     combo = table.label[sel].astype(np.int64) * 16 + fit.fixes[sel]
-    combos, inverse, counts = np.unique(combo, return_inverse=True, return_counts=True)
+    tally = np.bincount(combo)  # few distinct (label, fixes) pairs: no sort needed
+    combos = np.flatnonzero(tally)
+    lookup = np.zeros(len(tally), dtype=np.int64)
+    lookup[combos] = np.arange(len(combos))
+    inverse, counts = lookup[combo], tally[combos]
     tails = []
     for c, n_rows in zip(combos.tolist(), counts.tolist(), strict=True):
         fixes = [text for bit, text in FIX_TEXTS if (c % 16) & bit]
@@ -950,9 +954,28 @@ def _playback_chunks(plan_: Plan, frames: list[Frame], base: int, fps: float) ->
 
 
 def _playback_part(plan_: Plan, heads: pl.Series, part: slice) -> bytes:
-    """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part``."""
+    """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part``.
+
+    Rows are in object order, so each row's text is its frame entry led by the object's
+    opening (first row) or a comma, and closed by ``]}`` on the object's last row: one
+    concatenation, no grouping.
+    """
     rows = plan_.rows[part]
     obj = plan_.obj[part]
+    n = len(rows)
+    first = np.flatnonzero(np.r_[True, obj[1:] != obj[:-1]])
+    last = np.r_[first[1:] - 1, n - 1]
+    openings = [
+        ("," if k else "")
+        + _json(plan_.uuids[o])
+        + ':{"label":'
+        + _json(plan_.labels[o])
+        + ',"geometry":"box","frames":['
+        for k, o in enumerate(obj[first].tolist())
+    ]
+    lead = pl.select(pl.repeat(",", n, dtype=pl.String)).to_series()
+    lead = lead.scatter(first, pl.Series(openings, dtype=pl.String))
+    trail = pl.select(pl.repeat("}", n, dtype=pl.String)).to_series().scatter(last, "}]}")
     fit = plan_.fit
     cols = number_columns(
         {
@@ -961,20 +984,9 @@ def _playback_part(plan_: Plan, heads: pl.Series, part: slice) -> bytes:
             "width": fit.width[rows],
             "height": fit.height[rows],
         }
-    ).with_columns(head=heads.gather(plan_.table.frame[rows]), obj=pl.Series(obj))
-    entries = cols.select(pl.col("obj"), _geometry_text(pl.col("head")).add(pl.lit("}")).alias("e"))
-    grouped = entries.group_by("obj", maintain_order=True).agg(pl.col("e").str.join(","))
-    prefix = [
-        _json(plan_.uuids[o])
-        + ':{"label":'
-        + _json(plan_.labels[o])
-        + ',"geometry":"box","frames":['
-        for o in grouped["obj"].to_list()
-    ]
-    body = grouped.select(
-        pl.concat_str([pl.Series(prefix, dtype=pl.String), pl.col("e"), pl.lit("]}")]).str.join(",")
-    )
-    data: bytes = body.to_series().cast(pl.Binary).item()
+    ).with_columns(head=heads.gather(plan_.table.frame[rows]), lead=lead, trail=trail)
+    text = pl.concat_str([pl.col("lead"), _geometry_text(pl.col("head")), pl.col("trail")])
+    data: bytes = cols.select(text.str.join("")).to_series().cast(pl.Binary).item()
     return data
 
 
