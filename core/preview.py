@@ -38,6 +38,7 @@ import orjson
 
 from .config import TaskConfig
 from .errors import InputError
+from .model import SourceRef
 from .validate import Artifacts
 from .writers.context import ARTIFACT_SCHEME, stable_uuid
 
@@ -414,7 +415,7 @@ def fixed_uuids(records: list[dict[str, Any]], task: str) -> set[str]:
     for rec in records:
         if rec.get("outcome") == "fixed":
             src = rec.get("source", {})
-            ref = f"{src.get('file')}, {src.get('location')}"
+            ref = SourceRef(str(src.get("file")), str(src.get("location")))
             out.update(stable_uuid(task, ref, n) for n in range(int(rec.get("annotations", 1))))
     return out
 

@@ -312,3 +312,12 @@ def test_bulk_records_count_like_single_ones(tmp_path: Path, spool: bool) -> Non
     assert orjson.loads((tmp_path / "report.json").read_bytes())["objects"] == list(
         single.iter_records()
     )
+
+
+def test_uuids_do_not_depend_on_the_input_path() -> None:
+    from prelabel.writers.context import stable_uuid
+
+    a = stable_uuid("task", SourceRef("/home/me/run/dets.json", "results[3]"), 0)
+    b = stable_uuid("task", SourceRef("dets.json", "results[3]"), 0)
+    c = stable_uuid("task", SourceRef("dets.json", "results[4]"), 0)
+    assert a == b != c

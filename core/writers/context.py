@@ -39,9 +39,21 @@ def render_template(template: str, fields: dict[str, Any], *, what: str) -> str:
         raise PayloadError(f"{what} template {template!r} is not valid: {exc}") from None
 
 
+def _uuid_part(part: object) -> str:
+    # a source file counts by its name, not the path it was given by, so the same input
+    # converted from another folder or checkout gets the same uuids
+    if isinstance(part, SourceRef):
+        return f"{Path(part.file).name}, {part.location}"
+    return str(part)
+
+
 def stable_uuid(*parts: object) -> str:
-    """A uuid5 derived from ``parts``: the same inputs give the same uuid on every run."""
-    return str(uuidlib.uuid5(UUID_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+    """A uuid5 derived from ``parts``: the same inputs give the same uuid on every run.
+
+    A :class:`SourceRef` part contributes its file *name* and location, so uuids do not
+    depend on where the input was read from.
+    """
+    return str(uuidlib.uuid5(UUID_NAMESPACE, "\x1f".join(_uuid_part(p) for p in parts)))
 
 
 @dataclass(slots=True)
