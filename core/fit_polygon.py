@@ -1,0 +1,210 @@
+"""Polygon targets: masks traced, input polygons repaired; clipped, split, budgeted, keyholed."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from . import geometry as geo
+from .fit_run import MIN_AREA, Drop, Run, Tally, inside, unsupported
+from .model import Box, Geometry, Mask, Polygon
+
+# fix kinds that change a traced shape's area (the others keep its pixels exactly)
+LOSSY = frozenset({"clipped", "largest", "filled", "simplified", "dropped"})
+
+
+def fit_polygon(geometry: Geometry, run: Run) -> list[Geometry]:
+    if isinstance(geometry, Mask):
+        return _fit_mask_polygon(geometry, run)
+    if isinstance(geometry, Polygon):
+        shape = _valid_input_shape(geometry, run)
+    elif isinstance(geometry, Box):
+        shape = shapely.Polygon(geo.rotated_box_vertices(geometry))
+        if not shapely.area(shape) > MIN_AREA:
+            raise run.fail("degenerate: zero area box")
+    else:
+        raise unsupported(geometry, "polygon", run)
+    reference = shape
+    shape = _clip_shape(shape, run)
+    parts = _choose_parts(geo.shape_to_parts(shape), run)
+    kept, rings = _fit_parts(parts, run)
+    run.iou = _shape_iou(reference, kept) if run.fixes else 1.0
+    return [Polygon.from_ring(geo.to_ring(r)) for r in rings]
+
+
+def _fit_mask_polygon(mask: Mask, run: Run) -> list[Geometry]:
+    crop, x0, y0 = geo.decode_cropped(mask)
+    if crop.size == 0:
+        raise run.fail("empty: mask has no pixels")
+    parts = geo.trace_parts(crop)
+    offset = np.array([x0, y0], dtype=np.float64)
+    parts = [(e + offset, [h + offset for h in hs]) for e, hs in parts]
+    if run.bounds is not None and not inside(_parts_bounds(parts), run.bounds):
+        parts = geo.shape_to_parts(_clip_shape(geo.parts_to_shape(parts), run))
+    parts = _choose_parts(parts, run)
+    _, rings = _fit_parts(parts, run)
+    run.iou = _mask_iou(rings, crop, x0, y0) if _lossy(run.fixes) else 1.0
+    return [Polygon.from_ring(geo.to_ring(r)) for r in rings]
+
+
+def _lossy(fixes: list[str]) -> bool:
+    """Whether a fix changed the traced area (tracing, splitting, keyholes and densifying
+    do not: the rings then rasterise to the mask exactly)."""
+    return any(f.split(":", 1)[0] in LOSSY for f in fixes)
+
+
+def _mask_iou(rings: list[geo.Coords], crop: geo.BoolArray, x0: int, y0: int) -> float:
+    """IoU of the rings (each its own annotation: OR-ed, they may overlap) with the mask."""
+    h, w = crop.shape
+    raster = geo.rings_to_mask([rings[0]], h, w, origin=(x0, y0))
+    for ring in rings[1:]:
+        raster |= geo.rings_to_mask([ring], h, w, origin=(x0, y0))
+    return geo.iou(raster, crop)
+
+
+def _valid_input_shape(polygon: Polygon, run: Run) -> shapely.Geometry:
+    """The input polygon as a valid shapely geometry (repaired under ``fix``)."""
+    parts: list[geo.PartArrays] = []
+    for part in polygon.parts:
+        ext = geo.clean_ring(geo.ring_array(part.exterior))
+        if len(ext) >= 3:
+            holes = [geo.clean_ring(geo.ring_array(h)) for h in part.holes]
+            parts.append((ext, [h for h in holes if len(h) >= 3]))
+    if not parts:
+        raise run.fail("degenerate: fewer than 3 distinct vertices")
+    shape = geo.parts_to_shape(parts)
+    if not shapely.is_valid(shape):
+        reason = shapely.is_valid_reason(shape).split("[")[0]
+        run.violation(f"invalid: {reason}")
+        shape = _repair(shape)
+        run.fixes.append(f"repaired: {reason.lower()} (make_valid)")
+    if not shapely.area(shape) > MIN_AREA:
+        raise run.fail("degenerate: zero area")
+    return shape
+
+
+def _repair(shape: shapely.Geometry) -> shapely.Geometry:
+    """A valid polygonal version of ``shape``: ``make_valid`` (structure, then linework
+    polygons), then a zero buffer if GEOS still leaves it invalid."""
+    out = shapely.make_valid(shape, method="structure", keep_collapsed=False)
+    if not shapely.is_valid(out):
+        pieces = geo.shape_to_parts(shapely.make_valid(shape))
+        out = shapely.union_all([shapely.Polygon(e, hs) for e, hs in pieces])
+    return out if shapely.is_valid(out) else shapely.buffer(out, 0)
+
+
+def _parts_bounds(parts: list[geo.PartArrays]) -> tuple[float, float, float, float]:
+    pts = np.concatenate([e for e, _ in parts])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+
+def _clip_shape(shape: shapely.Geometry, run: Run) -> shapely.Geometry:
+    """Clip a valid polygonal shape to the bounds (a violation when anything is cut)."""
+    b = run.bounds
+    if b is None or inside(tuple(shapely.bounds(shape)), b):
+        return shape
+    run.violation("outside: polygon extends past the padded image")
+    clipped = shapely.intersection(shape, shapely.box(b.x0, b.y0, b.x1, b.y1))
+    if not geo.shape_to_parts(clipped) or not shapely.area(clipped) > MIN_AREA:
+        raise Drop("empty: nothing inside the padded image")
+    run.fixes.append("clipped: to padded image")
+    return clipped
+
+
+def _choose_parts(parts: list[geo.PartArrays], run: Run) -> list[geo.PartArrays]:
+    if len(parts) <= 1:
+        return parts
+    if run.policy.parts == "largest":
+        areas = [
+            abs(geo.signed_area(e)) - sum(abs(geo.signed_area(h)) for h in hs) for e, hs in parts
+        ]
+        run.fixes.append(f"largest: kept 1 of {len(parts)} parts")
+        return [parts[int(np.argmax(areas))]]
+    run.fixes.append(f"split: {len(parts)} parts -> {len(parts)} annotations")
+    return parts
+
+
+def _fit_parts(
+    parts: list[geo.PartArrays], run: Run
+) -> tuple[list[geo.PartArrays], list[geo.Coords]]:
+    """Each part to one ring within the vertex budget; returns kept parts and their rings."""
+    tally = Tally()
+    kept: list[geo.PartArrays] = []
+    rings: list[geo.Coords] = []
+    for ext, holes in parts:
+        fitted = _fit_part(ext, holes, run, tally)
+        if fitted is not None:
+            kept.append(fitted[0])
+            rings.append(fitted[1])
+    run.fixes.extend(tally.texts())
+    if not rings:
+        raise run.fail("degenerate: no part with area and 3 distinct vertices")
+    return kept, rings
+
+
+def _fit_part(
+    ext: geo.Coords, holes: list[geo.Coords], run: Run, tally: Tally
+) -> tuple[geo.PartArrays, geo.Coords] | None:
+    holes = _filter_holes(holes, run, tally)
+    ext, holes = _to_budget(ext, holes, run, tally)
+    ring = geo.keyhole_arrays(ext, holes) if holes else ext
+    tally.bridged += len(holes)
+    area = geo.signed_area(ring) if len(ring) >= 3 else 0.0
+    if not abs(area) > MIN_AREA:
+        tally.degenerate += 1
+        return None
+    if area < 0:  # one orientation for every output: clockwise on screen (y down)
+        ring = np.concatenate((ring[:1], ring[:0:-1]))
+    return (ext, holes), _to_min_vertices(ring, run, tally)
+
+
+def _filter_holes(holes: list[geo.Coords], run: Run, tally: Tally) -> list[geo.Coords]:
+    if not holes:
+        return holes
+    if run.policy.holes == "fill":
+        tally.filled += len(holes)
+        return []
+    if run.policy.min_hole_area <= 0:
+        return holes
+    kept = [h for h in holes if abs(geo.signed_area(h)) >= run.policy.min_hole_area]
+    tally.filled_small += len(holes) - len(kept)
+    return kept
+
+
+def _to_budget(ext: geo.Coords, holes: list[geo.Coords], run: Run, tally: Tally) -> geo.PartArrays:
+    limit = run.limits.max_vertices
+    count = len(ext) + sum(len(h) + 2 for h in holes)
+    if limit is None or count <= limit:
+        return ext, holes
+    run.violation(f"too many vertices: {count} > max_vertices {limit}")
+    limit = max(limit, 3)
+    out = geo.simplify_part(ext, holes, limit)
+    while out is None:  # holes alone are over budget: fill the smallest first
+        if not holes:
+            raise run.fail(f"too many vertices: cannot simplify {count} to {limit}")
+        holes = sorted(holes, key=lambda r: abs(geo.signed_area(r)))[1:]
+        tally.dropped_holes += 1
+        out = geo.simplify_part(ext, holes, limit)
+    tally.simplified += 1
+    tally.before += count
+    tally.after += len(out[0]) + sum(len(h) + 2 for h in out[1])
+    return out
+
+
+def _to_min_vertices(ring: geo.Coords, run: Run, tally: Tally) -> geo.Coords:
+    need = run.limits.min_vertices
+    if len(ring) >= need:
+        return ring
+    run.violation(f"too few vertices: {len(ring)} < min_vertices {need}")
+    tally.dense_before += len(ring)
+    tally.dense_after += need
+    return geo.densify_array(ring, need)
+
+
+def _shape_iou(reference: shapely.Geometry, kept: list[geo.PartArrays]) -> float:
+    result = shapely.union_all([shapely.Polygon(e, hs) for e, hs in kept])
+    union = shapely.area(shapely.union(reference, result))
+    if not union > 0:
+        return 0.0
+    return float(shapely.area(shapely.intersection(reference, result)) / union)
