@@ -65,7 +65,7 @@ FIX_TEXTS = (
 )
 SCORE_ATTRIBUTES = ("score", "confidence")
 # report records are joined and handed to the report this many at a time
-CHUNK = 100_000
+CHUNK = 25_000
 
 
 @contextmanager
