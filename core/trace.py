@@ -1,18 +1,16 @@
 """Mask -> polygon tracing along pixel edges (exact: rasterising gives the mask back).
 
-OpenCV's border following (``cv2.findContours``, ``RETR_CCOMP``: outer rings and their holes)
-gives the border *pixels* of each ring. Two paths turn them into pixel-edge rings:
+OpenCV's border following (``cv2.findContours``, ``RETR_CCOMP``: outer rings and their holes,
+every border pixel listed with ``CHAIN_APPROX_NONE``) runs on the mask itself, no upsampling.
+At each border pixel the follower turned from the previous border pixel to the next one past
+the pixel's open sides; those sides, read from a table by the two step directions, are the
+ring's unit edges, and a vertex sits wherever the side direction changes (:func:`_edge_ring`).
 
-* no pinch (no two on or two off pixels meeting only at a corner, the common case): the trace
-  runs on the mask itself with every border pixel listed (``CHAIN_APPROX_NONE``); at each border
-  pixel the follower turned from the previous pixel to the next one past the pixel's open
-  sides, and those sides, read from a table by the two step directions, are the ring's edges
-  (:func:`_edge_ring`). No upsampling, one pass;
-* pinch: the 8-connected trace would cut across the corner, so the mask is traced on a 3x
-  lattice that keeps such pixels apart (:func:`_lattice`); the rings, which then touch at the
-  corner, are made valid with ``shapely.make_valid`` (same area).
-
-Both give the same rings (start vertex: the top-left-most; same orientation) where both apply.
+Where two on (or two off) pixels meet only at a corner (a pinch), the 8-connected trace walks
+through that corner, so a ring may touch itself there; such a trace is made valid with
+``shapely.make_valid`` (same area) and put back in the traced form (:func:`_canonical`).
+Every ring starts at its top-left-most vertex; exteriors have negative shoelace area (x right,
+y up sense), holes positive.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ from .rings import (
     BoolArray,
     Coords,
     PartArrays,
-    clean_ring,
     parts_to_shape,
     shape_to_parts,
     signed_area,
@@ -37,39 +34,37 @@ from .rle import crop_to_pixels, decode_mask
 
 # chain step directions, index growing clockwise on screen (x right, y down)
 _DIRS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))
-_DIR_INDEX = np.zeros((3, 3), np.int64)
+# direction index of a step (dx, dy), looked up at 3 * dy + dx + 4
+_STEP_DIR = np.zeros(9, np.int32)
 for _i, (_dx, _dy) in enumerate(_DIRS):
-    _DIR_INDEX[_dy + 1, _dx + 1] = _i
+    _STEP_DIR[3 * _dy + _dx + 4] = _i
 # the pixel side facing a 4-neighbour direction, walked counter-clockwise on screen: its start
 _SIDE_START = {0: (1, 1), 6: (1, 0), 4: (0, 0), 2: (0, 1)}
 _ONE_PIXEL = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
 
 
-def _side_table() -> tuple[npt.NDArray[np.int64], Coords, npt.NDArray[np.int64]]:
+def _side_table() -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
     """For each ``8 * back + out`` step pair: the open sides the follower sweeps past.
 
     OpenCV looks for the next border pixel counter-clockwise (on screen) from the direction
     back to the previous one; every 4-neighbour passed before the hit is off, so that side of
-    the pixel is a ring edge. Returns (first index per pair + end, side start corners, side
-    directions).
+    the pixel is a ring edge. Returns ``(64, 4)`` side directions (-1: none) and ``(64, 4, 2)``
+    side start corners, in the order walked.
     """
-    first = np.zeros(65, np.int64)
-    corners: list[tuple[int, int]] = []
-    sides: list[int] = []
+    sides = np.full((64, 4), -1, np.int32)
+    corners = np.zeros((64, 4, 2), np.int32)
     for code in range(64):
         back, out = divmod(code, 8)
-        first[code] = len(corners)
-        d = (back - 1) % 8
+        d, slot = (back - 1) % 8, 0
         while d != out:
             if d % 2 == 0:
-                corners.append(_SIDE_START[d])
-                sides.append(d)
+                sides[code, slot], corners[code, slot] = d, _SIDE_START[d]
+                slot += 1
             d = (d - 1) % 8
-    first[64] = len(corners)
-    return first, np.array(corners, np.float64), np.array(sides, np.int64)
+    return sides, corners
 
 
-_FIRST, _CORNERS, _SIDES = _side_table()
+_SIDES, _CORNERS = _side_table()
 
 
 def _edge_ring(contour: npt.NDArray[np.int32]) -> Coords:
@@ -77,44 +72,18 @@ def _edge_ring(contour: npt.NDArray[np.int32]) -> Coords:
     p = contour.reshape(-1, 2)
     if len(p) == 1:
         return _ONE_PIXEL + p
-    step = np.diff(p, axis=0, append=p[:1])  # p[k] -> p[k+1]
-    out = _DIR_INDEX[step[:, 1] + 1, step[:, 0] + 1]
-    back = np.roll(out, 1) ^ 4  # p[k] -> p[k-1] is the reverse of the step into p[k]
+    step = np.concatenate((p[1:], p[:1])) - p  # p[k] -> p[k+1]
+    out = _STEP_DIR[step[:, 1] * 3 + step[:, 0] + 4]
+    back = np.concatenate((out[-1:], out[:-1])) ^ 4  # p[k] -> p[k-1]: the step in, reversed
     code = back * 8 + out
-    lo, n = _FIRST[code], _FIRST[code + 1] - _FIRST[code]
-    at = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
-    sides = _SIDES[at]
-    corner = sides != np.roll(sides, 1)  # a side's start is a vertex where the side turns
-    ring = _CORNERS[at[corner]] + np.repeat(p, n, axis=0)[corner]
+    pixel, slot = np.nonzero(_SIDES[code] >= 0)  # every open side, in walking order
+    code = code[pixel]
+    sides = _SIDES[code, slot]
+    turn = sides != np.concatenate((sides[-1:], sides[:-1]))  # a side starting a new direction
+    ring = (_CORNERS[code[turn], slot[turn]] + p[pixel[turn]]).astype(np.float64)
     top = np.flatnonzero(ring[:, 1] == ring[:, 1].min())
     k = int(top[np.argmin(ring[top, 0])])
     return np.concatenate((ring[k:], ring[:k])) if k else ring
-
-
-def _lattice(binary: BoolArray) -> npt.NDArray[np.uint8]:
-    """A 3x image where each pixel is a 2x2 block and blocks join only through shared edges.
-
-    Pixel ``j`` covers lattice columns ``3j+1, 3j+2``; column ``3j`` is the edge between
-    pixels ``j-1`` and ``j`` (set when both are on) and row/column multiples of 3 meet at
-    corners (set when all four pixels are on). Pixels touching only at a corner are therefore
-    not 8-connected in the lattice, and every lattice border pixel lies 1/3 px from a pixel
-    edge, so rounding ``lattice / 3`` gives the exact pixel-edge vertex.
-    """
-    h, w = binary.shape
-    blocks = cv2.resize(binary.view(np.uint8), (3 * w, 3 * h), interpolation=cv2.INTER_NEAREST)
-    # lattice[r, c] = min(blocks[r-1:r+1, c-1:c+1]): edges and corners need both/all sides on
-    lattice = cv2.erode(
-        blocks, _KERNEL, anchor=(1, 1), borderType=cv2.BORDER_CONSTANT, borderValue=0
-    )
-    return np.asarray(lattice, dtype=np.uint8)
-
-
-_KERNEL = np.ones((2, 2), np.uint8)
-
-
-def _contour_ring(contour: npt.NDArray[np.int32], scale: int) -> Coords:
-    # a lattice border pixel lies 1/3 or 2/3 px inside a pixel edge
-    return clean_ring(np.floor((contour.reshape(-1, 2) + 1) / float(scale)))
 
 
 def has_pinch(binary: BoolArray) -> bool:
@@ -124,33 +93,26 @@ def has_pinch(binary: BoolArray) -> bool:
     return bool(np.any((a == d) & (b == c) & (a != b)))
 
 
-def _rings(binary: BoolArray, pinch: bool) -> tuple[list[Coords], npt.NDArray[np.int32]] | None:
+def _rings(binary: BoolArray) -> tuple[list[Coords], npt.NDArray[np.int32]] | None:
     """Every traced ring (exact pixel-edge vertices) and each one's parent index (-1: outer)."""
-    if pinch:
-        image, mode = _lattice(binary), cv2.CHAIN_APPROX_SIMPLE
-    else:
-        image, mode = binary.view(np.uint8), cv2.CHAIN_APPROX_NONE
-    contours, hierarchy = cv2.findContours(image, cv2.RETR_CCOMP, mode)
+    image = binary.view(np.uint8)
+    contours, hierarchy = cv2.findContours(image, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     if hierarchy is None:
         return None
-    if pinch:
-        rings = [_contour_ring(np.asarray(c, dtype=np.int32), 3) for c in contours]
-    else:
-        rings = [_edge_ring(np.asarray(c, dtype=np.int32)) for c in contours]
-    return rings, hierarchy[0][:, 3]
+    return [_edge_ring(np.asarray(c, dtype=np.int32)) for c in contours], hierarchy[0][:, 3]
 
 
 def trace_parts(binary: BoolArray) -> list[PartArrays]:
     """Trace a (cropped) boolean array into valid parts with holes along pixel edges.
 
-    See the module docstring for the two paths. Holes inside holes come out as separate
+    See the module docstring. Holes inside holes come out as separate
     parts. Each ring starts at its top-left-most vertex. Coordinates are relative to the
     array's top-left corner.
     """
     if binary.size == 0:
         return []
     pinch = has_pinch(binary)
-    traced = _rings(np.ascontiguousarray(binary), pinch)
+    traced = _rings(np.ascontiguousarray(binary))
     if traced is None:
         return []
     rings, parents = traced
@@ -182,17 +144,17 @@ def _top_left(ring: Coords, clockwise: bool) -> Coords:
 
 
 def _canonical(parts: list[PartArrays]) -> list[PartArrays]:
-    """Repaired parts in the traced form: rings start top-left, parts and holes in raster
-    order of their first vertex (as OpenCV finds them)."""
+    """Repaired parts in the traced form: rings start top-left, parts and holes in reverse
+    raster order of their first vertex (as OpenCV lists them)."""
 
     def first(ring: Coords) -> tuple[float, float]:
         return float(ring[0, 1]), float(ring[0, 0])
 
     out = [
-        (_top_left(e, True), sorted((_top_left(h, False) for h in hs), key=first))
+        (_top_left(e, True), sorted((_top_left(h, False) for h in hs), key=first, reverse=True))
         for e, hs in parts
     ]
-    return sorted(out, key=lambda part: first(part[0]))
+    return sorted(out, key=lambda part: first(part[0]), reverse=True)
 
 
 def _arrays_to_part(ext: Coords, holes: list[Coords], dx: float, dy: float) -> PolygonPart:
