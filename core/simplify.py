@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from typing import TypeAlias
 
 import cv2
 import numpy as np
@@ -12,6 +13,9 @@ import shapely
 from .keyhole import keyhole_count
 from .model import Ring
 from .rings import Coords, clean_ring, exterior_coords, hole_coords, ring_array, to_ring
+
+# an integer ring as OpenCV takes it: (N, 1, 2) int32
+IntRing: TypeAlias = npt.NDArray[np.int32]
 
 # bisection steps of the simplification tolerance (2**-16 of the part's size is sub-pixel)
 BISECT_STEPS = 16
@@ -63,15 +67,20 @@ def bisect_simplify(
     return best_valid
 
 
-def _dp_rings(rings: list[npt.NDArray[np.int32]], tolerance: float) -> list[Coords]:
-    out = [cv2.approxPolyDP(r, tolerance, True).reshape(-1, 2).astype(np.float64) for r in rings]
+def _dp_rings(rings: list[IntRing], tolerance: float) -> list[IntRing]:
+    out: list[IntRing] = [np.asarray(cv2.approxPolyDP(r, tolerance, True)) for r in rings]
     for i in range(1, len(out)):  # a hole DP collapses keeps its largest triangle instead
         if len(out[i]) < 3 <= len(rings[i]) <= SMALL_RING:
-            out[i] = _drop_least_area(rings[i].reshape(-1, 2).astype(np.float64), 3)
+            tri = _drop_least_area(rings[i].reshape(-1, 2).astype(np.float64), 3)
+            out[i] = tri.astype(np.int32).reshape(-1, 1, 2)
     return out
 
 
-def _dp_count(rings: list[Coords]) -> int:
+def _floats(rings: list[IntRing]) -> list[Coords]:
+    return [r.reshape(-1, 2).astype(np.float64) for r in rings]
+
+
+def _dp_count(rings: list[IntRing]) -> int:
     """Keyholed vertex count of DP rings, or -1 when a ring collapsed under 3 vertices."""
     if any(len(r) < 3 for r in rings):
         return -1
@@ -88,7 +97,7 @@ def _fast_simplify_part(rings: list[Coords], max_vertices: int) -> list[Coords] 
     ints = [r.astype(np.int32).reshape(-1, 1, 2) for r in rings]
     span = float((rings[0].max(axis=0) - rings[0].min(axis=0)).max())
     lo, hi = 0.0, min(FAST_START, span)
-    best: list[Coords] | None = None
+    best: list[IntRing] | None = None
     while hi < span and _dp_count(_dp_rings(ints, hi)) > max_vertices:
         lo, hi = hi, min(hi * 4, span)
     while hi - lo > FAST_PRECISION:
@@ -107,12 +116,12 @@ def _fast_simplify_part(rings: list[Coords], max_vertices: int) -> list[Coords] 
         best = _dp_rings(ints, hi)
         if not 0 < _dp_count(best) <= max_vertices:
             return None
-    if _valid(best):
-        return best
+    if _valid(floats := _floats(best)):
+        return floats
     for factor in FAST_RETRIES:  # DP cut across a narrow neck: coarser may not, and is cheap
         cand = _dp_rings(ints, hi * factor)
-        if 0 < _dp_count(cand) <= max_vertices and _valid(cand):
-            return cand
+        if 0 < _dp_count(cand) <= max_vertices and _valid(floats := _floats(cand)):
+            return floats
     return None
 
 
