@@ -199,6 +199,24 @@ class Records:
         self.which.append(which + len(self.texts))
         self.texts.extend(tails)
 
+    def _text(self, lines: IntArray, which: IntArray, texts: pl.Series) -> bytes:
+        """NDJSON of some records: bulk ones made from their line and template."""
+        lo, hi = int(which.min()), int(which.max())
+        if lo == hi and lines.min() >= 0:  # one template (the common case): no per-row copy
+            tail: pl.Expr = pl.lit(texts[lo])
+            part = pl.DataFrame({"l": lines})
+        else:
+            tail = pl.col("t")
+            part = pl.DataFrame({"l": lines, "t": texts.gather(which)})
+        made = pl.concat_str([pl.lit(self.head), pl.col("l").cast(pl.String), pl.lit('"},'), tail])
+        record = (
+            made
+            if lo == hi and lines.min() >= 0
+            else (pl.when(pl.col("l") < 0).then(pl.col("t")).otherwise(made))
+        )
+        data: bytes = part.select(record.str.join("\n")).to_series().cast(pl.Binary).item()
+        return data
+
     def flush(self, report: Report) -> None:
         """Add the records to ``report`` sorted by key, a chunk at a time (bounded memory)."""
         if not self.keys and not self.one_keys:
@@ -210,16 +228,9 @@ class Records:
         self.keys, self.lines, self.which, self.one_keys, self.one_texts = [], [], [], [], []
         order = np.argsort(keys, kind="stable")
         del keys
-        whole = pl.col("l") < 0
-        made = pl.concat_str(
-            [pl.lit(self.head), pl.col("l").cast(pl.String), pl.lit('"},'), pl.col("t")]
-        )
-        record = pl.when(whole).then(pl.col("t")).otherwise(made)
         for start in range(0, len(order), CHUNK):
             sel = order[start : start + CHUNK]
-            part = pl.DataFrame({"l": lines[sel], "t": texts.gather(which[sel])})
-            data = part.select(record.str.join("\n")).to_series().cast(pl.Binary).item()
-            del part
+            data = self._text(lines[sel], which[sel], texts)
             first = start == 0
             report.add_lines(
                 data,
