@@ -9,6 +9,11 @@ from . import geometry as geo
 from .fit_run import MIN_AREA, Drop, Run, Tally, inside, unsupported
 from .model import Box, Geometry, Mask, Polygon
 
+# relative cross product under which a turn back along the same line counts as a spike
+SPIKE = 1e-9
+# repaired shapes snap to this grid (px): GEOS's repairs can leave vertices 1e-16 apart
+REPAIR_GRID = 1e-9
+
 # fix kinds that change a traced shape's area (the others keep its pixels exactly)
 LOSSY = frozenset({"clipped", "largest", "filled", "simplified", "dropped"})
 
@@ -26,7 +31,10 @@ def fit_polygon(geometry: Geometry, run: Run) -> list[Geometry]:
         raise unsupported(geometry, "polygon", run)
     reference = shape
     shape = _clip_shape(shape, run)
-    parts = _choose_parts(geo.shape_to_parts(shape), run)
+    parts = geo.shape_to_parts(shape)
+    if any(f.startswith("repaired") for f in run.fixes):
+        parts = _clean_parts(parts)
+    parts = _choose_parts(parts, run)
     kept, rings = _fit_parts(parts, run)
     run.iou = _shape_iou(reference, kept) if run.fixes else 1.0
     return [Polygon.from_ring(geo.to_ring(r)) for r in rings]
@@ -62,6 +70,34 @@ def _mask_iou(rings: list[geo.Coords], crop: geo.BoolArray, x0: int, y0: int) ->
     return geo.iou(raster, crop)
 
 
+def _clean_parts(parts: list[geo.PartArrays]) -> list[geo.PartArrays]:
+    """Repaired parts without zero-width spikes (``make_valid`` can leave one collinear
+    there-and-back vertex, which densifying would turn into overlapping edges)."""
+    out: list[geo.PartArrays] = []
+    for ext, holes in parts:
+        ext = _drop_spikes(ext)
+        if len(ext) >= 3:
+            out.append((ext, [h for h in map(_drop_spikes, holes) if len(h) >= 3]))
+    return out
+
+
+def _drop_spikes(ring: geo.Coords) -> geo.Coords:
+    """:func:`~prelabel.geometry.clean_ring`, then vertices where the ring turns back on
+    itself to within float noise (a cross product under 1e-9 of the edge lengths' product)."""
+    pts = geo.clean_ring(ring)
+    while len(pts) >= 3:
+        a = pts - np.roll(pts, 1, axis=0)
+        b = np.roll(pts, -1, axis=0) - pts
+        cross = np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+        dot = (a * b).sum(axis=1)
+        lengths = np.hypot(a[:, 0], a[:, 1]) * np.hypot(b[:, 0], b[:, 1])
+        spike = (dot < 0) & (cross <= SPIKE * lengths)
+        if not spike.any():
+            return pts
+        pts = geo.clean_ring(pts[~spike])
+    return pts[:0]
+
+
 def _valid_input_shape(polygon: Polygon, run: Run) -> shapely.Geometry:
     """The input polygon as a valid shapely geometry (repaired under ``fix``)."""
     parts: list[geo.PartArrays] = []
@@ -76,7 +112,7 @@ def _valid_input_shape(polygon: Polygon, run: Run) -> shapely.Geometry:
     if not shapely.is_valid(shape):
         reason = shapely.is_valid_reason(shape).split("[")[0]
         run.violation(f"invalid: {reason}")
-        shape = _repair(shape)
+        shape = shapely.set_precision(_repair(shape), REPAIR_GRID)
         run.fixes.append(f"repaired: {reason.lower()} (make_valid)")
     if not shapely.area(shape) > MIN_AREA:
         raise run.fail("degenerate: zero area")

@@ -65,6 +65,11 @@ def _side_table() -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
 
 
 _SIDES, _CORNERS = _side_table()
+# flat forms for one-index gathers: per pair, which of the 4 slots are used; per pair * 4 +
+# slot, the side and its start corner
+_USED = _SIDES >= 0
+_SIDE_AT = _SIDES.ravel()
+_CORNER_AT = _CORNERS.reshape(-1, 2)
 
 
 def _edge_ring(contour: npt.NDArray[np.int32]) -> Coords:
@@ -76,11 +81,11 @@ def _edge_ring(contour: npt.NDArray[np.int32]) -> Coords:
     out = _STEP_DIR[step[:, 1] * 3 + step[:, 0] + 4]
     back = np.concatenate((out[-1:], out[:-1])) ^ 4  # p[k] -> p[k-1]: the step in, reversed
     code = back * 8 + out
-    pixel, slot = np.nonzero(_SIDES[code] >= 0)  # every open side, in walking order
-    code = code[pixel]
-    sides = _SIDES[code, slot]
-    turn = sides != np.concatenate((sides[-1:], sides[:-1]))  # a side starting a new direction
-    ring = (_CORNERS[code[turn], slot[turn]] + p[pixel[turn]]).astype(np.float64)
+    pixel, slot = np.nonzero(_USED[code])  # every open side, in walking order
+    at = code[pixel] * 4 + slot
+    sides = _SIDE_AT[at]
+    turn = np.flatnonzero(sides != np.concatenate((sides[-1:], sides[:-1])))
+    ring = (_CORNER_AT[at[turn]] + p[pixel[turn]]).astype(np.float64)
     top = np.flatnonzero(ring[:, 1] == ring[:, 1].min())
     k = int(top[np.argmin(ring[top, 0])])
     return np.concatenate((ring[k:], ring[:k])) if k else ring
