@@ -637,8 +637,10 @@ def _objects(
     table: TrackTable, item: Item, ctx: WriteContext, frame_pos: IntArray
 ) -> tuple[IntArray, IntArray, list[str], list[str]]:
     """(rows in object order, object of each, uuid and label per object), notes emitted."""
-    from .writers.context import stable_uuid
+    from .writers.context import file_key, stable_uuid
     from .writers.video import sequence_of
+
+    key = file_key(table.file)
 
     order = appearance(table, frame_pos)
     tracked = order[table.track[order] >= 0]
@@ -664,9 +666,7 @@ def _objects(
     new_obj = np.r_[True, t_rank[1:] != t_rank[:-1]] | (gap if split else False)
     for r in np.flatnonzero(new_obj).tolist():
         tid, n = str(int(t_ids[r])), int(run_no[r]) if split else 0
-        uuids.append(
-            stable_uuid(table.file, seq, tid, n) if n else stable_uuid(table.file, seq, tid)
-        )
+        uuids.append(stable_uuid(key, seq, tid, n) if n else stable_uuid(key, seq, tid))
         obj_labels.append(labels[int(t_rank[r])])
     _note_gaps(ids[np.argsort(first, kind="stable")], gap, t_rank, item, ctx, split)
     obj = np.cumsum(new_obj) - 1
@@ -685,12 +685,14 @@ def _singles(
     labels: list[str],
 ) -> tuple[IntArray, IntArray, list[str], list[str]]:
     """Untracked rows: one object each, after the tracks, in appearance order."""
-    from .writers.context import stable_uuid
+    from .writers.context import file_key, stable_uuid
     from .writers.video import sequence_of
+
+    key = file_key(table.file)
 
     seq = sequence_of(item)
     for r in singles.tolist():
-        uuids.append(stable_uuid(table.file, seq, f"line {int(table.line[r])}"))
+        uuids.append(stable_uuid(key, seq, f"line {int(table.line[r])}"))
         labels.append(table.labels[int(table.label[r])])
     obj: IntArray = (first + np.arange(len(singles))).astype(np.int64)
     return singles.astype(np.int64), obj, uuids, labels

@@ -39,11 +39,15 @@ def render_template(template: str, fields: dict[str, Any], *, what: str) -> str:
         raise PayloadError(f"{what} template {template!r} is not valid: {exc}") from None
 
 
+def file_key(path: str) -> str:
+    """What a source file contributes to a uuid: its name, not the path it was given by, so
+    the same input converted from another folder or checkout gets the same uuids."""
+    return Path(path).name
+
+
 def _uuid_part(part: object) -> str:
-    # a source file counts by its name, not the path it was given by, so the same input
-    # converted from another folder or checkout gets the same uuids
     if isinstance(part, SourceRef):
-        return f"{Path(part.file).name}, {part.location}"
+        return f"{file_key(part.file)}, {part.location}"
     return str(part)
 
 

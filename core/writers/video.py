@@ -47,7 +47,7 @@ from ..limits import Bounds, TargetKind
 from ..model import Box, Frame, Instance, Item
 from ..timing import VideoSampling, sample_video
 from .common import geometry_fields, to_annotation
-from .context import WriteContext, stable_uuid
+from .context import WriteContext, file_key, stable_uuid
 from .image import annotation_attributes, choose_target
 
 THINNED = "thinned: interpolated between keyframes"
@@ -95,7 +95,9 @@ def group_objects(item: Item, frames: list[Frame], ctx: WriteContext) -> list[Vi
     for frame in frames:
         for inst in frame.instances:
             if inst.track_id is None:
-                uid = stable_uuid(inst.source.file, sequence_of(item), inst.source.location)
+                uid = stable_uuid(
+                    file_key(inst.source.file), sequence_of(item), inst.source.location
+                )
                 singles.append(VideoObject(uid, inst.label, [Row(frame, inst)]))
             else:
                 tracks.setdefault(inst.track_id, []).append(Row(frame, inst))
@@ -105,7 +107,11 @@ def group_objects(item: Item, frames: list[Frame], ctx: WriteContext) -> list[Vi
         rows.sort(key=lambda r: r.frame.index)
         label = track_label(track_id, rows, item, ctx)
         for run_no, run in enumerate(runs(rows) if split else [rows]):
-            parts: tuple[object, ...] = (rows[0].instance.source.file, sequence_of(item), track_id)
+            parts: tuple[object, ...] = (
+                file_key(rows[0].instance.source.file),
+                sequence_of(item),
+                track_id,
+            )
             uid = stable_uuid(*parts, run_no) if run_no else stable_uuid(*parts)
             out.append(VideoObject(uid, label, run))
     note_gaps(tracks, item, ctx, split)
