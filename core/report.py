@@ -248,8 +248,7 @@ class Report:
                 self._sink.close()
                 self._sink = None
                 with self.spool.open("rb") as records:
-                    for n, line in enumerate(records):
-                        f.write((b"\n    " if n == 0 else b",\n    ") + line.rstrip(b"\n"))
+                    _copy_records(records, f)
                 self.spool.unlink()
                 self._written = path
             else:
@@ -283,3 +282,20 @@ class Report:
             )
         lines.extend(f"  note: {n}" for n in self.notes)
         return lines
+
+
+def _copy_records(records: IO[bytes], out: IO[bytes], block: int = 1 << 20) -> None:
+    """Copy NDJSON records into the ``objects`` array in blocks (no per-line Python work)."""
+    first, pending = True, b""
+    while chunk := records.read(block):
+        data = pending + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            pending = data
+            continue
+        body, pending = data[:cut], data[cut + 1 :]
+        if body:
+            out.write((b"\n    " if first else b",\n    ") + body.replace(b"\n", b",\n    "))
+            first = False
+    if pending:
+        out.write((b"\n    " if first else b",\n    ") + pending)

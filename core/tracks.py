@@ -1083,9 +1083,7 @@ def _drop_unsampled(
     records = Records()
     order = appearance(table)
     for k, r in enumerate(order[rows[order]].tolist()):
-        reason = (
-            f"frame {frames[int(table.frame[r])].number} is not a task frame (frame_rate sampling)"
-        )
+        reason = f"not a task frame: frame {frames[int(table.frame[r])].number} falls between frame_rate samples"
         line = record_line(
             table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
         )

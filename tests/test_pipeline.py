@@ -321,3 +321,21 @@ def test_uuids_do_not_depend_on_the_input_path() -> None:
     b = stable_uuid("task", SourceRef("dets.json", "results[3]"), 0)
     c = stable_uuid("task", SourceRef("dets.json", "results[4]"), 0)
     assert a == b != c
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])
+def test_spooled_records_copy_in_blocks_gives_the_same_json(tmp_path: Path, block: int) -> None:
+    import io
+
+    from prelabel.report import _copy_records
+
+    records = [
+        {"source": {"file": "f", "location": f"line {n}"}, "outcome": "converted"}
+        for n in range(50)
+    ]
+    spool = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    out = io.BytesIO()
+    out.write(b"[")
+    _copy_records(io.BytesIO(spool), out, block)
+    out.write(b"\n]")
+    assert orjson.loads(out.getvalue()) == records

@@ -347,7 +347,7 @@ def drop_unsampled(item: Item, used: list[Frame], ctx: WriteContext, task: str) 
         for inst in frame.instances:
             ctx.report.dropped(
                 inst.source,
-                f"frame {frame.number} is not a task frame (frame_rate sampling)",
+                f"not a task frame: frame {frame.number} falls between frame_rate samples",
                 label=inst.label,
                 task=task,
             )
