@@ -46,7 +46,7 @@ def clean_ring(ring: Coords) -> Coords:
 
 def to_ring(arr: Coords) -> Ring:
     """An ``(N, 2)`` array as a model ring (tuple of float pairs)."""
-    return tuple((float(x), float(y)) for x, y in arr.tolist())
+    return tuple(map(tuple, np.asarray(arr, dtype=np.float64).tolist()))
 
 
 def ring_array(ring: Ring | Coords) -> Coords:

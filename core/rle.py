@@ -85,20 +85,14 @@ def decode_cropped(mask: Mask) -> tuple[BoolArray, int, int]:
         ``(crop, x0, y0)``: the cropped boolean array and the pixel offset of its corner.
     """
     h = mask.height
+    bx, by, bw, bh = (int(v) for v in cocomask.toBbox(mask.rle()))
+    if bw == 0:
+        return np.zeros((0, 0), bool), 0, 0
+    x0, x1, y0, y1 = bx, bx + bw, by, by + bh
     runs = rle_counts(mask.counts)
     ends = np.cumsum(runs)
-    start, stop = (ends - runs)[1::2], ends[1::2]
-    keep = stop > start
-    start, stop = start[keep], stop[keep]
-    if start.size == 0:
-        return np.zeros((0, 0), bool), 0, 0
-    first_col, last_col = start // h, (stop - 1) // h
-    one_col = first_col == last_col
-    x0, x1 = int(first_col.min()), int(last_col.max()) + 1
-    y0 = int(np.where(one_col, start % h, 0).min())
-    y1 = int(np.where(one_col, (stop - 1) % h, h - 1).max()) + 1
-    lo, hi = x0 * h, x1 * h
     begins = ends - runs
+    lo, hi = x0 * h, x1 * h
     i0, i1 = int(np.searchsorted(ends, lo, "right")), int(np.searchsorted(begins, hi, "left"))
     lengths = np.minimum(ends[i0:i1], hi) - np.maximum(begins[i0:i1], lo)
     values = (np.arange(i0, i1) & 1).astype(bool)

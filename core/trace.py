@@ -92,10 +92,14 @@ def _edge_ring(contour: npt.NDArray[np.int32]) -> Coords:
 
 
 def has_pinch(binary: BoolArray) -> bool:
-    """True when two on (or two off) pixels touch only at a corner somewhere in ``binary``."""
-    a, b = binary[:-1, :-1], binary[:-1, 1:]
-    c, d = binary[1:, :-1], binary[1:, 1:]
-    return bool(np.any((a == d) & (b == c) & (a != b)))
+    """True when two on (or two off) pixels touch only at a corner somewhere in ``binary``.
+
+    In a 2x2 window ``[[a, b], [c, d]]`` that is ``a == d != b == c``, that is ``a != b``,
+    ``c != d`` and ``a != c``.
+    """
+    across = binary[:, 1:] != binary[:, :-1]
+    down = binary[1:, :-1] != binary[:-1, :-1]
+    return bool((across[:-1] & across[1:] & down).any())
 
 
 def _rings(binary: BoolArray) -> tuple[list[Coords], npt.NDArray[np.int32]] | None:

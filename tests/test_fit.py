@@ -90,6 +90,32 @@ def _check_polygons(fitted: Fitted, limits: GeometryLimits, b: Bounds | None) ->
     assert fitted.iou is not None and 0.0 <= fitted.iou <= 1.0 + 1e-9
 
 
+@pytest.mark.parametrize(
+    ("exterior", "hole", "min_vertices"),
+    [
+        # make_valid leaves a zero-width spike; densifying it overlapped edges
+        (((0, 3), (-1, 0), (0, 2), (-2, 1), (0, 0)), ((0, 0), (0, 2), (-2, 1)), 6),
+        (((0, 3), (-1, 0), (0, 1), (-3, 1), (0, 0)), ((0, 0), (0, 1), (-3, 1)), 6),
+        # make_valid leaves two vertices 1e-16 apart
+        (
+            ((0, 3), (-6, 0), (1, 3), (-23, 73), (0, 0.5)),
+            ((-13, 65), (0, 0), (0, 0.5), (-23, 73)),
+            1,
+        ),
+    ],
+)
+def test_repaired_polygons_come_out_valid(
+    exterior: tuple[tuple[float, float], ...],
+    hole: tuple[tuple[float, float], ...],
+    min_vertices: int,
+) -> None:
+    polygon = Polygon((PolygonPart(exterior, (hole,)),))
+    limits = GeometryLimits("polygon", min_vertices=min_vertices)
+    fitted = fit_geometry(polygon, "polygon", limits, None, FitPolicy())
+    assert fitted.fixes[0].startswith("repaired")
+    _check_polygons(fitted, limits, None)
+
+
 @given(polygons(), budgets(), bounds(), policies)
 @settings(max_examples=400, deadline=None)
 def test_random_polygons_fit_within_limits(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 import shapely
@@ -83,6 +84,59 @@ def test_trace_then_rasterise_gives_the_mask_back(binary: np.ndarray) -> None:
     assert shape.area == binary.sum()  # along pixel edges: area is the pixel count
     coords = shapely.get_coordinates(shape)
     assert np.array_equal(coords, np.rint(coords))
+
+
+def _upsampled_trace(binary: np.ndarray) -> list[list[list[float]]]:
+    """Reference tracer (the engine's former method, pinch-free masks only): OpenCV on the
+    mask upsampled 2x, where a border pixel lies 1/4 px inside a pixel edge."""
+    big = np.repeat(np.repeat(binary.astype(np.uint8), 2, axis=0), 2, axis=1)
+    contours, _ = cv2.findContours(big, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    rings = [geo.clean_ring(np.floor((c.reshape(-1, 2) + 1) / 2.0)) for c in contours]
+    return sorted(r.tolist() for r in rings if len(r) >= 3)
+
+
+@given(masks_2d)
+@settings(max_examples=300, deadline=None)
+def test_trace_matches_the_upsampled_reference_and_traced_form(binary: np.ndarray) -> None:
+    parts = geo.trace_parts(binary)
+    rings = [(e, True) for e, _ in parts] + [(h, False) for _, hs in parts for h in hs]
+    if not geo.has_pinch(binary):
+        assert sorted(r.tolist() for r, _ in rings) == _upsampled_trace(binary)
+    for ring, exterior in rings:
+        assert (geo.signed_area(ring) < 0) == exterior  # exteriors one way, holes the other
+        assert np.array_equal(geo.clean_ring(ring), ring)  # no repeated or collinear vertex
+        step = np.diff(ring, axis=0, append=ring[:1])
+        assert np.all((step[:, 0] == 0) != (step[:, 1] == 0))  # along pixel edges only
+        top = ring[ring[:, 1] == ring[:, 1].min()]
+        assert ring[0].tolist() == [top[:, 0].min(), top[0, 1]]  # starts top-left-most
+
+
+@given(masks_2d)
+@settings(max_examples=200, deadline=None)
+def test_has_pinch_is_the_2x2_diagonal_pattern(binary: np.ndarray) -> None:
+    h, w = binary.shape
+    expected = any(
+        binary[i, j] == binary[i + 1, j + 1] != binary[i, j + 1] == binary[i + 1, j]
+        for i in range(h - 1)
+        for j in range(w - 1)
+    )
+    assert geo.has_pinch(binary) == expected
+
+
+def test_pinched_trace_is_repaired_into_the_traced_form() -> None:
+    binary = _grid(["###.", "#..#", "#.#.", "###."])  # a loop closed only at a corner
+    parts = geo.trace_parts(binary)
+    assert geo.has_pinch(binary)
+    assert shapely.is_valid(geo.parts_to_shape(parts))
+    assert (
+        sum(abs(geo.signed_area(e)) - sum(abs(geo.signed_area(h)) for h in hs) for e, hs in parts)
+        == binary.sum()
+    )
+    for ext, holes in parts:
+        assert geo.signed_area(ext) < 0 and all(geo.signed_area(h) > 0 for h in holes)
+        assert ext[0].tolist() == min(ext.tolist(), key=lambda v: (v[1], v[0]))
+    firsts = [(e[0, 1], e[0, 0]) for e, _ in parts]
+    assert firsts == sorted(firsts, reverse=True)  # OpenCV's order: last found first
 
 
 def test_trace_rectangle_exact_vertices() -> None:
