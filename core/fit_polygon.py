@@ -63,6 +63,8 @@ def _lossy(fixes: list[str]) -> bool:
 
 def _mask_iou(rings: list[geo.Coords], crop: geo.BoolArray, x0: int, y0: int) -> float:
     """IoU of the rings (each its own annotation: OR-ed, they may overlap) with the mask."""
+    if len(rings) == 1:
+        return geo.ring_iou(rings[0], crop, origin=(x0, y0))
     h, w = crop.shape
     raster = geo.rings_to_mask([rings[0]], h, w, origin=(x0, y0))
     for ring in rings[1:]:

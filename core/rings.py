@@ -108,6 +108,17 @@ def rings_to_mask(
     """
     if not rings:
         return np.zeros((height, width), bool)
+    rows, cols = _crossings(rings, height, width, origin)
+    hits = np.bincount(rows * (width + 1) + cols, minlength=height * (width + 1))
+    parity = np.cumsum(hits.reshape(height, width + 1)[:, :width], axis=1) & 1
+    return parity.astype(bool)
+
+
+def _crossings(
+    rings: list[Coords], height: int, width: int, origin: tuple[float, float]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Where ring edges cross the rows' centre lines: (row, first column whose centre is at
+    or right of the crossing), columns clipped to ``[0, width]``, rows outside dropped."""
     p = np.concatenate(rings) - np.asarray(origin, dtype=np.float64)
     q = np.concatenate([_next(r) for r in rings]) - np.asarray(origin)
     lo, hi = np.minimum(p[:, 1], q[:, 1]), np.maximum(p[:, 1], q[:, 1])
@@ -121,9 +132,32 @@ def rings_to_mask(
     dx, dy = q[edge, 0] - p[edge, 0], q[edge, 1] - p[edge, 1]
     xs = p[edge, 0] + ((rows + 0.5 - p[edge, 1]) * dx) / dy
     cols = np.clip(np.ceil(xs - 0.5), 0, width).astype(np.int64)
-    hits = np.bincount(rows * (width + 1) + cols, minlength=height * (width + 1))
-    parity = np.cumsum(hits.reshape(height, width + 1)[:, :width], axis=1) & 1
-    return parity.astype(bool)
+    return rows, cols
+
+
+def ring_iou(ring: Coords, mask: BoolArray, *, origin: tuple[float, float] = (0.0, 0.0)) -> float:
+    """IoU of one ring, rasterised as :func:`rings_to_mask` does, with ``mask``, from the
+    ring's row spans and the mask's row prefix sums (no raster of the ring is built).
+
+    Args:
+        ring: a closed ring as an ``(N, 2)`` array.
+        mask: ``(height, width)`` boolean array.
+        origin: image coordinate of the mask's top-left corner.
+
+    Returns:
+        Intersection over union (1.0 when both are empty).
+    """
+    height, width = mask.shape
+    rows, cols = _crossings([ring], height, width, origin)
+    order = np.lexsort((cols, rows))  # even-odd: the crossings of a row pair up into spans
+    rows, cols = rows[order][0::2], cols[order]
+    start, stop = cols[0::2], cols[1::2]
+    prefix = np.zeros((height, width + 1), np.int64)
+    np.cumsum(mask, axis=1, out=prefix[:, 1:])
+    inside = int((stop - start).sum())
+    both = int((prefix[rows, stop] - prefix[rows, start]).sum())
+    union = inside + int(prefix[:, -1].sum()) - both
+    return 1.0 if union == 0 else both / union
 
 
 def polygon_to_mask(

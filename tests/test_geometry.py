@@ -239,6 +239,21 @@ def test_rasterize_kinds() -> None:
         geo.rasterize(Line(((0, 0), (1, 1))), 4, 4)
 
 
+@given(
+    st.lists(st.tuples(st.floats(-3, 20), st.floats(-3, 20)), min_size=3, max_size=12),
+    arrays(np.bool_, (12, 14)),
+    st.integers(-2, 5),
+    st.integers(-2, 5),
+)
+@settings(max_examples=200, deadline=None)
+def test_ring_iou_equals_the_raster_iou(
+    pts: list[tuple[float, float]], mask: np.ndarray, x0: int, y0: int
+) -> None:
+    ring = np.array(pts, dtype=np.float64)
+    raster = geo.rings_to_mask([ring], 12, 14, origin=(x0, y0))
+    assert geo.ring_iou(ring, mask, origin=(x0, y0)) == geo.iou(raster, mask)
+
+
 def test_iou() -> None:
     a = np.zeros((4, 4), bool)
     b = np.zeros((4, 4), bool)
