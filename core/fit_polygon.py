@@ -47,7 +47,8 @@ def _fit_mask_polygon(mask: Mask, run: Run) -> list[Geometry]:
     parts = geo.trace_parts(crop)
     offset = np.array([x0, y0], dtype=np.float64)
     parts = [(e + offset, [h + offset for h in hs]) for e, hs in parts]
-    if run.bounds is not None and not inside(_parts_bounds(parts), run.bounds):
+    box = (x0, y0, x0 + crop.shape[1], y0 + crop.shape[0])  # the traced rings' exact bounds
+    if run.bounds is not None and not inside(box, run.bounds):
         parts = geo.shape_to_parts(_clip_shape(geo.parts_to_shape(parts), run))
     parts = _choose_parts(parts, run)
     _, rings = _fit_parts(parts, run)
@@ -129,12 +130,6 @@ def _repair(shape: shapely.Geometry) -> shapely.Geometry:
         pieces = geo.shape_to_parts(shapely.make_valid(shape))
         out = shapely.union_all([shapely.Polygon(e, hs) for e, hs in pieces])
     return out if shapely.is_valid(out) else shapely.buffer(out, 0)
-
-
-def _parts_bounds(parts: list[geo.PartArrays]) -> tuple[float, float, float, float]:
-    pts = np.concatenate([e for e, _ in parts])
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
 
 
 def _clip_shape(shape: shapely.Geometry, run: Run) -> shapely.Geometry:
