@@ -63,7 +63,6 @@ FIX_TEXTS = (
     (ROUNDED, "rounded: integer_pixels"),
     (THINNED_BIT, "thinned: interpolated between keyframes"),
 )
-SCORE_ATTRIBUTES = ("score", "confidence")
 # report records are joined and handed to the report this many at a time
 CHUNK = 25_000
 
@@ -603,6 +602,7 @@ def _json(value: Any) -> str:
 def columnar_ok(item: Item, ctx: WriteContext) -> bool:
     """Whether ``item.tracks`` can take the columnar path: every label becomes a ``box`` (or
     has no task geometry) and no attribute or score attribute would be sent."""
+    from .writers.context import SCORE_ATTRIBUTES
     from .writers.image import choose_target
 
     table = item.tracks

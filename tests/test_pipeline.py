@@ -339,3 +339,27 @@ def test_spooled_records_copy_in_blocks_gives_the_same_json(tmp_path: Path, bloc
     _copy_records(io.BytesIO(spool), out, block)
     out.write(b"\n]")
     assert orjson.loads(out.getvalue()) == records
+
+
+def test_only_attributes_and_values_the_task_defines_are_sent(tmp_path: Path) -> None:
+    extra = """
+[params.annotation_attributes.occluded]
+type = "category"
+choices = ["yes", "no"]
+
+[params.annotation_attributes.truncated]
+type = "category"
+choices = [{ choice = "yes" }, { choice = "no" }]
+"""
+    path = tmp_path / "task.toml"
+    path.write_text(CONFIG.replace("[prelabel]", extra + "\n[prelabel]"))
+    attrs = {"occluded": "yes", "truncated": "maybe", "iscrowd": 1}
+    car = Instance("car", Box(1, 1, 10, 10), ref(7), attributes=attrs)
+    report = convert(dataset([car]), load_config(path), tmp_path / "out")
+    last = read_tasks(tmp_path / "out")[0]["body"]["hypothesis"]["annotations"][-1]  # type: ignore[index]
+    assert last["attributes"] == {"occluded": "yes"}
+    assert (
+        "attributes not defined in params.annotation_attributes were not sent: iscrowd"
+        in report.notes
+    )
+    assert any(n.startswith("attribute 'truncated': values like 'maybe'") for n in report.notes)

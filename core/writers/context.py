@@ -17,6 +17,8 @@ from ..model import Instance, Item, SourceRef
 from ..report import Report
 
 ARTIFACT_SCHEME = "artifact://"
+# annotation attributes filled from the instance score when the task defines them
+SCORE_ATTRIBUTES = ("score", "confidence")
 # one namespace for every uuid prelabel derives, so reruns give the same uuids
 UUID_NAMESPACE = uuidlib.UUID("6f1f8a52-3c2e-4b1e-9d2a-7a6b9c0e5d11")
 
@@ -37,6 +39,22 @@ def render_template(template: str, fields: dict[str, Any], *, what: str) -> str:
         ) from None
     except (ValueError, IndexError) as exc:
         raise PayloadError(f"{what} template {template!r} is not valid: {exc}") from None
+
+
+def score_value(score: float, definition: Any) -> float:
+    """The score as the attribute wants it: a fraction, or a percent when its max exceeds 1."""
+    maximum = definition.get("max") if isinstance(definition, dict) else None
+    if isinstance(maximum, (int, float)) and maximum > 1:
+        return round(score * 100, 2)
+    return round(score, 4)
+
+
+def _choices(definition: Any) -> list[str]:
+    """An attribute's choices as strings (plain strings or LabelDescription ``choice``)."""
+    raw = definition.get("choices") if isinstance(definition, dict) else None
+    if not isinstance(raw, list):
+        return []
+    return [str(c.get("choice")) if isinstance(c, dict) else str(c) for c in raw]
 
 
 def file_key(path: str) -> str:
@@ -142,6 +160,38 @@ class WriteContext:
     def place(self, body: dict[str, Any], prelabels: dict[str, Any]) -> None:
         """Put prelabels under ``hypothesis`` or ``base_annotations`` as configured."""
         body[self.config.prelabel.prelabel_as] = prelabels
+
+    # --- attributes ---------------------------------------------------------------------
+
+    def attributes(
+        self, attributes: dict[str, Any], *, score: float | None = None
+    ) -> dict[str, Any]:
+        """The attributes the task defines, with values it accepts (Scale rejects others).
+
+        Names not in ``params.annotation_attributes`` and category values not among an
+        attribute's choices are left out, each noted once in the report; a ``score`` or
+        ``confidence`` attribute the task defines is filled from ``score``.
+        """
+        defined = self.config.params.get("annotation_attributes") or {}
+        out = {k: v for k, v in attributes.items() if k in defined}
+        for name in SCORE_ATTRIBUTES:
+            if name in defined and score is not None and name not in out:
+                out[name] = score_value(score, defined[name])
+        skipped = sorted(set(attributes) - set(defined))
+        if skipped:
+            self.report.note(
+                "attributes not defined in params.annotation_attributes were not sent: "
+                + ", ".join(skipped)
+            )
+        for name in list(out):
+            choices = _choices(defined.get(name))
+            if choices and str(out[name]) not in choices:
+                self.report.note(
+                    f"attribute {name!r}: values like {out[name]!r} are not among the task's "
+                    f"choices ({', '.join(choices)}) and were not sent"
+                )
+                del out[name]
+        return out
 
     # --- fitting and recording ----------------------------------------------------------
 

@@ -24,9 +24,6 @@ TARGETS: dict[str, tuple[TargetKind, ...]] = {
     "cuboid": ("cuboid",),
 }
 
-# annotation attributes filled from the instance score when the task defines them
-SCORE_ATTRIBUTES = ("score", "confidence")
-
 
 def choose_target(instance: Instance, ctx: WriteContext) -> TargetKind | str:
     """The task geometry ``instance`` becomes, or the reason it has none (a str not a kind)."""
@@ -44,28 +41,9 @@ def choose_target(instance: Instance, ctx: WriteContext) -> TargetKind | str:
     )
 
 
-def score_value(score: float, definition: Any) -> float:
-    """The score as the attribute wants it: a fraction, or a percent when its max exceeds 1."""
-    maximum = definition.get("max") if isinstance(definition, dict) else None
-    if isinstance(maximum, (int, float)) and maximum > 1:
-        return round(score * 100, 2)
-    return round(score, 4)
-
-
 def annotation_attributes(instance: Instance, ctx: WriteContext) -> dict[str, Any]:
-    """The instance's attributes that the task defines (Scale rejects unknown ones)."""
-    defined = ctx.config.params.get("annotation_attributes") or {}
-    out = {k: v for k, v in instance.attributes.items() if k in defined}
-    for name in SCORE_ATTRIBUTES:
-        if name in defined and instance.score is not None and name not in out:
-            out[name] = score_value(instance.score, defined[name])
-    skipped = sorted(set(instance.attributes) - set(defined))
-    if skipped:
-        ctx.report.note(
-            "attributes not defined in params.annotation_attributes were not sent: "
-            + ", ".join(skipped)
-        )
-    return out
+    """The instance's attributes the task accepts (see :meth:`WriteContext.attributes`)."""
+    return ctx.attributes(instance.attributes, score=instance.score)
 
 
 def instance_annotations(

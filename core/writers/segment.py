@@ -140,7 +140,9 @@ def canvas_from_raster(raster: IndexRaster, item: Item, ctx: WriteContext, uid: 
             ctx.report.dropped(seg.source, NOT_IN_TASK, label=seg.label, task=uid)
             continue
         if seg.label in instance_labels or seg.label not in by_label:
-            entries.append(Entry(seg.label, seg.label in instance_labels, dict(seg.attributes)))
+            instance = seg.label in instance_labels
+            attributes = ctx.attributes(seg.attributes) if instance else {}
+            entries.append(Entry(seg.label, instance, attributes))
             by_label.setdefault(seg.label, len(entries))
             idx = len(entries)
         else:
@@ -263,7 +265,7 @@ def _paint(
         keys[key] = idx
         instance = key[1] != ""
         canvas.entries.append(
-            Entry(inst.label, instance, dict(inst.attributes) if instance else {})
+            Entry(inst.label, instance, ctx.attributes(inst.attributes) if instance else {})
         )
     canvas.index[free] = idx
     fixes = []

@@ -258,24 +258,6 @@ def record_rows(obj: VideoObject, thinned: set[int], ctx: WriteContext, task: st
     return sent
 
 
-def attributes_for(instance: Instance, ctx: WriteContext) -> dict[str, Any]:
-    """The attributes the task defines, less category values that are not among its choices
-    (a MOT visibility of 0.8 does not fit choices like full/partial/hidden): those are noted."""
-    out = annotation_attributes(instance, ctx)
-    if not out:
-        return out
-    defined = ctx.config.params.get("annotation_attributes") or {}
-    for name in list(out):
-        choices = (defined.get(name) or {}).get("choices")
-        if choices and str(out[name]) not in {str(c) for c in choices}:
-            ctx.report.note(
-                f"attribute {name!r}: values like {out[name]!r} are not among the task's choices "
-                f"({', '.join(map(str, choices))}) and were not sent"
-            )
-            del out[name]
-    return out
-
-
 def annotation_of(row: Row, obj: VideoObject, ctx: WriteContext) -> dict[str, Any]:
     """The Scale annotation object of one fitted row (first geometry of the fit)."""
     assert row.fitted is not None and row.kind is not None
@@ -284,7 +266,7 @@ def annotation_of(row: Row, obj: VideoObject, ctx: WriteContext) -> dict[str, An
         row.fitted.geometries[0],
         label=obj.label,
         uuid=obj.uuid,
-        attributes=attributes_for(row.instance, ctx),
+        attributes=annotation_attributes(row.instance, ctx),
         integer_pixels=limits.integer_pixels,
     )
 
@@ -422,7 +404,7 @@ def playback_frame(row: Row, obj: VideoObject, ctx: WriteContext, fps: float) ->
         "timestamp": round(stamp, 6),
         **geometry,
     }
-    attributes = attributes_for(row.instance, ctx)
+    attributes = annotation_attributes(row.instance, ctx)
     if attributes:
         out["attributes"] = attributes
     return out
