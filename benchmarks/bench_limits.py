@@ -105,6 +105,7 @@ def main() -> int:
     box_limits = GeometryLimits("box", min_width=8, min_height=8, integer_pixels=True)
     t_box, _ = best(lambda: fit_all(items, "box", box_limits), args.repeat)
     print(f"mask -> box (min 8x8, integer_pixels): {n / t_box:7.0f} objects/s")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     return 0
 
 

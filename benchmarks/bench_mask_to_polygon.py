@@ -126,6 +126,12 @@ def main() -> int:
     )
     t_bare, _ = best_time(lambda: prelabel_polygons_only(masks, budget), args.repeat)
     print(f"  (polygons only, no IoU or bookkeeping: {n / t_bare:8.0f} objects/s)")
+    t_decode, crops = best_time(lambda: [geo.decode_cropped(m)[0] for m in masks], args.repeat)
+    t_trace, _ = best_time(lambda: [geo.trace_parts(c) for c in crops], args.repeat)
+    print(
+        f"  (per object: decode {t_decode / n * 1e6:.0f} us, trace {t_trace / n * 1e6:.0f} us, "
+        f"budget + keyhole + IoU + model {(t_ours - t_decode - t_trace) / n * 1e6:.0f} us)"
+    )
     try:
         import supervision as sv
     except ImportError:
@@ -140,6 +146,7 @@ def main() -> int:
         f"polygons) [sv {sv.__version__}]"
     )
     print(f"speed-up     {t_sv / t_ours:8.2f}x  (polygons only: {t_sv / t_bare:.2f}x)")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     return 0
 
 
