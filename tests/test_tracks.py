@@ -21,7 +21,7 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prelabel import tracks
+from prelabel import track_json, tracks
 from prelabel.config import load_config
 from prelabel.converters.kitti import read_kitti
 from prelabel.converters.mot import read_mot
@@ -156,13 +156,13 @@ def test_columnar_equals_per_object(
     name: str, config: str, shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = tracks.plan
+    real = track_json.plan
 
     def spy(*args: Any, **kwargs: Any) -> tracks.Plan:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tracks, "plan", spy)
+    monkeypatch.setattr(track_json, "plan", spy)
     out = check_same(name, CONFIGS[config], tmp_path, shared)
     assert calls, "the columnar path was not taken"
     report = json.loads(out["report.json"])
