@@ -5,10 +5,10 @@ base_annotations; scale-api.md §3.3). Used by the image and video writers.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 from ..errors import PayloadError
+from ..geometry import ellipse_vertices, rotated_box_vertices
 from ..model import Box, Cuboid, Ellipse, Geometry, Line, Mask, Point, Polygon, Ring
 
 # coordinates are written rounded to this many decimals: sub-millipixel noise only bloats
@@ -27,28 +27,14 @@ def _vertices(ring: Ring) -> list[dict[str, float | int]]:
 
 def box_corners(box: Box) -> list[tuple[float, float]]:
     """The four corners of a (possibly rotated, clockwise about its centre) box, clockwise
-    from the top-left corner of the unrotated box."""
-    cx, cy = box.left + box.width / 2, box.top + box.height / 2
-    cos, sin = math.cos(box.rotation), math.sin(box.rotation)
-    out = []
-    for dx, dy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-        x, y = dx * box.width / 2, dy * box.height / 2
-        out.append((cx + x * cos - y * sin, cy + x * sin + y * cos))
-    return out
+    from the top-left corner of the unrotated box (:func:`prelabel.geometry.rotated_box_vertices`)."""
+    return rotated_box_vertices(box)
 
 
 def ellipse_extremes(ellipse: Ellipse) -> list[tuple[float, float]]:
-    """Scale's ellipse form: the 4 extremal points, vertex 0 and 2 on the first axis."""
-    cos, sin = math.cos(ellipse.rotation), math.sin(ellipse.rotation)
-    ax = (ellipse.rx * cos, ellipse.rx * sin)
-    ay = (-ellipse.ry * sin, ellipse.ry * cos)
-    c = (ellipse.cx, ellipse.cy)
-    return [
-        (c[0] - ax[0], c[1] - ax[1]),
-        (c[0] - ay[0], c[1] - ay[1]),
-        (c[0] + ax[0], c[1] + ax[1]),
-        (c[0] + ay[0], c[1] + ay[1]),
-    ]
+    """Scale's ellipse form: the 4 extremal points, vertex 0 and 2 on the first axis
+    (:func:`prelabel.geometry.ellipse_vertices`)."""
+    return ellipse_vertices(ellipse)
 
 
 def geometry_fields(geometry: Geometry, *, integer_pixels: bool = False) -> dict[str, Any]:
