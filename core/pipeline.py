@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +28,8 @@ from .writers import ArtifactStore, WriteContext, get_writer
 TASKS_FILE = "tasks.jsonl"
 REPORT_FILE = "report.json"
 ARTIFACTS_DIR = "artifacts"
+# task types whose tasks show one image: a video item becomes one task per frame
+IMAGE_TASK_TYPES = ("imageannotation", "segmentannotation")
 # what each model geometry kind becomes in a task taxonomy
 TAXONOMY_KIND = {
     "mask": "polygon",
@@ -73,6 +75,40 @@ def prepare_item(item: Item, config: TaskConfig, filt: LabelFilter, task: str) -
         holder.instances = filt.instances(holder.instances, task)
 
 
+def pending_objects(item: Item) -> int | None:
+    """How many objects the writer must account for (None when rasters hold them)."""
+    if item.tracks is not None:
+        return len(item.tracks.line)
+    holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
+    if any(h.raster is not None for h in holders):
+        return None
+    return sum(len(h.instances) for h in holders)
+
+
+def frame_items(items: Iterable[Item]) -> Iterator[Item]:
+    """Image tasks from video items: one item per frame (key ``<video key>/<frame number>``,
+    fields ``frame`` and the frame's own), so tracker output can feed per-image tasks."""
+    for item in items:
+        frames = item.frames
+        if frames is None:
+            yield item
+            continue
+        if item.tracks is not None:
+            from .tracks import expand
+
+            expand(item)
+        for frame in frames:
+            yield Item(
+                key=f"{item.key}/{frame.number}",
+                fields={**item.fields, **frame.fields, "frame": frame.number},
+                width=item.width,
+                height=item.height,
+                instances=frame.instances,
+                raster=frame.raster,
+                notes=item.notes,
+            )
+
+
 def _reset_outputs(out: Path) -> None:
     """Remove outputs of an earlier conversion (never the submit journal)."""
     shutil.rmtree(out / ARTIFACTS_DIR, ignore_errors=True)
@@ -95,7 +131,15 @@ def _write_tasks(
             )
         seen[task] = item.key
         prepare_item(item, config, filt, task)
+        expected, before = pending_objects(item), ctx.report.totals()["objects_in"]
         body = writer(item, ctx)
+        recorded = ctx.report.totals()["objects_in"] - before
+        if expected is not None and recorded < expected:
+            raise PayloadError(
+                f"the {config.task_type} writer accounted for {recorded} of the {expected} "
+                f"objects of item {item.key!r}; nothing may be lost without a record "
+                "(this is a bug: please report it)"
+            )
         sink.write(orjson.dumps({"task_type": config.task_type, "body": body}) + b"\n")
         for note in item.notes:
             ctx.report.note(note)
@@ -147,7 +191,10 @@ def convert(
     filt = LabelFilter(config, report)
     partial = out / (TASKS_FILE + ".partial")
     try:
-        with partial.open("wb") as sink, _progress(dataset.items, progress) as items:
+        source_items = dataset.items
+        if config.task_type in IMAGE_TASK_TYPES:
+            source_items = frame_items(source_items)
+        with partial.open("wb") as sink, _progress(source_items, progress) as items:
             tasks = _write_tasks(iter(items), config, ctx, filt, sink)
         partial.replace(out / TASKS_FILE)
     except BaseException:

@@ -363,3 +363,42 @@ choices = [{ choice = "yes" }, { choice = "no" }]
         in report.notes
     )
     assert any(n.startswith("attribute 'truncated': values like 'maybe'") for n in report.notes)
+
+
+def video_dataset() -> Dataset:
+    from prelabel.model import Frame
+
+    frames = [
+        Frame(
+            index=i,
+            number=i + 1,
+            instances=[Instance("car", Box(10 + i, 10, 20, 10), ref(i), track_id="7")],
+        )
+        for i in range(3)
+    ]
+    item = Item(key="seq", fields={"sequence": "seq"}, width=100, height=80, frames=frames)
+    return Dataset(format="test", items=[item])
+
+
+def test_video_items_become_one_image_task_per_frame(tmp_path: Path) -> None:
+    config = load_config(
+        write_config(tmp_path), {"attachment_url": "https://cdn/{sequence}/{frame:06d}.jpg"}
+    )
+    report = convert(video_dataset(), config, tmp_path / "out")
+    bodies = [t["body"] for t in read_tasks(tmp_path / "out")]
+    assert [b["attachment"] for b in bodies] == [f"https://cdn/seq/00000{n}.jpg" for n in (1, 2, 3)]  # type: ignore[index]
+    assert [b["unique_id"] for b in bodies] == [f"demo/imageannotation/seq/{n}" for n in (1, 2, 3)]  # type: ignore[index]
+    assert report.totals()["objects_in"] == report.totals()["objects_out"] == 3
+
+
+def test_a_writer_that_loses_objects_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import prelabel.pipeline as pipeline
+
+    def forgetful(item: Item, ctx: object) -> dict[str, object]:
+        return {"unique_id": "x"}
+
+    monkeypatch.setattr(pipeline, "get_writer", lambda task_type: forgetful)
+    with pytest.raises(PayloadError, match="accounted for 0 of the 4 objects of item '1'"):
+        convert(dataset(), load_config(write_config(tmp_path)), tmp_path / "out")
