@@ -152,7 +152,7 @@ def ring_iou(ring: Coords, mask: BoolArray, *, origin: tuple[float, float] = (0.
     order = np.lexsort((cols, rows))  # even-odd: the crossings of a row pair up into spans
     rows, cols = rows[order][0::2], cols[order]
     start, stop = cols[0::2], cols[1::2]
-    prefix = np.zeros((height, width + 1), np.int64)
+    prefix = np.zeros((height, width + 1), np.int32)
     np.cumsum(mask, axis=1, out=prefix[:, 1:])
     inside = int((stop - start).sum())
     both = int((prefix[rows, stop] - prefix[rows, start]).sum())
