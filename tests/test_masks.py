@@ -17,6 +17,7 @@ import pytest
 from conftest import FIXTURES, REPO, SHARED
 from PIL import Image
 
+from prelabel.converters import mask_kinds
 from prelabel.converters import masks as masks_mod
 from prelabel.converters.masks import read_masks
 from prelabel.errors import InputError
@@ -397,13 +398,13 @@ def test_nothing_is_decoded_until_raster_is_called(
     shared: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Path] = []
-    real: Callable[[Path], Any] = masks_mod.decode
+    real: Callable[[Path], Any] = mask_kinds.decode
 
     def counting(path: Path) -> Any:
         calls.append(path)
         return real(path)
 
-    monkeypatch.setattr(masks_mod, "decode", counting)
+    monkeypatch.setattr(mask_kinds, "decode", counting)  # where the raster builders look it up
     ds = read_masks([str(VOC / "SegmentationClass")], classes=str(VOC / "class_names.txt"))
     all_items = items(ds)
     assert len(all_items) == 3 and calls == []
