@@ -34,7 +34,6 @@ checked per-line text path, which names the bad line.
 from __future__ import annotations
 
 import configparser
-import gc
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prelabel.errors import InputError, InvalidAnnotationError
-from prelabel.model import Dataset, Dropped, Frame, Item, SourceRef, TrackTable
+from prelabel.model import Dataset, Dropped, FrameRange, Item, SourceRef, TrackTable
 
 BadRows = Literal["error", "drop", "fix"]
 FloatArray = npt.NDArray[np.float64]
@@ -509,16 +508,8 @@ def build_item(
     if keep.any():
         n_frames = max(n_frames, int(track.frame[keep].max()) - first_frame + 1)
     fps = info.fps
-    enabled = gc.isenabled()
-    gc.disable()  # many small acyclic objects: the collector would rescan them over and over
-    try:
-        # no per-frame fields: the video writers give templates {frame} from Frame.number
-        frames = [
-            Frame(i, i + first_frame, [], None if not fps else i / fps, {}) for i in range(n_frames)
-        ]
-    finally:
-        if enabled:
-            gc.enable()
+    # no per-frame fields: the video writers give templates {frame} from Frame.number
+    frames = FrameRange(n_frames, first_frame, fps)
     name = info.name or key
     path = track.path
     return Item(

@@ -21,9 +21,9 @@ lazily, one item at a time, and only for readers whose input already is a raster
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -242,6 +242,58 @@ class Frame:
     raster: RasterSource | None = None
 
 
+class FrameRange(Sequence[Frame]):
+    """``length`` bare frames (index ``i``, number ``first + i``, timestamp ``i / fps`` when
+    ``fps`` is known, no instances or fields), made only when an element is first asked for.
+
+    A tracking file can span 300,000 frames whose :class:`Frame` objects the columnar
+    writers never need: they read :attr:`numbers` / :attr:`timestamps` instead. Once made,
+    the frames are kept (instances added to them stay).
+    """
+
+    __slots__ = ("_frames", "first", "fps", "length")
+
+    def __init__(self, length: int, first: int, fps: float | None) -> None:
+        self.length, self.first, self.fps = length, first, fps
+        self._frames: list[Frame] | None = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    @overload
+    def __getitem__(self, i: int) -> Frame: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Frame]: ...
+    def __getitem__(self, i: int | slice) -> Frame | list[Frame]:
+        return self.frames()[i]
+
+    def __iter__(self) -> Iterator[Frame]:
+        return iter(self.frames())
+
+    def frames(self) -> list[Frame]:
+        """The frames as objects (made on the first call)."""
+        if self._frames is None:
+            fps = self.fps
+            first = self.first
+            self._frames = [
+                Frame(i, i + first, [], i / fps if fps else None, {}) for i in range(self.length)
+            ]
+        return self._frames
+
+    @property
+    def numbers(self) -> npt.NDArray[np.int64]:
+        """Every frame's number, without making frames."""
+        return np.arange(self.first, self.first + self.length, dtype=np.int64)
+
+    @property
+    def timestamps(self) -> npt.NDArray[np.float64] | None:
+        """Every frame's timestamp (None without fps), without making frames."""
+        if not self.fps:
+            return None
+        out: npt.NDArray[np.float64] = np.arange(self.length, dtype=np.int64) / self.fps
+        return out
+
+
 @dataclass(slots=True)
 class TrackTable:
     """Tracking rows of one video item as columns (one entry per row, in source order).
@@ -311,7 +363,8 @@ class Item:
     width: int | None = None
     height: int | None = None
     instances: list[Instance] = field(default_factory=list)
-    frames: list[Frame] | None = None
+    # a list, or a FrameRange (frames made on demand) for tracking files
+    frames: Sequence[Frame] | None = None
     fps: float | None = None
     raster: RasterSource | None = None
     # per-item facts for the report (e.g. "columns read as MOT15 ground truth")

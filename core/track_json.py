@@ -4,7 +4,7 @@ chunks of whole objects) and the videoannotation per-frame list, assembled by po
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,8 +14,8 @@ import polars as pl
 from .model import Frame, Item, TrackTable
 from .track_filter import appearance
 from .track_numbers import number_columns, number_text
-from .track_plan import Plan, plan
-from .track_records import CHUNK, Records, _json, paused_gc, record_line
+from .track_plan import Plan, frame_numbers, frame_times, plan
+from .track_records import CHUNK, Records, _json, record_line
 
 if TYPE_CHECKING:
     from .writers.context import ArtifactStore, WriteContext
@@ -74,7 +74,9 @@ def playback_json(item: Item, ctx: WriteContext, task: str, fps: float) -> Itera
     return _playback_chunks(plan_, frames, ctx.config.prelabel.frame_key_base, fps)
 
 
-def _playback_chunks(plan_: Plan, frames: list[Frame], base: int, fps: float) -> Iterator[bytes]:
+def _playback_chunks(
+    plan_: Plan, frames: Sequence[Frame], base: int, fps: float
+) -> Iterator[bytes]:
     if not len(plan_.rows):
         yield b"{}"
         return
@@ -135,14 +137,9 @@ def add_artifact(store: ArtifactStore, name: str, chunks: Iterable[bytes]) -> st
     return store.reference(name)
 
 
-def _frame_heads(frames: list[Frame], base: int, fps: float) -> pl.Series:
+def _frame_heads(frames: Sequence[Frame], base: int, fps: float) -> pl.Series:
     """Per frame ``{"key":K,"timestamp":T,`` (timestamp rounded to 6 decimals, a float)."""
-    with paused_gc():
-        stamps = np.array(
-            [f.timestamp if f.timestamp is not None else f.index / fps for f in frames],
-            dtype=np.float64,
-        ).reshape(-1)
-        index = np.array([f.index for f in frames], dtype=np.int64).reshape(-1)
+    stamps, index = frame_times(frames, fps)
     table = pl.DataFrame(
         {"key": index + base, "t": number_text(stamps, 6, as_float=True)},
         schema={"key": pl.Int64, "t": pl.String},
@@ -160,7 +157,7 @@ def _frame_heads(frames: list[Frame], base: int, fps: float) -> pl.Series:
     ).to_series()
 
 
-def video_frames_json(item: Item, used: list[Frame], ctx: WriteContext, task: str) -> bytes:
+def video_frames_json(item: Item, used: Sequence[Frame], ctx: WriteContext, task: str) -> bytes:
     """The videoannotation per-frame list for ``used`` task frames (records and notes made);
     rows on source frames that are no task frame are dropped with the reference reason."""
     table = item.tracks
@@ -197,14 +194,15 @@ def video_frames_json(item: Item, used: list[Frame], ctx: WriteContext, task: st
 
 
 def _drop_unsampled(
-    table: TrackTable, rows: BoolArray, frames: list[Frame], task: str, ctx: WriteContext
+    table: TrackTable, rows: BoolArray, frames: Sequence[Frame], task: str, ctx: WriteContext
 ) -> None:
     if not rows.any():
         return
     records = Records()
+    numbers = frame_numbers(frames).tolist()
     order = appearance(table)
     for k, r in enumerate(order[rows[order]].tolist()):
-        reason = f"not a task frame: frame {frames[int(table.frame[r])].number} falls between frame_rate samples"
+        reason = f"not a task frame: frame {numbers[int(table.frame[r])]} falls between frame_rate samples"
         line = record_line(
             table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
         )

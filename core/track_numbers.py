@@ -68,15 +68,32 @@ def number_columns(
 ) -> pl.DataFrame:
     """Numbers as the writers write them, one text column per input:
     ``prelabel.writers.common`` (3 decimals, integral values as ints), or with ``as_float``
-    as orjson writes ``round(v, decimals)`` (``2.0``)."""
+    as orjson writes ``round(v, decimals)`` (``2.0``).
+
+    ``m / 10**decimals`` of the exact scaled integer ``m`` is the very float ``round``
+    returns (both are the correctly rounded decimal), and polars writes a float as orjson
+    does (shortest round-trip text), so one cast makes the text; only integral values lose
+    their ``.0`` for the writers' ints. Magnitudes past 2**53 (where ints and exponents part
+    ways) take the digit path.
+    """
+    unit = 10**decimals
+    ints = {k: scaled(v, decimals) for k, v in columns.items()}
+    if all(not len(m) or int(np.abs(m).max()) < 2**53 for m in ints.values()):
+        frame = pl.DataFrame({k: m / unit for k, m in ints.items()})
+        text = pl.all().cast(pl.String)
+        return frame.select(text if as_float else text.str.strip_suffix(".0"))
+    return _digit_columns(ints, decimals, as_float)
+
+
+def _digit_columns(ints: dict[str, IntArray], decimals: int, as_float: bool) -> pl.DataFrame:
+    """:func:`number_columns` from the scaled integers' digits (any magnitude)."""
     unit = 10**decimals
     if as_float or decimals > 3:
-        frame = pl.DataFrame({k: scaled(v, decimals) for k, v in columns.items()})
-        return frame.select([_text_expr(k, unit, decimals, as_float) for k in columns])
+        frame = pl.DataFrame(ints)
+        return frame.select([_text_expr(k, unit, decimals, as_float) for k in ints])
     suffixes = _suffixes(decimals)
     out = {}
-    for name, values in columns.items():
-        m = scaled(values, decimals)
+    for name, m in ints.items():
         a = np.abs(m)
         parts = pl.DataFrame({"w": a // unit, "f": suffixes.gather(a % unit)})
         if (m < 0).any():

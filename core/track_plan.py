@@ -3,7 +3,9 @@ rows to send, object by object, with their uuids and labels."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,11 +15,11 @@ import orjson
 
 from .errors import LimitViolation
 from .keyframes import Thinning, Tolerance, thin_track
-from .model import Box, Instance, Item, SourceRef, TrackTable
+from .model import Box, Frame, FrameRange, Instance, Item, SourceRef, TrackTable
 from .report import ObjectRecord
 from .track_filter import appearance
 from .track_fit import BoxFit, fit_boxes
-from .track_records import FIX_TEXTS, THINNED_BIT, Records, record_line
+from .track_records import FIX_TEXTS, THINNED_BIT, Records, paused_gc, record_line
 
 if TYPE_CHECKING:
     from .writers.context import WriteContext
@@ -52,6 +54,25 @@ def columnar_ok(item: Item, ctx: WriteContext) -> bool:
     return True
 
 
+def frame_numbers(frames: Sequence[Frame]) -> IntArray:
+    """Every frame's number (a :class:`FrameRange` makes no frames for it)."""
+    if isinstance(frames, FrameRange):
+        return frames.numbers
+    return np.array([f.number for f in frames], dtype=np.int64).reshape(-1)
+
+
+def frame_times(frames: Sequence[Frame], fps: float) -> tuple[FloatArray, IntArray]:
+    """Every frame's timestamp (``index / fps`` when it has none) and index."""
+    if isinstance(frames, FrameRange):
+        index = np.arange(len(frames), dtype=np.int64)
+        stamps = frames.timestamps
+        return (index / fps if stamps is None else stamps), index
+    with paused_gc():
+        times = [f.timestamp if f.timestamp is not None else f.index / fps for f in frames]
+        stamps = np.array(times, dtype=np.float64).reshape(-1)
+        return stamps, np.array([f.index for f in frames], dtype=np.int64).reshape(-1)
+
+
 @dataclass(slots=True)
 class Plan:
     """The rows to send, in the order the per-object writer sends them."""
@@ -68,10 +89,8 @@ def _objects(
     table: TrackTable, item: Item, ctx: WriteContext, frame_pos: IntArray
 ) -> tuple[IntArray, IntArray, list[str], list[str]]:
     """(rows in object order, object of each, uuid and label per object), notes emitted."""
-    from .writers.context import file_key, stable_uuid
+    from .writers.context import file_key
     from .writers.video import sequence_of
-
-    key = file_key(table.file)
 
     order = appearance(table, frame_pos)
     tracked = order[table.track[order] >= 0]
@@ -90,15 +109,16 @@ def _objects(
     gap = np.r_[False, (index[1:] != index[:-1] + 1) & (t_rank[1:] == t_rank[:-1])]
     run_no = np.cumsum(gap) - np.repeat(np.cumsum(gap)[starts] - gap[starts], _sizes(starts, rows))
     split = ctx.config.prelabel.track_gaps == "split"
-    seq = sequence_of(item)
     labels = _track_labels(table, rows, starts, item, ctx)
-    uuids: list[str] = []
-    obj_labels: list[str] = []
     new_obj = np.r_[True, t_rank[1:] != t_rank[:-1]] | (gap if split else False)
-    for r in np.flatnonzero(new_obj).tolist():
-        tid, n = str(int(t_ids[r])), int(run_no[r]) if split else 0
-        uuids.append(stable_uuid(key, seq, tid, n) if n else stable_uuid(key, seq, tid))
-        obj_labels.append(labels[int(t_rank[r])])
+    heads = np.flatnonzero(new_obj)
+    runs = run_no[heads].tolist() if split else [0] * len(heads)
+    names = [
+        f"{tid}\x1f{n}" if n else str(tid)
+        for tid, n in zip(t_ids[heads].tolist(), runs, strict=True)
+    ]
+    uuids: list[str] = uuid_texts((file_key(table.file), sequence_of(item)), names)
+    obj_labels = [labels[t] for t in t_rank[heads].tolist()]
     _note_gaps(ids[np.argsort(first, kind="stable")], gap, t_rank, item, ctx, split)
     obj = np.cumsum(new_obj) - 1
     s_rows, s_obj, uuids, obj_labels = _singles(table, item, singles, len(uuids), uuids, obj_labels)
@@ -116,17 +136,38 @@ def _singles(
     labels: list[str],
 ) -> tuple[IntArray, IntArray, list[str], list[str]]:
     """Untracked rows: one object each, after the tracks, in appearance order."""
-    from .writers.context import file_key, stable_uuid
+    from .writers.context import file_key
     from .writers.video import sequence_of
 
-    key = file_key(table.file)
-
-    seq = sequence_of(item)
-    for r in singles.tolist():
-        uuids.append(stable_uuid(key, seq, f"line {int(table.line[r])}"))
-        labels.append(table.labels[int(table.label[r])])
+    names = [f"line {n}" for n in table.line[singles].tolist()]
+    uuids.extend(uuid_texts((file_key(table.file), sequence_of(item)), names))
+    labels.extend(table.labels[c] for c in table.label[singles].tolist())
     obj: IntArray = (first + np.arange(len(singles))).astype(np.int64)
     return singles.astype(np.int64), obj, uuids, labels
+
+
+def uuid_texts(prefix: tuple[str, ...], names: list[str]) -> list[str]:
+    """``stable_uuid(*prefix, name)`` of each name (the uuid5 of the parts joined by
+    ``\\x1f``), hashing the shared prefix once and making no ``UUID`` object."""
+    from .writers.context import UUID_NAMESPACE
+
+    if not names:
+        return []
+    base = hashlib.sha1(UUID_NAMESPACE.bytes + "".join(p + "\x1f" for p in prefix).encode())
+    digests = []
+    for name in names:
+        h = base.copy()
+        h.update(name.encode())
+        digests.append(h.digest())
+    raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 20)[:, :16].copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    hx = raw.tobytes().hex()
+    return [
+        f"{hx[i : i + 8]}-{hx[i + 8 : i + 12]}-{hx[i + 12 : i + 16]}-{hx[i + 16 : i + 20]}-"
+        f"{hx[i + 20 : i + 32]}"
+        for i in range(0, len(hx), 32)
+    ]
 
 
 def _sizes(starts: IntArray, rows: IntArray) -> IntArray:
@@ -248,7 +289,7 @@ def _thin(
     thinned = np.zeros(len(rows), dtype=bool)
     if not tol.active:
         return thinned
-    numbers = np.array([f.number for f in item.frames or []], dtype=np.int64)
+    numbers = frame_numbers(item.frames or [])
     total = Thinning()
     pos = np.flatnonzero(alive)
     objs = obj[pos]

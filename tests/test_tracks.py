@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from conftest import FIXTURES
 from hypothesis import given, settings
@@ -219,6 +220,23 @@ def test_number_text_matches_writer(values: list[float]) -> None:
     assert text == [json.dumps(_num(v)) for v in values]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1e15, 1e15, allow_nan=False), min_size=1, max_size=20))
+def test_number_text_any_magnitude(values: list[float]) -> None:
+    """Past 2**53 scaled (ints vs exponents) the digit path takes over; same text."""
+    values += [9.007e12, -9.1e12, 1e15, 123456789012.5]
+    text = tracks.number_text(np.array(values)).to_list()
+    assert text == [json.dumps(_num(v)) for v in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=20))
+def test_timestamp_text_matches_orjson(values: list[float]) -> None:
+    values += [0.0, 2.0, 1e-6, 4e-5, 1 / 3, 0.0000015]
+    text = tracks.number_text(np.array(values), 6, as_float=True).to_list()
+    assert text == [orjson.dumps(round(v, 6)).decode() for v in values]
+
+
 coord = st.floats(-50, 700, allow_nan=False)
 size = st.floats(0, 300, allow_nan=False)
 
@@ -297,3 +315,14 @@ def test_irregular_files_take_the_checked_text_path(text: str, tmp_path: Path) -
     path = tmp_path / "t.txt"
     path.write_text(text)
     assert mot.quick_table(str(path), mot.COLUMN_NAMES) is None
+
+
+@given(
+    prefix=st.lists(st.text(max_size=8), min_size=1, max_size=3),
+    names=st.lists(st.text(max_size=12), max_size=20),
+)
+def test_uuid_texts_equal_stable_uuid(prefix: list[str], names: list[str]) -> None:
+    from prelabel.track_plan import uuid_texts
+    from prelabel.writers.context import stable_uuid
+
+    assert uuid_texts(tuple(prefix), names) == [stable_uuid(*prefix, n) for n in names]

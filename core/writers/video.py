@@ -35,6 +35,7 @@ import copy
 import itertools
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +89,7 @@ def sequence_of(item: Item) -> str:
 # --- grouping -----------------------------------------------------------------------------
 
 
-def group_objects(item: Item, frames: list[Frame], ctx: WriteContext) -> list[VideoObject]:
+def group_objects(item: Item, frames: Sequence[Frame], ctx: WriteContext) -> list[VideoObject]:
     """Instances grouped into objects with stable uuids, in first-appearance order."""
     tracks: dict[str, list[Row]] = {}
     singles: list[VideoObject] = []
@@ -287,7 +288,7 @@ def frame_urls(item: Item, ctx: WriteContext) -> list[str]:
     return [ctx.attachment(item, {**f.fields, "frame": f.number}) for f in frames]
 
 
-def need_video(item: Item) -> list[Frame]:
+def need_video(item: Item) -> Sequence[Frame]:
     if item.frames is None:
         raise PayloadError(
             "a video task needs a video item (frames); got an image", location=f"item {item.key}"
@@ -295,7 +296,7 @@ def need_video(item: Item) -> list[Frame]:
     return item.frames
 
 
-def task_frames(item: Item, ctx: WriteContext, body: dict[str, Any]) -> list[Frame]:
+def task_frames(item: Item, ctx: WriteContext, body: dict[str, Any]) -> Sequence[Frame]:
     """Set the attachment(s) on ``body`` and return the source frame of each task frame."""
     frames = need_video(item)
     if attachment_type(ctx, "image") == "image":
@@ -320,7 +321,7 @@ def task_frames(item: Item, ctx: WriteContext, body: dict[str, Any]) -> list[Fra
     return [frames[i] for i in picked]
 
 
-def drop_unsampled(item: Item, used: list[Frame], ctx: WriteContext, task: str) -> None:
+def drop_unsampled(item: Item, used: Sequence[Frame], ctx: WriteContext, task: str) -> None:
     """Instances on source frames that are no task frame are dropped, with the reason."""
     chosen = {f.index for f in used}
     for frame in need_video(item):
@@ -343,7 +344,7 @@ def artifact_name(task: str, suffix: str) -> str:
 
 
 def per_frame_list(
-    objects: list[VideoObject], used: list[Frame], ctx: WriteContext
+    objects: list[VideoObject], used: Sequence[Frame], ctx: WriteContext
 ) -> list[dict[str, Any]]:
     """Scale's videoannotation response list: one ``{"annotations": [...]}`` per task frame."""
     by_frame: dict[int, list[dict[str, Any]]] = {}
