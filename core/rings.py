@@ -135,28 +135,41 @@ def _crossings(
     return rows, cols
 
 
-def ring_iou(ring: Coords, mask: BoolArray, *, origin: tuple[float, float] = (0.0, 0.0)) -> float:
-    """IoU of one ring, rasterised as :func:`rings_to_mask` does, with ``mask``, from the
-    ring's row spans and the mask's row prefix sums (no raster of the ring is built).
+def regions_iou(
+    regions: list[Coords],
+    reference: list[Coords],
+    height: int,
+    width: int,
+    *,
+    origin: tuple[float, float] = (0.0, 0.0),
+) -> float:
+    """IoU, in a ``(height, width)`` raster by pixel centres, of the union of ``regions``
+    (each ring its own area, OR-ed, as separate annotations are) with ``reference`` (rings
+    taken together by the even-odd rule, e.g. the exact trace of a mask).
 
-    Args:
-        ring: a closed ring as an ``(N, 2)`` array.
-        mask: ``(height, width)`` boolean array.
-        origin: image coordinate of the mask's top-left corner.
+    Equal to rasterising both with :func:`rings_to_mask` and counting, but works on the row
+    crossings only: sorted along each row, the crossings cut it into spans whose inside/out
+    state per ring is the parity of that ring's crossings so far (every ring crosses a row an
+    even number of times, so the state is clear again at each row's end).
 
     Returns:
         Intersection over union (1.0 when both are empty).
     """
-    height, width = mask.shape
-    rows, cols = _crossings([ring], height, width, origin)
-    order = np.lexsort((cols, rows))  # even-odd: the crossings of a row pair up into spans
-    rows, cols = rows[order][0::2], cols[order]
-    start, stop = cols[0::2], cols[1::2]
-    prefix = np.zeros((height, width + 1), np.int32)
-    np.cumsum(mask, axis=1, out=prefix[:, 1:])
-    inside = int((stop - start).sum())
-    both = int((prefix[rows, stop] - prefix[rows, start]).sum())
-    union = inside + int(prefix[:, -1].sum()) - both
+    tagged = [*regions, None]
+    rows, cols, tags = [], [], []
+    for k, ring in enumerate(tagged):
+        r, c = _crossings([ring] if ring is not None else reference, height, width, origin)
+        rows.append(r)
+        cols.append(c)
+        tags.append(np.full(len(r), k))
+    row, col, tag = np.concatenate(rows), np.concatenate(cols), np.concatenate(tags)
+    order = np.lexsort((col, row))
+    row, col, tag = row[order], col[order], tag[order]
+    state = np.cumsum(tag[:-1, None] == np.arange(len(tagged)), axis=0) & 1
+    span = np.where(row[1:] == row[:-1], col[1:] - col[:-1], 0)
+    inside, ref = state[:, :-1].any(axis=1), state[:, -1] == 1
+    both = int(span[inside & ref].sum())
+    union = int(span[inside].sum()) + int(span[ref].sum()) - both
     return 1.0 if union == 0 else both / union
 
 
