@@ -46,13 +46,13 @@ def _fit_mask_polygon(mask: Mask, run: Run) -> list[Geometry]:
         raise run.fail("empty: mask has no pixels")
     parts = geo.trace_parts(crop)
     offset = np.array([x0, y0], dtype=np.float64)
-    parts = traced = [(e + offset, [h + offset for h in hs]) for e, hs in parts]
+    parts = [(e + offset, [h + offset for h in hs]) for e, hs in parts]
     box = (x0, y0, x0 + crop.shape[1], y0 + crop.shape[0])  # the traced rings' exact bounds
     if run.bounds is not None and not inside(box, run.bounds):
         parts = geo.shape_to_parts(_clip_shape(geo.parts_to_shape(parts), run))
     parts = _choose_parts(parts, run)
     _, rings = _fit_parts(parts, run)
-    run.iou = _mask_iou(rings, traced, crop.shape, (x0, y0)) if _lossy(run.fixes) else 1.0
+    run.iou = _mask_iou(rings, crop, (x0, y0)) if _lossy(run.fixes) else 1.0
     return [Polygon.from_ring(geo.to_ring(r)) for r in rings]
 
 
@@ -62,16 +62,14 @@ def _lossy(fixes: list[str]) -> bool:
     return any(f.split(":", 1)[0] in LOSSY for f in fixes)
 
 
-def _mask_iou(
-    rings: list[geo.Coords],
-    traced: list[geo.PartArrays],
-    shape: tuple[int, ...],
-    origin: tuple[int, int],
-) -> float:
-    """IoU, in the mask's crop window, of the rings (each its own annotation: OR-ed, they may
-    overlap) with the mask, whose exact trace ``traced`` stands for its pixels."""
-    reference = [r for ext, holes in traced for r in (ext, *holes)]
-    return geo.regions_iou(rings, reference, shape[0], shape[1], origin=origin)
+def _mask_iou(rings: list[geo.Coords], crop: geo.BoolArray, origin: tuple[int, int]) -> float:
+    """IoU of the rings (each its own annotation: OR-ed, they may overlap) with the mask, in
+    the mask's crop window."""
+    h, w = crop.shape
+    raster = geo.rings_to_mask([rings[0]], h, w, origin=origin)
+    for ring in rings[1:]:
+        raster |= geo.rings_to_mask([ring], h, w, origin=origin)
+    return geo.iou(raster, crop)
 
 
 def _clean_parts(parts: list[geo.PartArrays]) -> list[geo.PartArrays]:

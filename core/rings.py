@@ -121,56 +121,20 @@ def _crossings(
     or right of the crossing), columns clipped to ``[0, width]``, rows outside dropped."""
     p = np.concatenate(rings) - np.asarray(origin, dtype=np.float64)
     q = np.concatenate([_next(r) for r in rings]) - np.asarray(origin)
+    moving = p[:, 1] != q[:, 1]  # horizontal edges cross no row's centre line
+    p, q = p[moving], q[moving]
     lo, hi = np.minimum(p[:, 1], q[:, 1]), np.maximum(p[:, 1], q[:, 1])
-    r0 = np.clip(np.ceil(lo - 0.5), 0, height).astype(np.int64)
-    r1 = np.clip(np.ceil(hi - 0.5), 0, height).astype(np.int64)
+    r0 = np.minimum(np.maximum(np.ceil(lo - 0.5), 0), height).astype(np.int64)
+    r1 = np.minimum(np.maximum(np.ceil(hi - 0.5), 0), height).astype(np.int64)
     counts = r1 - r0
     edge = np.repeat(np.arange(len(p)), counts)
     rows = r0[edge] + np.arange(edge.size) - np.repeat(np.cumsum(counts) - counts, counts)
     # one rounding (the division), so a crossing exactly at a pixel centre is exact for
     # integer vertices and the raster does not depend on the origin
-    dx, dy = q[edge, 0] - p[edge, 0], q[edge, 1] - p[edge, 1]
-    xs = p[edge, 0] + ((rows + 0.5 - p[edge, 1]) * dx) / dy
-    cols = np.clip(np.ceil(xs - 0.5), 0, width).astype(np.int64)
+    pe, qe = p[edge], q[edge]
+    xs = pe[:, 0] + ((rows + 0.5 - pe[:, 1]) * (qe[:, 0] - pe[:, 0])) / (qe[:, 1] - pe[:, 1])
+    cols = np.minimum(np.maximum(np.ceil(xs - 0.5), 0), width).astype(np.int64)
     return rows, cols
-
-
-def regions_iou(
-    regions: list[Coords],
-    reference: list[Coords],
-    height: int,
-    width: int,
-    *,
-    origin: tuple[float, float] = (0.0, 0.0),
-) -> float:
-    """IoU, in a ``(height, width)`` raster by pixel centres, of the union of ``regions``
-    (each ring its own area, OR-ed, as separate annotations are) with ``reference`` (rings
-    taken together by the even-odd rule, e.g. the exact trace of a mask).
-
-    Equal to rasterising both with :func:`rings_to_mask` and counting, but works on the row
-    crossings only: sorted along each row, the crossings cut it into spans whose inside/out
-    state per ring is the parity of that ring's crossings so far (every ring crosses a row an
-    even number of times, so the state is clear again at each row's end).
-
-    Returns:
-        Intersection over union (1.0 when both are empty).
-    """
-    tagged = [*regions, None]
-    rows, cols, tags = [], [], []
-    for k, ring in enumerate(tagged):
-        r, c = _crossings([ring] if ring is not None else reference, height, width, origin)
-        rows.append(r)
-        cols.append(c)
-        tags.append(np.full(len(r), k))
-    row, col, tag = np.concatenate(rows), np.concatenate(cols), np.concatenate(tags)
-    order = np.lexsort((col, row))
-    row, col, tag = row[order], col[order], tag[order]
-    state = np.cumsum(tag[:-1, None] == np.arange(len(tagged)), axis=0) & 1
-    span = np.where(row[1:] == row[:-1], col[1:] - col[:-1], 0)
-    inside, ref = state[:, :-1].any(axis=1), state[:, -1] == 1
-    both = int(span[inside & ref].sum())
-    union = int(span[inside].sum()) + int(span[ref].sum()) - both
-    return 1.0 if union == 0 else both / union
 
 
 def polygon_to_mask(

@@ -239,32 +239,6 @@ def test_rasterize_kinds() -> None:
         geo.rasterize(Line(((0, 0), (1, 1))), 4, 4)
 
 
-rings_st = st.lists(st.tuples(st.floats(-3, 20), st.floats(-3, 20)), min_size=3, max_size=10)
-
-
-@given(
-    st.lists(rings_st, min_size=1, max_size=3),
-    st.lists(rings_st, min_size=1, max_size=2),
-    st.integers(-2, 5),
-    st.integers(-2, 5),
-)
-@settings(max_examples=200, deadline=None)
-def test_regions_iou_equals_the_raster_iou(
-    regions: list[list[tuple[float, float]]],
-    reference: list[list[tuple[float, float]]],
-    x0: int,
-    y0: int,
-) -> None:
-    arrs = [np.array(r, dtype=np.float64) for r in regions]
-    refs = [np.array(r, dtype=np.float64) for r in reference]
-    raster = np.zeros((12, 14), bool)
-    for ring in arrs:  # regions are OR-ed, the reference rings go together (even-odd)
-        raster |= geo.rings_to_mask([ring], 12, 14, origin=(x0, y0))
-    mask = geo.rings_to_mask(refs, 12, 14, origin=(x0, y0))
-    got = geo.regions_iou(arrs, refs, 12, 14, origin=(x0, y0))
-    assert got == geo.iou(raster, mask)
-
-
 def test_iou() -> None:
     a = np.zeros((4, 4), bool)
     b = np.zeros((4, 4), bool)
