@@ -10,7 +10,8 @@ polygons of at most ``--max-vertices`` vertices each:
   ``sv.mask_to_polygons`` -> ``sv.approximate_polygon`` with the percentage that meets the
   budget (its only budget knob).
 
-Times are CPU time of this process (the machine is shared), best of ``--repeat``. IoU is
+Times are CPU time of this process (the machine is shared), best of ``--repeat`` rounds
+in which every timed path takes its turn (so load changes hit all alike). IoU is
 computed outside the timed loop for supervision, each library's polygons rasterised by
 its own convention (prelabel: pixel centres; supervision: ``sv.polygon_to_mask``), against the
 source mask. supervision is installed for this benchmark only (not a prelabel dependency).
@@ -107,37 +108,61 @@ def sv_ious(sv: Any, masks: list[Mask], polys: list[list[Any]]) -> list[float]:
     return ious
 
 
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[float, Any]]:
+    """Best CPU time and last result of each function, the functions taking turns in every
+    round, so a change of machine load during the run touches them all alike."""
+    out: dict[str, tuple[float, Any]] = {}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t, result = best_time(fn, 1)
+            out[name] = (min(t, out.get(name, (float("inf"), None))[0]), result)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-vertices", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     masks = load_masks(RESULTS)
-    budget = args.max_vertices
-    n = len(masks)
-    t_ours, ious = best_time(lambda: prelabel_run(masks, budget), args.repeat)
+    budget, n = args.max_vertices, len(masks)
+    crops = [geo.decode_cropped(m)[0] for m in masks]
+    fns: dict[str, Callable[[], Any]] = {
+        "ours": lambda: prelabel_run(masks, budget),
+        "bare": lambda: prelabel_polygons_only(masks, budget),
+        "decode": lambda: [geo.decode_cropped(m) for m in masks],
+        "trace": lambda: [geo.trace_parts(c) for c in crops],
+    }
+    sv: Any = None
+    try:
+        import supervision
+
+        sv = supervision
+    except ImportError:
+        pass
+    if sv is not None:
+        fns["sv"] = lambda: sv_polygons(sv, masks, budget)
+    load = os.getloadavg()[0]
+    res = interleaved(fns, args.repeat)
+    (t_ours, ious), (t_bare, _) = res["ours"], res["bare"]
+    t_decode, t_trace = res["decode"][0], res["trace"][0]
     print(
-        f"{n} real RLE masks, max_vertices {budget}, best of {args.repeat} "
-        f"(CPU time; load {os.getloadavg()[0]:.2f})"
+        f"{n} real RLE masks, max_vertices {budget}, best of {args.repeat} interleaved rounds "
+        f"(CPU time; load {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end)"
     )
     print(
         f"prelabel     {n / t_ours:8.0f} objects/s  mean IoU {np.mean(ious):.4f}  "
         f"min IoU {np.min(ious):.4f}  (holes keyholed, all parts)"
     )
-    t_bare, _ = best_time(lambda: prelabel_polygons_only(masks, budget), args.repeat)
     print(f"  (polygons only, no IoU or bookkeeping: {n / t_bare:8.0f} objects/s)")
-    t_decode, crops = best_time(lambda: [geo.decode_cropped(m)[0] for m in masks], args.repeat)
-    t_trace, _ = best_time(lambda: [geo.trace_parts(c) for c in crops], args.repeat)
     print(
         f"  (per object: decode {t_decode / n * 1e6:.0f} us, trace {t_trace / n * 1e6:.0f} us, "
         f"budget + keyhole + IoU + model {(t_ours - t_decode - t_trace) / n * 1e6:.0f} us)"
     )
-    try:
-        import supervision as sv
-    except ImportError:
+    if sv is None:
         print("supervision is not installed: pip install supervision (benchmark only)")
         return 0
-    t_sv, polys = best_time(lambda: sv_polygons(sv, masks, budget), args.repeat)
+    t_sv, polys = res["sv"]
     over = sum(len(p) > budget for ps in polys for p in ps)
     sv_iou = sv_ious(sv, masks, polys)
     print(
@@ -146,7 +171,6 @@ def main() -> int:
         f"polygons) [sv {sv.__version__}]"
     )
     print(f"speed-up     {t_sv / t_ours:8.2f}x  (polygons only: {t_sv / t_bare:.2f}x)")
-    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     return 0
 
 
