@@ -59,7 +59,15 @@ from .mask_kinds import (
     raster_semantic,
     raster_voc_object,
 )
-from .mask_pairing import IMAGE_EXTS, PAIR_SUFFIXES, Pairing, build_pairing, pair_key, read_manifest
+from .mask_pairing import (
+    IMAGE_EXTS,
+    PAIR_SUFFIXES,
+    Pairing,
+    Row,
+    build_pairing,
+    pair_key,
+    read_manifest,
+)
 from .panoptic import load_panoptic
 
 __all__ = [
@@ -70,6 +78,7 @@ __all__ = [
     "Array",
     "ClassNames",
     "Pairing",
+    "Row",
     "Spec",
     "binary_item",
     "build_pairing",

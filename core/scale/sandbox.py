@@ -42,6 +42,9 @@ from .sandbox_faults import (
     _fault_middleware,
     _State,
 )
+from .sandbox_faults import (
+    Handler as Handler,  # re-exported: the middleware signature's type
+)
 from .sandbox_handlers import (
     _batch_status,
     _create_batch,
