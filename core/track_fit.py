@@ -84,26 +84,37 @@ def fit_boxes(
 
 
 def _clip(fit: BoxFit, b: Bounds, policy: FitPolicy) -> None:
+    """Clip to the padded image, in place, computing only on the rows that may cross it."""
     left, top, width, height = fit.left, fit.top, fit.width, fit.height
-    right, bottom = left + width, top + height
-    x0, y0 = np.maximum(left, b.x0), np.maximum(top, b.y0)
+    inside = (left >= b.x0) & (top >= b.y0)
+    inside &= left + width <= b.x1
+    inside &= top + height <= b.y1
+    rows = np.flatnonzero(~inside & fit.alive)  # a superset of the changed rows (NaN too)
+    del inside
+    if not len(rows):
+        return
+    l0, t0, right, bottom = (
+        left[rows],
+        top[rows],
+        left[rows] + width[rows],
+        top[rows] + height[rows],
+    )
+    x0, y0 = np.maximum(l0, b.x0), np.maximum(t0, b.y0)
     x1, y1 = np.minimum(right, b.x1), np.minimum(bottom, b.y1)
-    same = (x0 == left) & (y0 == top) & (x1 == right) & (y1 == bottom)
-    changed = fit.alive & ~same
+    changed = ~((x0 == l0) & (y0 == t0) & (x1 == right) & (y1 == bottom))
     if not changed.any():
         return
     outside = "outside: box extends past the padded image"
     if policy.on_violation != "fix":
-        _fail(fit, np.flatnonzero(changed), outside, policy, True)
+        _fail(fit, rows[changed], outside, policy, True)
         return
     empty = changed & ~((x1 > x0) & (y1 > y0))
-    _fail(fit, np.flatnonzero(empty), "empty: nothing inside the padded image", policy, False)
+    _fail(fit, rows[empty], "empty: nothing inside the padded image", policy, False)
     ok = changed & ~empty
-    fit.left = np.where(ok, x0, left)
-    fit.top = np.where(ok, y0, top)
-    fit.width = np.where(ok, x1 - x0, width)
-    fit.height = np.where(ok, y1 - y0, height)
-    fit.fixes[ok] |= CLIPPED
+    at = rows[ok]
+    fit.left[at], fit.top[at] = x0[ok], y0[ok]
+    fit.width[at], fit.height[at] = (x1 - x0)[ok], (y1 - y0)[ok]
+    fit.fixes[at] |= CLIPPED
 
 
 def _small_mode(policy: FitPolicy) -> str:

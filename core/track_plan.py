@@ -243,8 +243,9 @@ def plan(table: TrackTable, item: Item, ctx: WriteContext, task: str, frame_pos:
         src = SourceRef(table.file, f"line {int(table.line[err])}")
         raise LimitViolation(fit.errors[int(err)], path=src.file, location=src.location)
     records = Records()
-    seq_key = np.arange(len(rows), dtype=np.int64)
-    key = obj * 2 * len(rows) + len(rows) + seq_key
+    key = obj * (2 * len(rows))
+    key += len(rows)
+    key += np.arange(len(rows), dtype=np.int64)
     if blocked is not None:
         for p in np.flatnonzero(blocked).tolist():
             r = int(rows[p])
@@ -264,6 +265,7 @@ def plan(table: TrackTable, item: Item, ctx: WriteContext, task: str, frame_pos:
     thinned = _thin(table, item, ctx, rows, obj, alive, fit)
     fit.fixes[rows[thinned]] |= THINNED_BIT
     _converted(records, table, rows, key, alive, thinned, fit, task)
+    del key
     records.flush(ctx.report)
     sent = alive & ~thinned
     return Plan(rows[sent], obj[sent], uuids, labels, fit, table)
@@ -349,6 +351,7 @@ def _converted(
     lookup = np.zeros(len(tally), dtype=np.int64)
     lookup[combos] = np.arange(len(combos))
     inverse, counts = lookup[combo], tally[combos]
+    del combo
     tails = []
     for c, n_rows in zip(combos.tolist(), counts.tolist(), strict=True):
         fixes = [text for bit, text in FIX_TEXTS if (c % 16) & bit]
@@ -366,7 +369,9 @@ def _converted(
         for fix in fixes:
             records.fixes[fix.split(":")[0]] += n_rows
         records.annotations += n * n_rows
-    records.bulk(table.file, key[bulk], table.line[sel], inverse.ravel().astype(np.int64), tails)
+    records.bulk(
+        table.file, key[bulk], table.line[sel], inverse.astype(np.int64, copy=False), tails
+    )
 
 
 def _count(records: Records, fixes: list[str], annotations: int) -> None:

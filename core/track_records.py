@@ -118,7 +118,7 @@ class Records:
         self.head = '{"source":{"file":' + _json(file) + ',"location":"line '
         self.keys.append(keys)
         self.lines.append(lines)
-        self.which.append(which + len(self.texts))
+        self.which.append(which + len(self.texts) if self.texts else which)
         self.texts.extend(tails)
 
     def _text(self, lines: IntArray, which: IntArray, texts: pl.Series) -> bytes:
@@ -143,16 +143,24 @@ class Records:
         """Add the records to ``report`` sorted by key, a chunk at a time (bounded memory)."""
         if not self.keys and not self.one_keys:
             return
-        keys = np.concatenate([*self.keys, np.array(self.one_keys, dtype=np.int64)])
-        lines = np.concatenate([*self.lines, np.full(len(self.one_keys), -1, dtype=np.int64)])
-        which = np.concatenate([*self.which, np.array(self.one_texts, dtype=np.int64)])
+        if len(self.keys) == 1 and not self.one_keys and _ascending(self.keys[0]):
+            lines, which = self.lines[0], self.which[0]  # one bulk run in order: no sort
+            order: IntArray | None = None
+        else:
+            keys = np.concatenate([*self.keys, np.array(self.one_keys, dtype=np.int64)])
+            lines = np.concatenate([*self.lines, np.full(len(self.one_keys), -1, dtype=np.int64)])
+            which = np.concatenate([*self.which, np.array(self.one_texts, dtype=np.int64)])
+            order = np.argsort(keys, kind="stable")
+            del keys
         texts = pl.Series(self.texts, dtype=pl.String)
         self.keys, self.lines, self.which, self.one_keys, self.one_texts = [], [], [], [], []
-        order = np.argsort(keys, kind="stable")
-        del keys
-        for start in range(0, len(order), CHUNK):
-            sel = order[start : start + CHUNK]
-            data = self._text(lines[sel], which[sel], texts)
+        for start in range(0, len(lines), CHUNK):
+            if order is None:
+                part = slice(start, start + CHUNK)
+                data = self._text(lines[part], which[part], texts)
+            else:
+                sel = order[start : start + CHUNK]
+                data = self._text(lines[sel], which[sel], texts)
             first = start == 0
             report.add_lines(
                 data,
@@ -161,6 +169,10 @@ class Records:
                 fixes=self.fixes if first else None,
                 annotations=self.annotations if first else 0,
             )
+
+
+def _ascending(keys: IntArray) -> bool:
+    return bool(len(keys) < 2 or (keys[1:] >= keys[:-1]).all())
 
 
 def _json(value: Any) -> str:
