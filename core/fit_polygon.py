@@ -66,9 +66,19 @@ def _mask_iou(rings: list[geo.Coords], crop: geo.BoolArray, origin: tuple[int, i
     """IoU of the rings (each its own annotation: OR-ed, they may overlap) with the mask, in
     the mask's crop window."""
     h, w = crop.shape
-    raster = geo.rings_to_mask([rings[0]], h, w, origin=origin)
-    for ring in rings[1:]:
-        raster |= geo.rings_to_mask([ring], h, w, origin=origin)
+    raster = np.zeros((h, w), bool)
+    ox, oy = origin
+    for ring in rings:
+        # each ring only over its own bounding box: a class mask may have thousands of small
+        # parts, and rasterising each over the whole window made this quadratic
+        x0 = max(int(np.floor(ring[:, 0].min() - ox)), 0)
+        y0 = max(int(np.floor(ring[:, 1].min() - oy)), 0)
+        x1 = min(int(np.ceil(ring[:, 0].max() - ox)) + 1, w)
+        y1 = min(int(np.ceil(ring[:, 1].max() - oy)) + 1, h)
+        if x1 > x0 and y1 > y0:
+            raster[y0:y1, x0:x1] |= geo.rings_to_mask(
+                [ring], y1 - y0, x1 - x0, origin=(ox + x0, oy + y0)
+            )
     return geo.iou(raster, crop)
 
 

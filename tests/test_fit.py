@@ -550,3 +550,40 @@ def test_many_holes_over_budget_fill_smallest_first() -> None:
     assert any(f.startswith("keyhole: 2 holes") for f in fitted.fixes)
     # the two largest holes (9 + 16 px) are kept, the two smallest (1 + 4 px) filled
     assert fitted.iou == pytest.approx((1600 - 30) / (1600 - 25))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.integers(0, 30), st.integers(1, 12), st.integers(1, 12)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(-5, 5),
+    st.integers(-5, 5),
+)
+def test_windowed_mask_iou_equals_whole_window_raster(
+    boxes: list[tuple[int, int, int, int]], ox: int, oy: int
+) -> None:
+    """The IoU rasterises each ring over its own bounding box only; that must equal OR-ing
+    full-window rasters (the quadratic way it replaced)."""
+    from prelabel.fit_polygon import _mask_iou
+
+    rings = [
+        np.array(
+            [
+                [x + ox, y + oy],
+                [x + ox + w, y + oy],
+                [x + ox + w, y + oy + h + 0.5],
+                [x + ox, y + oy + h],
+            ],
+            float,
+        )
+        for x, y, w, h in boxes
+    ]
+    rng = np.random.default_rng(len(boxes))
+    crop = rng.random((40, 50)) < 0.3
+    full = np.zeros(crop.shape, bool)
+    for ring in rings:
+        full |= geo.rings_to_mask([ring], *crop.shape, origin=(ox, oy))
+    assert _mask_iou(rings, crop, (ox, oy)) == geo.iou(full, crop)
