@@ -13,8 +13,9 @@ import polars as pl
 
 from .model import Frame, Item, TrackTable
 from .track_filter import appearance
+from .track_keys import frame_numbers, frame_times
 from .track_numbers import number_columns, number_text
-from .track_plan import Plan, frame_numbers, frame_times, plan
+from .track_plan import Plan, plan
 from .track_records import CHUNK, Records, _json, record_line
 
 if TYPE_CHECKING:

@@ -3,11 +3,9 @@ rows to send, object by object, with their uuids and labels."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,11 +13,12 @@ import orjson
 
 from .errors import LimitViolation
 from .keyframes import Thinning, Tolerance, thin_track
-from .model import Box, Frame, FrameRange, Instance, Item, SourceRef, TrackTable
+from .model import Box, Instance, Item, SourceRef, TrackTable
 from .report import ObjectRecord
 from .track_filter import appearance
 from .track_fit import BoxFit, fit_boxes
-from .track_records import FIX_TEXTS, THINNED_BIT, Records, paused_gc, record_line
+from .track_keys import frame_numbers, uuid_texts
+from .track_records import FIX_TEXTS, THINNED_BIT, Records, record_line
 
 if TYPE_CHECKING:
     from .writers.context import WriteContext
@@ -54,25 +53,6 @@ def columnar_ok(item: Item, ctx: WriteContext) -> bool:
     return True
 
 
-def frame_numbers(frames: Sequence[Frame]) -> IntArray:
-    """Every frame's number (a :class:`FrameRange` makes no frames for it)."""
-    if isinstance(frames, FrameRange):
-        return frames.numbers
-    return np.array([f.number for f in frames], dtype=np.int64).reshape(-1)
-
-
-def frame_times(frames: Sequence[Frame], fps: float) -> tuple[FloatArray, IntArray]:
-    """Every frame's timestamp (``index / fps`` when it has none) and index."""
-    if isinstance(frames, FrameRange):
-        index = np.arange(len(frames), dtype=np.int64)
-        stamps = frames.timestamps
-        return (index / fps if stamps is None else stamps), index
-    with paused_gc():
-        times = [f.timestamp if f.timestamp is not None else f.index / fps for f in frames]
-        stamps = np.array(times, dtype=np.float64).reshape(-1)
-        return stamps, np.array([f.index for f in frames], dtype=np.int64).reshape(-1)
-
-
 @dataclass(slots=True)
 class Plan:
     """The rows to send, in the order the per-object writer sends them."""
@@ -92,39 +72,63 @@ def _objects(
     from .writers.context import file_key
     from .writers.video import sequence_of
 
-    order = appearance(table, frame_pos)
-    tracked = order[table.track[order] >= 0]
-    singles = order[table.track[order] < 0]
-    ids, first = np.unique(table.track[tracked], return_index=True)
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(ids))
-    track_rank = rank[np.searchsorted(ids, table.track[tracked])]
-    rows = tracked[np.lexsort((frame_pos[table.frame[tracked]], track_rank))]
+    rows, t_rank, ids, first, singles = _track_order(table, frame_pos)
     if not len(rows):
         return _singles(table, item, singles, 0, [], [])
-    t_rank = rank[np.searchsorted(ids, table.track[rows])]
-    t_ids = table.track[rows]
-    starts = np.flatnonzero(np.r_[True, t_rank[1:] != t_rank[:-1]]) if len(rows) else rows
+    same = t_rank[1:] == t_rank[:-1]
+    starts = np.flatnonzero(np.r_[True, ~same])
     index = table.frame[rows]
-    gap = np.r_[False, (index[1:] != index[:-1] + 1) & (t_rank[1:] == t_rank[:-1])]
-    run_no = np.cumsum(gap) - np.repeat(np.cumsum(gap)[starts] - gap[starts], _sizes(starts, rows))
+    gap = np.r_[False, (index[1:] != index[:-1] + 1) & same]
+    del index
     split = ctx.config.prelabel.track_gaps == "split"
     labels = _track_labels(table, rows, starts, item, ctx)
-    new_obj = np.r_[True, t_rank[1:] != t_rank[:-1]] | (gap if split else False)
+    new_obj = np.r_[True, ~same] | (gap if split else False)
+    del same
     heads = np.flatnonzero(new_obj)
-    runs = run_no[heads].tolist() if split else [0] * len(heads)
+    runs = _run_numbers(gap, starts, rows)[heads].tolist() if split else [0] * len(heads)
     names = [
         f"{tid}\x1f{n}" if n else str(tid)
-        for tid, n in zip(t_ids[heads].tolist(), runs, strict=True)
+        for tid, n in zip(table.track[rows[heads]].tolist(), runs, strict=True)
     ]
     uuids: list[str] = uuid_texts((file_key(table.file), sequence_of(item)), names)
     obj_labels = [labels[t] for t in t_rank[heads].tolist()]
     _note_gaps(ids[np.argsort(first, kind="stable")], gap, t_rank, item, ctx, split)
-    obj = np.cumsum(new_obj) - 1
+    del t_rank, gap
+    obj: IntArray = np.cumsum(new_obj, dtype=np.int64)
+    obj -= 1
     s_rows, s_obj, uuids, obj_labels = _singles(table, item, singles, len(uuids), uuids, obj_labels)
-    all_rows = np.concatenate([rows, s_rows]).astype(np.int64)
-    all_obj = np.concatenate([obj, s_obj]).astype(np.int64)
-    return all_rows, all_obj, uuids, obj_labels
+    if not len(s_rows):
+        return rows.astype(np.int64, copy=False), obj, uuids, obj_labels
+    all_rows = np.concatenate([rows, s_rows]).astype(np.int64, copy=False)
+    return all_rows, np.concatenate([obj, s_obj]), uuids, obj_labels
+
+
+def _track_order(
+    table: TrackTable, frame_pos: IntArray
+) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+    """Tracked rows by track (first appearance), then frame; each one's track rank; the
+    sorted track ids and their first row; the untracked rows in appearance order. Arrays
+    are freed as soon as they are spent (a million rows: 8 MB each)."""
+    order = appearance(table, frame_pos)
+    mask = table.track[order] >= 0
+    tracked, singles = order[mask], order[~mask]
+    del order, mask
+    track = table.track[tracked]
+    ids, first = np.unique(track, return_index=True)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(ids))
+    t_rank = rank[np.searchsorted(ids, track)]
+    del track
+    perm = np.lexsort((frame_pos[table.frame[tracked]], t_rank))
+    rows, t_rank = tracked[perm], t_rank[perm]
+    return rows, t_rank, ids, first, singles
+
+
+def _run_numbers(gap: BoolArray, starts: IntArray, rows: IntArray) -> IntArray:
+    """Per row, how many gaps precede it within its track (the run number)."""
+    seen = np.cumsum(gap)
+    out: IntArray = seen - np.repeat(seen[starts] - gap[starts], _sizes(starts, rows))
+    return out
 
 
 def _singles(
@@ -144,30 +148,6 @@ def _singles(
     labels.extend(table.labels[c] for c in table.label[singles].tolist())
     obj: IntArray = (first + np.arange(len(singles))).astype(np.int64)
     return singles.astype(np.int64), obj, uuids, labels
-
-
-def uuid_texts(prefix: tuple[str, ...], names: list[str]) -> list[str]:
-    """``stable_uuid(*prefix, name)`` of each name (the uuid5 of the parts joined by
-    ``\\x1f``), hashing the shared prefix once and making no ``UUID`` object."""
-    from .writers.context import UUID_NAMESPACE
-
-    if not names:
-        return []
-    base = hashlib.sha1(UUID_NAMESPACE.bytes + "".join(p + "\x1f" for p in prefix).encode())
-    digests = []
-    for name in names:
-        h = base.copy()
-        h.update(name.encode())
-        digests.append(h.digest())
-    raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 20)[:, :16].copy()
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    hx = raw.tobytes().hex()
-    return [
-        f"{hx[i : i + 8]}-{hx[i + 8 : i + 12]}-{hx[i + 12 : i + 16]}-{hx[i + 16 : i + 20]}-"
-        f"{hx[i + 20 : i + 32]}"
-        for i in range(0, len(hx), 32)
-    ]
 
 
 def _sizes(starts: IntArray, rows: IntArray) -> IntArray:
@@ -341,11 +321,16 @@ def _converted(
         )
         records.text(int(key[p]), line)
         _count(records, fixes, n)
-    bulk = np.flatnonzero(alive & ~flagged)
-    if not len(bulk):
+    plain = alive & ~flagged
+    every = bool(plain.all())  # the common case: no index copies
+    bulk: Any = slice(None) if every else np.flatnonzero(plain)
+    del plain
+    sel = rows if every else rows[bulk]
+    if not len(sel):
         return
-    sel = rows[bulk]
-    combo = table.label[sel].astype(np.int64) * 16 + fit.fixes[sel]
+    combo = table.label[sel].astype(np.int64)
+    combo *= 16
+    combo += fit.fixes[sel]
     tally = np.bincount(combo)  # few distinct (label, fixes) pairs: no sort needed
     combos = np.flatnonzero(tally)
     lookup = np.zeros(len(tally), dtype=np.int64)

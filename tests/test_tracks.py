@@ -322,7 +322,51 @@ def test_irregular_files_take_the_checked_text_path(text: str, tmp_path: Path) -
     names=st.lists(st.text(max_size=12), max_size=20),
 )
 def test_uuid_texts_equal_stable_uuid(prefix: list[str], names: list[str]) -> None:
-    from prelabel.track_plan import uuid_texts
+    from prelabel.track_keys import uuid_texts
     from prelabel.writers.context import stable_uuid
 
     assert uuid_texts(tuple(prefix), names) == [stable_uuid(*prefix, n) for n in names]
+
+
+@pytest.mark.parametrize("block", [64, 1000, 1 << 22])
+def test_block_parse_equals_text_parse(block: int, shared: Path, monkeypatch: Any) -> None:
+    """The polars parse a block of lines at a time (tiny blocks: hundreds of calls) gives
+    the text parser's array; a bad field in a late block still sends the file to it."""
+    from prelabel.converters import mot
+
+    monkeypatch.setattr(mot, "PARSE_BYTES", block)
+    path = str(shared / f"{MOT}/TUD-Stadtmitte/gt.txt")
+    quick = mot.quick_table(path, mot.COLUMN_NAMES)
+    assert quick is not None
+    text = mot.read_text(path)
+    values, _ = mot.parse_table(path, text, mot.COLUMN_NAMES, "error", [], delimiter=",")
+    assert np.array_equal(quick[0], values)
+    body = text.replace("\r", "").strip()
+    nrows = body.count("\n") + 1
+    broken = body[: -len(body.rsplit("\n", 1)[1])] + "1,2,3,4,5,6,x,8,9\n"
+    assert mot.polars_parse(broken, values.shape[1], nrows) is None
+
+
+def test_frame_range_is_lazy_on_the_columnar_path(shared: Path, tmp_path: Path) -> None:
+    """A MOT item's frames are a FrameRange; the playback writer reads its numbers and
+    timestamps without making Frame objects, and made frames agree with them."""
+    from prelabel.model import FrameRange
+
+    kind, rel, opts = INPUTS["campus-test"]
+    ds = read(kind, rel, opts, shared)
+    item = next(iter(ds.items))
+    frames = item.frames
+    assert isinstance(frames, FrameRange)
+    (tmp_path / "task.json").write_text(json.dumps(vpa()))
+    config = load_config(tmp_path / "task.json", {})
+    convert(
+        Dataset(ds.format, iter([item]), ds.labels, ds.dropped, ds.notes, ds.kinds),
+        config,
+        tmp_path / "out",
+    )
+    assert frames._frames is None, "the columnar writer made the frames"
+    made = list(frames)
+    assert [f.number for f in made] == frames.numbers.tolist()
+    stamps = frames.timestamps
+    assert stamps is not None and [f.timestamp for f in made] == stamps.tolist()
+    assert frames[3] is made[3] and frames[-1].index == len(frames) - 1
