@@ -59,13 +59,17 @@ def fit_boxes(
     limits: GeometryLimits,
     bounds: Bounds | None,
     policy: FitPolicy,
+    *,
+    in_place: bool = False,
 ) -> BoxFit:
     """``fit_geometry(Box(...), "box", limits, bounds, policy)`` for every row at once.
 
     Rows broken past repair are in ``dropped`` (or ``errors``, the LimitViolation reason,
-    under ``on_violation = "error"``), with exactly the reference texts.
+    under ``on_violation = "error"``), with exactly the reference texts. With ``in_place``
+    the fitted boxes are written into ``boxes`` (writable float64 arrays are not copied:
+    32 MB less for a million rows, for a caller that is the columns' last reader).
     """
-    left, top, width, height = (np.array(b, dtype=np.float64) for b in boxes)
+    left, top, width, height = (_own(b, in_place) for b in boxes)
     fit = BoxFit(left, top, width, height, np.zeros(len(left), dtype=np.uint8))
     degenerate = ~((width > EPS) & (height > EPS))
     _fail(
@@ -81,6 +85,12 @@ def fit_boxes(
     if limits.integer_pixels:
         _round(fit, limits, bounds, policy)
     return fit
+
+
+def _own(column: FloatArray, in_place: bool) -> FloatArray:
+    if in_place and column.dtype == np.float64 and column.flags.writeable:
+        return column
+    return np.array(column, dtype=np.float64)
 
 
 def _clip(fit: BoxFit, b: Bounds, policy: FitPolicy) -> None:

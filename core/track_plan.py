@@ -216,7 +216,12 @@ def plan(table: TrackTable, item: Item, ctx: WriteContext, task: str, frame_pos:
     limits = ctx.config.limits.geometries.get("box")
     bounds = ctx.config.limits.bounds(item.width, item.height)
     boxes = (table.left, table.top, table.width, table.height)
-    fit = fit_boxes(boxes, limits, bounds, ctx.policy) if limits is not None else _no_fit(table)
+    # the writer is the table's last reader: its box columns become the fitted boxes
+    fit = (
+        fit_boxes(boxes, limits, bounds, ctx.policy, in_place=True)
+        if limits is not None
+        else _no_fit(table)
+    )
     fitted = np.ones(len(rows), dtype=bool) if blocked is None else ~blocked
     if fit.errors:
         err = rows[fitted & np.isin(rows, list(fit.errors))][0]
