@@ -17,7 +17,9 @@ machine's load average is printed at start and end: the box is shared, so compar
 tools within one run (the ratio), not across runs.
 
 Run: ``.venv/bin/python benchmarks/bench_mot.py [--rows N] [--repeat 3]`` (needs pandas for
-the baseline; benchmark only).
+the baseline; benchmark only). ``--trace`` instead runs the CLI once in a child that prints
+the seconds since start and the RSS / peak RSS on entry to and exit from each stage (reader
+parse, track building, plan, records, hypothesis, report), to see where time and memory go.
 """
 
 from __future__ import annotations
@@ -130,6 +132,62 @@ def run(kind: str, mot: Path, tmp: Path) -> dict[str, float]:
     return result
 
 
+# (module, function) pairs --trace reports on entry and exit
+STAGES = (
+    ("prelabel.converters.mot", "polars_columns"),
+    ("prelabel.converters.mot", "make_track"),
+    ("prelabel.converters.mot", "build_item"),
+    ("prelabel.filters", "LabelFilter.table"),
+    ("prelabel.track_plan", "_objects"),
+    ("prelabel.track_plan", "fit_boxes"),
+    ("prelabel.track_records", "Records.flush"),
+    ("prelabel.track_json", "add_artifact"),
+    ("prelabel.report", "Report.write"),
+)
+
+
+def _status() -> str:
+    fields = dict(ln.split(":", 1) for ln in Path("/proc/self/status").read_text().splitlines())
+    rss, hwm = (int(fields[k].split()[0]) // 1024 for k in ("VmRSS", "VmHWM"))
+    return f"RSS {rss:4d} MB  peak {hwm:4d} MB"
+
+
+def trace(argv: list[str]) -> None:
+    """Child of ``--trace``: run the CLI in this process, printing each stage's figures."""
+    import functools
+    import importlib
+
+    start = time.perf_counter()
+
+    def wrap(owner: object, name: str, label: str) -> None:
+        real = getattr(owner, name)
+
+        @functools.wraps(real)
+        def traced(*args: object, **kwargs: object) -> object:
+            print(f"{time.perf_counter() - start:6.2f} s  > {label:28s} {_status()}")
+            try:
+                return real(*args, **kwargs)
+            finally:
+                print(f"{time.perf_counter() - start:6.2f} s  < {label:28s} {_status()}")
+
+        setattr(owner, name, traced)
+
+    for module, qualname in STAGES:
+        owner: object = importlib.import_module(module)
+        *path, name = qualname.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        wrap(owner, name, qualname)
+    from prelabel.cli.main import main as cli_main
+
+    sys.argv = ["prelabel", *argv]
+    try:
+        cli_main()
+    except SystemExit:
+        pass
+    print(f"{time.perf_counter() - start:6.2f} s  end {' ' * 28} {_status()}")
+
+
 def check_output(tmp: Path, rows: int) -> str:
     """The prelabel run really wrote one report record per row and the hypothesis."""
     head = (tmp / "out" / "report.json").read_bytes()[:4000].decode()
@@ -146,7 +204,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help="stage figures of one run")
+    parser.add_argument("--trace-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.trace_child:
+        trace(json.loads(args.trace_child))
+        return
     if args.measure:
         measure(json.loads(args.measure))
         return
@@ -163,6 +226,11 @@ def main() -> None:
         mot = tmp / "big.txt"
         rows = make_file(mot, args.rows)
         print(f"MOT file: {rows:,} rows, {mot.stat().st_size / 1e6:.1f} MB (TUD test.txt x copies)")
+        if args.trace:
+            cli = command("prelabel", mot, tmp)[3:]
+            child = [sys.executable, __file__, "--trace-child", json.dumps(cli)]
+            subprocess.run(child, check=True, stderr=subprocess.DEVNULL)
+            return
         best: dict[str, dict[str, float]] = {}
         for n in range(args.repeat):
             for kind in ("baseline", "prelabel"):
