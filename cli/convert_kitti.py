@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from prelabel.converters.mot import large_frees_to_os
+
 from .convert import convert_options, run_convert
 from .convert_mot import tracking_options
 
@@ -25,4 +27,5 @@ def kitti_command(inputs: tuple[str, ...], **kwargs: Any) -> None:
     \b
     Frames are 0-based; DontCare rows are ignore regions and are reported as dropped.
     """
+    large_frees_to_os()  # the CLI process is ours: give big freed arrays back at once
     run_convert("kitti", list(inputs), kwargs)

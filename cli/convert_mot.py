@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
+from prelabel.converters.mot import large_frees_to_os
+
 from .convert import convert_options, run_convert
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,4 +86,5 @@ def mot_command(inputs: tuple[str, ...], **kwargs: Any) -> None:
     Column meaning is decided by the column count (6-10) and said in the report.
     Frames are 1-based; every frame 1..seqLength becomes a task frame.
     """
+    large_frees_to_os()  # the CLI process is ours: give big freed arrays back at once
     run_convert("mot", list(inputs), kwargs)

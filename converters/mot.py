@@ -184,8 +184,6 @@ def quick_table(
         data = Path(path).read_bytes()
     except OSError:
         return None  # the text path raises the error
-    if len(data) > PARSE_BYTES:
-        large_frees_to_os()
     if data.startswith(b"\xef\xbb\xbf") or b"\r" in data:
         data = data.removeprefix(b"\xef\xbb\xbf").replace(b"\r", b"")
     end = len(data)
@@ -225,7 +223,11 @@ def large_frees_to_os() -> None:
     """Have glibc map every allocation over 256 KB on its own, so freed column arrays go back
     to the system at once. By default glibc raises that threshold after the first large
     free, and later arrays of a few MB then come from the heap and stay resident after
-    ``del`` (about 70 MB more peak RSS on a million-row file). No-op off glibc."""
+    ``del`` (about 70 MB more peak RSS on a million-row file). No-op off glibc.
+
+    This changes the allocator for the whole process, so the library never calls it: the
+    ``prelabel convert mot/kitti`` commands do (their process is prelabel's own), and a
+    pipeline may call it itself."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(M_MMAP_THRESHOLD, 256 << 10)
