@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 
 from . import geometry as geo
-from .fit_run import MIN_AREA, Drop, Run, Tally, inside, unsupported
+from .fit_run import MIN_AREA, Drop, Run, Tally, inside, to_min_vertices, unsupported
 from .model import Box, Geometry, Mask, Polygon
 
 # relative cross product under which a turn back along the same line counts as a spike
@@ -198,7 +198,7 @@ def _fit_part(
         return None
     if area < 0:  # one orientation for every output: clockwise on screen (y down)
         ring = np.concatenate((ring[:1], ring[:0:-1]))
-    return (ext, holes), _to_min_vertices(ring, run, tally)
+    return (ext, holes), to_min_vertices(ring, run, tally)
 
 
 def _filter_holes(holes: list[geo.Coords], run: Run, tally: Tally) -> list[geo.Coords]:
@@ -232,16 +232,6 @@ def _to_budget(ext: geo.Coords, holes: list[geo.Coords], run: Run, tally: Tally)
     tally.before += count
     tally.after += len(out[0]) + sum(len(h) + 2 for h in out[1])
     return out
-
-
-def _to_min_vertices(ring: geo.Coords, run: Run, tally: Tally) -> geo.Coords:
-    need = run.limits.min_vertices
-    if len(ring) >= need:
-        return ring
-    run.violation(f"too few vertices: {len(ring)} < min_vertices {need}")
-    tally.dense_before += len(ring)
-    tally.dense_after += need
-    return geo.densify_array(ring, need)
 
 
 def _shape_iou(reference: shapely.Geometry, kept: list[geo.PartArrays]) -> float:

@@ -8,6 +8,8 @@ from .errors import LimitViolation
 from .limits import Bounds, GeometryLimits
 from .model import Geometry
 from .options import HolePolicy, OnViolation, PartPolicy, PrelabelOptions, SmallBoxPolicy
+from .rings import Coords
+from .simplify import densify_array
 
 # coordinates within this of the bounds count as inside (float noise of clipping)
 EPS = 1e-9
@@ -134,3 +136,15 @@ class Tally:
         if self.degenerate:
             out.append(f"dropped: {self.degenerate} degenerate parts")
         return out
+
+
+def to_min_vertices(ring: Coords, run: Run, tally: Tally, *, closed: bool = True) -> Coords:
+    """``ring`` densified along its longest edges to ``min_vertices`` (a violation when it
+    had fewer); ``closed`` False for a line."""
+    need = run.limits.min_vertices
+    if len(ring) >= need:
+        return ring
+    run.violation(f"too few vertices: {len(ring)} < min_vertices {need}")
+    tally.dense_before += len(ring)
+    tally.dense_after += need
+    return densify_array(ring, need, closed=closed)

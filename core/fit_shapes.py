@@ -9,7 +9,7 @@ import shapely
 
 from . import geometry as geo
 from .errors import LimitViolation
-from .fit_run import EPS, Drop, Run, Tally, inside, unsupported
+from .fit_run import EPS, Drop, Run, Tally, inside, to_min_vertices, unsupported
 from .limits import Bounds
 from .model import Box, Cuboid, Ellipse, Geometry, Line, Mask, Point, Polygon
 
@@ -30,7 +30,7 @@ def fit_line(geometry: Geometry, run: Run) -> list[Geometry]:
     for piece in pieces:
         piece = _line_to_budget(piece, run, tally)
         arr = shapely.get_coordinates(piece)
-        arr = _line_min_vertices(arr, run, tally)
+        arr = to_min_vertices(arr, run, tally, closed=False)
         out.append(Line(geo.to_ring(arr)))
     run.fixes.extend(tally.texts())
     return out
@@ -67,16 +67,6 @@ def _line_to_budget(line: shapely.Geometry, run: Run, tally: Tally) -> shapely.G
     tally.before += count
     tally.after += int(shapely.get_num_coordinates(out))
     return out
-
-
-def _line_min_vertices(arr: geo.Coords, run: Run, tally: Tally) -> geo.Coords:
-    need = run.limits.min_vertices
-    if len(arr) >= need:
-        return arr
-    run.violation(f"too few vertices: {len(arr)} < min_vertices {need}")
-    tally.dense_before += len(arr)
-    tally.dense_after += need
-    return geo.densify_array(arr, need, closed=False)
 
 
 # --- boxes ------------------------------------------------------------------------------
