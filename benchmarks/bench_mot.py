@@ -138,9 +138,9 @@ def run(kind: str, mot: Path, tmp: Path) -> dict[str, float]:
 
 # (module, function) pairs --trace reports on entry and exit
 STAGES = (
-    ("prelabel.converters.mot", "polars_columns"),
+    ("prelabel.converters.track_parse", "polars_columns"),
     ("prelabel.converters.mot", "make_track"),
-    ("prelabel.converters.mot", "build_item"),
+    ("prelabel.converters.track_common", "build_item"),
     ("prelabel.filters", "LabelFilter.table"),
     ("prelabel.track_plan", "_objects"),
     ("prelabel.track_plan", "fit_boxes"),

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from prelabel.converters.mot import large_frees_to_os
+from prelabel.converters.track_parse import large_frees_to_os
 
 from .convert import convert_options, run_convert
 from .convert_mot import tracking_options

@@ -28,19 +28,19 @@ import numpy as np
 
 from prelabel.model import Dataset, Dropped, Item, SourceRef
 
-from .mot import (
+from .track_common import (
     BadRows,
     SeqInfo,
     Track,
     build_item,
     check_frames,
     duplicates,
-    item_keys,
     merge_info,
-    read_text,
     reject,
     untracked_check,
 )
+from .track_parse import read_text
+from .track_seq import item_keys
 
 NUMERIC = (
     "frame",

@@ -290,13 +290,15 @@ def test_fit_boxes_matches_fit_geometry(
     ],
 )
 def test_polars_parse_equals_text_parse(rel: str, shared: Path) -> None:
-    from prelabel.converters import mot
+    from prelabel.converters import mot, track_parse
 
     path = str(shared / rel)
-    quick = mot.quick_table(path, mot.COLUMN_NAMES)
+    quick = track_parse.quick_table(path, mot.COLUMN_NAMES)
     assert quick is not None
-    text = mot.read_text(path)
-    values, lines = mot.parse_table(path, text, mot.COLUMN_NAMES, "error", [], delimiter=",")
+    text = track_parse.read_text(path)
+    values, lines = track_parse.parse_table(
+        path, text, mot.COLUMN_NAMES, "error", [], delimiter=","
+    )
     assert np.array_equal(quick[0], values) and np.array_equal(quick[1], lines)
 
 
@@ -310,11 +312,11 @@ def test_polars_parse_equals_text_parse(rel: str, shared: Path) -> None:
     ],
 )
 def test_irregular_files_take_the_checked_text_path(text: str, tmp_path: Path) -> None:
-    from prelabel.converters import mot
+    from prelabel.converters import mot, track_parse
 
     path = tmp_path / "t.txt"
     path.write_text(text)
-    assert mot.quick_table(str(path), mot.COLUMN_NAMES) is None
+    assert track_parse.quick_table(str(path), mot.COLUMN_NAMES) is None
 
 
 @given(
@@ -332,19 +334,19 @@ def test_uuid_texts_equal_stable_uuid(prefix: list[str], names: list[str]) -> No
 def test_block_parse_equals_text_parse(block: int, shared: Path, monkeypatch: Any) -> None:
     """The polars parse a block of lines at a time (tiny blocks: hundreds of calls) gives
     the text parser's array; a bad field in a late block still sends the file to it."""
-    from prelabel.converters import mot
+    from prelabel.converters import mot, track_parse
 
-    monkeypatch.setattr(mot, "PARSE_BYTES", block)
+    monkeypatch.setattr(track_parse, "PARSE_BYTES", block)
     path = str(shared / f"{MOT}/TUD-Stadtmitte/gt.txt")
-    quick = mot.quick_table(path, mot.COLUMN_NAMES)
+    quick = track_parse.quick_table(path, mot.COLUMN_NAMES)
     assert quick is not None
-    text = mot.read_text(path)
-    values, _ = mot.parse_table(path, text, mot.COLUMN_NAMES, "error", [], delimiter=",")
+    text = track_parse.read_text(path)
+    values, _ = track_parse.parse_table(path, text, mot.COLUMN_NAMES, "error", [], delimiter=",")
     assert np.array_equal(quick[0], values)
     body = text.replace("\r", "").strip()
     nrows = body.count("\n") + 1
     broken = body[: -len(body.rsplit("\n", 1)[1])] + "1,2,3,4,5,6,x,8,9\n"
-    assert mot.polars_parse(broken, values.shape[1], nrows) is None
+    assert track_parse.polars_parse(broken, values.shape[1], nrows) is None
 
 
 def test_frame_range_is_lazy_on_the_columnar_path(shared: Path, tmp_path: Path) -> None:
