@@ -63,24 +63,9 @@ class UniqueIdConflictError(DuplicateError):
     """The unique_id is taken by a task of another type or project: it is not ours to adopt."""
 
 
-class TooManyRequestsError(SubmitRejectedError):
-    """429: slow down; ``retry_after`` is the server's Retry-After in seconds, if any."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        status: int = 429,
-        retry_after: float | None = None,
-        path: str | None = None,
-        location: str | None = None,
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(reason, status=status, path=path, location=location)
-
-
-class ServerError(SubmitRejectedError):
-    """5xx (or 408): the server failed; ``retry_after`` as for 429."""
+class RetryableError(SubmitRejectedError):
+    """An answer worth retrying (429, 5xx, 408); ``retry_after`` is the server's Retry-After
+    in seconds, if any."""
 
     def __init__(
         self,
@@ -93,6 +78,14 @@ class ServerError(SubmitRejectedError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(reason, status=status, path=path, location=location)
+
+
+class TooManyRequestsError(RetryableError):
+    """429: slow down."""
+
+
+class ServerError(RetryableError):
+    """5xx (or 408): the server failed."""
 
 
 _BY_STATUS: dict[int, type[SubmitRejectedError]] = {
@@ -124,7 +117,9 @@ def error_for_status(
     """
     reason = f"HTTP {status}: {message}" if message else f"HTTP {status}"
     if status == 429:
-        return TooManyRequestsError(reason, retry_after=retry_after, location=location)
+        return TooManyRequestsError(
+            reason, status=status, retry_after=retry_after, location=location
+        )
     if status == 408 or status >= 500:
         return ServerError(reason, status=status, retry_after=retry_after, location=location)
     cls = _BY_STATUS.get(status, SubmitRejectedError)
