@@ -28,7 +28,7 @@ from tenacity import (
 )
 
 from ..errors import InputError, SubmitRejectedError, SubmitTransportError
-from .errors import ServerError, TooManyRequestsError, error_for_status, scrub
+from .errors import RetryableError, error_for_status, scrub
 from .ratelimit import TokenBucket
 
 DEFAULT_API_URL = "https://api.scale.com/v1"
@@ -93,7 +93,7 @@ class RetryPolicy:
 
 
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, SubmitTransportError | TooManyRequestsError | ServerError)
+    return isinstance(exc, SubmitTransportError | RetryableError)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -266,7 +266,7 @@ class ScaleClient:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        after = getattr(exc, "retry_after", None)
+        after = exc.retry_after if isinstance(exc, RetryableError) else None
         if after is not None:
             return float(min(after, self.retry.max_wait))
         backoff = wait_random_exponential(multiplier=self.retry.initial, max=self.retry.max_wait)
