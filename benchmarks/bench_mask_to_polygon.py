@@ -76,7 +76,7 @@ def prelabel_polygons_only(masks: list[Mask], budget: int) -> list[list[Any]]:
         rings = []
         for ext, holes in geo.trace_parts(geo.decode_cropped(m)[0]):
             if len(ext) + sum(len(h) + 2 for h in holes) > budget:
-                fitted = geo.simplify_part(ext, holes, budget)
+                fitted = geo.simplify_part(ext, holes, budget, traced=True)
                 ext, holes = fitted if fitted is not None else (ext, [])
             rings.append(geo.keyhole_arrays(ext, holes) if holes else ext)
         out.append(rings)

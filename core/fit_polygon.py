@@ -7,6 +7,7 @@ import shapely
 
 from . import geometry as geo
 from .fit_run import MIN_AREA, Drop, Run, Tally, inside, to_min_vertices, unsupported
+from .kernels import compiled
 from .model import Box, Geometry, Mask, Polygon
 
 # relative cross product under which a turn back along the same line counts as a spike
@@ -51,7 +52,7 @@ def _fit_mask_polygon(mask: Mask, run: Run) -> list[Geometry]:
     if run.bounds is not None and not inside(box, run.bounds):
         parts = geo.shape_to_parts(_clip_shape(geo.parts_to_shape(parts), run))
     parts = _choose_parts(parts, run)
-    _, rings = _fit_parts(parts, run)
+    _, rings = _fit_parts(parts, run, traced=True)
     run.iou = _mask_iou(rings, crop, (x0, y0)) if _lossy(run.fixes) else 1.0
     return [Polygon.from_ring(geo.to_ring(r)) for r in rings]
 
@@ -63,23 +64,38 @@ def _lossy(fixes: list[str]) -> bool:
 
 
 def _mask_iou(rings: list[geo.Coords], crop: geo.BoolArray, origin: tuple[int, int]) -> float:
-    """IoU of the rings (each its own annotation: OR-ed, they may overlap) with the mask, in
-    the mask's crop window."""
-    h, w = crop.shape
+    """IoU by pixel centres of the rings (each its own annotation: OR-ed, they may overlap)
+    with the mask, whose pixels are ``crop`` at ``origin``; ring pixels outside the crop count
+    against it."""
+    kernels = compiled()
+    if kernels is not None:
+        starts = np.cumsum([0, *(len(r) for r in rings)])
+        return float(
+            kernels.rings_iou(
+                np.concatenate(rings), starts, crop.view(np.uint8), *map(float, origin)
+            )
+        )
+    # the window: the crop and every ring's reach, in whole pixels
+    pts = np.concatenate(rings) - np.asarray(origin, dtype=np.float64)
+    wx0, wy0 = min(int(np.floor(pts[:, 0].min())), 0), min(int(np.floor(pts[:, 1].min())), 0)
+    wx1 = max(int(np.ceil(pts[:, 0].max())) + 1, crop.shape[1])
+    wy1 = max(int(np.ceil(pts[:, 1].max())) + 1, crop.shape[0])
+    h, w = wy1 - wy0, wx1 - wx0
+    ox, oy = origin[0] + wx0, origin[1] + wy0
+    mask = np.zeros((h, w), bool)
+    mask[-wy0 : -wy0 + crop.shape[0], -wx0 : -wx0 + crop.shape[1]] = crop
     raster = np.zeros((h, w), bool)
-    ox, oy = origin
     for ring in rings:
         # each ring only over its own bounding box: a class mask may have thousands of small
         # parts, and rasterising each over the whole window made this quadratic
-        x0 = max(int(np.floor(ring[:, 0].min() - ox)), 0)
-        y0 = max(int(np.floor(ring[:, 1].min() - oy)), 0)
-        x1 = min(int(np.ceil(ring[:, 0].max() - ox)) + 1, w)
-        y1 = min(int(np.ceil(ring[:, 1].max() - oy)) + 1, h)
-        if x1 > x0 and y1 > y0:
-            raster[y0:y1, x0:x1] |= geo.rings_to_mask(
-                [ring], y1 - y0, x1 - x0, origin=(ox + x0, oy + y0)
-            )
-    return geo.iou(raster, crop)
+        x0 = int(np.floor(ring[:, 0].min() - ox))
+        y0 = int(np.floor(ring[:, 1].min() - oy))
+        x1 = int(np.ceil(ring[:, 0].max() - ox)) + 1
+        y1 = int(np.ceil(ring[:, 1].max() - oy)) + 1
+        raster[y0:y1, x0:x1] |= geo.rings_to_mask(
+            [ring], y1 - y0, x1 - x0, origin=(ox + x0, oy + y0)
+        )
+    return geo.iou(raster, mask)
 
 
 def _clean_parts(parts: list[geo.PartArrays]) -> list[geo.PartArrays]:
@@ -168,14 +184,14 @@ def _choose_parts(parts: list[geo.PartArrays], run: Run) -> list[geo.PartArrays]
 
 
 def _fit_parts(
-    parts: list[geo.PartArrays], run: Run
+    parts: list[geo.PartArrays], run: Run, *, traced: bool = False
 ) -> tuple[list[geo.PartArrays], list[geo.Coords]]:
     """Each part to one ring within the vertex budget; returns kept parts and their rings."""
     tally = Tally()
     kept: list[geo.PartArrays] = []
     rings: list[geo.Coords] = []
     for ext, holes in parts:
-        fitted = _fit_part(ext, holes, run, tally)
+        fitted = _fit_part(ext, holes, run, tally, traced)
         if fitted is not None:
             kept.append(fitted[0])
             rings.append(fitted[1])
@@ -186,10 +202,10 @@ def _fit_parts(
 
 
 def _fit_part(
-    ext: geo.Coords, holes: list[geo.Coords], run: Run, tally: Tally
+    ext: geo.Coords, holes: list[geo.Coords], run: Run, tally: Tally, traced: bool
 ) -> tuple[geo.PartArrays, geo.Coords] | None:
     holes = _filter_holes(holes, run, tally)
-    ext, holes = _to_budget(ext, holes, run, tally)
+    ext, holes = _to_budget(ext, holes, run, tally, traced)
     ring = geo.keyhole_arrays(ext, holes) if holes else ext
     tally.bridged += len(holes)
     area = geo.signed_area(ring) if len(ring) >= 3 else 0.0
@@ -214,20 +230,22 @@ def _filter_holes(holes: list[geo.Coords], run: Run, tally: Tally) -> list[geo.C
     return kept
 
 
-def _to_budget(ext: geo.Coords, holes: list[geo.Coords], run: Run, tally: Tally) -> geo.PartArrays:
+def _to_budget(
+    ext: geo.Coords, holes: list[geo.Coords], run: Run, tally: Tally, traced: bool
+) -> geo.PartArrays:
     limit = run.limits.max_vertices
     count = len(ext) + sum(len(h) + 2 for h in holes)
     if limit is None or count <= limit:
         return ext, holes
     run.violation(f"too many vertices: {count} > max_vertices {limit}")
     limit = max(limit, 3)
-    out = geo.simplify_part(ext, holes, limit)
+    out = geo.simplify_part(ext, holes, limit, traced=traced)
     while out is None:  # holes alone are over budget: fill the smallest first
         if not holes:
             raise run.fail(f"too many vertices: cannot simplify {count} to {limit}")
         holes = sorted(holes, key=lambda r: abs(geo.signed_area(r)))[1:]
         tally.dropped_holes += 1
-        out = geo.simplify_part(ext, holes, limit)
+        out = geo.simplify_part(ext, holes, limit, traced=traced)
     tally.simplified += 1
     tally.before += count
     tally.after += len(out[0]) + sum(len(h) + 2 for h in out[1])

@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as cocomask
 
+from .kernels import compiled
 from .model import Box, Mask
 from .rings import BoolArray
 
@@ -84,6 +85,12 @@ def decode_cropped(mask: Mask) -> tuple[BoolArray, int, int]:
     Returns:
         ``(crop, x0, y0)``: the cropped boolean array and the pixel offset of its corner.
     """
+    kernels = compiled()
+    if kernels is not None:
+        crop, cx, cy = kernels.decode_crop(
+            np.frombuffer(mask.counts, np.uint8), mask.height, mask.width
+        )
+        return crop.view(bool), int(cx), int(cy)
     h = mask.height
     bx, by, bw, bh = (int(v) for v in cocomask.toBbox(mask.rle()))
     if bw == 0:

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from .kernels import compiled, dp_ranks
 from .keyhole import keyhole_count
 from .model import Ring
 from .rings import Coords, clean_ring, exterior_coords, hole_coords, ring_array, to_ring
@@ -65,6 +66,35 @@ def bisect_simplify(
         else:
             lo = mid
     return best_valid
+
+
+def midpoint_ring(ring: Coords) -> Coords:
+    """The ring through the midpoints of a traced ring's unit pixel edges, collinear ones left out.
+
+    ``ring`` runs along pixel edges (integer vertices, axis-aligned edges). Each corner is
+    cut half a pixel along both of its edges, so a unit staircase becomes a straight run
+    while every pixel centre stays on its side: the result rasterises (by pixel centres) to
+    exactly the same pixels, with far fewer vertices for Douglas-Peucker to keep on diagonal
+    and curved outlines. An edge of length 1 gives one vertex (its midpoint), a longer edge
+    two (half a pixel in from each end).
+    """
+    step = np.concatenate((ring[1:], ring[:1])) - ring
+    length = np.abs(step).sum(axis=1)
+    half = step * (0.5 / length)[:, None]
+    pts = np.stack((ring + half, ring + step - half), axis=1)
+    keep = np.ones((len(ring), 2), bool)
+    keep[:, 1] = length > 1
+    out: Coords = pts[keep]
+    return out
+
+
+def _traced(rings: list[Coords]) -> bool:
+    """Whether every ring runs along pixel edges: integer vertices, axis-aligned edges."""
+    for r in rings:
+        step = np.concatenate((r[1:], r[:1])) - r
+        if not (np.array_equal(r, np.rint(r)) and ((step[:, 0] == 0) != (step[:, 1] == 0)).all()):
+            return False
+    return True
 
 
 def _dp_rings(rings: list[IntRing], tolerance: float) -> list[IntRing]:
@@ -125,19 +155,56 @@ def _fast_simplify_part(rings: list[Coords], max_vertices: int) -> list[Coords] 
     return None
 
 
+# when the least-lossy ranked result is not a valid polygon, these fractions of the budget
+# are tried (coarser tolerances) before shapely's topology-preserving bisection
+RANKED_RETRIES = (0.9, 0.75, 0.5)
+
+
+def _ranked_simplify(rings: list[Coords], max_vertices: int) -> list[Coords] | None:
+    """Douglas-Peucker at the least tolerance within budget, from one ranking pass per ring.
+
+    Every vertex is ranked by the largest tolerance that keeps it
+    (:func:`~prelabel.kernels.dp_ranks`); one tolerance shared by all rings of the part
+    keeps the vertices ranked above it. Each ring keeps at least a triangle (its first
+    split). Returns None when the holes alone are over budget or no tried tolerance gives
+    a valid polygon.
+    """
+    kernels = compiled()
+    rank_fn = kernels.dp_ranks if kernels is not None else dp_ranks
+    ranks = []
+    for r in rings:
+        rank = rank_fn(r)
+        rank[int(np.argmax(np.where(np.isinf(rank), -1.0, rank)))] = np.inf
+        ranks.append(rank)
+    budget = max_vertices - 2 * (len(rings) - 1)
+    if 3 * len(rings) > budget:
+        return None
+    ordered = np.sort(np.concatenate(ranks))[::-1]
+    for fraction in (1.0, *RANKED_RETRIES):
+        keep = max(int(budget * fraction), 3 * len(rings))
+        tolerance = float(ordered[keep]) if keep < len(ordered) else 0.0
+        out = [r[rank > tolerance] for r, rank in zip(rings, ranks, strict=True)]
+        if _valid(out):
+            return out
+    return None
+
+
 def _valid(rings: list[Coords]) -> bool:
     shape = shapely.Polygon(rings[0], rings[1:])
     return bool(shapely.is_valid(shape) and shapely.area(shape) > 0)
 
 
 def simplify_part(
-    exterior: Coords, holes: list[Coords], max_vertices: int
+    exterior: Coords, holes: list[Coords], max_vertices: int, *, traced: bool = False
 ) -> tuple[Coords, list[Coords]] | None:
     """Least-lossy simplification of one polygon part to a keyholed vertex budget.
 
     The budget counts the ring the part becomes after :func:`keyhole` (exterior + holes + 2
-    per hole). Integer rings (traced masks) first take a fast path: bisection of the
-    tolerance with OpenCV's ``approxPolyDP`` on every ring, accepted when the result is a
+    per hole). A ``traced`` part (rings along pixel edges, from a mask) is simplified from
+    its :func:`midpoint_ring` form, which rasterises to the same pixels with staircases
+    straightened: every vertex is ranked once and the least tolerance within budget keeps
+    the top of the ranking (:func:`_ranked_simplify`). Other integer rings take a bisection
+    of the tolerance with OpenCV's ``approxPolyDP``. Either is accepted when the result is a
     valid polygon; otherwise (or for float rings) :func:`bisect_simplify` with shapely's
     topology-preserving simplifier decides.
 
@@ -146,11 +213,16 @@ def simplify_part(
         (the caller fills holes and tries again).
     """
     rings = [exterior, *holes]
-    if all(np.array_equal(r, np.rint(r)) and np.abs(r).max() < 2**30 for r in rings):
+    if traced and _traced(rings):
+        rings = [midpoint_ring(r) for r in rings]
+        ranked = _ranked_simplify(rings, max_vertices)
+        if ranked is not None:
+            return ranked[0], ranked[1:]
+    elif all(np.array_equal(r, np.rint(r)) and np.abs(r).max() < 2**30 for r in rings):
         fast = _fast_simplify_part(rings, max_vertices)
         if fast is not None:
             return fast[0], fast[1:]
-    shape = bisect_simplify(shapely.Polygon(exterior, holes), max_vertices)
+    shape = bisect_simplify(shapely.Polygon(rings[0], rings[1:]), max_vertices)
     if shape is None:
         return None
     return exterior_coords(shape), hole_coords(shape)

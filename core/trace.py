@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from .kernels import compiled
 from .model import Mask, Polygon, PolygonPart
 from .rings import (
     BoolArray,
@@ -108,7 +109,15 @@ def _rings(binary: BoolArray) -> tuple[list[Coords], npt.NDArray[np.int32]] | No
     contours, hierarchy = cv2.findContours(image, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     if hierarchy is None:
         return None
-    return [_edge_ring(np.asarray(c, dtype=np.int32)) for c in contours], hierarchy[0][:, 3]
+    kernels = compiled()
+    if kernels is not None:
+        rings = [
+            kernels.edge_ring(np.asarray(c, np.int32).reshape(-1, 2), _SIDES, _CORNERS)
+            for c in contours
+        ]
+    else:
+        rings = [_edge_ring(np.asarray(c, dtype=np.int32)) for c in contours]
+    return rings, hierarchy[0][:, 3]
 
 
 def trace_parts(binary: BoolArray) -> list[PartArrays]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -562,11 +563,13 @@ def test_many_holes_over_budget_fill_smallest_first() -> None:
     st.integers(-5, 5),
     st.integers(-5, 5),
 )
-def test_windowed_mask_iou_equals_whole_window_raster(
+def test_mask_iou_equals_whole_window_raster(
     boxes: list[tuple[int, int, int, int]], ox: int, oy: int
 ) -> None:
-    """The IoU rasterises each ring over its own bounding box only; that must equal OR-ing
-    full-window rasters (the quadratic way it replaced)."""
+    """The IoU (compiled, and numpy rasterising each ring over its own bounding box) must
+    equal OR-ing rasters over a window holding every ring and the crop; ring pixels outside
+    the crop count against it."""
+    from prelabel import kernels
     from prelabel.fit_polygon import _mask_iou
 
     rings = [
@@ -583,7 +586,14 @@ def test_windowed_mask_iou_equals_whole_window_raster(
     ]
     rng = np.random.default_rng(len(boxes))
     crop = rng.random((40, 50)) < 0.3
-    full = np.zeros(crop.shape, bool)
+    pad = 20  # every ring reaches at most 15 px past the crop
+    window = np.zeros((crop.shape[0] + 2 * pad, crop.shape[1] + 2 * pad), bool)
+    window[pad:-pad, pad:-pad] = crop
+    full = np.zeros(window.shape, bool)
     for ring in rings:
-        full |= geo.rings_to_mask([ring], *crop.shape, origin=(ox, oy))
-    assert _mask_iou(rings, crop, (ox, oy)) == geo.iou(full, crop)
+        full |= geo.rings_to_mask([ring], *window.shape, origin=(ox - pad, oy - pad))
+    expected = geo.iou(full, window)
+    assert kernels.compiled() is not None
+    assert _mask_iou(rings, crop, (ox, oy)) == expected
+    with patch("prelabel.fit_polygon.compiled", lambda: None):  # the numpy path
+        assert _mask_iou(rings, crop, (ox, oy)) == expected

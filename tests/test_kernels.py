@@ -1,0 +1,158 @@
+"""The compiled kernels give exactly what their numpy (or plain Python) versions give, and the
+mask -> polygon results do not depend on whether numba is there."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from unittest.mock import patch
+
+import cv2
+import numpy as np
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from prelabel import geometry as geo
+from prelabel import kernels
+from prelabel.fit import FitPolicy, fit_geometry
+from prelabel.limits import Bounds, GeometryLimits
+from prelabel.model import Mask
+from prelabel.simplify import midpoint_ring
+from prelabel.trace import _CORNERS, _SIDES, _edge_ring
+
+RESULTS = "cocoapi/results/instances_val2014_fakesegm100_results.json"
+COMPILED = kernels.compiled()
+# every module that picks the compiled kernels or its numpy path
+USERS = ("prelabel.rle", "prelabel.trace", "prelabel.fit_polygon", "prelabel.simplify")
+
+
+@contextlib.contextmanager
+def numpy_only() -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for module in USERS:
+            stack.enter_context(patch(f"{module}.compiled", lambda: None))
+        yield
+
+
+def real_masks(shared: Path) -> list[Mask]:
+    records = orjson.loads((shared / RESULTS).read_bytes())
+    return [Mask(r["segmentation"]["counts"].encode(), *r["segmentation"]["size"]) for r in records]
+
+
+masks_2d = arrays(
+    np.bool_,
+    st.tuples(st.integers(1, 14), st.integers(1, 14)),
+    elements=st.booleans(),
+)
+
+
+def test_numba_is_there() -> None:
+    """CI installs numba (a dependency): the compiled path is the one measured and shipped."""
+    assert COMPILED is not None
+
+
+def test_decode_crop_equals_numpy_on_real_masks(shared: Path) -> None:
+    assert COMPILED is not None
+    for m in real_masks(shared):
+        crop, x0, y0 = COMPILED.decode_crop(np.frombuffer(m.counts, np.uint8), m.height, m.width)
+        with numpy_only():
+            ref, rx, ry = geo.decode_cropped(m)
+        assert (x0, y0) == (rx, ry)
+        assert np.array_equal(crop.view(bool), ref)
+
+
+@settings(max_examples=150, deadline=None)
+@given(masks_2d, st.integers(0, 3), st.integers(0, 3))
+def test_decode_crop_equals_numpy_on_random_masks(binary: np.ndarray, px: int, py: int) -> None:
+    assert COMPILED is not None
+    frame = np.zeros((binary.shape[0] + py + 2, binary.shape[1] + px + 1), bool)
+    frame[py : py + binary.shape[0], px : px + binary.shape[1]] = binary
+    m = geo.encode_mask(frame)
+    crop, x0, y0 = COMPILED.decode_crop(np.frombuffer(m.counts, np.uint8), m.height, m.width)
+    with numpy_only():
+        ref, rx, ry = geo.decode_cropped(m)
+    assert crop.shape == ref.shape and np.array_equal(crop.view(bool), ref)
+    if ref.size:
+        assert (x0, y0) == (rx, ry)
+
+
+@settings(max_examples=150, deadline=None)
+@given(masks_2d)
+def test_edge_ring_equals_numpy(binary: np.ndarray) -> None:
+    assert COMPILED is not None
+    contours, _ = cv2.findContours(binary.view(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    for c in contours:
+        chain = np.asarray(c, np.int32).reshape(-1, 2)
+        assert np.array_equal(COMPILED.edge_ring(chain, _SIDES, _CORNERS), _edge_ring(chain))
+
+
+def _dp_reference(ring: np.ndarray, tolerance: float) -> set[int]:
+    """Plain recursive Douglas-Peucker with the ranking's first split (vertex 0 and the one
+    farthest from it): the indices it keeps."""
+    n = len(ring)
+    far = 1 + int(np.argmax(((ring[1:] - ring[0]) ** 2).sum(axis=1)))
+    kept = {0, far}
+
+    def split(i: int, j: int) -> None:
+        if j - i < 2:
+            return
+        a, b = ring[i % n], ring[j % n]
+        d = b - a
+        norm = float(np.sqrt(d @ d))
+        idx = np.arange(i + 1, j)
+        p = ring[idx % n] - a
+        dist = np.abs(d[0] * p[:, 1] - d[1] * p[:, 0]) / norm if norm > 0 else np.hypot(*p.T)
+        k = int(np.argmax(dist))
+        if dist[k] > tolerance:
+            kept.add(int(idx[k] % n))
+            split(i, int(idx[k]))
+            split(int(idx[k]), j)
+
+    split(0, far)
+    split(far, n)
+    return kept
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=3, max_size=40),
+    st.sampled_from([0.0, 0.3, 0.5, 1.0, 2.5, 6.0]),
+)
+def test_dp_ranks_reproduce_douglas_peucker(points: list[tuple[int, int]], tolerance: float) -> None:
+    """Keeping the vertices ranked above a tolerance is Douglas-Peucker at that tolerance;
+    compiled and plain Python ranks agree bit for bit."""
+    assert COMPILED is not None
+    ring = np.asarray(points, np.float64) / 2
+    ranks = COMPILED.dp_ranks(ring)
+    assert np.array_equal(ranks, kernels.dp_ranks(ring))
+    assert set(np.flatnonzero(ranks > tolerance).tolist()) == _dp_reference(ring, tolerance)
+
+
+@settings(max_examples=200, deadline=None)
+@given(masks_2d)
+def test_midpoint_rings_rasterise_to_the_mask(binary: np.ndarray) -> None:
+    """The midpoint form of a traced part covers exactly the same pixel centres."""
+    for ext, holes in geo.trace_parts(binary):
+        rings = [midpoint_ring(r) for r in (ext, *holes)]
+        assert all(len(r) >= 4 for r in rings)
+        exact = geo.rings_to_mask([ext, *holes], *binary.shape)
+        part = geo.rings_to_mask(rings, *binary.shape)
+        assert np.array_equal(part, exact)
+
+
+@pytest.mark.parametrize("budget", [12, 32, 100])
+def test_fit_results_do_not_depend_on_numba(shared: Path, budget: int) -> None:
+    """The same polygons, IoU and fixes with the compiled kernels and without numba."""
+    limits = GeometryLimits("polygon", max_vertices=budget)
+    for m in real_masks(shared)[::9]:
+        bounds = Bounds.for_image(m.width, m.height)
+        fast = fit_geometry(m, "polygon", limits, bounds, FitPolicy())
+        with numpy_only():
+            slow = fit_geometry(m, "polygon", limits, bounds, FitPolicy())
+        assert fast.geometries == slow.geometries
+        assert fast.fixes == slow.fixes
+        assert fast.iou == slow.iou
