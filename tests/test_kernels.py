@@ -122,7 +122,9 @@ def _dp_reference(ring: np.ndarray, tolerance: float) -> set[int]:
     st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=3, max_size=40),
     st.sampled_from([0.0, 0.3, 0.5, 1.0, 2.5, 6.0]),
 )
-def test_dp_ranks_reproduce_douglas_peucker(points: list[tuple[int, int]], tolerance: float) -> None:
+def test_dp_ranks_reproduce_douglas_peucker(
+    points: list[tuple[int, int]], tolerance: float
+) -> None:
     """Keeping the vertices ranked above a tolerance is Douglas-Peucker at that tolerance;
     compiled and plain Python ranks agree bit for bit."""
     assert COMPILED is not None
