@@ -11,7 +11,9 @@ polygons of at most ``--max-vertices`` vertices each:
   budget (its only budget knob).
 
 Times are CPU time of this process (the machine is shared), best of ``--repeat`` rounds
-in which every timed path takes its turn (so load changes hit all alike). IoU is
+in which every timed path takes its turn (so load changes hit all alike). OpenCV runs on one
+thread for both: its idle worker threads spin, and on supervision's full-frame calls that
+added up to 1.8x its wall time to the CPU time without making it any faster. IoU is
 computed outside the timed loop for supervision, each library's polygons rasterised by
 its own convention (prelabel: pixel centres; supervision: ``sv.polygon_to_mask``), against the
 source mask. supervision is installed for this benchmark only (not a prelabel dependency).
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import orjson
 from pycocotools import mask as cocomask
@@ -124,6 +127,7 @@ def main() -> int:
     parser.add_argument("--max-vertices", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    cv2.setNumThreads(1)
     masks = load_masks(RESULTS)
     budget, n = args.max_vertices, len(masks)
     crops = [geo.decode_cropped(m)[0] for m in masks]

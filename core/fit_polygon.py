@@ -15,6 +15,10 @@ SPIKE = 1e-9
 # repaired shapes snap to this grid (px): GEOS's repairs can leave vertices 1e-16 apart
 REPAIR_GRID = 1e-9
 
+# at most this many of a simplified part's smallest holes are tried filled (one at a time,
+# while the IoU gets better)
+FILL_TRIES = 8
+
 # fix kinds that change a traced shape's area (the others keep its pixels exactly)
 LOSSY = frozenset({"clipped", "largest", "filled", "simplified", "dropped"})
 
@@ -47,13 +51,13 @@ def _fit_mask_polygon(mask: Mask, run: Run) -> list[Geometry]:
         raise run.fail("empty: mask has no pixels")
     parts = geo.trace_parts(crop)
     offset = np.array([x0, y0], dtype=np.float64)
-    parts = [(e + offset, [h + offset for h in hs]) for e, hs in parts]
+    parts = traced = [(e + offset, [h + offset for h in hs]) for e, hs in parts]
     box = (x0, y0, x0 + crop.shape[1], y0 + crop.shape[0])  # the traced rings' exact bounds
     if run.bounds is not None and not inside(box, run.bounds):
         parts = geo.shape_to_parts(_clip_shape(geo.parts_to_shape(parts), run))
     parts = _choose_parts(parts, run)
     _, rings = _fit_parts(parts, run, traced=True)
-    run.iou = _mask_iou(rings, crop, (x0, y0)) if _lossy(run.fixes) else 1.0
+    run.iou = _mask_iou(rings, crop, (x0, y0), traced) if _lossy(run.fixes) else 1.0
     return [Polygon.from_ring(geo.to_ring(r)) for r in rings]
 
 
@@ -63,16 +67,27 @@ def _lossy(fixes: list[str]) -> bool:
     return any(f.split(":", 1)[0] in LOSSY for f in fixes)
 
 
-def _mask_iou(rings: list[geo.Coords], crop: geo.BoolArray, origin: tuple[int, int]) -> float:
+def _mask_iou(
+    rings: list[geo.Coords],
+    crop: geo.BoolArray,
+    origin: tuple[int, int],
+    traced: list[geo.PartArrays],
+) -> float:
     """IoU by pixel centres of the rings (each its own annotation: OR-ed, they may overlap)
-    with the mask, whose pixels are ``crop`` at ``origin``; ring pixels outside the crop count
-    against it."""
+    with the mask, whose pixels are ``crop`` at ``origin`` and exactly the ``traced`` parts;
+    ring pixels outside the crop count against it."""
     kernels = compiled()
     if kernels is not None:
-        starts = np.cumsum([0, *(len(r) for r in rings)])
+        mask_rings = [r for e, hs in traced for r in (e, *hs)]
+        weights = np.array([w for _, hs in traced for w in (1, *(-1 for _ in hs))], np.int64)
         return float(
             kernels.rings_iou(
-                np.concatenate(rings), starts, crop.view(np.uint8), *map(float, origin)
+                np.concatenate(rings),
+                np.cumsum([0, *(len(r) for r in rings)]),
+                np.ones(len(rings), np.int64),
+                np.concatenate(mask_rings),
+                np.cumsum([0, *(len(r) for r in mask_rings)]),
+                weights,
             )
         )
     # the window: the crop and every ring's reach, in whole pixels
@@ -239,13 +254,24 @@ def _to_budget(
         return ext, holes
     run.violation(f"too many vertices: {count} > max_vertices {limit}")
     limit = max(limit, 3)
+    reference = [ext, *holes]
+    holes = sorted(holes, key=lambda r: -abs(geo.signed_area(r)))  # largest first
     out = geo.simplify_part(ext, holes, limit, traced=traced)
     while out is None:  # holes alone are over budget: fill the smallest first
         if not holes:
             raise run.fail(f"too many vertices: cannot simplify {count} to {limit}")
-        holes = sorted(holes, key=lambda r: abs(geo.signed_area(r)))[1:]
+        holes = holes[:-1]
         tally.dropped_holes += 1
         out = geo.simplify_part(ext, holes, limit, traced=traced)
+    # each hole costs its vertices + 2 of the budget: fill the smallest while the
+    # vertices it frees for the rest buy more IoU than the hole is worth
+    score = geo.part_iou([out[0], *out[1]], reference) if holes else 1.0
+    for _ in range(min(len(holes), FILL_TRIES)):
+        fewer = geo.simplify_part(ext, holes[:-1], limit, traced=traced)
+        if fewer is None or (better := geo.part_iou([fewer[0], *fewer[1]], reference)) <= score:
+            break
+        out, holes, score = fewer, holes[:-1], better
+        tally.dropped_holes += 1
     tally.simplified += 1
     tally.before += count
     tally.after += len(out[0]) + sum(len(h) + 2 for h in out[1])

@@ -40,6 +40,7 @@ from .simplify import (
     bisect_simplify,
     densify_array,
     densify_to,
+    part_iou,
     simplify_part,
     simplify_to_budget,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "mask_area",
     "mask_bbox",
     "mask_to_polygon",
+    "part_iou",
     "parts_to_shape",
     "polygon_to_mask",
     "rasterize",

@@ -11,11 +11,13 @@ which dominates on the small arrays of one object.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from types import FunctionType
 from typing import Any
 
 import numpy as np
@@ -76,23 +78,20 @@ def decode_crop(s: U8, h: int, w: int) -> tuple[U8, int, int]:
         pos += r
     if x1 < 0:
         return np.zeros((0, 0), np.uint8), 0, 0
-    # filled column by column (the RLE's order), transposed once at the end
-    cols = np.zeros((x1 - x0 + 1, y1 - y0 + 1), np.uint8)
+    crop = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
     pos = 0
     for i in range(runs.size):
         r = runs[i]
         if i & 1 and r > 0 and pos < total:
             j, end = pos, min(pos + r, total)
-            while j < end:
+            while j < end:  # one column's share of the run at a time
                 col, row = j // h, j % h
                 stop = min(end - j, h - row)
-                lo = max(row, y0) - y0
-                hi = min(row + stop, y1 + 1) - y0
-                for k in range(lo, hi):
-                    cols[col - x0, k] = 1
+                for k in range(max(row, y0) - y0, min(row + stop, y1 + 1) - y0):
+                    crop[k, col - x0] = 1
                 j += stop
         pos += r
-    return np.ascontiguousarray(cols.T), x0, y0
+    return crop, x0, y0
 
 
 def edge_ring(p: I32, sides: I32, corners: I32) -> F64:
@@ -144,61 +143,193 @@ def edge_ring(p: I32, sides: I32, corners: I32) -> F64:
     return out2
 
 
-def rings_iou(points: F64, starts: I64, crop: U8, ox: float, oy: float) -> float:
-    """IoU by pixel centres of rings (OR-ed, each simple or keyholed) with a mask crop.
+def edge_rings(
+    chains: I32, starts: I64, binary: U8, sides: I32, corners: I32
+) -> tuple[F64, I64, bool]:
+    """:func:`edge_ring` of every border chain of one trace at once, and whether ``binary``
+    has a pinch (two on pixels touching only at a corner, the other two off).
 
-    ``points`` holds every ring's vertices one after another, ring ``i`` at
-    ``starts[i]:starts[i + 1]``; ``crop`` is the mask inside its box, whose top-left pixel
-    corner is image point ``(ox, oy)`` (integers). Each row's crossings use the arithmetic of
-    :func:`prelabel.rings.rings_to_mask`, so a centre on a left edge is inside.
+    ``chains`` holds the chains one after another, chain ``i`` at ``starts[i]:starts[i+1]``.
+    Every pinch is crossed by some border chain as a diagonal step whose two side pixels are
+    off, so the chains are all that needs looking at. Returns the rings the same way
+    (concatenated, with their starts) and the pinch flag.
     """
-    h, w = crop.shape
-    # the window: the crop and every ring's reach, in whole pixels
-    wx0, wy0, wx1, wy1 = 0, 0, w, h
-    for k in range(points.shape[0]):
-        wx0 = min(wx0, math.floor(points[k, 0] - ox))
-        wy0 = min(wy0, math.floor(points[k, 1] - oy))
-        wx1 = max(wx1, math.ceil(points[k, 0] - ox) + 1)
-        wy1 = max(wy1, math.ceil(points[k, 1] - oy) + 1)
-    ww, wh = wx1 - wx0, wy1 - wy0
-    cover = np.zeros((wh, ww + 1), np.int32)
-    bx, by = ox + wx0, oy + wy0  # image point of the window's corner
+    total = 0
+    pieces = []
+    pinch = False
+    h, w = binary.shape
+    for i in range(starts.size - 1):
+        p = chains[starts[i] : starts[i + 1]]
+        n = p.shape[0]
+        for k in range(n):
+            j = 0 if k == n - 1 else k + 1
+            dx, dy = p[j, 0] - p[k, 0], p[j, 1] - p[k, 1]
+            if dx != 0 and dy != 0:
+                x, y = p[k, 0], p[k, 1]
+                if 0 <= y + dy < h and 0 <= x + dx < w:
+                    if binary[y, x + dx] == 0 and binary[y + dy, x] == 0:
+                        pinch = True
+        ring = edge_ring(p, sides, corners)
+        pieces.append(ring)
+        total += ring.shape[0]
+    out = np.empty((total, 2), np.float64)
+    ring_starts = np.zeros(len(pieces) + 1, np.int64)
+    m = 0
+    for i, ring in enumerate(pieces):
+        out[m : m + ring.shape[0]] = ring
+        m += ring.shape[0]
+        ring_starts[i + 1] = m
+    return out, ring_starts, pinch
+
+
+def _crossings(
+    points: F64,
+    starts: I64,
+    weights: I64,
+    rmin: int,
+    count: I64,
+    fill: bool,
+    cols: I64,
+    steps: I64,
+    offsets: I64,
+) -> None:
+    """Count (``fill`` False) or write (True) the pixel-row crossings of rings: for each edge
+    and each row whose centre line it crosses, the first column whose centre is at or right
+    of the crossing and the winding step, signed so each ring adds its weight inside itself.
+    The arithmetic of :func:`prelabel.rings.rings_to_mask`."""
     for i in range(starts.size - 1):
         a, b = starts[i], starts[i + 1]
         area = 0.0
         for k in range(a, b):
             j = k + 1 if k + 1 < b else a
             area += points[k, 0] * points[j, 1] - points[j, 0] * points[k, 1]
-        sign = -1 if area > 0 else 1  # each ring adds 1 inside itself, whichever way it turns
+        sign = -weights[i] if area > 0 else weights[i]
         for k in range(a, b):
             j = k + 1 if k + 1 < b else a
-            px, py = points[k, 0] - bx, points[k, 1] - by
-            qx, qy = points[j, 0] - bx, points[j, 1] - by
+            px, py, qx, qy = points[k, 0], points[k, 1], points[j, 0], points[j, 1]
             if py == qy:
                 continue
             step = sign if qy > py else -sign
-            r0 = max(math.ceil(min(py, qy) - 0.5), 0)
-            r1 = min(math.ceil(max(py, qy) - 0.5), wh)
+            r0 = math.ceil(min(py, qy) - 0.5)
+            r1 = math.ceil(max(py, qy) - 0.5)
             for row in range(r0, r1):
-                x = px + ((row + 0.5 - py) * (qx - px)) / (qy - py)
-                col = min(max(math.ceil(x - 0.5), 0), ww)
-                cover[row, col] += step
+                slot = row - rmin
+                if fill:
+                    x = px + ((row + 0.5 - py) * (qx - px)) / (qy - py)
+                    at = offsets[slot] + count[slot]
+                    cols[at] = math.ceil(x - 0.5)
+                    steps[at] = step
+                count[slot] += 1
+
+
+def rings_iou(
+    a_points: F64, a_starts: I64, a_weights: I64, b_points: F64, b_starts: I64, b_weights: I64
+) -> float:
+    """IoU by pixel centres of shapes A and B, each given as rings weighted +1 (an exterior,
+    or a simple or keyholed ring on its own) or -1 (a hole); A's exteriors may overlap (they
+    are OR-ed), B's parts are disjoint. Counted along pixel rows from the rings' crossings
+    with each row's centre line: the cost grows with the outlines, not the area, and no
+    raster is made. A centre on a left edge is inside, as in
+    :func:`prelabel.rings.rings_to_mask`."""
+    lo, hi = np.inf, -np.inf
+    for k in range(a_points.shape[0]):
+        lo, hi = min(lo, a_points[k, 1]), max(hi, a_points[k, 1])
+    for k in range(b_points.shape[0]):
+        lo, hi = min(lo, b_points[k, 1]), max(hi, b_points[k, 1])
+    if not lo <= hi:
+        return 1.0
+    rmin = math.ceil(lo - 0.5)
+    nrows = math.ceil(hi - 0.5) - rmin + 1
+    none = np.zeros(0, np.int64)
+    count_a = np.zeros(nrows, np.int64)
+    count_b = np.zeros(nrows, np.int64)
+    _crossings(a_points, a_starts, a_weights, rmin, count_a, False, none, none, none)
+    _crossings(b_points, b_starts, b_weights, rmin, count_b, False, none, none, none)
+    offsets = np.zeros(nrows + 1, np.int64)
+    for r in range(nrows):
+        offsets[r + 1] = offsets[r] + count_a[r] + count_b[r]
+    total = offsets[nrows]
+    cols = np.empty(total, np.int64)
+    steps = np.empty(total, np.int64)
+    in_b = np.empty(total, np.bool_)
+    fill_a = np.zeros(nrows, np.int64)
+    _crossings(a_points, a_starts, a_weights, rmin, fill_a, True, cols, steps, offsets)
+    for r in range(nrows):
+        for k in range(offsets[r], offsets[r] + count_a[r]):
+            in_b[k] = False
+        for k in range(offsets[r] + count_a[r], offsets[r + 1]):
+            in_b[k] = True
+    # B's crossings go after A's in each row
+    fill_b = count_a.copy()
+    _crossings(b_points, b_starts, b_weights, rmin, fill_b, True, cols, steps, offsets)
     inter = 0
     union = 0
-    for row in range(wh):
-        run = 0
-        cy = row + wy0
-        for col in range(ww):
-            run += cover[row, col]
-            cx = col + wx0
-            on = 0 <= cy < h and 0 <= cx < w and crop[cy, cx] != 0
-            if run > 0:
-                union += 1
-                if on:
-                    inter += 1
-            elif on:
-                union += 1
+    for r in range(nrows):
+        s0, s1 = offsets[r], offsets[r + 1]
+        # insertion sort of the row's few crossings by column
+        for k in range(s0 + 1, s1):
+            c, st, ib = cols[k], steps[k], in_b[k]
+            j = k - 1
+            while j >= s0 and cols[j] > c:
+                cols[j + 1], steps[j + 1], in_b[j + 1] = cols[j], steps[j], in_b[j]
+                j -= 1
+            cols[j + 1], steps[j + 1], in_b[j + 1] = c, st, ib
+        wa = 0
+        wb = 0
+        for k in range(s0, s1 - 1):
+            if in_b[k]:
+                wb += steps[k]
+            else:
+                wa += steps[k]
+            span = cols[k + 1] - cols[k]
+            if wa > 0 or wb > 0:
+                union += span
+                if wa > 0 and wb > 0:
+                    inter += span
     return 1.0 if union == 0 else inter / union
+
+
+def midpoint_ring(ring: F64) -> F64:
+    """The ring through the midpoints of a pixel-edge ring's edges (see
+    :func:`prelabel.simplify.midpoint_ring`); an empty ``(0, 2)`` array when ``ring`` does
+    not run along pixel edges (a vertex off the integer grid, an edge not axis-aligned)."""
+    n = ring.shape[0]
+    out = np.empty((2 * n, 2), np.float64)
+    m = 0
+    for k in range(n):
+        j = k + 1 if k + 1 < n else 0
+        x, y = ring[k, 0], ring[k, 1]
+        dx, dy = ring[j, 0] - x, ring[j, 1] - y
+        if x != math.floor(x) or y != math.floor(y) or (dx == 0) == (dy == 0):
+            return np.empty((0, 2), np.float64)
+        length = abs(dx) + abs(dy)
+        hx, hy = dx * (0.5 / length), dy * (0.5 / length)
+        out[m, 0], out[m, 1] = x + hx, y + hy
+        m += 1
+        if length > 1:
+            out[m, 0], out[m, 1] = x + dx - hx, y + dy - hy
+            m += 1
+    return _drop_collinear(out[:m])
+
+
+def _drop_collinear(ring: F64) -> F64:
+    """``ring`` without the vertices collinear with their two neighbours."""
+    n = ring.shape[0]
+    keep = np.empty(n, np.bool_)
+    kept = 0
+    for k in range(n):
+        i, j = (k - 1) % n, (k + 1) % n
+        ux, uy = ring[k, 0] - ring[i, 0], ring[k, 1] - ring[i, 1]
+        vx, vy = ring[j, 0] - ring[k, 0], ring[j, 1] - ring[k, 1]
+        keep[k] = ux * vy != uy * vx
+        kept += keep[k]
+    out = np.empty((kept, 2), np.float64)
+    m = 0
+    for k in range(n):
+        if keep[k]:
+            out[m] = ring[k]
+            m += 1
+    return out
 
 
 def dp_ranks(ring: F64) -> F64:
@@ -246,19 +377,177 @@ def dp_ranks(ring: F64) -> F64:
     return rank
 
 
+def ring_ranks(points: F64, starts: I64) -> F64:
+    """:func:`dp_ranks` of every ring (concatenated, ring ``i`` at ``starts[i]:starts[i+1]``),
+    with each ring's best-ranked other vertex raised to infinite too, so that any tolerance
+    keeps at least a triangle of every ring."""
+    out = np.empty(points.shape[0], np.float64)
+    for i in range(starts.size - 1):
+        a, b = starts[i], starts[i + 1]
+        rank = dp_ranks(points[a:b])
+        best, at = -1.0, -1
+        for k in range(b - a):
+            if rank[k] != np.inf and rank[k] > best:
+                best, at = rank[k], k
+        if at >= 0:
+            rank[at] = np.inf
+        out[a:b] = rank
+    return out
+
+
+def _orient(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> float:
+    return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+
+
+def _touch(
+    ax: float, ay: float, bx: float, by: float, cx: float, cy: float, dx: float, dy: float
+) -> bool:
+    """Whether closed segments ab and cd share any point (exact for coordinates on a
+    half-pixel grid: every product is exact in float64)."""
+    d1, d2 = _orient(cx, cy, dx, dy, ax, ay), _orient(cx, cy, dx, dy, bx, by)
+    d3, d4 = _orient(ax, ay, bx, by, cx, cy), _orient(ax, ay, bx, by, dx, dy)
+    if ((d1 > 0 and d2 < 0) or (d1 < 0 and d2 > 0)) and (
+        (d3 > 0 and d4 < 0) or (d3 < 0 and d4 > 0)
+    ):
+        return True
+    for px, py, e0x, e0y, e1x, e1y, d in (
+        (ax, ay, cx, cy, dx, dy, d1),
+        (bx, by, cx, cy, dx, dy, d2),
+        (cx, cy, ax, ay, bx, by, d3),
+        (dx, dy, ax, ay, bx, by, d4),
+    ):
+        if d == 0 and min(e0x, e1x) <= px <= max(e0x, e1x) and min(e0y, e1y) <= py <= max(e0y, e1y):
+            return True
+    return False
+
+
+def _inside(px: float, py: float, points: F64, a: int, b: int) -> bool:
+    """Even-odd point-in-ring test (the point is on no edge)."""
+    inside = False
+    for k in range(a, b):
+        j = k + 1 if k + 1 < b else a
+        yk, yj = points[k, 1], points[j, 1]
+        if (yk > py) != (yj > py):
+            x = points[k, 0] + (py - yk) * (points[j, 0] - points[k, 0]) / (yj - yk)
+            if px < x:
+                inside = not inside
+    return inside
+
+
+def simple_part(points: F64, starts: I64) -> bool:
+    """Whether an exterior ring and its holes (concatenated, ring 0 the exterior) form a valid
+    polygon whose rings do not even touch: every ring has 3+ vertices and area, no two
+    edges meet except consecutive ones at their shared vertex (and those do not fold back),
+    every hole lies inside the exterior and outside the other holes. Stricter than GEOS
+    (which lets a hole touch its exterior at one point), never looser."""
+    nr = starts.size - 1
+    n = points.shape[0]
+    ring_of = np.empty(n, np.int64)
+    for i in range(nr):
+        a, b = starts[i], starts[i + 1]
+        if b - a < 3:
+            return False
+        area = 0.0
+        for k in range(a, b):
+            j = k + 1 if k + 1 < b else a
+            area += points[k, 0] * points[j, 1] - points[j, 0] * points[k, 1]
+            ring_of[k] = i
+        if area == 0:
+            return False
+    nxt = np.empty(n, np.int64)
+    xmin = np.empty(n, np.float64)
+    xmax = np.empty(n, np.float64)
+    for i in range(nr):
+        a, b = starts[i], starts[i + 1]
+        for k in range(a, b):
+            nxt[k] = k + 1 if k + 1 < b else a
+    for k in range(n):
+        j = nxt[k]
+        xmin[k] = min(points[k, 0], points[j, 0])
+        xmax[k] = max(points[k, 0], points[j, 0])
+        # consecutive edges k -> j -> nxt[j] must not fold back on each other
+        m = nxt[j]
+        ux, uy = points[j, 0] - points[k, 0], points[j, 1] - points[k, 1]
+        vx, vy = points[m, 0] - points[j, 0], points[m, 1] - points[j, 1]
+        if ux * vy - uy * vx == 0 and ux * vx + uy * vy <= 0:
+            return False
+    order = np.argsort(xmin, kind="mergesort")
+    for oi in range(n):
+        e = order[oi]
+        f_end = nxt[e]
+        ymin_e = min(points[e, 1], points[f_end, 1])
+        ymax_e = max(points[e, 1], points[f_end, 1])
+        for oj in range(oi + 1, n):
+            g = order[oj]
+            if xmin[g] > xmax[e]:
+                break
+            g_end = nxt[g]
+            if (
+                min(points[g, 1], points[g_end, 1]) > ymax_e
+                or max(points[g, 1], points[g_end, 1]) < ymin_e
+            ):
+                continue
+            if g == f_end or e == g_end:  # consecutive edges: checked above
+                continue
+            if _touch(
+                points[e, 0],
+                points[e, 1],
+                points[f_end, 0],
+                points[f_end, 1],
+                points[g, 0],
+                points[g, 1],
+                points[g_end, 0],
+                points[g_end, 1],
+            ):
+                return False
+    for i in range(1, nr):  # no edges cross, so one vertex tells where a whole hole is
+        px, py = points[starts[i], 0], points[starts[i], 1]
+        if not _inside(px, py, points, starts[0], starts[1]):
+            return False
+        for j in range(1, nr):
+            if j != i and _inside(px, py, points, starts[j], starts[j + 1]):
+                return False
+    return True
+
+
 @dataclass(frozen=True)
 class Kernels:
     """The compiled functions (same signatures as the module-level ones)."""
 
     decode_crop: Callable[[U8, int, int], tuple[U8, int, int]]
     edge_ring: Callable[[I32, I32, I32], F64]
-    rings_iou: Callable[[F64, I64, U8, float, float], float]
+    rings_iou: Callable[[F64, I64, I64, F64, I64, I64], float]
     dp_ranks: Callable[[F64], F64]
+    midpoint_ring: Callable[[F64], F64]
+    edge_rings: Callable[[I32, I64, U8, I32, I32], tuple[F64, I64, bool]]
+    ring_ranks: Callable[[F64, I64], F64]
+    simple_part: Callable[[F64, I64], bool]
+
+
+# compiled in this order: a kernel that calls another finds it already compiled
+_ORDER = (
+    "_orient",
+    "_touch",
+    "_inside",
+    "_drop_collinear",
+    "_crossings",
+    "edge_ring",
+    "dp_ranks",
+    "decode_crop",
+    "edge_rings",
+    "rings_iou",
+    "midpoint_ring",
+    "ring_ranks",
+    "simple_part",
+)
 
 
 @cache
 def compiled() -> Kernels | None:
-    """The numba-compiled kernels, or None when numba is missing or ``PRELABEL_JIT=0``."""
+    """The numba-compiled kernels, or None when numba is missing or ``PRELABEL_JIT=0``.
+
+    Each function is compiled from a copy that sees the compiled versions of the helpers it
+    calls; the module's own functions stay plain Python."""
     if os.environ.get("PRELABEL_JIT", "1") == "0":
         return None
     try:
@@ -266,9 +555,9 @@ def compiled() -> Kernels | None:
     except ImportError:
         return None
     jit: Any = numba.njit(cache=True, nogil=True)
-    return Kernels(
-        decode_crop=jit(decode_crop),
-        edge_ring=jit(edge_ring),
-        rings_iou=jit(rings_iou),
-        dp_ranks=jit(dp_ranks),
-    )
+    namespace = dict(globals())
+    for name in _ORDER:
+        code = namespace[name].__code__
+        namespace[name] = jit(FunctionType(code, namespace, name))
+    fields = {f.name for f in dataclasses.fields(Kernels)}
+    return Kernels(**{name: namespace[name] for name in fields})

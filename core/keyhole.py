@@ -86,9 +86,14 @@ def keyhole_arrays(exterior: Coords, holes: list[Coords]) -> Coords:
     ring = exterior if signed_area(exterior) > 0 else exterior[::-1]
     oriented = [h if signed_area(h) < 0 else h[::-1] for h in holes]
     for hole in sorted(oriented, key=lambda a: -float(a[:, 0].max())):
-        same = np.all(hole[:, None, :] == ring[None, :, :], axis=2)
-        if same.any():  # the hole touches the ring at a vertex: zero-length bridge there
-            k, m = (int(v) for v in np.argwhere(same)[0])
+        # vertices as complex numbers: exact equality, and a sorted lookup instead of a
+        # hole x ring comparison table
+        ring_c = ring[:, 0] + 1j * ring[:, 1]
+        hole_c = hole[:, 0] + 1j * hole[:, 1]
+        shared = np.isin(hole_c, ring_c)
+        if shared.any():  # the hole touches the ring at a vertex: zero-length bridge there
+            k = int(np.argmax(shared))
+            m = int(np.flatnonzero(ring_c == hole_c[k])[0])
             m = _occurrence(ring, m, hole.mean(axis=0))
         else:
             k = int(np.argmax(hole[:, 0]))

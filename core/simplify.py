@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import heapq
+from itertools import pairwise
+from types import ModuleType
 from typing import TypeAlias
 
 import cv2
@@ -10,10 +12,20 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from .kernels import compiled, dp_ranks
+from . import kernels
+from .kernels import Kernels, compiled
 from .keyhole import keyhole_count
 from .model import Ring
-from .rings import Coords, clean_ring, exterior_coords, hole_coords, ring_array, to_ring
+from .rings import (
+    Coords,
+    clean_ring,
+    exterior_coords,
+    hole_coords,
+    iou,
+    ring_array,
+    rings_to_mask,
+    to_ring,
+)
 
 # an integer ring as OpenCV takes it: (N, 1, 2) int32
 IntRing: TypeAlias = npt.NDArray[np.int32]
@@ -75,26 +87,20 @@ def midpoint_ring(ring: Coords) -> Coords:
     cut half a pixel along both of its edges, so a unit staircase becomes a straight run
     while every pixel centre stays on its side: the result rasterises (by pixel centres) to
     exactly the same pixels, with far fewer vertices for Douglas-Peucker to keep on diagonal
-    and curved outlines. An edge of length 1 gives one vertex (its midpoint), a longer edge
-    two (half a pixel in from each end).
+    and curved outlines. An empty array when ``ring`` does not run along pixel edges.
     """
-    step = np.concatenate((ring[1:], ring[:1])) - ring
-    length = np.abs(step).sum(axis=1)
-    half = step * (0.5 / length)[:, None]
-    pts = np.stack((ring + half, ring + step - half), axis=1)
-    keep = np.ones((len(ring), 2), bool)
-    keep[:, 1] = length > 1
-    out: Coords = pts[keep]
-    return out
+    return _kernels().midpoint_ring(ring)
 
 
-def _traced(rings: list[Coords]) -> bool:
-    """Whether every ring runs along pixel edges: integer vertices, axis-aligned edges."""
-    for r in rings:
-        step = np.concatenate((r[1:], r[:1])) - r
-        if not (np.array_equal(r, np.rint(r)) and ((step[:, 0] == 0) != (step[:, 1] == 0)).all()):
-            return False
-    return True
+def _kernels() -> Kernels | ModuleType:
+    """The compiled kernels, or (no numba) the same functions run by the interpreter."""
+    return compiled() or kernels
+
+
+def _midpoint_rings(rings: list[Coords]) -> list[Coords] | None:
+    """Each ring's :func:`midpoint_ring`, or None unless every ring runs along pixel edges."""
+    out = [midpoint_ring(r) for r in rings]
+    return out if all(len(r) for r in out) else None
 
 
 def _dp_rings(rings: list[IntRing], tolerance: float) -> list[IntRing]:
@@ -155,38 +161,93 @@ def _fast_simplify_part(rings: list[Coords], max_vertices: int) -> list[Coords] 
     return None
 
 
-# when the least-lossy ranked result is not a valid polygon, these fractions of the budget
-# are tried (coarser tolerances) before shapely's topology-preserving bisection
+# above this tolerance (px) a budget is tight enough that Douglas-Peucker on the pixel-edge
+# rings can beat it on the midpoint rings: both are tried and the higher IoU is kept
+EDGE_TOLERANCE = 1.0
+# when the least-lossy ranked result is not simple, this many next-coarser tolerances are
+# tried (one vertex fewer each), then these fractions of the budget, before shapely's
+# topology-preserving bisection
+RANKED_STEPS = 4
 RANKED_RETRIES = (0.9, 0.75, 0.5)
 
 
-def _ranked_simplify(rings: list[Coords], max_vertices: int) -> list[Coords] | None:
-    """Douglas-Peucker at the least tolerance within budget, from one ranking pass per ring.
+def _ranked_simplify(
+    traced: list[Coords], mids: list[Coords], max_vertices: int
+) -> list[Coords] | None:
+    """The least-lossy simplification of a traced part (pixel-edge rings, and their
+    :func:`midpoint_ring` forms) within budget.
 
-    Every vertex is ranked by the largest tolerance that keeps it
-    (:func:`~prelabel.kernels.dp_ranks`); one tolerance shared by all rings of the part
-    keeps the vertices ranked above it. Each ring keeps at least a triangle (its first
-    split). Returns None when the holes alone are over budget or no tried tolerance gives
-    a valid polygon.
+    Douglas-Peucker on the midpoint rings, at the least tolerance the budget allows
+    (:func:`_ranked`); when that tolerance is over :data:`EDGE_TOLERANCE`, also on the
+    pixel-edge rings themselves, keeping the result with the higher IoU. Returns None when
+    the holes alone are over budget or no tried tolerance gives a polygon whose rings do
+    not touch.
     """
-    kernels = compiled()
-    rank_fn = kernels.dp_ranks if kernels is not None else dp_ranks
-    ranks = []
-    for r in rings:
-        rank = rank_fn(r)
-        rank[int(np.argmax(np.where(np.isinf(rank), -1.0, rank)))] = np.inf
-        ranks.append(rank)
-    budget = max_vertices - 2 * (len(rings) - 1)
-    if 3 * len(rings) > budget:
+    budget = max_vertices - 2 * (len(traced) - 1)
+    if 3 * len(traced) > budget:
         return None
-    ordered = np.sort(np.concatenate(ranks))[::-1]
-    for fraction in (1.0, *RANKED_RETRIES):
-        keep = max(int(budget * fraction), 3 * len(rings))
+    best = _ranked(mids, budget)
+    if best is None or best[1] > EDGE_TOLERANCE:
+        alt = _ranked(traced, budget)
+        if alt is not None and (
+            best is None or part_iou(alt[0], traced) > part_iou(best[0], traced)
+        ):
+            best = alt
+    return None if best is None else best[0]
+
+
+def _ranked(rings: list[Coords], budget: int) -> tuple[list[Coords], float] | None:
+    """Douglas-Peucker of all rings at one tolerance, the least that keeps at most
+    ``budget`` vertices in all, from one ranking pass: every vertex is ranked by the largest
+    tolerance that keeps it (:func:`~prelabel.kernels.ring_ranks`, each ring keeping at
+    least a triangle) and the tolerance keeps those ranked above it. The result must be a
+    polygon whose rings do not touch (:func:`~prelabel.kernels.simple_part`); returns it
+    and its tolerance, or None."""
+    run = _kernels()
+    points = np.concatenate(rings)
+    starts = np.cumsum([0, *(len(r) for r in rings)])
+    ranks = run.ring_ranks(points, starts)
+    ordered = np.sort(ranks)[::-1]
+    floor = 3 * len(rings)
+    keeps = [budget - k for k in range(RANKED_STEPS)] + [int(budget * f) for f in RANKED_RETRIES]
+    tried = -1.0
+    for keep in (max(k, floor) for k in keeps):
         tolerance = float(ordered[keep]) if keep < len(ordered) else 0.0
-        out = [r[rank > tolerance] for r, rank in zip(rings, ranks, strict=True)]
-        if _valid(out):
-            return out
+        if tolerance == tried:
+            continue
+        tried = tolerance
+        kept = ranks > tolerance
+        cut = np.cumsum([0, *(int(np.count_nonzero(kept[i:j])) for i, j in pairwise(starts))])
+        if run.simple_part(points[kept], cut):
+            flat = points[kept]
+            return [flat[i:j] for i, j in pairwise(cut.tolist())], tolerance
     return None
+
+
+def part_iou(rings: list[Coords], reference: list[Coords]) -> float:
+    """IoU by pixel centres of two polygons, each given as its exterior and holes."""
+    kernels_ = compiled()
+    if kernels_ is not None:
+        weights = np.array([1] + [-1] * (len(rings) - 1), np.int64)
+        ref_weights = np.array([1] + [-1] * (len(reference) - 1), np.int64)
+        return float(
+            kernels_.rings_iou(
+                np.concatenate(rings),
+                np.cumsum([0, *(len(r) for r in rings)]),
+                weights,
+                np.concatenate(reference),
+                np.cumsum([0, *(len(r) for r in reference)]),
+                ref_weights,
+            )
+        )
+    both = np.concatenate([*rings, *reference])
+    x0, y0 = np.floor(both.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(both.max(axis=0)).astype(int) + 1
+    size = (int(y1 - y0), int(x1 - x0))
+    origin = (float(x0), float(y0))
+    return iou(
+        rings_to_mask(rings, *size, origin=origin), rings_to_mask(reference, *size, origin=origin)
+    )
 
 
 def _valid(rings: list[Coords]) -> bool:
@@ -213,11 +274,12 @@ def simplify_part(
         (the caller fills holes and tries again).
     """
     rings = [exterior, *holes]
-    if traced and _traced(rings):
-        rings = [midpoint_ring(r) for r in rings]
-        ranked = _ranked_simplify(rings, max_vertices)
+    mids = _midpoint_rings(rings) if traced else None
+    if mids is not None:
+        ranked = _ranked_simplify(rings, mids, max_vertices)
         if ranked is not None:
             return ranked[0], ranked[1:]
+        rings = mids
     elif all(np.array_equal(r, np.rint(r)) and np.abs(r).max() < 2**30 for r in rings):
         fast = _fast_simplify_part(rings, max_vertices)
         if fast is not None:

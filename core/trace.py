@@ -7,18 +7,19 @@ the pixel's open sides; those sides, read from a table by the two step direction
 ring's unit edges, and a vertex sits wherever the side direction changes (:func:`_edge_ring`).
 
 Where two on (or two off) pixels meet only at a corner (a pinch), the 8-connected trace walks
-through that corner, so a ring may touch itself there; such a trace is made valid with
-``shapely.make_valid`` (same area) and put back in the traced form (:func:`_canonical`).
+through that corner, so a ring may touch itself there; when a pinch joins 4-connected
+components that way, each is traced on its own instead (:func:`_by_4_components`).
 Every ring starts at its top-left-most vertex; exteriors have negative shoelace area (x right,
 y up sense), holes positive.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 import numpy.typing as npt
-import shapely
 
 from .kernels import compiled
 from .model import Mask, Polygon, PolygonPart
@@ -26,9 +27,6 @@ from .rings import (
     BoolArray,
     Coords,
     PartArrays,
-    parts_to_shape,
-    shape_to_parts,
-    signed_area,
     to_ring,
 )
 from .rle import crop_to_pixels, decode_mask
@@ -103,21 +101,41 @@ def has_pinch(binary: BoolArray) -> bool:
     return bool((across[:-1] & across[1:] & down).any())
 
 
-def _rings(binary: BoolArray) -> tuple[list[Coords], npt.NDArray[np.int32]] | None:
-    """Every traced ring (exact pixel-edge vertices) and each one's parent index (-1: outer)."""
+def _rings(binary: BoolArray) -> tuple[list[Coords], npt.NDArray[np.int32], bool] | None:
+    """Every traced ring (exact pixel-edge vertices), each one's parent index (-1: outer),
+    and whether the array has a pinch."""
     image = binary.view(np.uint8)
     contours, hierarchy = cv2.findContours(image, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     if hierarchy is None:
         return None
+    parents = hierarchy[0][:, 3]
     kernels = compiled()
-    if kernels is not None:
-        rings = [
-            kernels.edge_ring(np.asarray(c, np.int32).reshape(-1, 2), _SIDES, _CORNERS)
-            for c in contours
-        ]
-    else:
+    if kernels is None:
         rings = [_edge_ring(np.asarray(c, dtype=np.int32)) for c in contours]
-    return rings, hierarchy[0][:, 3]
+        return rings, parents, has_pinch(binary)
+    chains = np.concatenate(contours).reshape(-1, 2).astype(np.int32, copy=False)
+    starts = np.cumsum([0, *(len(c) for c in contours)])
+    flat, ring_starts, pinch = kernels.edge_rings(chains, starts, image, _SIDES, _CORNERS)
+    bounds = ring_starts.tolist()
+    return [flat[i:j] for i, j in pairwise(bounds)], parents, pinch
+
+
+def _parts(binary: BoolArray) -> tuple[list[PartArrays], bool]:
+    """The traced parts, each an outer ring and its holes (rings of under 3 vertices left
+    out), and whether the array has a pinch."""
+    traced = _rings(np.ascontiguousarray(binary))
+    if traced is None:
+        return [], False
+    rings, parents, pinch = traced
+    parts: dict[int, PartArrays] = {}
+    for i in np.flatnonzero(parents < 0).tolist():
+        if len(rings[i]) >= 3:
+            parts[i] = (rings[i], [])
+    for i in np.flatnonzero(parents >= 0).tolist():
+        part = parts.get(int(parents[i]))
+        if part is not None and len(rings[i]) >= 3:
+            part[1].append(rings[i])
+    return list(parts.values()), pinch
 
 
 def trace_parts(binary: BoolArray) -> list[PartArrays]:
@@ -129,50 +147,36 @@ def trace_parts(binary: BoolArray) -> list[PartArrays]:
     """
     if binary.size == 0:
         return []
-    pinch = has_pinch(binary)
-    traced = _rings(np.ascontiguousarray(binary))
-    if traced is None:
-        return []
-    rings, parents = traced
-    parts: dict[int, PartArrays] = {}
-    for i in np.flatnonzero(parents < 0):
-        if len(rings[i]) >= 3:
-            parts[int(i)] = (rings[i], [])
-    for i in np.flatnonzero(parents >= 0):
-        part = parts.get(int(parents[i]))
-        if part is not None and len(rings[i]) >= 3:
-            part[1].append(rings[i])
-    out = list(parts.values())
+    out, pinch = _parts(binary)
     if not (pinch and out):
         return out
-    shape = parts_to_shape(out)  # parts meeting at a corner are valid; a self-touching ring is not
-    if shapely.is_valid(shape):
+    # parts meeting at a corner are valid; a ring touching itself at a pinch is not, which
+    # happens exactly when a pinch joins two 4-connected components into one 8-connected
+    # one (checked against GEOS on every pinch of the real masks and 30,000 random ones)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        binary.view(np.uint8), connectivity=4, ltype=cv2.CV_32S
+    )
+    if n - 1 == len(out):
         return out
-    return _canonical(shape_to_parts(shapely.make_valid(shape, method="structure")))
+    return _by_4_components(np.asarray(labels, np.int32), np.asarray(stats, np.int32))
 
 
-def _top_left(ring: Coords, clockwise: bool) -> Coords:
-    """``ring`` starting at its top-left-most vertex, turning as traced rings do (exterior
-    negative shoelace area, holes positive)."""
-    if (signed_area(ring) < 0) != clockwise:
-        ring = ring[::-1]
-    top = np.flatnonzero(ring[:, 1] == ring[:, 1].min())
-    k = int(top[np.argmin(ring[top, 0])])
-    return np.concatenate((ring[k:], ring[:k]))
-
-
-def _canonical(parts: list[PartArrays]) -> list[PartArrays]:
-    """Repaired parts in the traced form: rings start top-left, parts and holes in reverse
-    raster order of their first vertex (as OpenCV lists them)."""
-
-    def first(ring: Coords) -> tuple[float, float]:
-        return float(ring[0, 1]), float(ring[0, 0])
-
-    out = [
-        (_top_left(e, True), sorted((_top_left(h, False) for h in hs), key=first, reverse=True))
-        for e, hs in parts
-    ]
-    return sorted(out, key=lambda part: first(part[0]), reverse=True)
+def _by_4_components(
+    labels: npt.NDArray[np.int32], stats: npt.NDArray[np.int32]
+) -> list[PartArrays]:
+    """Trace each 4-connected component (OpenCV ``labels`` and ``stats``) on its own: where a
+    pinch joined two of them into one self-touching ring, they come out as parts meeting at
+    a corner (valid). The same parts as ``shapely.make_valid(..., method="structure")`` of
+    the joined trace (checked on every pinch of the real masks and thousands of random
+    ones), several times faster. Parts in the traced order: reverse raster order of their
+    first vertex."""
+    out: list[PartArrays] = []
+    for k in range(1, len(stats)):
+        x, y, w, h = (int(v) for v in stats[k, :4])
+        offset = np.array([x, y], dtype=np.float64)
+        parts, _ = _parts(labels[y : y + h, x : x + w] == k)
+        out.extend((e + offset, [r + offset for r in hs]) for e, hs in parts)
+    return sorted(out, key=lambda part: (float(part[0][0, 1]), float(part[0][0, 0])), reverse=True)
 
 
 def _arrays_to_part(ext: Coords, holes: list[Coords], dx: float, dy: float) -> PolygonPart:

@@ -594,6 +594,8 @@ def test_mask_iou_equals_whole_window_raster(
         full |= geo.rings_to_mask([ring], *window.shape, origin=(ox - pad, oy - pad))
     expected = geo.iou(full, window)
     assert kernels.compiled() is not None
-    assert _mask_iou(rings, crop, (ox, oy)) == expected
+    off = np.array([ox, oy], float)
+    traced = [(e + off, [h + off for h in hs]) for e, hs in geo.trace_parts(crop)]
+    assert _mask_iou(rings, crop, (ox, oy), traced) == expected
     with patch("prelabel.fit_polygon.compiled", lambda: None):  # the numpy path
-        assert _mask_iou(rings, crop, (ox, oy)) == expected
+        assert _mask_iou(rings, crop, (ox, oy), traced) == expected

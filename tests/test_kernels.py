@@ -158,3 +158,134 @@ def test_fit_results_do_not_depend_on_numba(shared: Path, budget: int) -> None:
         assert fast.geometries == slow.geometries
         assert fast.fixes == slow.fixes
         assert fast.iou == slow.iou
+
+
+@settings(max_examples=200, deadline=None)
+@given(masks_2d)
+def test_pinch_flag_and_midpoints_equal_plain_versions(binary: np.ndarray) -> None:
+    """The pinch flag read off the border chains equals the 2x2 scan; compiled midpoint
+    rings equal the interpreted ones."""
+    from prelabel.trace import _rings, has_pinch
+
+    assert COMPILED is not None
+    traced = _rings(np.ascontiguousarray(binary))
+    if traced is not None:
+        assert traced[2] == has_pinch(binary)
+    for ext, holes in geo.trace_parts(binary):
+        for ring in (ext, *holes):
+            assert np.array_equal(COMPILED.midpoint_ring(ring), kernels.midpoint_ring(ring))
+    # not along pixel edges: refused
+    assert COMPILED.midpoint_ring(np.array([[0.0, 0.0], [2.0, 1.0], [0.0, 2.0]])).shape == (0, 2)
+    assert COMPILED.midpoint_ring(np.array([[0.5, 0.0], [2.0, 0.0], [2.0, 2.0]])).shape == (0, 2)
+
+
+def _canonical(
+    parts: list[tuple[np.ndarray, list[np.ndarray]]],
+) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """make_valid's parts in the traced form: rings start top-left, exteriors clockwise on
+    screen, parts and holes in reverse raster order of their first vertex."""
+
+    def top_left(ring: np.ndarray, exterior: bool) -> np.ndarray:
+        if (geo.signed_area(ring) < 0) != exterior:
+            ring = ring[::-1]
+        top = np.flatnonzero(ring[:, 1] == ring[:, 1].min())
+        k = int(top[np.argmin(ring[top, 0])])
+        return np.concatenate((ring[k:], ring[:k]))
+
+    def first(ring: np.ndarray) -> tuple[float, float]:
+        return float(ring[0, 1]), float(ring[0, 0])
+
+    out = [
+        (top_left(e, True), sorted((top_left(h, False) for h in hs), key=first, reverse=True))
+        for e, hs in parts
+    ]
+    return sorted(out, key=lambda part: first(part[0]), reverse=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(masks_2d)
+def test_pinch_repair_equals_make_valid(binary: np.ndarray) -> None:
+    """Tracing each 4-connected component alone gives exactly the parts shapely's
+    make_valid (structure) makes of the self-touching 8-connected trace, and the trace needs
+    that exactly when a pinch joined 4-connected components."""
+    import shapely
+
+    from prelabel.trace import _by_4_components, _parts
+
+    parts, pinch = _parts(binary)
+    if not (pinch and parts):
+        return
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.view(np.uint8), connectivity=4)
+    # the trace is valid exactly when no pinch joined 4-connected components
+    assert shapely.is_valid(geo.parts_to_shape(parts)) == (n - 1 == len(parts))
+    if n - 1 == len(parts):
+        assert _same_parts(geo.trace_parts(binary), parts)
+        return
+    repaired = shapely.make_valid(geo.parts_to_shape(parts), method="structure")
+    expected = _canonical(geo.shape_to_parts(repaired))
+    got = _by_4_components(labels, stats)
+    assert _same_parts(geo.trace_parts(binary), got)
+    assert shapely.is_valid(geo.parts_to_shape(got))
+    assert _same_parts(got, expected)
+
+
+def _same_parts(a: list[geo.PartArrays], b: list[geo.PartArrays]) -> bool:
+    return len(a) == len(b) and all(
+        np.array_equal(e1, e2)
+        and len(h1) == len(h2)
+        and all(np.array_equal(x, y) for x, y in zip(h1, h2, strict=True))
+        for (e1, h1), (e2, h2) in zip(a, b, strict=True)
+    )
+
+
+def _part(rings: list[list[tuple[float, float]]]) -> tuple[np.ndarray, np.ndarray]:
+    arrays = [np.asarray(r, np.float64) for r in rings]
+    return np.concatenate(arrays), np.cumsum([0, *(len(r) for r in arrays)])
+
+
+@pytest.mark.parametrize(
+    ("rings", "simple"),
+    [
+        ([[(0, 0), (4, 0), (4, 4), (0, 4)]], True),
+        ([[(0, 0), (4, 0), (4, 4), (0, 4)], [(1, 1), (1, 2), (2, 2)]], True),
+        ([[(0, 0), (4, 0), (0, 4), (4, 4)]], False),  # bow tie
+        ([[(0, 0), (4, 0), (4, 4), (0, 4)], [(0, 0), (1, 2), (2, 2)]], False),  # hole touches
+        ([[(0, 0), (4, 0), (4, 4), (0, 4)], [(5, 5), (5, 6), (6, 6)]], False),  # hole outside
+        (
+            [
+                [(0, 0), (4, 0), (4, 4), (0, 4)],
+                [(1, 1), (1, 3), (3, 3)],
+                [(1.5, 2), (1.5, 2.5), (2, 2.5)],
+            ],
+            False,
+        ),
+        ([[(0, 0), (4, 0), (4, 4), (2, 4), (2, 6), (2, 4), (0, 4)]], False),  # spike
+        ([[(0, 0), (2, 0), (4, 0), (2, 0.0), (2, 3)]], False),  # folds back
+        ([[(0, 0), (4, 0), (8, 0)]], False),  # no area
+        ([[(0, 0), (4, 0)]], False),
+    ],
+)
+def test_simple_part_cases(rings: list[list[tuple[float, float]]], simple: bool) -> None:
+    assert COMPILED is not None
+    points, starts = _part(rings)
+    assert COMPILED.simple_part(points, starts) is simple
+    assert kernels.simple_part(points, starts) is simple
+
+
+@settings(max_examples=200, deadline=None)
+@given(masks_2d, st.integers(4, 40))
+def test_ranked_simplification_is_valid_and_within_budget(binary: np.ndarray, budget: int) -> None:
+    """Whatever the ranking keeps is a valid polygon within the keyholed budget, and a part
+    the compiled check calls simple is valid for GEOS too."""
+    import shapely
+
+    from prelabel.simplify import _midpoint_rings, _ranked_simplify
+
+    for ext, holes in geo.trace_parts(binary):
+        mids = _midpoint_rings([ext, *holes])
+        assert mids is not None
+        out = _ranked_simplify([ext, *holes], mids, budget)
+        if out is None:
+            continue
+        assert sum(len(r) for r in out) + 2 * (len(out) - 1) <= budget
+        assert shapely.is_valid(shapely.Polygon(out[0], out[1:]))
