@@ -83,10 +83,10 @@ def _mask_iou(
         return float(
             kernels.rings_iou(
                 np.concatenate(rings),
-                np.cumsum([0, *(len(r) for r in rings)]),
+                geo.starts(map(len, rings), len(rings)),
                 np.ones(len(rings), np.int64),
                 np.concatenate(mask_rings),
-                np.cumsum([0, *(len(r) for r in mask_rings)]),
+                geo.starts(map(len, mask_rings), len(mask_rings)),
                 weights,
             )
         )

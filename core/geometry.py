@@ -32,6 +32,7 @@ from .rings import (
     rings_to_mask,
     shape_to_parts,
     signed_area,
+    starts,
     to_ring,
 )
 from .rle import decode_cropped, decode_mask, encode_mask, mask_area, mask_bbox, rle_counts
@@ -82,6 +83,7 @@ __all__ = [
     "signed_area",
     "simplify_part",
     "simplify_to_budget",
+    "starts",
     "to_ring",
     "trace_parts",
 ]

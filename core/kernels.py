@@ -395,6 +395,38 @@ def ring_ranks(points: F64, starts: I64) -> F64:
     return out
 
 
+def ranked_select(points: F64, starts: I64, keeps: I64) -> tuple[F64, I64, float]:
+    """Douglas-Peucker of all rings at one shared tolerance, from one ranking pass
+    (:func:`ring_ranks`): for each vertex count in ``keeps`` in turn, the tolerance that
+    keeps at most that many vertices in all, until the result is a polygon whose rings do
+    not touch (:func:`simple_part`). Returns the kept vertices (concatenated), where each
+    ring starts, and the tolerance; an empty result when no count gives one."""
+    ranks = ring_ranks(points, starts)
+    ordered = np.sort(ranks)[::-1]
+    nr = starts.size - 1
+    tried = -1.0
+    for keep in keeps:
+        tolerance = ordered[keep] if keep < ordered.size else 0.0
+        if tolerance == tried:
+            continue
+        tried = tolerance
+        cut = np.zeros(nr + 1, np.int64)
+        for i in range(nr):
+            n = 0
+            for k in range(starts[i], starts[i + 1]):
+                n += ranks[k] > tolerance
+            cut[i + 1] = cut[i] + n
+        kept = np.empty((cut[nr], 2), np.float64)
+        m = 0
+        for k in range(points.shape[0]):
+            if ranks[k] > tolerance:
+                kept[m] = points[k]
+                m += 1
+        if simple_part(kept, cut):
+            return kept, cut, tolerance
+    return np.empty((0, 2), np.float64), np.zeros(1, np.int64), 0.0
+
+
 def _orient(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> float:
     return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
 
@@ -522,6 +554,7 @@ class Kernels:
     edge_rings: Callable[[I32, I64, U8, I32, I32], tuple[F64, I64, bool]]
     ring_ranks: Callable[[F64, I64], F64]
     simple_part: Callable[[F64, I64], bool]
+    ranked_select: Callable[[F64, I64, I64], tuple[F64, I64, float]]
 
 
 # compiled in this order: a kernel that calls another finds it already compiled
@@ -539,6 +572,7 @@ _ORDER = (
     "midpoint_ring",
     "ring_ranks",
     "simple_part",
+    "ranked_select",
 )
 
 

@@ -14,7 +14,7 @@ from .rings import Coords, ring_array, signed_area, to_ring
 
 def _ray_hit(ring: Coords, h: Coords) -> tuple[int, float]:
     """First edge of ``ring`` hit by the ray from ``h`` towards +x: (edge index, hit x)."""
-    p, q = ring, np.roll(ring, -1, axis=0)
+    p, q = ring, np.concatenate((ring[1:], ring[:1]))
     dy = q[:, 1] - p[:, 1]
     spans = ((p[:, 1] <= h[1]) & (q[:, 1] >= h[1])) | ((q[:, 1] <= h[1]) & (p[:, 1] >= h[1]))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -47,8 +47,9 @@ def _bridge_vertex(ring: Coords, h: Coords) -> int:
     j = (i + 1) % len(ring)
     cand = i if ring[i, 0] >= ring[j, 0] else j
     hit = np.array([hit_x, h[1]])
-    if np.allclose(ring[cand], hit):
-        return cand
+    cx, cy = float(ring[cand, 0]), float(ring[cand, 1])
+    if abs(cx - hit_x) <= 1e-8 + 1e-5 * abs(hit_x) and abs(cy - h[1]) <= 1e-8 + 1e-5 * abs(h[1]):
+        return cand  # the ray hits the vertex itself (np.allclose's tolerances)
     inside = _in_triangle(ring, h, hit, ring[cand])
     inside[cand] = False
     inside &= np.any(ring != h, axis=1)
@@ -90,7 +91,9 @@ def keyhole_arrays(exterior: Coords, holes: list[Coords]) -> Coords:
         # hole x ring comparison table
         ring_c = ring[:, 0] + 1j * ring[:, 1]
         hole_c = hole[:, 0] + 1j * hole[:, 1]
-        shared = np.isin(hole_c, ring_c)
+        by_value = np.sort(ring_c)
+        at = np.minimum(np.searchsorted(by_value, hole_c), len(by_value) - 1)
+        shared = by_value[at] == hole_c
         if shared.any():  # the hole touches the ring at a vertex: zero-length bridge there
             k = int(np.argmax(shared))
             m = int(np.flatnonzero(ring_c == hole_c[k])[0])
@@ -100,7 +103,7 @@ def keyhole_arrays(exterior: Coords, holes: list[Coords]) -> Coords:
             m = _occurrence(ring, _bridge_vertex(ring, hole[k]), hole[k])
         loop = np.concatenate([hole[k:], hole[: k + 1]])
         ring = np.concatenate([ring[: m + 1], loop, ring[m:]])
-    keep = np.any(ring != np.roll(ring, 1, axis=0), axis=1)
+    keep = np.any(ring != np.concatenate((ring[-1:], ring[:-1])), axis=1)
     return ring[keep] if keep.any() else ring[:1]
 
 

@@ -7,6 +7,8 @@ exactly on a left/top edge counts as inside).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import accumulate
 from typing import TypeAlias
 
 import numpy as np
@@ -19,6 +21,12 @@ BoolArray: TypeAlias = npt.NDArray[np.bool_]
 Coords: TypeAlias = npt.NDArray[np.float64]
 # a traced or fitted part: exterior ring and hole rings, (N, 2) float arrays, open (no repeat)
 PartArrays: TypeAlias = tuple[Coords, list[Coords]]
+
+
+def starts(lengths: Iterable[int], count: int) -> npt.NDArray[np.int64]:
+    """Where each of ``count`` consecutive pieces of the given lengths starts, and the end:
+    ``[0, l0, l0 + l1, ...]`` (the layout the compiled kernels take concatenated rings in)."""
+    return np.fromiter(accumulate(lengths, initial=0), np.int64, count + 1)
 
 
 def _prev(a: Coords) -> Coords:

@@ -24,6 +24,7 @@ from .rings import (
     iou,
     ring_array,
     rings_to_mask,
+    starts,
     to_ring,
 )
 
@@ -203,25 +204,17 @@ def _ranked(rings: list[Coords], budget: int) -> tuple[list[Coords], float] | No
     least a triangle) and the tolerance keeps those ranked above it. The result must be a
     polygon whose rings do not touch (:func:`~prelabel.kernels.simple_part`); returns it
     and its tolerance, or None."""
-    run = _kernels()
-    points = np.concatenate(rings)
-    starts = np.cumsum([0, *(len(r) for r in rings)])
-    ranks = run.ring_ranks(points, starts)
-    ordered = np.sort(ranks)[::-1]
     floor = 3 * len(rings)
     keeps = [budget - k for k in range(RANKED_STEPS)] + [int(budget * f) for f in RANKED_RETRIES]
-    tried = -1.0
-    for keep in (max(k, floor) for k in keeps):
-        tolerance = float(ordered[keep]) if keep < len(ordered) else 0.0
-        if tolerance == tried:
-            continue
-        tried = tolerance
-        kept = ranks > tolerance
-        cut = np.cumsum([0, *(int(np.count_nonzero(kept[i:j])) for i, j in pairwise(starts))])
-        if run.simple_part(points[kept], cut):
-            flat = points[kept]
-            return [flat[i:j] for i, j in pairwise(cut.tolist())], tolerance
-    return None
+    flat, cut, tolerance = _kernels().ranked_select(
+        np.concatenate(rings),
+        starts(map(len, rings), len(rings)),
+        np.array([max(k, floor) for k in keeps], np.int64),
+    )
+    if not len(flat):
+        return None
+    bounds = cut.tolist()
+    return [flat[i:j] for i, j in pairwise(bounds)], float(tolerance)
 
 
 def part_iou(rings: list[Coords], reference: list[Coords]) -> float:
@@ -233,10 +226,10 @@ def part_iou(rings: list[Coords], reference: list[Coords]) -> float:
         return float(
             kernels_.rings_iou(
                 np.concatenate(rings),
-                np.cumsum([0, *(len(r) for r in rings)]),
+                starts(map(len, rings), len(rings)),
                 weights,
                 np.concatenate(reference),
-                np.cumsum([0, *(len(r) for r in reference)]),
+                starts(map(len, reference), len(reference)),
                 ref_weights,
             )
         )

@@ -23,12 +23,7 @@ import numpy.typing as npt
 
 from .kernels import compiled
 from .model import Mask, Polygon, PolygonPart
-from .rings import (
-    BoolArray,
-    Coords,
-    PartArrays,
-    to_ring,
-)
+from .rings import BoolArray, Coords, PartArrays, starts, to_ring
 from .rle import crop_to_pixels, decode_mask
 
 # chain step directions, index growing clockwise on screen (x right, y down)
@@ -101,23 +96,22 @@ def has_pinch(binary: BoolArray) -> bool:
     return bool((across[:-1] & across[1:] & down).any())
 
 
-def _rings(binary: BoolArray) -> tuple[list[Coords], npt.NDArray[np.int32], bool] | None:
+def _rings(binary: BoolArray) -> tuple[list[Coords], list[int], bool] | None:
     """Every traced ring (exact pixel-edge vertices), each one's parent index (-1: outer),
     and whether the array has a pinch."""
     image = binary.view(np.uint8)
     contours, hierarchy = cv2.findContours(image, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     if hierarchy is None:
         return None
-    parents = hierarchy[0][:, 3]
+    parents: list[int] = hierarchy[0][:, 3].tolist()
     kernels = compiled()
     if kernels is None:
         rings = [_edge_ring(np.asarray(c, dtype=np.int32)) for c in contours]
         return rings, parents, has_pinch(binary)
     chains = np.concatenate(contours).reshape(-1, 2).astype(np.int32, copy=False)
-    starts = np.cumsum([0, *(len(c) for c in contours)])
-    flat, ring_starts, pinch = kernels.edge_rings(chains, starts, image, _SIDES, _CORNERS)
-    bounds = ring_starts.tolist()
-    return [flat[i:j] for i, j in pairwise(bounds)], parents, pinch
+    offsets = starts(map(len, contours), len(contours))
+    flat, ring_starts, pinch = kernels.edge_rings(chains, offsets, image, _SIDES, _CORNERS)
+    return [flat[i:j] for i, j in pairwise(ring_starts.tolist())], parents, pinch
 
 
 def _parts(binary: BoolArray) -> tuple[list[PartArrays], bool]:
@@ -128,13 +122,12 @@ def _parts(binary: BoolArray) -> tuple[list[PartArrays], bool]:
         return [], False
     rings, parents, pinch = traced
     parts: dict[int, PartArrays] = {}
-    for i in np.flatnonzero(parents < 0).tolist():
-        if len(rings[i]) >= 3:
+    for i, parent in enumerate(parents):
+        if parent < 0 and len(rings[i]) >= 3:
             parts[i] = (rings[i], [])
-    for i in np.flatnonzero(parents >= 0).tolist():
-        part = parts.get(int(parents[i]))
-        if part is not None and len(rings[i]) >= 3:
-            part[1].append(rings[i])
+    for i, parent in enumerate(parents):
+        if parent >= 0 and parent in parts and len(rings[i]) >= 3:
+            parts[parent][1].append(rings[i])
     return list(parts.values()), pinch
 
 
