@@ -8,7 +8,8 @@
 * violations, which ``on_violation`` decides (``fix`` repairs, ``drop`` drops the object with
   the limit in the reason, ``error`` raises :class:`~prelabel.errors.LimitViolation`):
   invalid rings (``make_valid``), shapes past the padded image (clipped), too many vertices
-  (simplified by a bisection of the Douglas-Peucker tolerance), too few (densified), boxes
+  (Douglas-Peucker at the least tolerance within budget; traced masks from their edge
+  midpoint rings, see :mod:`prelabel.simplify`), too few (densified), boxes
   under the minimum size (``small_boxes``), rotation without ``can_rotate``;
 * what cannot be fixed (zero area, nothing inside the image, unsupported conversion) is
   dropped with a reason, or raised under ``error``.
