@@ -81,7 +81,13 @@ def compiled() -> Kernels | None:
         import numba
     except ImportError:
         return None
-    jit: Any = numba.njit(cache=True, nogil=True)
+    try:
+        return _compile(numba.njit(cache=True, nogil=True))
+    except RuntimeError:  # no writable place for the on-disk cache: compile in memory
+        return _compile(numba.njit(cache=False, nogil=True))
+
+
+def _compile(jit: Any) -> Kernels:
     namespace = {**vars(kernels_raster), **vars(kernels_simplify)}
     for name in _ORDER:
         code = namespace[name].__code__

@@ -4,6 +4,10 @@ mask -> polygon results do not depend on whether numba is there."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from unittest.mock import patch
@@ -12,6 +16,7 @@ import cv2
 import numpy as np
 import orjson
 import pytest
+from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -289,3 +294,43 @@ def test_ranked_simplification_is_valid_and_within_budget(binary: np.ndarray, bu
             continue
         assert sum(len(r) for r in out) + 2 * (len(out) - 1) <= budget
         assert shapely.is_valid(shapely.Polygon(out[0], out[1:]))
+
+
+def test_prelabel_jit_0_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRELABEL_JIT", "0")
+    assert kernels.compiled.__wrapped__() is None  # type: ignore[attr-defined]
+    monkeypatch.setenv("PRELABEL_JIT", "1")
+    assert kernels.compiled.__wrapped__() is not None  # type: ignore[attr-defined]
+
+
+def test_cli_output_is_byte_identical_without_the_kernels(tmp_path: Path) -> None:
+    """The demo COCO conversion, run by the installed CLI in two processes, with the
+    compiled kernels and with PRELABEL_JIT=0: the same task bodies and report, byte for byte."""
+    demo = REPO / "fixtures/demo"
+    outs = {}
+    for jit in ("1", "0"):
+        out = tmp_path / f"jit{jit}"
+        proc = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "prelabel"),
+                "convert",
+                "coco",
+                str(demo / "instances_val2014_fakesegm100_results.json"),
+                "--images",
+                str(demo / "instances_val2014_100.json"),
+                "-c",
+                str(demo / "task.toml"),
+                "-o",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env={**os.environ, "PRELABEL_JIT": jit},
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "fixed 143: simplified" in proc.stdout + proc.stderr
+        outs[jit] = out
+    assert (outs["1"] / "tasks.jsonl").read_bytes() == (outs["0"] / "tasks.jsonl").read_bytes()
+    report = [json.loads((outs[j] / "report.json").read_bytes())["objects"] for j in ("1", "0")]
+    assert report[0] == report[1]
