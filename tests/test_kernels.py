@@ -25,7 +25,7 @@ from prelabel import geometry as geo
 from prelabel import kernels
 from prelabel.fit import FitPolicy, fit_geometry
 from prelabel.limits import Bounds, GeometryLimits
-from prelabel.model import Mask
+from prelabel.model import Mask, Polygon
 from prelabel.simplify import midpoint_ring
 from prelabel.trace import _CORNERS, _SIDES, _edge_ring
 
@@ -334,3 +334,36 @@ def test_cli_output_is_byte_identical_without_the_kernels(tmp_path: Path) -> Non
     assert (outs["1"] / "tasks.jsonl").read_bytes() == (outs["0"] / "tasks.jsonl").read_bytes()
     report = [json.loads((outs[j] / "report.json").read_bytes())["objects"] for j in ("1", "0")]
     assert report[0] == report[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    arrays(np.bool_, st.tuples(st.integers(1, 24), st.integers(1, 24)), elements=st.booleans()),
+    st.integers(3, 48),
+    st.sampled_from(["keyhole", "fill"]),
+)
+def test_random_masks_fit_the_same_with_and_without_numba(
+    binary: np.ndarray, budget: int, holes: str
+) -> None:
+    """Random masks (pinches, holes, specks) at random budgets: the compiled path and the
+    numpy / interpreted path give the same polygons, fixes and IoU, and every polygon
+    stays within the budget."""
+    if not binary.any():
+        return
+    frame = np.zeros((binary.shape[0] + 3, binary.shape[1] + 2), bool)
+    frame[2 : 2 + binary.shape[0], 1 : 1 + binary.shape[1]] = binary
+    mask = geo.encode_mask(frame)
+    limits = GeometryLimits("polygon", max_vertices=budget)
+    bounds = Bounds.for_image(mask.width, mask.height)
+    policy = FitPolicy(holes=holes)
+    fast = fit_geometry(mask, "polygon", limits, bounds, policy)
+    with numpy_only():
+        slow = fit_geometry(mask, "polygon", limits, bounds, policy)
+    assert (fast.geometries, fast.fixes, fast.iou, fast.dropped) == (
+        slow.geometries,
+        slow.fixes,
+        slow.iou,
+        slow.dropped,
+    )
+    for g in fast.geometries:
+        assert isinstance(g, Polygon) and 3 <= len(g.parts[0].exterior) <= budget
