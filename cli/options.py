@@ -69,7 +69,10 @@ PRELABEL_FLAGS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
     (
         ("--holes",),
         "holes",
-        {"type": _choices(HolePolicy), "help": "Polygon holes: keyhole bridge or fill."},
+        {
+            "type": _choices(HolePolicy),
+            "help": "Polygon holes: keyhole bridge, fill, or best (keyhole, but fill a simplified part's smallest holes while that raises its IoU).",
+        },
     ),
     (
         ("--min-hole-area",),

@@ -15,8 +15,8 @@ SPIKE = 1e-9
 # repaired shapes snap to this grid (px): GEOS's repairs can leave vertices 1e-16 apart
 REPAIR_GRID = 1e-9
 
-# at most this many of a simplified part's smallest holes are tried filled (one at a time,
-# while the IoU gets better)
+# holes = "best": at most this many of a simplified part's smallest holes are tried filled
+# (one at a time, while the IoU gets better)
 FILL_TRIES = 8
 
 # fix kinds that change a traced shape's area (the others keep its pixels exactly)
@@ -263,19 +263,35 @@ def _to_budget(
         holes = holes[:-1]
         tally.dropped_holes += 1
         out = geo.simplify_part(ext, holes, limit, traced=traced)
-    # each hole costs its vertices + 2 of the budget: fill the smallest while the
-    # vertices it frees for the rest buy more IoU than the hole is worth
-    score = geo.part_iou([out[0], *out[1]], reference) if holes else 1.0
-    for _ in range(min(len(holes), FILL_TRIES)):
-        fewer = geo.simplify_part(ext, holes[:-1], limit, traced=traced)
-        if fewer is None or (better := geo.part_iou([fewer[0], *fewer[1]], reference)) <= score:
-            break
-        out, holes, score = fewer, holes[:-1], better
-        tally.dropped_holes += 1
+    if run.policy.holes == "best":
+        out, filled = _fill_while_better(ext, holes, out, reference, limit, traced)
+        tally.dropped_holes += filled
     tally.simplified += 1
     tally.before += count
     tally.after += len(out[0]) + sum(len(h) + 2 for h in out[1])
     return out
+
+
+def _fill_while_better(
+    ext: geo.Coords,
+    holes: list[geo.Coords],
+    out: geo.PartArrays,
+    reference: list[geo.Coords],
+    limit: int,
+    traced: bool,
+) -> tuple[geo.PartArrays, int]:
+    """``holes = "best"``: each hole costs its vertices + 2 of the budget, so fill the
+    smallest (``holes`` come largest first) while the vertices it frees for the rest buy
+    more IoU with the unsimplified part than the hole is worth. Returns the result and how
+    many holes it filled."""
+    score = geo.part_iou([out[0], *out[1]], reference)
+    filled = 0
+    for _ in range(min(len(holes), FILL_TRIES)):
+        fewer = geo.simplify_part(ext, holes[:-1], limit, traced=traced)
+        if fewer is None or (better := geo.part_iou([fewer[0], *fewer[1]], reference)) <= score:
+            break
+        out, holes, score, filled = fewer, holes[:-1], better, filled + 1
+    return out, filled
 
 
 def _shape_iou(reference: shapely.Geometry, kept: list[geo.PartArrays]) -> float:

@@ -64,8 +64,10 @@ def _drop_collinear(ring: F64) -> F64:
 def dp_ranks(ring: F64) -> F64:
     """For each vertex of a closed ring, the largest Douglas-Peucker tolerance that keeps it.
 
-    The ring is split at vertex 0 and the vertex farthest from it (both ranked infinite),
-    then each chain at its vertex farthest from the chord's line, recursively. A vertex is
+    The ring is split at two far-apart vertices (both ranked infinite): the vertex farthest
+    from vertex 0, and the vertex farthest from that one (close to the ring's diameter, as
+    OpenCV's ``approxPolyDP`` starts); then each chain at its vertex farthest from the
+    chord's line, recursively. A vertex is
     kept at tolerance ``t`` exactly when its own distance and every enclosing split's exceed
     ``t``, so its rank is the smallest of those distances, and Douglas-Peucker at any
     tolerance keeps the vertices ranked above it: one pass ranks them all, and the
@@ -75,16 +77,21 @@ def dp_ranks(ring: F64) -> F64:
     rank = np.zeros(n, np.float64)
     if n == 0:
         return rank
-    far, best = 0, -1.0
-    for k in range(1, n):
-        ex, ey = ring[k, 0] - ring[0, 0], ring[k, 1] - ring[0, 1]
-        d = ex * ex + ey * ey
-        if d > best:
-            far, best = k, d
-    rank[0] = np.inf
+    first = 0
+    for _ in range(2):
+        origin, best = first, -1.0
+        for k in range(n):
+            ex, ey = ring[k, 0] - ring[origin, 0], ring[k, 1] - ring[origin, 1]
+            d = ex * ex + ey * ey
+            if d > best:
+                first, best = k, d
+    far = first
+    first = origin
+    rank[first] = np.inf
     rank[far] = np.inf
+    lo, hi = min(first, far), max(first, far)
     # chains as (first, last, cap) in indices that wrap: last may run past n
-    stack = [(0, far, np.inf), (far, n, np.inf)]
+    stack = [(lo, hi, np.inf), (hi, lo + n, np.inf)]
     while stack:
         i, j, cap = stack.pop()
         if j - i < 2:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 OnViolation = Literal["fix", "drop", "error"]
 PrelabelAs = Literal["hypothesis", "base_annotations"]
-HolePolicy = Literal["keyhole", "fill"]
+HolePolicy = Literal["keyhole", "fill", "best"]
 PartPolicy = Literal["each", "largest"]
 SmallBoxPolicy = Literal["grow", "drop", "keep"]
 SegmentOverflow = Literal["error", "extended", "drop-smallest"]
@@ -37,7 +37,8 @@ class PrelabelOptions:
     artifact_url: str | None = None
     # what to do when a geometry breaks a limit: repair it, drop it, or stop
     on_violation: OnViolation = "fix"
-    # holes in polygons: bridge into the ring (keyhole) or fill them
+    # holes in polygons: bridge into the ring (keyhole), fill them, or best: keyhole, but
+    # fill a simplified part's smallest holes while the vertices they free buy more IoU
     holes: HolePolicy = "keyhole"
     # holes smaller than this (px^2) are filled whatever `holes` says
     min_hole_area: float = 0.0

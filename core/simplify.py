@@ -179,22 +179,26 @@ def _ranked_simplify(
     :func:`midpoint_ring` forms) within budget.
 
     Douglas-Peucker on the midpoint rings, at the least tolerance the budget allows
-    (:func:`_ranked`); when that tolerance is over :data:`EDGE_TOLERANCE`, also on the
-    pixel-edge rings themselves, keeping the result with the higher IoU. Returns None when
-    the holes alone are over budget or no tried tolerance gives a polygon whose rings do
-    not touch.
+    (:func:`_ranked`). When that tolerance is over :data:`EDGE_TOLERANCE` (a tight budget,
+    where greedy Douglas-Peucker can go either way), also on the pixel-edge rings, keeping
+    the result with the higher IoU. Returns None when the holes alone are over budget or
+    nothing tried gives a polygon whose rings do not touch (the caller then falls back to
+    shapely's topology-preserving simplifier).
     """
     budget = max_vertices - 2 * (len(traced) - 1)
     if 3 * len(traced) > budget:
         return None
     best = _ranked(mids, budget)
-    if best is None or best[1] > EDGE_TOLERANCE:
-        alt = _ranked(traced, budget)
-        if alt is not None and (
-            best is None or part_iou(alt[0], traced) > part_iou(best[0], traced)
-        ):
-            best = alt
-    return None if best is None else best[0]
+    if best is not None and best[1] <= EDGE_TOLERANCE:
+        return best[0]
+    candidates = [] if best is None else [best[0]]
+    edges = _ranked(traced, budget)
+    if edges is not None:
+        candidates.append(edges[0])
+    if not candidates:
+        return None
+    scores = [part_iou(c, traced) for c in candidates]
+    return candidates[int(np.argmax(scores))]
 
 
 def _ranked(rings: list[Coords], budget: int) -> tuple[list[Coords], float] | None:

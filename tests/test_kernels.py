@@ -96,20 +96,22 @@ def test_edge_ring_equals_numpy(binary: np.ndarray) -> None:
 
 
 def _dp_reference(ring: np.ndarray, tolerance: float) -> set[int]:
-    """Plain recursive Douglas-Peucker with the ranking's first split (vertex 0 and the one
-    farthest from it): the indices it keeps."""
+    """Plain recursive Douglas-Peucker with the ranking's first split (the vertex farthest
+    from vertex 0, and the one farthest from that): the indices it keeps."""
     n = len(ring)
-    far = 1 + int(np.argmax(((ring[1:] - ring[0]) ** 2).sum(axis=1)))
-    kept = {0, far}
+    a = int(np.argmax(((ring - ring[0]) ** 2).sum(axis=1)))
+    b = int(np.argmax(((ring - ring[a]) ** 2).sum(axis=1)))
+    lo, hi = min(a, b), max(a, b)
+    kept = {a, b}
 
     def split(i: int, j: int) -> None:
         if j - i < 2:
             return
-        a, b = ring[i % n], ring[j % n]
-        d = b - a
+        p0, p1 = ring[i % n], ring[j % n]
+        d = p1 - p0
         norm = float(np.sqrt(d @ d))
         idx = np.arange(i + 1, j)
-        p = ring[idx % n] - a
+        p = ring[idx % n] - p0
         dist = np.abs(d[0] * p[:, 1] - d[1] * p[:, 0]) / norm if norm > 0 else np.hypot(*p.T)
         k = int(np.argmax(dist))
         if dist[k] > tolerance:
@@ -117,8 +119,8 @@ def _dp_reference(ring: np.ndarray, tolerance: float) -> set[int]:
             split(i, int(idx[k]))
             split(int(idx[k]), j)
 
-    split(0, far)
-    split(far, n)
+    split(lo, hi)
+    split(hi, lo + n)
     return kept
 
 
