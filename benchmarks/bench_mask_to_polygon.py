@@ -120,17 +120,11 @@ def sv_ious_pixel_centres(masks: list[Mask], polys: list[list[Any]]) -> list[flo
     vertices are pixel indices, i.e. pixel centres, so they move by half a pixel first."""
     ious = []
     for m, ps in zip(masks, polys, strict=True):
-        crop, x0, y0 = geo.decode_cropped(m)
-        rings = [np.asarray(p, np.float64) + 0.5 for p in ps if len(p) >= 3]
-        h, w = crop.shape
-        raster = np.zeros((h, w), bool)
-        for ring in rings:
-            raster |= geo.rings_to_mask([ring], h, w, origin=(x0, y0))
-        outside = sum(
-            np.count_nonzero(geo.rings_to_mask([r], m.height, m.width)) for r in rings
-        ) - np.count_nonzero(raster)  # polygon pixels past the mask's box count against it
-        union = np.count_nonzero(raster | crop) + max(outside, 0)
-        ious.append(np.count_nonzero(raster & crop) / union if union else 1.0)
+        raster = np.zeros((m.height, m.width), bool)
+        for p in ps:
+            if len(p) >= 3:
+                raster |= geo.rings_to_mask([np.asarray(p, np.float64) + 0.5], m.height, m.width)
+        ious.append(geo.iou(raster, geo.decode_mask(m)))
     return ious
 
 

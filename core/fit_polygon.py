@@ -7,7 +7,6 @@ import shapely
 
 from . import geometry as geo
 from .fit_run import MIN_AREA, Drop, Run, Tally, inside, to_min_vertices, unsupported
-from .kernels import compiled
 from .model import Box, Geometry, Mask, Polygon
 
 # relative cross product under which a turn back along the same line counts as a spike
@@ -57,7 +56,7 @@ def _fit_mask_polygon(mask: Mask, run: Run) -> list[Geometry]:
         parts = geo.shape_to_parts(_clip_shape(geo.parts_to_shape(parts), run))
     parts = _choose_parts(parts, run)
     _, rings = _fit_parts(parts, run, traced=True)
-    run.iou = _mask_iou(rings, crop, (x0, y0), traced) if _lossy(run.fixes) else 1.0
+    run.iou = _mask_iou(rings, traced) if _lossy(run.fixes) else 1.0
     return [Polygon.from_ring(geo.to_ring(r)) for r in rings]
 
 
@@ -67,50 +66,12 @@ def _lossy(fixes: list[str]) -> bool:
     return any(f.split(":", 1)[0] in LOSSY for f in fixes)
 
 
-def _mask_iou(
-    rings: list[geo.Coords],
-    crop: geo.BoolArray,
-    origin: tuple[int, int],
-    traced: list[geo.PartArrays],
-) -> float:
+def _mask_iou(rings: list[geo.Coords], traced: list[geo.PartArrays]) -> float:
     """IoU by pixel centres of the rings (each its own annotation: OR-ed, they may overlap)
-    with the mask, whose pixels are ``crop`` at ``origin`` and exactly the ``traced`` parts;
-    ring pixels outside the crop count against it."""
-    kernels = compiled()
-    if kernels is not None:
-        mask_rings = [r for e, hs in traced for r in (e, *hs)]
-        weights = np.array([w for _, hs in traced for w in (1, *(-1 for _ in hs))], np.int64)
-        return float(
-            kernels.rings_iou(
-                np.concatenate(rings),
-                geo.starts(map(len, rings), len(rings)),
-                np.ones(len(rings), np.int64),
-                np.concatenate(mask_rings),
-                geo.starts(map(len, mask_rings), len(mask_rings)),
-                weights,
-            )
-        )
-    # the window: the crop and every ring's reach, in whole pixels
-    pts = np.concatenate(rings) - np.asarray(origin, dtype=np.float64)
-    wx0, wy0 = min(int(np.floor(pts[:, 0].min())), 0), min(int(np.floor(pts[:, 1].min())), 0)
-    wx1 = max(int(np.ceil(pts[:, 0].max())) + 1, crop.shape[1])
-    wy1 = max(int(np.ceil(pts[:, 1].max())) + 1, crop.shape[0])
-    h, w = wy1 - wy0, wx1 - wx0
-    ox, oy = origin[0] + wx0, origin[1] + wy0
-    mask = np.zeros((h, w), bool)
-    mask[-wy0 : -wy0 + crop.shape[0], -wx0 : -wx0 + crop.shape[1]] = crop
-    raster = np.zeros((h, w), bool)
-    for ring in rings:
-        # each ring only over its own bounding box: a class mask may have thousands of small
-        # parts, and rasterising each over the whole window made this quadratic
-        x0 = int(np.floor(ring[:, 0].min() - ox))
-        y0 = int(np.floor(ring[:, 1].min() - oy))
-        x1 = int(np.ceil(ring[:, 0].max() - ox)) + 1
-        y1 = int(np.ceil(ring[:, 1].max() - oy)) + 1
-        raster[y0:y1, x0:x1] |= geo.rings_to_mask(
-            [ring], y1 - y0, x1 - x0, origin=(ox + x0, oy + y0)
-        )
-    return geo.iou(raster, mask)
+    with the mask, given exactly by its ``traced`` parts."""
+    mask_rings = [r for e, hs in traced for r in (e, *hs)]
+    weights = [w for _, hs in traced for w in (1, *(-1 for _ in hs))]
+    return geo.weighted_iou(rings, [1] * len(rings), mask_rings, weights)
 
 
 def _clean_parts(parts: list[geo.PartArrays]) -> list[geo.PartArrays]:

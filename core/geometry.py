@@ -34,6 +34,7 @@ from .rings import (
     signed_area,
     starts,
     to_ring,
+    weighted_iou,
 )
 from .rle import decode_cropped, decode_mask, encode_mask, mask_area, mask_bbox, rle_counts
 from .simplify import (
@@ -86,6 +87,7 @@ __all__ = [
     "starts",
     "to_ring",
     "trace_parts",
+    "weighted_iou",
 ]
 
 

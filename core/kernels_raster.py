@@ -17,9 +17,10 @@ I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
-# chain direction index (0 = +x, growing clockwise on screen) of a step (dx, dy), looked up
-# at 3 * dy + dx + 4; the same numbering as prelabel.trace
-_STEP_DIR = np.array([5, 6, 7, 4, 0, 0, 3, 2, 1], np.int64)
+# chain direction index of a step (dx, dy), looked up at 3 * dy + dx + 4: directions
+# (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1) are 0..7, growing
+# clockwise on screen (x right, y down); the numbering of prelabel.trace's side tables
+STEP_DIR = np.array([5, 6, 7, 4, 0, 0, 3, 2, 1], np.int64)
 
 
 def decode_crop(s: U8, h: int, w: int) -> tuple[U8, int, int]:
@@ -98,10 +99,10 @@ def edge_ring(p: I32, sides: I32, corners: I32) -> F64:
             out1[k, 1] = p[0, 1] + dy
         return out1
     codes = np.empty(n, np.int64)
-    prev_out = _STEP_DIR[3 * (p[0, 1] - p[n - 1, 1]) + p[0, 0] - p[n - 1, 0] + 4]
+    prev_out = STEP_DIR[3 * (p[0, 1] - p[n - 1, 1]) + p[0, 0] - p[n - 1, 0] + 4]
     for k in range(n):
         j = 0 if k == n - 1 else k + 1
-        out = _STEP_DIR[3 * (p[j, 1] - p[k, 1]) + p[j, 0] - p[k, 0] + 4]
+        out = STEP_DIR[3 * (p[j, 1] - p[k, 1]) + p[j, 0] - p[k, 0] + 4]
         codes[k] = (prev_out ^ 4) * 8 + out
         prev_out = out
     last = -1  # the ring's last side, where the walk comes back to the start

@@ -21,11 +21,10 @@ from .rings import (
     clean_ring,
     exterior_coords,
     hole_coords,
-    iou,
     ring_array,
-    rings_to_mask,
     starts,
     to_ring,
+    weighted_iou,
 )
 
 # an integer ring as OpenCV takes it: (N, 1, 2) int32
@@ -223,27 +222,8 @@ def _ranked(rings: list[Coords], budget: int) -> tuple[list[Coords], float] | No
 
 def part_iou(rings: list[Coords], reference: list[Coords]) -> float:
     """IoU by pixel centres of two polygons, each given as its exterior and holes."""
-    kernels_ = compiled()
-    if kernels_ is not None:
-        weights = np.array([1] + [-1] * (len(rings) - 1), np.int64)
-        ref_weights = np.array([1] + [-1] * (len(reference) - 1), np.int64)
-        return float(
-            kernels_.rings_iou(
-                np.concatenate(rings),
-                starts(map(len, rings), len(rings)),
-                weights,
-                np.concatenate(reference),
-                starts(map(len, reference), len(reference)),
-                ref_weights,
-            )
-        )
-    both = np.concatenate([*rings, *reference])
-    x0, y0 = np.floor(both.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(both.max(axis=0)).astype(int) + 1
-    size = (int(y1 - y0), int(x1 - x0))
-    origin = (float(x0), float(y0))
-    return iou(
-        rings_to_mask(rings, *size, origin=origin), rings_to_mask(reference, *size, origin=origin)
+    return weighted_iou(
+        rings, [1] + [-1] * (len(rings) - 1), reference, [1] + [-1] * (len(reference) - 1)
     )
 
 

@@ -22,16 +22,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .kernels import compiled
+from .kernels_raster import STEP_DIR
 from .model import Mask, Polygon, PolygonPart
 from .rings import BoolArray, Coords, PartArrays, starts, to_ring
 from .rle import crop_to_pixels, decode_mask
 
-# chain step directions, index growing clockwise on screen (x right, y down)
-_DIRS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))
-# direction index of a step (dx, dy), looked up at 3 * dy + dx + 4
-_STEP_DIR = np.zeros(9, np.int32)
-for _i, (_dx, _dy) in enumerate(_DIRS):
-    _STEP_DIR[3 * _dy + _dx + 4] = _i
+# chain step directions are numbered as STEP_DIR says (0 = +x, growing clockwise on screen)
 # the pixel side facing a 4-neighbour direction, walked counter-clockwise on screen: its start
 _SIDE_START = {0: (1, 1), 6: (1, 0), 4: (0, 0), 2: (0, 1)}
 _ONE_PIXEL = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
@@ -72,7 +68,7 @@ def _edge_ring(contour: npt.NDArray[np.int32]) -> Coords:
     if len(p) == 1:
         return _ONE_PIXEL + p
     step = np.concatenate((p[1:], p[:1])) - p  # p[k] -> p[k+1]
-    out = _STEP_DIR[step[:, 1] * 3 + step[:, 0] + 4]
+    out = STEP_DIR[step[:, 1] * 3 + step[:, 0] + 4]
     back = np.concatenate((out[-1:], out[:-1])) ^ 4  # p[k] -> p[k-1]: the step in, reversed
     code = back * 8 + out
     pixel, slot = np.nonzero(_USED[code])  # every open side, in walking order

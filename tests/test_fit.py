@@ -596,6 +596,6 @@ def test_mask_iou_equals_whole_window_raster(
     assert kernels.compiled() is not None
     off = np.array([ox, oy], float)
     traced = [(e + off, [h + off for h in hs]) for e, hs in geo.trace_parts(crop)]
-    assert _mask_iou(rings, crop, (ox, oy), traced) == expected
-    with patch("prelabel.fit_polygon.compiled", lambda: None):  # the numpy path
-        assert _mask_iou(rings, crop, (ox, oy), traced) == expected
+    assert _mask_iou(rings, traced) == expected
+    with patch("prelabel.rings.compiled", lambda: None):  # the numpy path
+        assert _mask_iou(rings, traced) == expected

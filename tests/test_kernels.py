@@ -32,7 +32,7 @@ from prelabel.trace import _CORNERS, _SIDES, _edge_ring
 RESULTS = "cocoapi/results/instances_val2014_fakesegm100_results.json"
 COMPILED = kernels.compiled()
 # every module that picks the compiled kernels or its numpy path
-USERS = ("prelabel.rle", "prelabel.trace", "prelabel.fit_polygon", "prelabel.simplify")
+USERS = ("prelabel.rle", "prelabel.trace", "prelabel.rings", "prelabel.simplify")
 
 
 @contextlib.contextmanager
