@@ -39,7 +39,7 @@ def header(path: Path) -> tuple[str, int, int]:
 def decode(path: Path) -> Array:
     """Pixels as stored: palette indices (not colours), grey 8/16-bit, or RGB (H, W, 3)."""
     mode = header(path)[0]
-    if mode in ("L", "I;16", "I;16B", "RGB", "RGBA"):
+    if mode in ("L", "I", "I;16", "I;16B", "RGB", "RGBA"):  # Pillow < 10.1 opens 16-bit PNGs as "I"
         data = np.fromfile(path, dtype=np.uint8)
         arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if arr is not None:

@@ -10,6 +10,11 @@ import pytest
 
 import prelabel
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
 
 @pytest.mark.parametrize("name", ["converters", "cli", "core"])
 def test_bare_top_level_names_do_not_import(name: str, tmp_path: Path) -> None:
@@ -51,3 +56,21 @@ def test_console_script_runs() -> None:
     proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"prelabel, version {prelabel.__version__}"
+
+
+def test_oldest_constraints_pin_every_lower_bound() -> None:
+    """CI's oldest-versions run installs with .ci/constraints-oldest.txt: it must pin each
+    runtime dependency at exactly the floor pyproject.toml declares, so the floors are tested."""
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    floors = {}
+    for req in project["dependencies"]:
+        name, _, rest = req.partition(">=")
+        if rest and ";" not in rest:
+            floors[name.strip().lower()] = rest.strip()
+    pins = {}
+    for line in (root / ".ci/constraints-oldest.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.strip().lower()] = version.strip()
+    assert floors and pins == floors

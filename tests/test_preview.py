@@ -4,6 +4,7 @@ photos and video frames from shared/, the image-finding rule, and the errors."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from prelabel.preview import (
     Colours,
     ImageFinder,
     annotation_points,
+    draw_annotation,
     fixed_uuids,
     load_output,
     mapping_entries,
@@ -78,10 +80,39 @@ def run_convert(tmp: Path, fmt: str, inputs: list[Path], config: str | Path, **r
     return out
 
 
+class TextStandIn:
+    """Stands in for OpenCV's text drawing while a golden is rendered.
+
+    Glyphs differ between OpenCV builds (4.x Hershey vs 5.x fonts), so goldens hold the
+    geometry only: ``putText`` records what would be written and draws nothing, and
+    ``getTextSize`` measures every character as a fixed 8 x 12 box at scale 0.45, so label
+    boxes keep a size that does not depend on the font. The recorded texts are checked
+    separately (``texts``), and a real render is checked for ink in the legend rows.
+    """
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def put_text(self, img: Any, text: str, org: Any, *args: Any, **kwargs: Any) -> Any:
+        self.texts.append(text)
+        return img
+
+    def text_size(self, text: str, font: int, scale: float, thickness: int) -> Any:
+        return (round(len(text) * 8 * scale / 0.45), round(12 * scale / 0.45)), 3
+
+
+@pytest.fixture
+def text_stand_in(monkeypatch: pytest.MonkeyPatch) -> TextStandIn:
+    stand_in = TextStandIn()
+    monkeypatch.setattr(cv2, "putText", stand_in.put_text)
+    monkeypatch.setattr(cv2, "getTextSize", stand_in.text_size)
+    return stand_in
+
+
 def assert_close(got_path: Path, name: str, update: bool) -> None:
-    """Compare with the golden PNG: same size, mean abs diff <= 1.5 and under 0.5% of the
-    pixels off by more than 40 (font anti-aliasing and encoder noise pass, a moved box or a
-    changed colour does not)."""
+    """Compare with the golden PNG (drawn without text, see :class:`TextStandIn`): same size,
+    mean abs diff <= 1.5 and under 0.5% of the pixels off by more than 40 (anti-aliasing and
+    encoder noise pass; a moved box, a missing outline or a changed colour does not)."""
     golden = GOLDEN / name
     if update:
         GOLDEN.mkdir(exist_ok=True)
@@ -113,7 +144,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_keypoints_on_the_real_photo_match_golden(
-    shared: Path, tmp_path: Path, update_goldens: bool
+    shared: Path, tmp_path: Path, update_goldens: bool, text_stand_in: TextStandIn
 ) -> None:
     out = run_convert(
         tmp_path,
@@ -121,23 +152,36 @@ def test_keypoints_on_the_real_photo_match_golden(
         [MMPOSE / "test_coco.json"],
         FIXTURES / "configs/imageannotation_keypoints.json",
     )
-    previews = preview_dir(out, MMPOSE, tmp_path / "pv")
+    previews = preview_dir(out, MMPOSE, tmp_path / "pv", limit=None)
     assert [p.image_found for p in previews] == [True] * 4
     # 000000000785.jpg is CC BY 2.0 (fixtures/preview/README.md), so its preview may be a golden
     assert_close(tmp_path / "pv/pose_imageannotation_785.png", "pose_785.png", update_goldens)
+    # every point is written with its keypoint label, and every label is in a legend
+    task = next(t for t in load_output(out).tasks if t.unique_id.endswith("/785"))
+    points = [a for a in prelabels(task.body) if a["type"] == "point"]
+    assert len(points) > 10
+    assert {a["label"] for a in points} <= set(text_stand_in.texts)
+    legend = "\n".join(text_stand_in.texts)
+    assert all(f"{label} (" in legend for label in {a["label"] for a in points})
 
 
 def test_fixed_polygons_on_a_canvas_match_golden(
-    demo: Path, tmp_path: Path, update_goldens: bool
+    demo: Path, tmp_path: Path, update_goldens: bool, text_stand_in: TextStandIn
 ) -> None:
     previews = preview_dir(demo, None, tmp_path / "pv")
     assert len(previews) == 100 and not any(p.image_found for p in previews)
     assert_close(
         tmp_path / "pv/coco-demo_imageannotation_257.png", "demo_257_canvas.png", update_goldens
     )
+    out = load_output(demo)
+    records = out.records("coco-demo/imageannotation/257")
+    fixed = sum(r["outcome"] == "fixed" for r in records)
+    assert f"fixed, dashed + '*': {fixed}" in text_stand_in.texts
 
 
-def test_panoptic_segments_match_golden(shared: Path, tmp_path: Path, update_goldens: bool) -> None:
+def test_panoptic_segments_match_golden(
+    shared: Path, tmp_path: Path, update_goldens: bool, text_stand_in: TextStandIn
+) -> None:
     out = run_convert(
         tmp_path,
         "masks",
@@ -151,15 +195,24 @@ def test_panoptic_segments_match_golden(shared: Path, tmp_path: Path, update_gol
         "panoptic_142238_canvas.png",
         update_goldens,
     )
+    body = load_output(out).tasks[0].body
+    labels = {label for _, label in mapping_entries(body["hypothesis"]["labelMapping"])}
+    assert labels and all(
+        any(t.startswith(f"{label} (") for t in text_stand_in.texts) for label in labels
+    )
 
 
 def test_cocovid_contact_sheet_matches_golden(
-    shared: Path, tmp_path: Path, update_goldens: bool
+    shared: Path, tmp_path: Path, update_goldens: bool, text_stand_in: TextStandIn
 ) -> None:
     out = run_convert(tmp_path, "coco", [COCOVID], VIDEO_CONFIG)
     (p,) = preview_dir(out, None, tmp_path / "pv")
     assert not p.image_found
     assert_close(p.path, "cocovid_sheet.png", update_goldens)
+    # track numbers are written beside the boxes, one caption per tile
+    assert any(t.startswith("#1 ") for t in text_stand_in.texts)
+    captions = [t for t in text_stand_in.texts if re.fullmatch(r"frame \d+ \(no image\)", t)]
+    assert len(captions) == 8
 
 
 # --- what the pictures show -------------------------------------------------------------------
@@ -366,3 +419,58 @@ def test_every_annotation_type_is_drawn_where_it_is(tmp_path: Path) -> None:
     assert near(40, 50, car) and near(60, 35, car)  # box bottom edge and right edge
     assert near(150, 30, colours("nose")) and near(110, 40, colours("ball"))
     assert not near(100, 20, car)  # empty canvas stays grey
+
+
+def test_legend_rows_are_written_beside_their_swatches(tmp_path: Path) -> None:
+    """With the real font: every legend row with a swatch has ink to its right, and the
+    swatch holds the label colour (whatever glyphs this OpenCV build draws)."""
+    body = {
+        "geometries": {"box": {"objects_to_annotate": ["car", "person"]}},
+        "attachment": "https://cdn/none.jpg",
+        "unique_id": "t/1",
+        "hypothesis": {"annotations": [
+            {"type": "box", "label": "car", "left": 20, "top": 20, "width": 40, "height": 30},
+            {"type": "box", "label": "person", "left": 100, "top": 20, "width": 20, "height": 50},
+        ]},
+    }  # fmt: skip
+    (tmp_path / "tasks.jsonl").write_text(
+        json.dumps({"task_type": "imageannotation", "body": body}) + "\n"
+    )
+    (tmp_path / "report.json").write_text(
+        json.dumps({"tasks": [{"unique_id": "t/1", "width": 200, "height": 100}]})
+    )
+    (p,) = preview_dir(tmp_path, None, tmp_path / "pv")
+    img = cv2.imread(str(p.path))
+    x0 = 480 + 8  # the legend panel starts right of the 480-wide scaled canvas
+    colours = Colours(body)
+    title_rows = 1
+    for n, label in enumerate(sorted(["car", "person"])):
+        y = 18 + 16 * (title_rows + n)
+        swatch = img[y - 8 : y, x0 + 2 : x0 + 10]
+        assert (np.abs(swatch.astype(int) - colours(label)).sum(axis=2) < 30).all(), label
+        ink = img[y - 10 : y + 3, x0 + 18 : x0 + 200]
+        assert (ink.min(axis=2) < 128).sum() > 20, f"no text beside the {label} swatch"
+
+
+def test_fixed_outlines_are_dashed_and_others_solid() -> None:
+    """Along a fixed polygon's edge the label colour comes and goes; a plain one is solid."""
+    square = [{"x": 20, "y": 20}, {"x": 80, "y": 20}, {"x": 80, "y": 80}, {"x": 20, "y": 80}]
+    moved = [{"x": p["x"] + 100, "y": p["y"]} for p in square]
+    body = {"geometries": {"polygon": {"objects_to_annotate": ["a"]}}}
+    colours = Colours(body)
+    img = np.full((240, 480, 3), 64, dtype=np.uint8)
+    scale = 2.4
+    draw_annotation(img, {"type": "polygon", "label": "a", "vertices": square}, scale, colours)
+    draw_annotation(
+        img, {"type": "polygon", "label": "a", "vertices": moved}, scale, colours, fixed=True
+    )
+    colour = colours("a")
+
+    def changes(x0: float) -> int:
+        y = round(80 * scale)  # the bottom edge, away from the label box on the top edge
+        row = img[y, round((x0 + 5) * scale) : round((x0 + 55) * scale)].astype(int)
+        on = (np.abs(row - colour).sum(axis=1) < 90).astype(int)
+        return int(np.abs(np.diff(on)).sum())
+
+    assert changes(20) == 0  # solid
+    assert changes(120) >= 6  # dashed: several on/off changes along 50 px
