@@ -38,7 +38,7 @@ PEAK = (
 CLI = "import runpy, sys\nsys.argv[0] = 'prelabel'\nrunpy.run_module('prelabel.cli', run_name='__main__')\n"
 READER_ONLY = """
 import sys, time
-from prelabel.converters.coco import read_coco
+from prelabel.converters.coco.read import read_coco
 t = time.perf_counter()
 ds = read_coco([sys.argv[1]], images=sys.argv[2])
 n = sum(len(item.instances) for item in ds.items)

@@ -14,10 +14,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from prelabel.converters.mot import read_mot
-from prelabel.keyframes import Thinning, Tolerance, as_arrays, thin_track
+from prelabel.converters.tracking.mot import read_mot
 from prelabel.model import Box
-from prelabel.tracks import expand
+from prelabel.tracks.filter import expand
+from prelabel.tracks.keyframes import Thinning, Tolerance, as_arrays, thin_track
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "motmetrics" / "data"
 SEQUENCES = ("TUD-Campus", "TUD-Stadtmitte")

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 import orjson
 
-from prelabel import geometry as geo
-from prelabel.fit import FitPolicy, Fitted, fit_geometry
-from prelabel.limits import Bounds, GeometryLimits
+from prelabel.config.limits import Bounds, GeometryLimits
+from prelabel.fit.engine import fit_geometry
+from prelabel.fit.run import FitPolicy, Fitted
+from prelabel.geometry import rle, trace
 from prelabel.model import Geometry, Mask
 
 RESULTS = (
@@ -58,7 +59,7 @@ def fit_all(
 
 
 def trace_all(masks: list[Mask]) -> list[Any]:
-    return [geo.trace_parts(geo.decode_cropped(m)[0]) for m in masks]
+    return [trace.trace_parts(rle.decode_cropped(m)[0]) for m in masks]
 
 
 def report_budget(
@@ -80,7 +81,7 @@ def report_budget(
         f"                  split: trace {t_trace / t_fit:5.1%}, fit (budget, keyhole, IoU) "
         f"{1 - t_trace / t_fit:5.1%} of {t_fit / n * 1e6:.0f} us/object"
     )
-    traced = [(geo.mask_to_polygon(g), b) for g, b in items if isinstance(g, Mask)]
+    traced = [(trace.mask_to_polygon(g), b) for g, b in items if isinstance(g, Mask)]
     t_poly, _ = best(lambda: fit_all(traced, "polygon", limits), repeat)
     refit = [(g, b) for f, (_, b) in zip(fitted, items, strict=True) for g in f.geometries]
     t_refit, _ = best(lambda: fit_all(refit, "polygon", limits), repeat)

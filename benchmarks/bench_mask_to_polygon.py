@@ -38,12 +38,14 @@ import numpy as np
 import orjson
 from pycocotools import mask as cocomask
 
-from prelabel import geometry as geo
-from prelabel import kernels
-from prelabel.fit import FitPolicy, fit_geometry
-from prelabel.limits import Bounds, GeometryLimits
+from prelabel.config.limits import Bounds, GeometryLimits
+from prelabel.config.options import HolePolicy
+from prelabel.fit.engine import fit_geometry
+from prelabel.fit.run import FitPolicy
+from prelabel.geometry import keyhole, rle, simplify, trace
+from prelabel.geometry import rings as rings_mod
+from prelabel.geometry.kernels import loader as kernels
 from prelabel.model import Mask
-from prelabel.options import HolePolicy
 
 RESULTS = (
     Path(__file__).resolve().parents[2]
@@ -81,11 +83,11 @@ def prelabel_polygons_only(masks: list[Mask], budget: int) -> list[list[Any]]:
     out = []
     for m in masks:
         rings = []
-        for ext, holes in geo.trace_parts(geo.decode_cropped(m)[0]):
+        for ext, holes in trace.trace_parts(rle.decode_cropped(m)[0]):
             if len(ext) + sum(len(h) + 2 for h in holes) > budget:
-                fitted = geo.simplify_part(ext, holes, budget, traced=True)
+                fitted = simplify.simplify_part(ext, holes, budget, traced=True)
                 ext, holes = fitted if fitted is not None else (ext, [])
-            rings.append(geo.keyhole_arrays(ext, holes) if holes else ext)
+            rings.append(keyhole.keyhole_arrays(ext, holes) if holes else ext)
         out.append(rings)
     return out
 
@@ -123,8 +125,10 @@ def sv_ious_pixel_centres(masks: list[Mask], polys: list[list[Any]]) -> list[flo
         raster = np.zeros((m.height, m.width), bool)
         for p in ps:
             if len(p) >= 3:
-                raster |= geo.rings_to_mask([np.asarray(p, np.float64) + 0.5], m.height, m.width)
-        ious.append(geo.iou(raster, geo.decode_mask(m)))
+                raster |= rings_mod.rings_to_mask(
+                    [np.asarray(p, np.float64) + 0.5], m.height, m.width
+                )
+        ious.append(rings_mod.iou(raster, rle.decode_mask(m)))
     return ious
 
 
@@ -157,12 +161,12 @@ def main() -> int:
     jit = kernels.compiled()
     prelabel_run(masks[:50], budget)  # every kernel's first call: compile, or load the cache
     warm = time.perf_counter() - start
-    crops = [geo.decode_cropped(m)[0] for m in masks]
+    crops = [rle.decode_cropped(m)[0] for m in masks]
     fns: dict[str, Callable[[], Any]] = {
         "ours": lambda: prelabel_run(masks, budget, args.holes),
         "bare": lambda: prelabel_polygons_only(masks, budget),
-        "decode": lambda: [geo.decode_cropped(m) for m in masks],
-        "trace": lambda: [geo.trace_parts(c) for c in crops],
+        "decode": lambda: [rle.decode_cropped(m) for m in masks],
+        "trace": lambda: [trace.trace_parts(c) for c in crops],
     }
     sv: Any = None
     try:

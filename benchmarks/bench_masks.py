@@ -12,7 +12,7 @@
    Prints images/s of both and the ratio (goal: prelabel within 1.5x of the floor).
 
 2. Masks -> polygons: every segment of the first masks through ``raster_to_instances`` and
-   ``prelabel.fit.fit_geometry`` at max_vertices 100; prints masks/s and mean / min IoU.
+   ``prelabel.fit.engine.fit_geometry`` at max_vertices 100; prints masks/s and mean / min IoU.
 
 Run: ``.venv/bin/python benchmarks/bench_masks.py [--images N] [--repeat R]``.
 """
@@ -27,14 +27,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from prelabel.config import TaskConfig
-from prelabel.converters.masks import read_masks
-from prelabel.fit import FitPolicy, fit_geometry
-from prelabel.limits import Bounds, GeometryLimits, TaskLimits
-from prelabel.options import PrelabelOptions
-from prelabel.raster import raster_to_instances
-from prelabel.report import Report
-from prelabel.writers import ArtifactStore, WriteContext
+from prelabel.config.limits import Bounds, GeometryLimits, TaskLimits
+from prelabel.config.load import TaskConfig
+from prelabel.config.options import PrelabelOptions
+from prelabel.converters.masks.read import read_masks
+from prelabel.fit.engine import fit_geometry
+from prelabel.fit.run import FitPolicy
+from prelabel.geometry.raster import raster_to_instances
+from prelabel.output.report import Report
+from prelabel.writers.context import ArtifactStore, WriteContext
 from prelabel.writers.segment import write_segment_task
 
 WIDTH, HEIGHT, CLASSES = 1920, 1080, 20

@@ -138,15 +138,15 @@ def run(kind: str, mot: Path, tmp: Path) -> dict[str, float]:
 
 # (module, function) pairs --trace reports on entry and exit
 STAGES = (
-    ("prelabel.converters.track_parse", "polars_columns"),
-    ("prelabel.converters.mot", "make_track"),
-    ("prelabel.converters.track_common", "build_item"),
+    ("prelabel.converters.tracking.parse", "polars_columns"),
+    ("prelabel.converters.tracking.mot", "make_track"),
+    ("prelabel.converters.tracking.common", "build_item"),
     ("prelabel.filters", "LabelFilter.table"),
-    ("prelabel.track_plan", "_objects"),
-    ("prelabel.track_plan", "fit_boxes"),
-    ("prelabel.track_records", "Records.flush"),
-    ("prelabel.track_json", "add_artifact"),
-    ("prelabel.report", "Report.write"),
+    ("prelabel.tracks.plan", "_objects"),
+    ("prelabel.tracks.plan", "fit_boxes"),
+    ("prelabel.tracks.records", "Records.flush"),
+    ("prelabel.tracks.hosted", "add_artifact"),
+    ("prelabel.output.report", "Report.write"),
 )
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import orjson
 
-from prelabel.scale.sandbox import Faults, Sandbox, run_sandbox
+from prelabel.sandbox.faults import Faults
+from prelabel.sandbox.server import Sandbox, run_sandbox
 
 
 def write_dir(directory: Path, n: int, artifacts: int) -> list[str]:

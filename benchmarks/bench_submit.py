@@ -26,8 +26,10 @@ import orjson
 import scaleapi
 from scaleapi.tasks import TaskType
 
-from prelabel.scale import ScaleClient, submit_dir
-from prelabel.scale.sandbox import Faults, run_sandbox
+from prelabel.sandbox.faults import Faults
+from prelabel.sandbox.server import run_sandbox
+from prelabel.scale.client import ScaleClient
+from prelabel.scale.submit import submit_dir
 
 KEY = "test_bench"
 

@@ -14,11 +14,16 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from prelabel.config import load_config
+from prelabel.cli.options import (
+    config_option,
+    out_option,
+    output_options,
+    pop_overrides,
+    prelabel_options,
+)
+from prelabel.config.load import load_config
 from prelabel.converters.registry import READERS, get_reader
 from prelabel.pipeline import convert
-
-from .options import config_option, out_option, output_options, pop_overrides, prelabel_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 

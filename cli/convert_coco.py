@@ -6,10 +6,9 @@ from typing import Any
 
 import click
 
-from prelabel.converters.coco import parse_image_size
+from prelabel.cli.convert import convert_options, run_convert
+from prelabel.converters.coco.read import parse_image_size
 from prelabel.errors import InputError
-
-from .convert import convert_options, run_convert
 
 
 def _image_size(

@@ -6,10 +6,9 @@ from typing import Any
 
 import click
 
-from prelabel.converters.track_parse import large_frees_to_os
-
-from .convert import convert_options, run_convert
-from .convert_mot import tracking_options
+from prelabel.cli.convert import convert_options, run_convert
+from prelabel.cli.convert_mot import tracking_options
+from prelabel.converters.tracking.parse import large_frees_to_os
 
 
 @click.command("kitti")

@@ -6,9 +6,8 @@ from typing import Any
 
 import click
 
-from prelabel.converters.masks import KINDS
-
-from .convert import convert_options, run_convert
+from prelabel.cli.convert import convert_options, run_convert
+from prelabel.converters.masks.read import KINDS
 
 
 @click.command("masks")

@@ -7,9 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
-from prelabel.converters.track_parse import large_frees_to_os
-
-from .convert import convert_options, run_convert
+from prelabel.cli.convert import convert_options, run_convert
+from prelabel.converters.tracking.parse import large_frees_to_os
 
 F = TypeVar("F", bound=Callable[..., Any])
 

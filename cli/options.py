@@ -7,7 +7,7 @@ from typing import Any, TypeVar, get_args
 
 import click
 
-from prelabel.options import (
+from prelabel.config.options import (
     HolePolicy,
     OnViolation,
     PartPolicy,

@@ -10,8 +10,8 @@ from typing import Any
 import click
 import orjson
 
-from prelabel.config import TaskConfig, load_config
-from prelabel.preview import preview_dir
+from prelabel.config.load import TaskConfig, load_config
+from prelabel.review.preview import preview_dir
 
 
 def progress_factory(quiet: bool, what: str = "tasks") -> Callable[[Iterable[Any]], Any] | None:

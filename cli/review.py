@@ -5,15 +5,14 @@ from __future__ import annotations
 import click
 import orjson
 
-from prelabel.review import write_review
-
-from .preview import (
+from prelabel.cli.preview import (
     images_option,
     json_quiet_options,
     load_optional_config,
     optional_config_option,
     progress_factory,
 )
+from prelabel.review.page import write_review
 
 # the page embeds every thumbnail (~15 kB each): keep a 100k-task run's page openable
 DEFAULT_THUMBNAILS = 500

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from prelabel.scale.sandbox import Faults, Sandbox, serve_forever
+from prelabel.sandbox.faults import Faults
+from prelabel.sandbox.server import Sandbox, serve_forever
 
 _RATE = click.FloatRange(0, 1)
 

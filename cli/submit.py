@@ -13,6 +13,7 @@ import click
 import orjson
 from tqdm import tqdm
 
+from prelabel.cli.options import output_options
 from prelabel.errors import SubmitError
 from prelabel.scale.client import (
     DEFAULT_API_URL,
@@ -31,8 +32,6 @@ from prelabel.scale.submit import (
     read_tasks,
     submit_dir,
 )
-
-from .options import output_options
 
 SANDBOX_KEY = "test_sandbox"
 
@@ -142,7 +141,7 @@ def _client(out_dir: str, kwargs: dict[str, Any]) -> Iterator[ScaleClient]:
         with ScaleClient(key, api_url=kwargs["api_url"], **options) as client:
             yield client
         return
-    from prelabel.scale.sandbox import run_sandbox  # the server stack loads only when asked
+    from prelabel.sandbox.server import run_sandbox
 
     store = Path(out_dir) / "sandbox"
     with run_sandbox(store=store) as sandbox:

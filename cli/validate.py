@@ -5,11 +5,10 @@ from __future__ import annotations
 import click
 import orjson
 
-from prelabel.config import load_config
+from prelabel.cli.options import config_option, output_options
+from prelabel.config.load import load_config
 from prelabel.errors import LimitViolation
 from prelabel.pipeline import validate_dir
-
-from .options import config_option, output_options
 
 
 @click.command("validate")

@@ -3,9 +3,3 @@
 A reader is ``read_<format>(paths, *, options...) -> Dataset``; it never prints, and it
 raises ``InputError`` subclasses naming the file, the line or object, and what is wrong.
 """
-
-from __future__ import annotations
-
-from .registry import READERS, get_reader
-
-__all__ = ["READERS", "get_reader"]

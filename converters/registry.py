@@ -11,10 +11,18 @@ from prelabel.model import Dataset
 
 # format name -> (module under prelabel.converters, reader function, one-line description)
 READERS: dict[str, tuple[str, str, str]] = {
-    "coco": ("coco", "read_coco", "COCO dataset files and results lists, CocoVID / YouTube-VIS"),
-    "masks": ("masks", "read_masks", "mask PNGs: index, palette, colour, instance, panoptic"),
-    "mot": ("mot", "read_mot", "MOTChallenge txt: ground truth, tracker results, detections"),
-    "kitti": ("kitti", "read_kitti", "KITTI tracking labels and results"),
+    "coco": (
+        "coco.read",
+        "read_coco",
+        "COCO dataset files and results lists, CocoVID / YouTube-VIS",
+    ),
+    "masks": ("masks.read", "read_masks", "mask PNGs: index, palette, colour, instance, panoptic"),
+    "mot": (
+        "tracking.mot",
+        "read_mot",
+        "MOTChallenge txt: ground truth, tracker results, detections",
+    ),
+    "kitti": ("tracking.kitti", "read_kitti", "KITTI tracking labels and results"),
 }
 
 

@@ -3,7 +3,7 @@
 Library entry points (the CLI is a thin layer over these)::
 
     from prelabel import load_config, convert
-    from prelabel.converters import get_reader
+    from prelabel.converters.registry import get_reader
 
     config = load_config("task.toml")
     dataset = get_reader("coco")(["results.json"], images="instances.json")
@@ -12,8 +12,9 @@ Library entry points (the CLI is a thin layer over these)::
 
 from __future__ import annotations
 
-from .config import TaskConfig, load_config
-from .errors import (
+from prelabel.config.load import TaskConfig, load_config
+from prelabel.config.options import PrelabelOptions
+from prelabel.errors import (
     ConfigError,
     InputError,
     InvalidAnnotationError,
@@ -22,10 +23,9 @@ from .errors import (
     PrelabelError,
     SubmitError,
 )
-from .model import Dataset, Frame, Instance, Item, SourceRef
-from .options import PrelabelOptions
-from .pipeline import convert, validate_dir
-from .report import Report
+from prelabel.model import Dataset, Frame, Instance, Item, SourceRef
+from prelabel.output.report import Report
+from prelabel.pipeline import convert, validate_dir
 
 __version__ = "0.1.0"
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from .config import TaskConfig
-from .errors import InputError
-from .model import IndexRaster, Instance, RasterSource, SourceRef, TrackTable
-from .report import Report
+from prelabel.config.load import TaskConfig
+from prelabel.errors import InputError
+from prelabel.model import IndexRaster, Instance, RasterSource, SourceRef, TrackTable
+from prelabel.output.report import Report
 
 
 def _load_label_map(path: str | None) -> dict[str, str | None]:
     if path is None:
         return {}
-    from .labelmap import load_label_map
+    from prelabel.config.labelmap import load_label_map
 
     return load_label_map(path)
 
@@ -101,7 +101,7 @@ class LabelFilter:
     def table(self, table: TrackTable, task: str) -> TrackTable:
         """:meth:`instances` over every frame of a columnar track table, vectorised (same
         drops, reasons and record order); returns the rows to write."""
-        from .tracks import filter_table
+        from prelabel.tracks.filter import filter_table
 
         return filter_table(self, table, task)
 

@@ -153,7 +153,7 @@ class Mask:
     """A binary mask as a full-frame COCO RLE with compressed (string) counts.
 
     ``counts`` is the compressed counts as bytes, exactly what ``pycocotools.mask.encode``
-    returns; ``height``/``width`` are the frame size. Use ``prelabel.geometry`` to decode,
+    returns; ``height``/``width`` are the frame size. Use ``prelabel.geometry.primitives`` to decode,
     trace or measure it.
     """
 
@@ -305,7 +305,7 @@ class TrackTable:
     there is none; ``label`` holds codes into ``labels``; ``attributes`` maps an attribute
     name to a float column, written as int where ``int_attributes`` names it (or where
     ``auto_int_attributes`` names it and the value is whole); ``line`` is the 1-based
-    source line. ``prelabel.tracks.expand`` turns a table back into instances.
+    source line. ``prelabel.tracks.filter.expand`` turns a table back into instances.
     """
 
     file: str
@@ -355,7 +355,7 @@ class Item:
     ``coco_url``, ``sequence``, ...). An image item has ``instances`` (and maybe a
     ``raster``); a video item has ``frames`` (``frames is not None``). A tracking item
     (MOT, KITTI) keeps its rows in ``tracks`` (a :class:`TrackTable`) and its frames
-    carry no instances; ``prelabel.tracks.expand`` moves the rows onto the frames.
+    carry no instances; ``prelabel.tracks.filter.expand`` moves the rows onto the frames.
     """
 
     key: str

@@ -18,12 +18,13 @@ from typing import IO, Any
 
 import orjson
 
-from .config import TaskConfig
-from .errors import PayloadError
-from .filters import LabelFilter
-from .model import Dataset, Frame, Item
-from .report import Report
-from .writers import ArtifactStore, WriteContext, get_writer
+from prelabel.config.load import TaskConfig
+from prelabel.errors import PayloadError
+from prelabel.filters import LabelFilter
+from prelabel.model import Dataset, Frame, Item
+from prelabel.output.report import Report
+from prelabel.writers import get_writer
+from prelabel.writers.context import ArtifactStore, WriteContext
 
 TASKS_FILE = "tasks.jsonl"
 REPORT_FILE = "report.json"
@@ -57,7 +58,7 @@ def _expand_rasters(holder: Item | Frame, segment_task: bool, filt: LabelFilter,
     if segment_task:
         holder.raster = filt.raster(holder.raster, task)
         return
-    from .raster import raster_to_instances
+    from prelabel.geometry.raster import raster_to_instances
 
     holder.instances.extend(raster_to_instances(holder.raster()))
     holder.raster = None
@@ -94,7 +95,7 @@ def frame_items(items: Iterable[Item]) -> Iterator[Item]:
             yield item
             continue
         if item.tracks is not None:
-            from .tracks import expand
+            from prelabel.tracks.filter import expand
 
             expand(item)
         for frame in frames:
@@ -240,6 +241,6 @@ def write_taxonomy(
 
 def validate_dir(out_dir: str | os.PathLike[str], config: TaskConfig) -> list[str]:
     """Re-check a written directory against the config; one message per violation."""
-    from .validate import validate_output
+    from prelabel.validate import validate_output
 
     return validate_output(Path(out_dir), config)

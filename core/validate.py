@@ -15,10 +15,10 @@ import numpy as np
 import orjson
 import shapely
 
-from .config import TaskConfig
-from .errors import InputError
-from .limits import Bounds, GeometryLimits, TaskLimits
-from .writers.context import ARTIFACT_SCHEME, ArtifactStore
+from prelabel.config.limits import Bounds, GeometryLimits, TaskLimits
+from prelabel.config.load import TaskConfig
+from prelabel.errors import InputError
+from prelabel.writers.context import ARTIFACT_SCHEME, ArtifactStore
 
 EPS = 1e-6
 # body keys prelabel fills per task, so they may differ from the config's params

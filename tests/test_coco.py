@@ -14,8 +14,8 @@ import pytest
 from conftest import FIXTURES, SHARED
 from pycocotools import mask as mask_utils
 
-from prelabel.converters.coco import read_coco
-from prelabel.converters.coco_common import dump_dataset
+from prelabel.converters.coco.common import dump_dataset
+from prelabel.converters.coco.read import read_coco
 from prelabel.errors import InputError, InvalidAnnotationError
 from prelabel.model import Box, Dataset, Instance, Item, Mask, Point, Polygon
 
@@ -421,7 +421,7 @@ def test_mmtracking_results_with_image_size(shared: Path) -> None:
 def test_json_error_in_a_large_file_names_the_last_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prelabel.converters import coco_results
+    from prelabel.converters.coco import results as coco_results
 
     monkeypatch.setattr(coco_results, "_LOCATE_LIMIT", 0)  # as if the file were too big to re-parse
     text = b'[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}, {"image_id": }]'

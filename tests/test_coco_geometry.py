@@ -8,12 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pycocotools import mask as mask_utils
 
-from prelabel.converters.coco_geometry import (
-    Sink,
-    box_from_coco,
-    polygon_from_coco,
-    rle_mask,
-)
+from prelabel.converters.coco.geometry import Sink, box_from_coco, polygon_from_coco, rle_mask
 from prelabel.model import Box, SourceRef
 
 REF = SourceRef("f.json", "annotations[0]")

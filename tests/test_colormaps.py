@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from prelabel.converters.colormaps import (
+from prelabel.converters.masks.colormaps import (
     camvid_colormap,
     decode_colors,
     load_colormap,

@@ -16,10 +16,10 @@ from conftest import FIXTURES, SHARED
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prelabel import scale_rules as rules
-from prelabel.config import TaskConfig, config_from_dict, load_config, read_config_file
+from prelabel.config import rules
+from prelabel.config.load import TaskConfig, config_from_dict, load_config, read_config_file
+from prelabel.config.taxonomy import TaxonomyError, parse_labels
 from prelabel.errors import ConfigError, InputError
-from prelabel.taxonomy import TaxonomyError, parse_labels
 
 CONFIGS = FIXTURES / "configs"
 REFERENCE = SHARED.parent / "reference"

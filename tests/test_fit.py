@@ -12,10 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from prelabel import geometry as geo
+from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.errors import LimitViolation
-from prelabel.fit import FitPolicy, Fitted, fit_geometry
-from prelabel.limits import Bounds, GeometryLimits
+from prelabel.fit.engine import fit_geometry
+from prelabel.fit.run import FitPolicy, Fitted
+from prelabel.geometry import rings as rings_mod
+from prelabel.geometry import rle, trace
 from prelabel.model import Box, Cuboid, Ellipse, Geometry, Line, Point, Polygon, PolygonPart
 
 IMAGE = Bounds.for_image(100, 80)
@@ -77,7 +79,7 @@ def _check_polygons(fitted: Fitted, limits: GeometryLimits, b: Bounds | None) ->
         if limits.max_vertices is not None:
             assert n <= max(limits.max_vertices, limits.min_vertices, 3)
         assert len(np.unique(ring, axis=0)) >= 3
-        assert abs(geo.signed_area(ring)) > 0
+        assert abs(rings_mod.signed_area(ring)) > 0
         if b is not None:
             assert ring[:, 0].min() >= b.x0 - 1e-6 and ring[:, 0].max() <= b.x1 + 1e-6
             assert ring[:, 1].min() >= b.y0 - 1e-6 and ring[:, 1].max() <= b.y1 + 1e-6
@@ -135,7 +137,7 @@ def test_random_polygons_fit_within_limits(
 def test_random_masks_fit_within_limits(
     binary: np.ndarray, limits: GeometryLimits, b: Bounds | None, policy: FitPolicy
 ) -> None:
-    fitted = fit_geometry(geo.encode_mask(binary), "polygon", limits, b, policy)
+    fitted = fit_geometry(rle.encode_mask(binary), "polygon", limits, b, policy)
     if not binary.any():
         assert fitted.dropped == "empty: mask has no pixels"
         return
@@ -205,10 +207,10 @@ def test_conversions_are_not_violations() -> None:
     binary[2:5, 3:7] = True
     strict = FitPolicy(on_violation="error")
     limits = GeometryLimits("polygon", max_vertices=10)
-    traced = fit_geometry(geo.encode_mask(binary), "polygon", limits, IMAGE, strict)
+    traced = fit_geometry(rle.encode_mask(binary), "polygon", limits, IMAGE, strict)
     assert traced.geometries == [Polygon.from_ring(((3, 2), (7, 2), (7, 5), (3, 5)))]
     assert traced.fixes == [] and traced.iou == 1.0
-    boxed = fit_geometry(geo.encode_mask(binary), "box", GeometryLimits("box"), IMAGE, strict)
+    boxed = fit_geometry(rle.encode_mask(binary), "box", GeometryLimits("box"), IMAGE, strict)
     assert boxed.geometries == [Box(3, 2, 4, 3)]
 
 
@@ -489,7 +491,7 @@ def test_exact_outputs() -> None:
             GeometryLimits("ellipse"),
             "degenerate: ellipse with a zero axis",
         ),
-        (geo.encode_mask(np.zeros((4, 4), bool)), "polygon", POLY, "empty: mask has no pixels"),
+        (rle.encode_mask(np.zeros((4, 4), bool)), "polygon", POLY, "empty: mask has no pixels"),
         (
             Box(10, 10, 3, 2),
             "box",
@@ -539,7 +541,7 @@ def test_many_holes_over_budget_fill_smallest_first() -> None:
     for i, size in enumerate([1, 2, 3, 4]):
         binary[5 + 8 * i : 5 + 8 * i + size, 5 : 5 + size] = False
     fitted = fit_geometry(
-        geo.encode_mask(binary),
+        rle.encode_mask(binary),
         "polygon",
         GeometryLimits("polygon", max_vertices=16),
         None,
@@ -569,8 +571,8 @@ def test_mask_iou_equals_whole_window_raster(
     """The IoU (compiled, and numpy rasterising each ring over its own bounding box) must
     equal OR-ing rasters over a window holding every ring and the crop; ring pixels outside
     the crop count against it."""
-    from prelabel import kernels
-    from prelabel.fit_polygon import _mask_iou
+    from prelabel.fit.polygon import _mask_iou
+    from prelabel.geometry.kernels import loader as kernels
 
     rings = [
         np.array(
@@ -591,11 +593,11 @@ def test_mask_iou_equals_whole_window_raster(
     window[pad:-pad, pad:-pad] = crop
     full = np.zeros(window.shape, bool)
     for ring in rings:
-        full |= geo.rings_to_mask([ring], *window.shape, origin=(ox - pad, oy - pad))
-    expected = geo.iou(full, window)
+        full |= rings_mod.rings_to_mask([ring], *window.shape, origin=(ox - pad, oy - pad))
+    expected = rings_mod.iou(full, window)
     assert kernels.compiled() is not None
     off = np.array([ox, oy], float)
-    traced = [(e + off, [h + off for h in hs]) for e, hs in geo.trace_parts(crop)]
+    traced = [(e + off, [h + off for h in hs]) for e, hs in trace.trace_parts(crop)]
     assert _mask_iou(rings, traced) == expected
-    with patch("prelabel.rings.compiled", lambda: None):  # the numpy path
+    with patch("prelabel.geometry.kernels.loader.compiled", lambda: None):  # the numpy path
         assert _mask_iou(rings, traced) == expected

@@ -21,18 +21,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from prelabel import geometry as geo
-from prelabel import kernels
-from prelabel.fit import FitPolicy, fit_geometry
-from prelabel.limits import Bounds, GeometryLimits
+from prelabel.config.limits import Bounds, GeometryLimits
+from prelabel.fit.engine import fit_geometry
+from prelabel.fit.run import FitPolicy
+from prelabel.geometry import rings as rings_mod
+from prelabel.geometry import rle, trace
+from prelabel.geometry.kernels import loader as kernels
+from prelabel.geometry.kernels import simplify
+from prelabel.geometry.simplify import midpoint_ring
+from prelabel.geometry.trace import _CORNERS, _SIDES, _edge_ring
 from prelabel.model import Mask, Polygon
-from prelabel.simplify import midpoint_ring
-from prelabel.trace import _CORNERS, _SIDES, _edge_ring
 
 RESULTS = "cocoapi/results/instances_val2014_fakesegm100_results.json"
 COMPILED = kernels.compiled()
 # every module that picks the compiled kernels or its numpy path
-USERS = ("prelabel.rle", "prelabel.trace", "prelabel.rings", "prelabel.simplify")
+USERS = (
+    "prelabel.geometry.rle",
+    "prelabel.geometry.trace",
+    "prelabel.geometry.rings",
+    "prelabel.geometry.simplify",
+)
 
 
 @contextlib.contextmanager
@@ -65,7 +73,7 @@ def test_decode_crop_equals_numpy_on_real_masks(shared: Path) -> None:
     for m in real_masks(shared):
         crop, x0, y0 = COMPILED.decode_crop(np.frombuffer(m.counts, np.uint8), m.height, m.width)
         with numpy_only():
-            ref, rx, ry = geo.decode_cropped(m)
+            ref, rx, ry = rle.decode_cropped(m)
         assert (x0, y0) == (rx, ry)
         assert np.array_equal(crop.view(bool), ref)
 
@@ -76,10 +84,10 @@ def test_decode_crop_equals_numpy_on_random_masks(binary: np.ndarray, px: int, p
     assert COMPILED is not None
     frame = np.zeros((binary.shape[0] + py + 2, binary.shape[1] + px + 1), bool)
     frame[py : py + binary.shape[0], px : px + binary.shape[1]] = binary
-    m = geo.encode_mask(frame)
+    m = rle.encode_mask(frame)
     crop, x0, y0 = COMPILED.decode_crop(np.frombuffer(m.counts, np.uint8), m.height, m.width)
     with numpy_only():
-        ref, rx, ry = geo.decode_cropped(m)
+        ref, rx, ry = rle.decode_cropped(m)
     assert crop.shape == ref.shape and np.array_equal(crop.view(bool), ref)
     if ref.size:
         assert (x0, y0) == (rx, ry)
@@ -137,7 +145,7 @@ def test_dp_ranks_reproduce_douglas_peucker(
     assert COMPILED is not None
     ring = np.asarray(points, np.float64) / 2
     ranks = COMPILED.dp_ranks(ring)
-    assert np.array_equal(ranks, kernels.dp_ranks(ring))
+    assert np.array_equal(ranks, simplify.dp_ranks(ring))
     assert set(np.flatnonzero(ranks > tolerance).tolist()) == _dp_reference(ring, tolerance)
 
 
@@ -145,11 +153,11 @@ def test_dp_ranks_reproduce_douglas_peucker(
 @given(masks_2d)
 def test_midpoint_rings_rasterise_to_the_mask(binary: np.ndarray) -> None:
     """The midpoint form of a traced part covers exactly the same pixel centres."""
-    for ext, holes in geo.trace_parts(binary):
+    for ext, holes in trace.trace_parts(binary):
         rings = [midpoint_ring(r) for r in (ext, *holes)]
         assert all(len(r) >= 4 for r in rings)
-        exact = geo.rings_to_mask([ext, *holes], *binary.shape)
-        part = geo.rings_to_mask(rings, *binary.shape)
+        exact = rings_mod.rings_to_mask([ext, *holes], *binary.shape)
+        part = rings_mod.rings_to_mask(rings, *binary.shape)
         assert np.array_equal(part, exact)
 
 
@@ -172,15 +180,15 @@ def test_fit_results_do_not_depend_on_numba(shared: Path, budget: int) -> None:
 def test_pinch_flag_and_midpoints_equal_plain_versions(binary: np.ndarray) -> None:
     """The pinch flag read off the border chains equals the 2x2 scan; compiled midpoint
     rings equal the interpreted ones."""
-    from prelabel.trace import _rings, has_pinch
+    from prelabel.geometry.trace import _rings, has_pinch
 
     assert COMPILED is not None
     traced = _rings(np.ascontiguousarray(binary))
     if traced is not None:
         assert traced[2] == has_pinch(binary)
-    for ext, holes in geo.trace_parts(binary):
+    for ext, holes in trace.trace_parts(binary):
         for ring in (ext, *holes):
-            assert np.array_equal(COMPILED.midpoint_ring(ring), kernels.midpoint_ring(ring))
+            assert np.array_equal(COMPILED.midpoint_ring(ring), simplify.midpoint_ring(ring))
     # not along pixel edges: refused
     assert COMPILED.midpoint_ring(np.array([[0.0, 0.0], [2.0, 1.0], [0.0, 2.0]])).shape == (0, 2)
     assert COMPILED.midpoint_ring(np.array([[0.5, 0.0], [2.0, 0.0], [2.0, 2.0]])).shape == (0, 2)
@@ -193,7 +201,7 @@ def _canonical(
     screen, parts and holes in reverse raster order of their first vertex."""
 
     def top_left(ring: np.ndarray, exterior: bool) -> np.ndarray:
-        if (geo.signed_area(ring) < 0) != exterior:
+        if (rings_mod.signed_area(ring) < 0) != exterior:
             ring = ring[::-1]
         top = np.flatnonzero(ring[:, 1] == ring[:, 1].min())
         k = int(top[np.argmin(ring[top, 0])])
@@ -217,26 +225,26 @@ def test_pinch_repair_equals_make_valid(binary: np.ndarray) -> None:
     that exactly when a pinch joined 4-connected components."""
     import shapely
 
-    from prelabel.trace import _by_4_components, _parts
+    from prelabel.geometry.trace import _by_4_components, _parts
 
     parts, pinch = _parts(binary)
     if not (pinch and parts):
         return
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.view(np.uint8), connectivity=4)
     # the trace is valid exactly when no pinch joined 4-connected components
-    assert shapely.is_valid(geo.parts_to_shape(parts)) == (n - 1 == len(parts))
+    assert shapely.is_valid(rings_mod.parts_to_shape(parts)) == (n - 1 == len(parts))
     if n - 1 == len(parts):
-        assert _same_parts(geo.trace_parts(binary), parts)
+        assert _same_parts(trace.trace_parts(binary), parts)
         return
-    repaired = shapely.make_valid(geo.parts_to_shape(parts), method="structure")
-    expected = _canonical(geo.shape_to_parts(repaired))
+    repaired = shapely.make_valid(rings_mod.parts_to_shape(parts), method="structure")
+    expected = _canonical(rings_mod.shape_to_parts(repaired))
     got = _by_4_components(labels, stats)
-    assert _same_parts(geo.trace_parts(binary), got)
-    assert shapely.is_valid(geo.parts_to_shape(got))
+    assert _same_parts(trace.trace_parts(binary), got)
+    assert shapely.is_valid(rings_mod.parts_to_shape(got))
     assert _same_parts(got, expected)
 
 
-def _same_parts(a: list[geo.PartArrays], b: list[geo.PartArrays]) -> bool:
+def _same_parts(a: list[rings_mod.PartArrays], b: list[rings_mod.PartArrays]) -> bool:
     return len(a) == len(b) and all(
         np.array_equal(e1, e2)
         and len(h1) == len(h2)
@@ -276,7 +284,7 @@ def test_simple_part_cases(rings: list[list[tuple[float, float]]], simple: bool)
     assert COMPILED is not None
     points, starts = _part(rings)
     assert COMPILED.simple_part(points, starts) is simple
-    assert kernels.simple_part(points, starts) is simple
+    assert simplify.simple_part(points, starts) is simple
 
 
 @settings(max_examples=200, deadline=None)
@@ -286,9 +294,9 @@ def test_ranked_simplification_is_valid_and_within_budget(binary: np.ndarray, bu
     the compiled check calls simple is valid for GEOS too."""
     import shapely
 
-    from prelabel.simplify import _midpoint_rings, _ranked_simplify
+    from prelabel.geometry.simplify import _midpoint_rings, _ranked_simplify
 
-    for ext, holes in geo.trace_parts(binary):
+    for ext, holes in trace.trace_parts(binary):
         mids = _midpoint_rings([ext, *holes])
         assert mids is not None
         out = _ranked_simplify([ext, *holes], mids, budget)
@@ -354,7 +362,7 @@ def test_random_masks_fit_the_same_with_and_without_numba(
         return
     frame = np.zeros((binary.shape[0] + 3, binary.shape[1] + 2), bool)
     frame[2 : 2 + binary.shape[0], 1 : 1 + binary.shape[1]] = binary
-    mask = geo.encode_mask(frame)
+    mask = rle.encode_mask(frame)
     limits = GeometryLimits("polygon", max_vertices=budget)
     bounds = Bounds.for_image(mask.width, mask.height)
     policy = FitPolicy(holes=holes)

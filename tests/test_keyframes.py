@@ -10,8 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prelabel.errors import PayloadError
-from prelabel.keyframes import Tolerance, box_iou, edge_error, interpolate, keyframes, measure
-from prelabel.timing import VideoSampling, sample_video
+from prelabel.tracks.keyframes import (
+    Tolerance,
+    box_iou,
+    edge_error,
+    interpolate,
+    keyframes,
+    measure,
+)
+from prelabel.tracks.timing import VideoSampling, sample_video
 
 
 def test_linear_track_keeps_only_ends() -> None:

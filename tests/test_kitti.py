@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO
 
-from prelabel.converters.kitti import read_kitti
+from prelabel.converters.tracking.kitti import read_kitti
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Box, Item
-from prelabel.tracks import expand
+from prelabel.tracks.filter import expand
 
 KITTI = FIXTURES / "kitti"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
+from prelabel.config.labelmap import load_label_map
 from prelabel.errors import InputError
-from prelabel.labelmap import load_label_map
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -17,13 +17,13 @@ import pytest
 from conftest import FIXTURES, REPO, SHARED
 from PIL import Image
 
-from prelabel.converters import mask_kinds
-from prelabel.converters import masks as masks_mod
-from prelabel.converters.masks import read_masks
+from prelabel.converters.masks import decode
+from prelabel.converters.masks import kinds as mask_kinds
+from prelabel.converters.masks.read import read_masks
 from prelabel.errors import InputError
-from prelabel.geometry import decode_mask
+from prelabel.geometry.raster import raster_to_instances
+from prelabel.geometry.rle import decode_mask
 from prelabel.model import Dataset, IndexRaster, Item, Mask
-from prelabel.raster import raster_to_instances
 
 VOC = SHARED / "labelme/instance_segmentation/data_dataset_voc"
 VIDEO = SHARED / "labelme/video_annotation/data_dataset_voc"
@@ -75,7 +75,7 @@ def check_golden(name: str, data: Any, update: bool) -> None:
 
 def test_palette_masks_read_as_indices_not_colours(shared: Path) -> None:
     path = VOC / "SegmentationClass/2011_000003.png"
-    raw = masks_mod.decode(path)
+    raw = decode.decode(path)
     assert raw.ndim == 2 and set(np.unique(raw).tolist()) == {0, 5, 15, 255}
     expanded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # OpenCV expands the palette
     assert expanded.ndim == 3  # the trap the reader avoids
@@ -398,7 +398,7 @@ def test_nothing_is_decoded_until_raster_is_called(
     shared: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Path] = []
-    real: Callable[[Path], Any] = mask_kinds.decode
+    real: Callable[[Path], Any] = decode.decode
 
     def counting(path: Path) -> Any:
         calls.append(path)

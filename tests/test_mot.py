@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, REPO
 
-from prelabel.converters.mot import read_mot
+from prelabel.converters.tracking.mot import read_mot
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Box, Dataset, Item
-from prelabel.tracks import expand
+from prelabel.tracks.filter import expand
 
 MOT = "motmetrics/data"
 N_TRACKS_CAMPUS = 13  # distinct ids in TUD-Campus/test.txt

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from prelabel.config import load_config
+from prelabel.config.load import load_config
 from prelabel.errors import InputError, PayloadError
 from prelabel.model import Box, Dataset, Dropped, Instance, Item, Polygon, SourceRef
 from prelabel.pipeline import convert, validate_dir
@@ -291,7 +291,7 @@ def test_taxonomy_lists_the_labels_kept_per_task_geometry(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("spool", [False, True])
 def test_bulk_records_count_like_single_ones(tmp_path: Path, spool: bool) -> None:
-    from prelabel.report import Report
+    from prelabel.output.report import Report
 
     single = Report()
     single.converted(ref(0), label="car", task="t", annotations=1)
@@ -327,7 +327,7 @@ def test_uuids_do_not_depend_on_the_input_path() -> None:
 def test_spooled_records_copy_in_blocks_gives_the_same_json(tmp_path: Path, block: int) -> None:
     import io
 
-    from prelabel.report import _copy_records
+    from prelabel.output.report import _copy_records
 
     records = [
         {"source": {"file": "f", "location": f"line {n}"}, "outcome": "converted"}

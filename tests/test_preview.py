@@ -17,24 +17,22 @@ from conftest import FIXTURES, SHARED
 from PIL import Image as PILImage
 
 from prelabel.cli.main import cli
-from prelabel.config import load_config
+from prelabel.config.load import load_config
 from prelabel.converters.registry import get_reader
 from prelabel.errors import InputError
 from prelabel.pipeline import convert
-from prelabel.preview import (
+from prelabel.review.draw import (
     Colours,
-    ImageFinder,
     annotation_points,
     draw_annotation,
     fixed_uuids,
-    load_output,
-    mapping_entries,
     prelabels,
-    preview_dir,
-    sample_indices,
     taxonomy_labels,
-    video_frames,
 )
+from prelabel.review.load import ImageFinder, load_output
+from prelabel.review.preview import preview_dir
+from prelabel.review.segment import mapping_entries
+from prelabel.review.video import sample_indices, video_frames
 
 GOLDEN = FIXTURES / "preview"
 MMPOSE = SHARED / "mmpose/coco"

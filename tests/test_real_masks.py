@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from conftest import FIXTURES
 
-from prelabel import geometry as geo
-from prelabel.fit import FitPolicy, Fitted, fit_geometry
-from prelabel.limits import Bounds, GeometryLimits
+from prelabel.config.limits import Bounds, GeometryLimits
+from prelabel.fit.engine import fit_geometry
+from prelabel.fit.run import FitPolicy, Fitted
+from prelabel.geometry import rings, rle, trace
 from prelabel.model import Mask, Polygon
 
 RESULTS = "cocoapi/results/instances_val2014_fakesegm100_results.json"
@@ -53,16 +54,18 @@ def fitted(masks: list[Mask]) -> dict[int, list[Fitted]]:
 
 def test_crop_decode_matches_pycocotools(masks: list[Mask]) -> None:
     for m in masks:
-        full = geo.decode_mask(m)
-        crop, x0, y0 = geo.decode_cropped(m)
+        full = rle.decode_mask(m)
+        crop, x0, y0 = rle.decode_cropped(m)
         assert full.sum() == crop.sum()
         assert np.array_equal(full[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]], crop)
 
 
 def test_trace_is_exact_on_real_masks(masks: list[Mask]) -> None:
     for m in masks[::7]:
-        full = geo.decode_mask(m)
-        assert np.array_equal(geo.polygon_to_mask(geo.mask_to_polygon(m), m.height, m.width), full)
+        full = rle.decode_mask(m)
+        assert np.array_equal(
+            rings.polygon_to_mask(trace.mask_to_polygon(m), m.height, m.width), full
+        )
 
 
 @pytest.mark.parametrize("budget", sorted(BOUNDS))
@@ -90,8 +93,8 @@ def test_reported_iou_matches_an_independent_check(
         raster = np.zeros((m.height, m.width), bool)
         for g in f.geometries:
             assert isinstance(g, Polygon)
-            raster |= geo.polygon_to_mask(g, m.height, m.width)
-        assert geo.iou(raster, geo.decode_mask(m)) == pytest.approx(f.iou, abs=1e-12)
+            raster |= rings.polygon_to_mask(g, m.height, m.width)
+        assert rings.iou(raster, rle.decode_mask(m)) == pytest.approx(f.iou, abs=1e-12)
 
 
 def _summary(fitted: dict[int, list[Fitted]]) -> dict[str, Any]:

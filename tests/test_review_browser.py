@@ -17,10 +17,10 @@ import aiohttp
 import pytest
 from conftest import FIXTURES, SHARED
 
-from prelabel.config import load_config
+from prelabel.config.load import load_config
 from prelabel.converters.registry import get_reader
 from prelabel.pipeline import convert
-from prelabel.review import reason_keys, write_review
+from prelabel.review.page import reason_keys, write_review
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

@@ -18,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from prelabel.cli.main import cli
-from prelabel.scale.sandbox import Faults, run_sandbox
+from prelabel.sandbox.faults import Faults
+from prelabel.sandbox.server import run_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 BASIC = REPO / "fixtures" / "http" / "basic"

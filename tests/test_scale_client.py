@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from prelabel.errors import SubmitRejectedError, SubmitTransportError
-from prelabel.scale import RetryPolicy, ScaleClient, is_test_key, load_api_key
+from prelabel.scale.client import RetryPolicy, ScaleClient, is_test_key, load_api_key
 from prelabel.scale.errors import (
     BadRequestError,
     DuplicateError,

@@ -13,7 +13,8 @@ import scaleapi  # the official client (test extra): a missing install must fail
 from scaleapi.exceptions import ScaleDuplicateResource, ScaleResourceNotFound, ScaleUnauthorized
 from scaleapi.tasks import TaskType
 
-from prelabel.scale.sandbox import Faults, Sandbox, run_sandbox
+from prelabel.sandbox.faults import Faults
+from prelabel.sandbox.server import Sandbox, run_sandbox
 
 KEY = "test_official_client"
 

@@ -14,8 +14,11 @@ import orjson
 import pytest
 
 from prelabel.errors import InputError
-from prelabel.scale import Journal, RetryPolicy, ScaleClient, read_tasks, submit_dir
-from prelabel.scale.sandbox import Faults, Sandbox, run_sandbox
+from prelabel.sandbox.faults import Faults
+from prelabel.sandbox.server import Sandbox, run_sandbox
+from prelabel.scale.client import RetryPolicy, ScaleClient
+from prelabel.scale.journal import Journal
+from prelabel.scale.submit import read_tasks, submit_dir
 
 REPO = Path(__file__).resolve().parents[1]
 BASIC = REPO / "fixtures" / "http" / "basic"

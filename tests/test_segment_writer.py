@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, SHARED
 
-from prelabel.config import TaskConfig
-from prelabel.converters.masks import read_masks
+from prelabel.config.limits import TaskLimits
+from prelabel.config.load import TaskConfig
+from prelabel.config.options import PrelabelOptions
+from prelabel.converters.masks.read import read_masks
 from prelabel.errors import InputError, PayloadError
-from prelabel.geometry import encode_mask
-from prelabel.limits import TaskLimits
+from prelabel.geometry.rle import encode_mask
 from prelabel.model import Box, Frame, IndexRaster, Instance, Item, Polygon, Segment, SourceRef
-from prelabel.options import PrelabelOptions
-from prelabel.report import Report
-from prelabel.writers import ArtifactStore, WriteContext
+from prelabel.output.report import Report
+from prelabel.writers.context import ArtifactStore, WriteContext
 from prelabel.writers.segment import EXTENDED_NOTE, color_for, write_segment_task
 
 VOC = SHARED / "labelme/instance_segmentation/data_dataset_voc"

@@ -22,15 +22,18 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prelabel import track_json, tracks
-from prelabel.config import load_config
-from prelabel.converters.kitti import read_kitti
-from prelabel.converters.mot import read_mot
+from prelabel.config.limits import Bounds, GeometryLimits
+from prelabel.config.load import load_config
+from prelabel.converters.tracking.kitti import read_kitti
+from prelabel.converters.tracking.mot import read_mot
 from prelabel.errors import PrelabelError
-from prelabel.fit import FitPolicy, fit_geometry
-from prelabel.limits import Bounds, GeometryLimits
+from prelabel.fit.engine import fit_geometry
+from prelabel.fit.run import FitPolicy
 from prelabel.model import Box, Dataset, Item
 from prelabel.pipeline import convert
+from prelabel.tracks import filter, numbers, plan, records
+from prelabel.tracks import fit as fit_mod
+from prelabel.tracks import hosted as track_json
 from prelabel.writers.common import _num
 
 MOT = "motmetrics/data"
@@ -114,7 +117,7 @@ def read(kind: str, rel: str, opts: dict[str, Any], shared: Path) -> Dataset:
 def expanded(ds: Dataset) -> Dataset:
     def items() -> Iterator[Item]:
         for item in ds.items:
-            yield tracks.expand(item)
+            yield filter.expand(item)
 
     return Dataset(ds.format, items(), ds.labels, ds.dropped, ds.notes, ds.kinds)
 
@@ -157,9 +160,9 @@ def test_columnar_equals_per_object(
     name: str, config: str, shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = track_json.plan
+    real = plan.plan
 
-    def spy(*args: Any, **kwargs: Any) -> tracks.Plan:
+    def spy(*args: Any, **kwargs: Any) -> plan.Plan:
         calls.append(1)
         return real(*args, **kwargs)
 
@@ -205,7 +208,7 @@ def test_attributes_sent_fall_back_to_per_object(shared: Path, tmp_path: Path) -
 
 def test_item_without_tracks_keeps_per_object_path(shared: Path, tmp_path: Path) -> None:
     kind, rel, opts = INPUTS["campus-test"]
-    item = tracks.expand(next(iter(read(kind, rel, opts, shared).items)))
+    item = filter.expand(next(iter(read(kind, rel, opts, shared).items)))
     assert item.tracks is None and sum(len(f.instances) for f in item.frames or []) == 222
 
 
@@ -216,7 +219,7 @@ def test_item_without_tracks_keeps_per_object_path(shared: Path, tmp_path: Path)
 @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=20))
 def test_number_text_matches_writer(values: list[float]) -> None:
     values += [2.0005, 1.0005, 0.0015, -0.0005, 2.675, 1e-7, -3.0]
-    text = tracks.number_text(np.array(values)).to_list()
+    text = numbers.number_text(np.array(values)).to_list()
     assert text == [json.dumps(_num(v)) for v in values]
 
 
@@ -225,7 +228,7 @@ def test_number_text_matches_writer(values: list[float]) -> None:
 def test_number_text_any_magnitude(values: list[float]) -> None:
     """Past 2**53 scaled (ints vs exponents) the digit path takes over; same text."""
     values += [9.007e12, -9.1e12, 1e15, 123456789012.5]
-    text = tracks.number_text(np.array(values)).to_list()
+    text = numbers.number_text(np.array(values)).to_list()
     assert text == [json.dumps(_num(v)) for v in values]
 
 
@@ -233,7 +236,7 @@ def test_number_text_any_magnitude(values: list[float]) -> None:
 @given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=20))
 def test_timestamp_text_matches_orjson(values: list[float]) -> None:
     values += [0.0, 2.0, 1e-6, 4e-5, 1 / 3, 0.0000015]
-    text = tracks.number_text(np.array(values), 6, as_float=True).to_list()
+    text = numbers.number_text(np.array(values), 6, as_float=True).to_list()
     assert text == [orjson.dumps(round(v, 6)).decode() for v in values]
 
 
@@ -264,7 +267,7 @@ def test_fit_boxes_matches_fit_geometry(
     bounds = None if frame is None else Bounds.for_image(frame[0], frame[1], frame[2], frame[2])
     policy = FitPolicy(on_violation=on_violation, small_boxes=small)  # type: ignore[arg-type]
     cols = tuple(np.array(c, dtype=np.float64) for c in zip(*rows, strict=True))
-    fit = tracks.fit_boxes(cols, limits, bounds, policy)  # type: ignore[arg-type]
+    fit = fit_mod.fit_boxes(cols, limits, bounds, policy)  # type: ignore[arg-type]
     for r, (left, top, w, h) in enumerate(rows):
         ref = fit_geometry(Box(left, top, w, h), "box", limits, bounds, policy)
         if ref.dropped is not None:
@@ -275,7 +278,7 @@ def test_fit_boxes_matches_fit_geometry(
         assert isinstance(g, Box)
         got = (fit.left[r], fit.top[r], fit.width[r], fit.height[r])
         assert got == (g.left, g.top, g.width, g.height)
-        fixes = [t for bit, t in tracks.FIX_TEXTS if fit.fixes[r] & bit]
+        fixes = [t for bit, t in records.FIX_TEXTS if fit.fixes[r] & bit]
         assert fixes == ref.fixes
         assert ([fit.flags[r]] if r in fit.flags else []) == ref.flags
 
@@ -290,7 +293,8 @@ def test_fit_boxes_matches_fit_geometry(
     ],
 )
 def test_polars_parse_equals_text_parse(rel: str, shared: Path) -> None:
-    from prelabel.converters import mot, track_parse
+    from prelabel.converters.tracking import mot
+    from prelabel.converters.tracking import parse as track_parse
 
     path = str(shared / rel)
     quick = track_parse.quick_table(path, mot.COLUMN_NAMES)
@@ -312,7 +316,8 @@ def test_polars_parse_equals_text_parse(rel: str, shared: Path) -> None:
     ],
 )
 def test_irregular_files_take_the_checked_text_path(text: str, tmp_path: Path) -> None:
-    from prelabel.converters import mot, track_parse
+    from prelabel.converters.tracking import mot
+    from prelabel.converters.tracking import parse as track_parse
 
     path = tmp_path / "t.txt"
     path.write_text(text)
@@ -324,7 +329,7 @@ def test_irregular_files_take_the_checked_text_path(text: str, tmp_path: Path) -
     names=st.lists(st.text(max_size=12), max_size=20),
 )
 def test_uuid_texts_equal_stable_uuid(prefix: list[str], names: list[str]) -> None:
-    from prelabel.track_keys import uuid_texts
+    from prelabel.tracks.keys import uuid_texts
     from prelabel.writers.context import stable_uuid
 
     assert uuid_texts(tuple(prefix), names) == [stable_uuid(*prefix, n) for n in names]
@@ -334,7 +339,8 @@ def test_uuid_texts_equal_stable_uuid(prefix: list[str], names: list[str]) -> No
 def test_block_parse_equals_text_parse(block: int, shared: Path, monkeypatch: Any) -> None:
     """The polars parse a block of lines at a time (tiny blocks: hundreds of calls) gives
     the text parser's array; a bad field in a late block still sends the file to it."""
-    from prelabel.converters import mot, track_parse
+    from prelabel.converters.tracking import mot
+    from prelabel.converters.tracking import parse as track_parse
 
     monkeypatch.setattr(track_parse, "PARSE_BYTES", block)
     path = str(shared / f"{MOT}/TUD-Stadtmitte/gt.txt")

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from conftest import FIXTURES
 
-from prelabel.config import TaskConfig, load_config
-from prelabel.converters.kitti import read_kitti
-from prelabel.converters.mot import read_mot
+from prelabel.config.load import TaskConfig, load_config
+from prelabel.converters.tracking.kitti import read_kitti
+from prelabel.converters.tracking.mot import read_mot
 from prelabel.errors import PayloadError
 from prelabel.model import Item
-from prelabel.report import Report
+from prelabel.output.report import Report
 from prelabel.writers.context import ArtifactStore, WriteContext
 from prelabel.writers.video import write_video_task, write_videoplayback_task
 

@@ -27,9 +27,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ..errors import InputError, SubmitRejectedError, SubmitTransportError
-from .errors import RetryableError, error_for_status, scrub
-from .ratelimit import TokenBucket
+from prelabel.errors import InputError, SubmitRejectedError, SubmitTransportError
+from prelabel.scale.errors import RetryableError, error_for_status, scrub
+from prelabel.scale.ratelimit import TokenBucket
 
 DEFAULT_API_URL = "https://api.scale.com/v1"
 DEFAULT_RATE = 25.0

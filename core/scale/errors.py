@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from ..errors import SubmitError, SubmitRejectedError, SubmitTransportError
+from prelabel.errors import SubmitError, SubmitRejectedError, SubmitTransportError
 
 __all__ = [
     "BadRequestError",

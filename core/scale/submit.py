@@ -23,10 +23,10 @@ from typing import Any, Literal
 
 import orjson
 
-from ..errors import InputError, SubmitError, SubmitRejectedError, SubmitTransportError
-from .client import DEFAULT_CONCURRENCY, ScaleClient
-from .errors import DuplicateError, UniqueIdConflictError
-from .journal import Journal, TaskRow
+from prelabel.errors import InputError, SubmitError, SubmitRejectedError, SubmitTransportError
+from prelabel.scale.client import DEFAULT_CONCURRENCY, ScaleClient
+from prelabel.scale.errors import DuplicateError, UniqueIdConflictError
+from prelabel.scale.journal import Journal, TaskRow
 
 ARTIFACT_PREFIX = "artifact://"
 Outcome = Literal["created", "adopted", "skipped", "failed"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from ..errors import UnknownFormatError
-from ..model import Item
-from .context import ArtifactStore, WriteContext
+from prelabel.errors import UnknownFormatError
+from prelabel.model import Item
+from prelabel.writers.context import ArtifactStore, WriteContext
 
 Writer: TypeAlias = Callable[[Item, WriteContext], dict[str, Any]]
 
@@ -19,19 +19,19 @@ Writer: TypeAlias = Callable[[Item, WriteContext], dict[str, Any]]
 def get_writer(task_type: str) -> Writer:
     """The writer for a task type (imported lazily so one broken writer can't break all)."""
     if task_type == "imageannotation":
-        from .image import write_image_task
+        from prelabel.writers.image import write_image_task
 
         return write_image_task
     if task_type == "segmentannotation":
-        from .segment import write_segment_task
+        from prelabel.writers.segment import write_segment_task
 
         return write_segment_task
     if task_type == "videoannotation":
-        from .video import write_video_task
+        from prelabel.writers.video import write_video_task
 
         return write_video_task
     if task_type == "videoplaybackannotation":
-        from .video import write_videoplayback_task
+        from prelabel.writers.video import write_videoplayback_task
 
         return write_videoplayback_task
     raise UnknownFormatError(

@@ -7,9 +7,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..errors import PayloadError
-from ..geometry import ellipse_vertices, rotated_box_vertices
-from ..model import Box, Cuboid, Ellipse, Geometry, Line, Mask, Point, Polygon, Ring
+from prelabel.errors import PayloadError
+from prelabel.geometry.primitives import ellipse_vertices, rotated_box_vertices
+from prelabel.model import Box, Cuboid, Ellipse, Geometry, Line, Mask, Point, Polygon, Ring
 
 # coordinates are written rounded to this many decimals: sub-millipixel noise only bloats
 # bodies and makes goldens unstable
@@ -27,13 +27,13 @@ def _vertices(ring: Ring) -> list[dict[str, float | int]]:
 
 def box_corners(box: Box) -> list[tuple[float, float]]:
     """The four corners of a (possibly rotated, clockwise about its centre) box, clockwise
-    from the top-left corner of the unrotated box (:func:`prelabel.geometry.rotated_box_vertices`)."""
+    from the top-left corner of the unrotated box (:func:`prelabel.geometry.primitives.rotated_box_vertices`)."""
     return rotated_box_vertices(box)
 
 
 def ellipse_extremes(ellipse: Ellipse) -> list[tuple[float, float]]:
     """Scale's ellipse form: the 4 extremal points, vertex 0 and 2 on the first axis
-    (:func:`prelabel.geometry.ellipse_vertices`)."""
+    (:func:`prelabel.geometry.primitives.ellipse_vertices`)."""
     return ellipse_vertices(ellipse)
 
 

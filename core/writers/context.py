@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import TaskConfig
-from ..errors import LimitViolation, PayloadError
-from ..fit import FitPolicy, Fitted, fit_geometry
-from ..limits import GeometryLimits, TargetKind
-from ..model import Instance, Item, SourceRef
-from ..report import Report
+from prelabel.config.limits import GeometryLimits, TargetKind
+from prelabel.config.load import TaskConfig
+from prelabel.errors import LimitViolation, PayloadError
+from prelabel.fit.engine import fit_geometry
+from prelabel.fit.run import FitPolicy, Fitted
+from prelabel.model import Instance, Item, SourceRef
+from prelabel.output.report import Report
 
 ARTIFACT_SCHEME = "artifact://"
 # annotation attributes filled from the instance score when the task defines them

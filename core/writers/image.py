@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..limits import TargetKind
-from ..model import Instance, Item
-from .common import to_annotation
-from .context import WriteContext, stable_uuid
+from prelabel.config.limits import TargetKind
+from prelabel.model import Instance, Item
+from prelabel.writers.common import to_annotation
+from prelabel.writers.context import WriteContext, stable_uuid
 
 # which task geometries each model geometry may become, in order of preference
 TARGETS: dict[str, tuple[TargetKind, ...]] = {

@@ -28,11 +28,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import PayloadError
-from ..geometry import rasterize as geometry_rasterize
-from ..model import Geometry, IndexRaster, Instance, Item, SourceRef
-from ..raster import histogram, lookup, valid_counts
-from .context import WriteContext
+from prelabel.errors import PayloadError
+from prelabel.geometry.primitives import rasterize as geometry_rasterize
+from prelabel.geometry.raster import histogram, lookup, valid_counts
+from prelabel.model import Geometry, IndexRaster, Instance, Item, SourceRef
+from prelabel.writers.context import WriteContext
 
 MAX_INDEX = 255
 EXTENDED_NOTE = (
@@ -277,7 +277,7 @@ def _paint(
 
 def rasterize(geometry: Geometry, height: int, width: int) -> Array:
     """A boolean (H, W) array: pixels whose centre lies inside ``geometry``
-    (``prelabel.geometry.rasterize``; a geometry with no area is a PayloadError)."""
+    (``prelabel.geometry.primitives.rasterize``; a geometry with no area is a PayloadError)."""
     try:
         binary: Array = geometry_rasterize(geometry, height, width)
         return binary

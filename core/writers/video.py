@@ -14,7 +14,7 @@ videoannotation (scale-api.md §4.1)
     fiftyone does this). [CODE] ``base_annotations = {"annotations": [per-frame list]}`` inline
     (Scale's web-app linter reads this shape). Task frames: one per item frame for image
     attachments (``attachments`` + ``attachment_type: "image"``); for a video attachment the
-    task's frame_rate / start_time / duration_time pick source frames (``prelabel.timing``).
+    task's frame_rate / start_time / duration_time pick source frames (``prelabel.tracks.timing``).
 
 videoplaybackannotation (scale-api.md §4.2)
     [DOC] ``hypothesis.annotations.url`` points at a hosted JSON object keyed by uuid, each
@@ -41,15 +41,16 @@ from typing import Any
 
 import orjson
 
-from ..errors import LimitViolation, PayloadError
-from ..fit import Fitted, fit_geometry
-from ..keyframes import Thinning, Tolerance, as_arrays, thin_track
-from ..limits import Bounds, TargetKind
-from ..model import Box, Frame, Instance, Item
-from ..timing import VideoSampling, sample_video
-from .common import geometry_fields, to_annotation
-from .context import WriteContext, file_key, stable_uuid
-from .image import annotation_attributes, choose_target
+from prelabel.config.limits import Bounds, TargetKind
+from prelabel.errors import LimitViolation, PayloadError
+from prelabel.fit.engine import fit_geometry
+from prelabel.fit.run import Fitted
+from prelabel.model import Box, Frame, Instance, Item
+from prelabel.tracks.keyframes import Thinning, Tolerance, as_arrays, thin_track
+from prelabel.tracks.timing import VideoSampling, sample_video
+from prelabel.writers.common import geometry_fields, to_annotation
+from prelabel.writers.context import WriteContext, file_key, stable_uuid
+from prelabel.writers.image import annotation_attributes, choose_target
 
 THINNED = "thinned: interpolated between keyframes"
 
@@ -365,7 +366,9 @@ def write_video_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     used = task_frames(item, ctx, body)
     body["unique_id"] = task
     if item.tracks is not None:
-        from ..tracks import columnar_ok, expand, video_frames_json
+        from prelabel.tracks.filter import expand
+        from prelabel.tracks.hosted import video_frames_json
+        from prelabel.tracks.plan import columnar_ok
 
         if columnar_ok(item, ctx):
             data = video_frames_json(item, used, ctx, task)
@@ -449,7 +452,9 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
         body["attachment"] = ctx.attachment(item)
     body["unique_id"] = task
     if item.tracks is not None:
-        from ..tracks import add_artifact, columnar_ok, expand, playback_json
+        from prelabel.tracks.filter import expand
+        from prelabel.tracks.hosted import add_artifact, playback_json
+        from prelabel.tracks.plan import columnar_ok
 
         if columnar_ok(item, ctx):
             chunks = playback_json(item, ctx, task, float(fps))

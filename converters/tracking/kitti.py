@@ -1,0 +1,252 @@
+"""KITTI tracking labels (17 columns) and results (18 columns, with score) -> video items.
+
+One row per object, space separated::
+
+    frame track_id type truncated occluded alpha x1 y1 x2 y2 h w l x y z rotation_y [score]
+
+Frames are 0-based; boxes are corners ``x1 y1 x2 y2`` in pixels; ``type`` is the class name
+(``Car``, ``Pedestrian``, ...). ``DontCare`` rows are ignore regions, not objects: each is
+recorded as dropped with that reason. ``truncated`` and ``occluded`` become the attributes
+``truncation`` and ``occlusion`` (sent only when the task defines them). The 3D fields are
+not used. One file is one sequence (``label_02/0000.txt``): the item key is the file stem.
+
+Rows with ``x2 < x1`` (or ``y2 < y1``), a NaN, a field that is not a number or a wrong column
+count are an error naming the line, or under ``bad_rows="drop"`` dropped with the line;
+``bad_rows="fix"`` swaps reversed corners and drops what cannot be repaired.
+
+Items carry their rows as a columnar :class:`~prelabel.model.TrackTable` (``Item.tracks``),
+as MOT items do; ``truncation`` is written as an int when whole, ``occlusion`` always.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from prelabel.converters.tracking.common import (
+    BadRows,
+    SeqInfo,
+    Track,
+    build_item,
+    check_frames,
+    duplicates,
+    merge_info,
+    reject,
+    untracked_check,
+)
+from prelabel.converters.tracking.parse import read_text
+from prelabel.converters.tracking.seq import item_keys
+from prelabel.model import Dataset, Dropped, Item, SourceRef
+
+NUMERIC = (
+    "frame",
+    "track_id",
+    None,
+    "truncated",
+    "occluded",
+    "alpha",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "h",
+    "w",
+    "l",
+    "x",
+    "y",
+    "z",
+    "rotation_y",
+    "score",
+)
+IGNORE_TYPE = "dontcare"
+
+
+class _Rows:
+    """Accumulates parsed rows of one file."""
+
+    def __init__(self) -> None:
+        self.lines: list[int] = []
+        self.frame: list[int] = []
+        self.track: list[int] = []
+        self.boxes: list[tuple[float, float, float, float]] = []
+        self.score: list[float | None] = []
+        self.labels: list[str] = []
+        self.attributes: list[dict[str, float | int]] = []
+
+
+def parse_row(parts: list[str], ncols: int, fix: bool) -> tuple[list[float], list[str]] | str:
+    """The row's numbers (type column as NaN) and fixes made, or why it is unusable."""
+    if len(parts) != ncols:
+        return f"expected {ncols} columns (as line 1), got {len(parts)}"
+    values: list[float] = []
+    for name, part in zip(NUMERIC, parts, strict=False):
+        if name is None:
+            values.append(math.nan)
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            return f"{name} {part!r} is not a number"
+        if not math.isfinite(value):
+            return f"{name} is {part} (not a finite number)"
+        values.append(value)
+    if not (values[0].is_integer() and values[1].is_integer()):
+        return f"frame {parts[0]} / track id {parts[1]} must be whole numbers"
+    return check_corners(values, fix)
+
+
+def check_corners(values: list[float], fix: bool) -> tuple[list[float], list[str]] | str:
+    """Reversed corners (x2 < x1 or y2 < y1): swapped under fix, else the reason."""
+    fixes = []
+    for a, b, name in ((6, 8, "x"), (7, 9, "y")):
+        if values[b] < values[a]:
+            if not fix:
+                return f"{name}2 {values[b]:g} < {name}1 {values[a]:g}"
+            values[a], values[b] = values[b], values[a]
+            fixes.append(f"{name}1/{name}2 swapped")
+    return values, fixes
+
+
+def parse_file(
+    path: str, bad_rows: BadRows, dropped: list[Dropped], notes: list[str]
+) -> tuple[_Rows, int]:
+    """Every row of a KITTI tracking file; returns the rows and the column count."""
+    rows = _Rows()
+    ncols = 0
+    for number, line in enumerate(read_text(path).split("\n"), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if not ncols:
+            ncols = len(parts) if len(parts) in (17, 18) else 17
+        if len(parts) > 2 and parts[2].lower() == IGNORE_TYPE:
+            dropped.append(
+                Dropped(
+                    SourceRef(path, f"line {number}"),
+                    "DontCare: an ignore region, not an object",
+                    label="DontCare",
+                )
+            )
+            continue
+        parsed = parse_row(parts, ncols, bad_rows == "fix")
+        if isinstance(parsed, str):
+            reject(path, number, parsed, bad_rows, dropped)
+            continue
+        values, fixes = parsed
+        for fix in fixes:
+            notes.append(f"{Path(path).name}, line {number}: {fix}")
+        add_row(rows, number, parts[2], values, ncols)
+    return rows, ncols
+
+
+def add_row(rows: _Rows, number: int, label: str, v: list[float], ncols: int) -> None:
+    rows.lines.append(number)
+    rows.frame.append(int(v[0]))
+    rows.track.append(int(v[1]))
+    rows.boxes.append((v[6], v[7], v[8] - v[6], v[9] - v[7]))
+    rows.score.append(v[17] if ncols == 18 else None)
+    rows.labels.append(label)
+    truncation: float | int = int(v[3]) if v[3].is_integer() else v[3]
+    rows.attributes.append({"truncation": truncation, "occlusion": int(v[4])})
+
+
+def read_one(
+    path: str,
+    key: str,
+    info: SeqInfo,
+    untracked: bool,
+    bad_rows: BadRows,
+    dropped: list[Dropped],
+) -> Item:
+    """One KITTI tracking file -> one video item."""
+    notes: list[str] = []
+    local: list[Dropped] = []
+    rows, ncols = parse_file(path, bad_rows, local, notes)
+    kind = "results (with score)" if ncols == 18 else "labels"
+    notes.insert(
+        0,
+        f"{Path(path).name}: {len(rows.lines)} rows of {ncols or 17} columns read "
+        f"as KITTI tracking {kind}; frames 0-based",
+    )
+    track = Track(
+        path,
+        np.array(rows.lines, dtype=np.int64),
+        np.array(rows.frame, dtype=np.int64),
+        np.array(rows.track, dtype=np.int64),
+        np.array(rows.boxes, dtype=np.float64).reshape(-1, 4),
+        rows.score,
+        rows.labels,
+        rows.attributes,
+    )
+    keep = np.ones(len(rows.lines), dtype=bool)
+    info = merge_info(
+        SeqInfo(length=info.length),
+        info.fps,
+        None if info.width is None or info.height is None else (info.width, info.height),
+        notes,
+        Path(path).name,
+    )
+    check_frames(path, track, keep, info, 0, bad_rows, local)
+    untracked_check(path, track, keep, untracked)
+    duplicates(path, track, keep, bad_rows, local)
+    dropped.extend(local)
+    return build_item(
+        key,
+        track,
+        keep,
+        info,
+        first_frame=0,
+        notes=notes,
+        int_attributes=frozenset({"occlusion"}),
+        auto_int_attributes=frozenset({"truncation"}),
+    )
+
+
+def read_kitti(
+    paths: list[str],
+    *,
+    fps: float | None = None,
+    image_size: tuple[int, int] | None = None,
+    seq_length: int | None = None,
+    untracked: bool = False,
+    bad_rows: BadRows = "error",
+) -> Dataset:
+    """Read KITTI tracking label or result files: one video item per file (sequence).
+
+    Args:
+        paths: KITTI tracking txt files (``label_02/0000.txt`` or tracker results).
+        fps: frame rate (KITTI files do not say it; the raw recordings are 10 fps).
+        image_size: ``(width, height)`` of the frames (KITTI files do not say it).
+        seq_length: number of frames; frames at or beyond it are bad rows.
+        untracked: rows with track id -1 (other than DontCare) become one-frame objects.
+        bad_rows: ``error`` stops at a bad row, ``drop`` records it as dropped, ``fix``
+            swaps reversed corners and drops what cannot be repaired.
+
+    Returns:
+        A dataset whose items are generated lazily, one per file.
+    """
+    names = [Path(p).stem for p in paths]
+    keys = item_keys(
+        paths,
+        [
+            f"{Path(p).parent.name}-{n}" if names.count(n) > 1 else n
+            for p, n in zip(paths, names, strict=False)
+        ],
+    )
+    info = SeqInfo(
+        fps=fps,
+        length=seq_length,
+        width=image_size[0] if image_size else None,
+        height=image_size[1] if image_size else None,
+    )
+    dataset = Dataset(format="kitti", items=[], kinds={"box"})
+
+    def items() -> Iterator[Item]:
+        for path, key in zip(paths, keys, strict=False):
+            yield read_one(path, key, info, untracked, bad_rows, dataset.dropped)
+
+    dataset.items = items()
+    return dataset

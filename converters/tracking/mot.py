@@ -1,0 +1,358 @@
+"""MOTChallenge txt (ground truth, tracker results, public detections) -> video items.
+
+One row per box: ``frame, id, x, y, w, h[, conf[, ...]]``, comma separated (whitespace is
+sniffed too), CRLF or LF, final newline optional. Frames are 1-based. What the columns after
+``h`` mean is decided by their count (said in ``Item.notes``):
+
+====  ============================================  ==========================
+cols  read as                                       source
+====  ============================================  ==========================
+6     frame, id, box                                minimal
+7     + conf                                        minimal with score
+8     + conf, class                                 MOT16/17 ground truth, no visibility
+9     + conf, class, visibility                     MOT16/17 ground truth
+10    + conf, x, y, z (world, ignored)              MOT15 gt / results / det
+====  ============================================  ==========================
+
+``conf`` is a score for tracker results and detections (``-1`` = no score); in a ground-truth
+file (``gt*.txt`` or a file in a ``gt/`` folder) it is the "consider" flag: rows with 0 are
+dropped with a reason, and no score is set. ``class`` is 1-based: class ``c`` is line ``c`` of
+a labels file (``--labels``, or ``labels.txt`` beside the input as Datumaro writes it), else
+the MOT16 class names.
+
+``seqinfo.ini`` (``--seqinfo``, or found beside the file or one folder up) gives ``name``,
+``frameRate``, ``seqLength``, ``imWidth``, ``imHeight``; ``--fps`` / ``--image-size`` override.
+
+Output: one video item per file whose ``frames`` list every frame (timing, URL templates)
+and whose rows are a columnar :class:`~prelabel.model.TrackTable` in ``Item.tracks`` (no
+per-row objects; ``prelabel.tracks.filter.expand`` makes per-frame instances when needed). A
+regular comma-separated ASCII file is parsed from its bytes by polars' CSV reader; anything
+irregular (blank lines, quotes, a field that is not a number, whitespace columns) takes the
+checked per-line text path, which names the bad line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from prelabel.converters.tracking.common import (
+    DEFAULT_LABEL,
+    LAYOUTS,
+    MOT16_CLASSES,
+    BadRows,
+    FloatArray,
+    IntArray,
+    Layout,
+    SeqInfo,
+    Track,
+    build_item,
+    check_frames,
+    duplicates,
+    merge_info,
+    reject,
+    untracked_check,
+)
+from prelabel.converters.tracking.parse import (
+    parse_table,
+    quick_table,
+    read_text,
+    row_problems,
+    sniff_delimiter,
+)
+from prelabel.converters.tracking.seq import (
+    find_seqinfo,
+    frame_image_size,
+    is_ground_truth,
+    item_keys,
+    read_labels_file,
+    read_seqinfo,
+    sequence_name,
+    video_header,
+)
+from prelabel.model import Dataset, Dropped, Item, SourceRef
+
+# --- MOT ----------------------------------------------------------------------------------
+
+BASE_NAMES = ("frame", "id", "x", "y", "w", "h")
+COLUMN_NAMES: dict[int, tuple[str, ...]] = {
+    6: BASE_NAMES,
+    7: (*BASE_NAMES, "conf"),
+    8: (*BASE_NAMES, "conf", "class"),
+    9: (*BASE_NAMES, "conf", "class", "visibility"),
+    10: (*BASE_NAMES, "conf", "world x", "world y", "world z"),
+}
+
+
+@dataclass(slots=True)
+class MotOptions:
+    """Reader options that apply to every input file."""
+
+    fps: float | None = None
+    image_size: tuple[int, int] | None = None
+    seqinfo: str | None = None
+    untracked: bool = False
+    label: str | None = None
+    labels: list[str] | None = None
+    labels_path: str | None = None
+    bad_rows: BadRows = "error"
+    video: str | None = None
+
+
+def class_labels(
+    path: str,
+    values: FloatArray,
+    lines: IntArray,
+    rows: npt.NDArray[np.bool_],
+    layout: Layout,
+    opts: MotOptions,
+    dropped: list[Dropped],
+    notes: list[str],
+) -> list[str]:
+    """Per-row label from the class column (or the default label)."""
+    n = len(values)
+    found = class_names(path, opts) if layout.cls is not None and n else None
+    if found is None:
+        label = opts.label or DEFAULT_LABEL
+        notes.append(f"{Path(path).name}: every box labelled {label!r} (no class names)")
+        return [label] * n
+    names, origin = found
+    notes.append(f"{Path(path).name}: class c is label c of {origin} (1-based)")
+    out = [""] * n
+    cls = values[:, layout.cls or 0]
+    for r in np.flatnonzero(rows).tolist():
+        c = cls[r]
+        if c.is_integer() and 1 <= c <= len(names):
+            out[r] = names[int(c) - 1]
+        else:
+            rows[r] = False
+            reject(
+                path,
+                int(lines[r]),
+                f"class {c:g} is not in {origin} ({len(names)} names)",
+                opts.bad_rows,
+                dropped,
+            )
+    return out
+
+
+def class_names(path: str, opts: MotOptions) -> tuple[list[str], str] | None:
+    """The class names and where they came from (None: ``--label`` names every box)."""
+    if opts.labels is not None:
+        return opts.labels, f"labels file {opts.labels_path}"
+    beside = Path(path).parent / "labels.txt"
+    if beside.is_file():
+        return read_labels_file(str(beside)), f"labels file {beside}"
+    if opts.label:
+        return None
+    return list(MOT16_CLASSES), "the MOT16 classes"
+
+
+def read_one(path: str, key: str, opts: MotOptions, dropped: list[Dropped]) -> Item:
+    """One MOT file -> one video item."""
+    local: list[Dropped] = []
+    quick = quick_table(path, COLUMN_NAMES)
+    if quick is not None:
+        values, lines = quick
+        del quick  # the tuple would keep the parsed rows alive after ``del values``
+    else:
+        text = read_text(path)
+        delimiter = sniff_delimiter(text)
+        values, lines = parse_table(
+            path, text, COLUMN_NAMES, opts.bad_rows, local, delimiter=delimiter
+        )
+        del text
+    ncols = values.shape[1] if values.size else 6
+    layout = LAYOUTS.get(ncols, LAYOUTS[6])
+    gt = is_ground_truth(Path(path))
+    notes = [
+        f"{Path(path).name}: {len(values)} rows of {ncols} columns read as {layout.name}"
+        f"{' ground truth' if gt else ''}"
+    ]
+    keep = np.ones(len(values), dtype=bool)
+    if len(values):
+        problems = row_problems(values, BASE_NAMES)
+        bad_numbers(path, values, lines, keep, problems, opts.bad_rows, local)
+    track = make_track(path, values, lines, keep, layout, gt, opts, local, notes)
+    del values
+    info = seq_info(path, opts, notes)
+    check_frames(path, track, keep, info, 1, opts.bad_rows, local)
+    untracked_check(path, track, keep, opts.untracked)
+    duplicates(path, track, keep, opts.bad_rows, local)
+    dropped.extend(local)
+    return build_item(key, track, keep, info, first_frame=1, notes=notes)
+
+
+def bad_numbers(
+    path: str,
+    values: FloatArray,
+    lines: IntArray,
+    keep: npt.NDArray[np.bool_],
+    problems: list[str | None],
+    bad_rows: BadRows,
+    dropped: list[Dropped],
+) -> None:
+    """Non-finite values, non-integral frame/id and negative sizes."""
+    frac = (values[:, 0] != np.floor(values[:, 0])) | (values[:, 1] != np.floor(values[:, 1]))
+    negative = (values[:, 4] < 0) | (values[:, 5] < 0)
+    for r in range(len(values)) if (frac.any() or negative.any() or any(problems)) else ():
+        reason = problems[r]
+        if reason is None and frac[r]:
+            reason = f"frame {values[r, 0]:g} / id {values[r, 1]:g} must be whole numbers"
+        if reason is None and negative[r]:
+            if bad_rows == "fix":
+                fix_negative(values, r)
+                continue
+            reason = f"negative box size {values[r, 4]:g} x {values[r, 5]:g}"
+        if reason is not None:
+            keep[r] = False
+            reject(path, int(lines[r]), reason, bad_rows, dropped)
+
+
+def fix_negative(values: FloatArray, r: int) -> None:
+    """A box given with negative width/height spans from x+w to x: flip it."""
+    for c, s in ((2, 4), (3, 5)):
+        if values[r, s] < 0:
+            values[r, c] += values[r, s]
+            values[r, s] = -values[r, s]
+
+
+def make_track(
+    path: str,
+    values: FloatArray,
+    lines: IntArray,
+    keep: npt.NDArray[np.bool_],
+    layout: Layout,
+    gt: bool,
+    opts: MotOptions,
+    dropped: list[Dropped],
+    notes: list[str],
+) -> Track:
+    """Column arrays for the rows (scores, labels, attributes per the layout)."""
+    n = len(values)
+    if n == 0:
+        values = np.zeros((0, 6))
+    scores: FloatArray = np.full(n, np.nan)
+    if layout.conf is not None and n:
+        conf = values[:, layout.conf]
+        if gt:
+            ignore = keep & (conf == 0)
+            for r in np.flatnonzero(ignore).tolist():
+                keep[r] = False
+                dropped.append(
+                    Dropped(
+                        SourceRef(path, f"line {lines[r]}"),
+                        "ground-truth row marked ignore (conf flag 0)",
+                    )
+                )
+        else:
+            scores = np.where(conf == -1, np.nan, conf)
+            if n and bool((conf == -1).all()):
+                notes.append(f"{Path(path).name}: conf is -1 on every row: no scores")
+    labels = class_labels(path, values, lines, keep, layout, opts, dropped, notes)
+    attributes: dict[str, FloatArray] = {}
+    if layout.visibility is not None:
+        attributes = {"visibility": values[:, layout.visibility].astype(np.float64)}
+    return Track(
+        path,
+        lines,
+        whole_numbers(values[:, 0]),
+        whole_numbers(values[:, 1]),
+        np.array(values[:, 2:6], dtype=np.float64),  # a copy: the parsed rows can be freed
+        scores,
+        labels,
+        attributes,
+    )
+
+
+def whole_numbers(column: FloatArray) -> IntArray:
+    """A frame or id column as int64, non-finite values as -1 (one column at a time)."""
+    out: IntArray = np.where(np.isfinite(column), column, -1).astype(np.int64)
+    return out
+
+
+def seq_info(path: str, opts: MotOptions, notes: list[str]) -> SeqInfo:
+    """seqinfo.ini (given or found), a local video's header and frame images, then options."""
+    name = Path(path).name
+    where = opts.seqinfo or find_seqinfo(Path(path))
+    info = read_seqinfo(where) if where else SeqInfo()
+    if where:
+        notes.append(f"{name}: sequence facts from {where}")
+    if opts.video:
+        fill_from_video(info, video_header(opts.video), notes, name)
+    if info.width is None and opts.image_size is None:
+        seq_dir = Path(where).parent if where else Path(path).parent.parent
+        found = frame_image_size(seq_dir)
+        if found:
+            (info.width, info.height), image = found
+            notes.append(f"{name}: image size {info.width}x{info.height} from {image}")
+    return merge_info(info, opts.fps, opts.image_size, notes, name)
+
+
+def fill_from_video(info: SeqInfo, video: SeqInfo, notes: list[str], name: str) -> None:
+    """Facts the sequence file lacks, from the video header (the sequence file wins)."""
+    if info.fps is None and video.fps:
+        info.fps = video.fps
+    if info.width is None and video.width:
+        info.width, info.height = video.width, video.height
+    if info.length is None and video.length:
+        info.length = video.length
+    notes.append(
+        f"{name}: video header of {video.path}: {video.fps or '?'} fps, {video.length or '?'} "
+        f"frames, {video.width or '?'}x{video.height or '?'}"
+    )
+
+
+def read_mot(
+    paths: list[str],
+    *,
+    fps: float | None = None,
+    image_size: tuple[int, int] | None = None,
+    seqinfo: str | None = None,
+    untracked: bool = False,
+    label: str | None = None,
+    labels: str | None = None,
+    bad_rows: BadRows = "error",
+    video: str | None = None,
+) -> Dataset:
+    """Read MOTChallenge txt files: one video item per file.
+
+    Args:
+        paths: MOT txt files (ground truth, tracker results or detections).
+        fps: frame rate, overriding seqinfo ``frameRate``.
+        image_size: ``(width, height)``, overriding seqinfo ``imWidth``/``imHeight``.
+        seqinfo: a seqinfo.ini for every input (default: found beside each file).
+        untracked: rows with id -1 become one-frame objects instead of an error.
+        label: the label of every box when there is no class column.
+        labels: a labels file (one name per line) for the 1-based class column.
+        bad_rows: a row that cannot be used (not a number, NaN, negative size, outside the
+            sequence, duplicate id): ``error`` stops, ``drop`` records it as dropped, ``fix``
+            repairs what it can (negative sizes are flipped) and drops the rest.
+        video: a local copy of the video: its header gives fps, frame count and size where
+            the seqinfo does not (the image size is also read from ``SEQ/img1``'s first frame
+            image when nothing else gives it).
+
+    Returns:
+        A dataset whose items are generated lazily, one per input file.
+
+    Raises:
+        InputError: a file cannot be read; InvalidAnnotationError names the line.
+    """
+    opts = MotOptions(fps, image_size, seqinfo, untracked, label, None, labels, bad_rows, video)
+    if labels is not None:
+        opts.labels = read_labels_file(labels)
+    names = [sequence_name(Path(p)) for p in paths]
+    keys = item_keys(paths, names)
+    dataset = Dataset(format="mot", items=[], kinds={"box"})
+    dataset.labels = list(opts.labels or [label or DEFAULT_LABEL])
+
+    def items() -> Iterator[Item]:
+        for path, key in zip(paths, keys, strict=False):
+            yield read_one(path, key, opts, dataset.dropped)
+
+    dataset.items = items()
+    return dataset

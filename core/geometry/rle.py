@@ -1,0 +1,107 @@
+"""COCO RLE masks: decode (whole frame or only the bounding box), encode, area and box."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from pycocotools import mask as cocomask
+
+from prelabel.geometry.kernels.loader import compiled
+from prelabel.geometry.rings import BoolArray
+from prelabel.model import Box, Mask
+
+
+def decode_mask(mask: Mask) -> BoolArray:
+    """Decode a :class:`Mask` into a full-frame boolean array.
+
+    Args:
+        mask: the compact RLE mask.
+
+    Returns:
+        ``(height, width)`` boolean array, True on the mask.
+    """
+    return np.asarray(cocomask.decode(mask.rle()), dtype=bool)
+
+
+def encode_mask(binary: npt.ArrayLike) -> Mask:
+    """Encode a ``(H, W)`` array (non-zero = on) as a compressed-RLE :class:`Mask`."""
+    arr = np.asfortranarray(np.asarray(binary) != 0, dtype=np.uint8)
+    if arr.ndim != 2:
+        raise ValueError(f"a mask must be 2-D, got shape {arr.shape}")
+    rle = cocomask.encode(arr)
+    return Mask(counts=bytes(rle["counts"]), height=arr.shape[0], width=arr.shape[1])
+
+
+def mask_area(mask: Mask) -> int:
+    """Number of pixels on the mask."""
+    return int(cocomask.area(mask.rle()))
+
+
+def mask_bbox(mask: Mask) -> Box:
+    """Tight axis-aligned box around the mask's pixels (zero size for an empty mask)."""
+    x, y, w, h = (float(v) for v in cocomask.toBbox(mask.rle()))
+    return Box(x, y, w, h)
+
+
+def crop_to_pixels(binary: BoolArray) -> tuple[BoolArray, int, int]:
+    """The binary array cropped to its pixels' bounding box, and the crop's (x0, y0)."""
+    rows = np.flatnonzero(binary.any(axis=1))
+    if rows.size == 0:
+        return binary[:0, :0], 0, 0
+    cols = np.flatnonzero(binary.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return binary[y0:y1, x0:x1], int(x0), int(y0)
+
+
+def rle_counts(counts: bytes | str) -> npt.NDArray[np.int64]:
+    """Run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``, vectorised).
+
+    Each value is 5-bit groups (``0x20`` = more follows, ``0x10`` in the last group = negative),
+    offset by 48; from the fourth value on, each is a delta against the value two before.
+    """
+    raw = counts.encode("ascii") if isinstance(counts, str) else counts
+    c = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
+    if c.size == 0:
+        return np.zeros(0, np.int64)
+    last = (c & 0x20) == 0
+    group = np.concatenate(([0], np.cumsum(last)[:-1]))
+    starts = np.flatnonzero(np.concatenate(([True], last[:-1])))
+    k = np.arange(c.size) - starts[group]
+    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    negative = (c[last] & 0x10) != 0
+    x = x - np.where(negative, np.int64(1) << (5 * (k[last] + 1)), 0)
+    out: npt.NDArray[np.int64] = np.array(x, dtype=np.int64)
+    out[1::2] = np.cumsum(x[1::2])
+    out[2::2] = np.cumsum(x[2::2])
+    return out
+
+
+def decode_cropped(mask: Mask) -> tuple[BoolArray, int, int]:
+    """Decode a mask only inside its bounding box (never the full frame).
+
+    Equal to cropping :func:`decode_mask`, verified against pycocotools in the tests, and
+    several times faster on small objects in large frames.
+
+    Returns:
+        ``(crop, x0, y0)``: the cropped boolean array and the pixel offset of its corner.
+    """
+    kernels = compiled()
+    if kernels is not None:
+        crop, cx, cy = kernels.decode_crop(
+            np.frombuffer(mask.counts, np.uint8), mask.height, mask.width
+        )
+        return crop.view(bool), int(cx), int(cy)
+    h = mask.height
+    bx, by, bw, bh = (int(v) for v in cocomask.toBbox(mask.rle()))
+    if bw == 0:
+        return np.zeros((0, 0), bool), 0, 0
+    x0, x1, y0, y1 = bx, bx + bw, by, by + bh
+    runs = rle_counts(mask.counts)
+    ends = np.cumsum(runs)
+    begins = ends - runs
+    lo, hi = x0 * h, x1 * h
+    i0, i1 = int(np.searchsorted(ends, lo, "right")), int(np.searchsorted(begins, hi, "left"))
+    lengths = np.minimum(ends[i0:i1], hi) - np.maximum(begins[i0:i1], lo)
+    values = (np.arange(i0, i1) & 1).astype(bool)
+    cols = np.repeat(values, lengths).reshape(x1 - x0, h)
+    return np.ascontiguousarray(cols[:, y0:y1].T), x0, y0

@@ -1,0 +1,211 @@
+"""Reading a converted directory and finding task images, for :mod:`prelabel.review.preview`.
+
+:func:`load_output` reads the output contract of ``prelabel convert`` (``tasks.jsonl``, the
+optional ``report.json`` and ``artifacts/``) into an :class:`OutputDir` of :class:`Task`
+lines, which also resolves artifact references (``artifact://NAME`` or hosted URLs) back to
+files. :class:`ImageFinder` locates the local image of an attachment URL under an
+``--images`` folder (by basename, ties broken by the longest shared path tail, else by the
+item key) and :func:`read_image` decodes it as BGR. Malformed input raises
+:class:`~prelabel.errors.InputError` naming the file and line. Split out of ``preview.py``;
+the names stay importable from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from prelabel.config.load import TaskConfig
+from prelabel.errors import InputError
+from prelabel.validate import Artifacts
+from prelabel.writers.context import ARTIFACT_SCHEME
+
+Image = npt.NDArray[np.uint8]
+
+
+TASKS_FILE = "tasks.jsonl"
+REPORT_FILE = "report.json"
+
+
+@dataclass(slots=True)
+class Task:
+    """One line of ``tasks.jsonl`` plus what ``report.json`` says about it."""
+
+    line: int
+    task_type: str
+    body: dict[str, Any]
+    unique_id: str
+    key: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(slots=True)
+class OutputDir:
+    """A directory written by ``prelabel convert``."""
+
+    root: Path
+    tasks: list[Task]
+    report: dict[str, Any]
+    # resolves hosted artifact URLs exactly when the task config is known
+    hosted: Artifacts | None = None
+    _by_task: dict[str, list[dict[str, Any]]] | None = None
+    _artifacts: list[tuple[str, Path]] | None = None
+
+    def records(self, unique_id: str) -> list[dict[str, Any]]:
+        """The report's object records that went to (or were dropped from) one task."""
+        if self._by_task is None:
+            self._by_task = {}
+            for rec in self.report.get("objects", []):
+                if isinstance(rec, dict):
+                    self._by_task.setdefault(str(rec.get("task")), []).append(rec)
+        return self._by_task.get(unique_id, [])
+
+    def artifact(self, ref: Any) -> Path | None:
+        """The file under ``artifacts/`` a body reference points at (``artifact://NAME`` or a
+        hosted URL whose path ends with the file's relative name; the longest such wins)."""
+        if not isinstance(ref, str):
+            return None
+        base = self.root / "artifacts"
+        if ref.startswith(ARTIFACT_SCHEME):
+            path = base / ref[len(ARTIFACT_SCHEME) :]
+            return path if path.is_file() else None
+        found = self.hosted.path(ref) if self.hosted is not None else None
+        if found is not None:
+            return found
+        if self._artifacts is None:
+            files = [p for p in base.rglob("*") if p.is_file()] if base.is_dir() else []
+            named = [(p.relative_to(base).as_posix(), p) for p in files]
+            self._artifacts = sorted(named, key=lambda np_: -len(np_[0]))
+        url_path = unquote(urlsplit(ref).path)
+        return next((p for name, p in self._artifacts if url_path.endswith("/" + name)), None)
+
+    def load_json(self, ref: Any) -> Any:
+        path = self.artifact(ref)
+        return None if path is None else orjson.loads(path.read_bytes())
+
+
+def _read_report(root: Path) -> dict[str, Any]:
+    path = root / REPORT_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc})", path=path) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object", path=path)
+    return data
+
+
+def _parse_task(path: Path, n: int, raw: bytes, info: dict[str, dict[str, Any]]) -> Task:
+    try:
+        line = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc})", path=path, location=f"line {n}") from None
+    if not isinstance(line, dict) or not isinstance(line.get("body"), dict):
+        raise InputError('expected {"task_type", "body"}', path=path, location=f"line {n}")
+    body = line["body"]
+    uid = str(body.get("unique_id") or f"line-{n}")
+    meta = info.get(uid, {})
+    return Task(
+        n,
+        str(line.get("task_type", "")),
+        body,
+        uid,
+        key=meta.get("key"),
+        width=meta.get("width"),
+        height=meta.get("height"),
+    )
+
+
+def load_output(directory: str | Path, config: TaskConfig | None = None) -> OutputDir:
+    """Read ``tasks.jsonl`` and ``report.json`` of a converted directory.
+
+    Args:
+        directory: the ``--out`` directory of ``prelabel convert``.
+        config: the task config used for the conversion; with ``artifact_url`` set it maps
+            hosted URLs back to ``artifacts/`` exactly (without it, by URL path suffix).
+
+    Returns:
+        The tasks in file order and the report (empty when ``report.json`` is missing).
+
+    Raises:
+        InputError: the directory or its ``tasks.jsonl`` is missing or malformed.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError("no such directory (expected the --out folder of convert)", path=root)
+    path = root / TASKS_FILE
+    if not path.is_file():
+        raise InputError(f"no {TASKS_FILE}: not an output folder of `prelabel convert`", path=root)
+    report = _read_report(root)
+    info = {str(t.get("unique_id")): t for t in report.get("tasks", []) if isinstance(t, dict)}
+    tasks = []
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if raw.strip():
+                tasks.append(_parse_task(path, n, raw, info))
+    hosted = Artifacts(root, config) if config is not None else None
+    return OutputDir(root, tasks, report, hosted)
+
+
+# --- finding images -----------------------------------------------------------------------
+
+
+class ImageFinder:
+    """Finds the local file of an attachment URL under one folder (see the module doc)."""
+
+    def __init__(self, folder: str | Path | None) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self._by_name: dict[str, list[Path]] | None = None
+        self._by_stem: dict[str, list[Path]] = {}
+
+    def _index(self) -> dict[str, list[Path]]:
+        if self._by_name is None:
+            self._by_name = {}
+            if self.folder is not None and self.folder.is_dir():
+                for path in sorted(self.folder.rglob("*")):
+                    if path.is_file():
+                        self._by_name.setdefault(path.name, []).append(path)
+                        self._by_stem.setdefault(path.stem, []).append(path)
+        return self._by_name
+
+    def find(self, url: Any, key: str | None = None) -> Path | None:
+        """The local file for ``url`` (or, failing that, for the item ``key``)."""
+        index = self._index()
+        url_path = unquote(urlsplit(url).path) if isinstance(url, str) else ""
+        name = url_path.rsplit("/", 1)[-1]
+        candidates = index.get(name, []) if name else []
+        if not candidates and key is not None:
+            candidates = self._by_stem.get(str(key), [])
+        if not candidates:
+            return None
+        return max(candidates, key=lambda p: _shared_tail(p, url_path))
+
+    def frames(self, urls: list[Any]) -> list[Path | None]:
+        return [self.find(u) for u in urls]
+
+
+def _shared_tail(path: Path, url_path: str) -> int:
+    a, b = path.parts[::-1], [p for p in url_path.split("/") if p][::-1]
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def read_image(path: Path | None) -> Image | None:
+    """A BGR image, or None when there is no file or it cannot be decoded."""
+    if path is None:
+        return None
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return None if img is None else np.asarray(img, dtype=np.uint8)

@@ -1,0 +1,240 @@
+"""Preview pictures of a converted directory: each task's prelabels drawn on its local image.
+
+Reads only the output contract of ``convert``: ``DIR/tasks.jsonl``, ``DIR/artifacts/`` and
+``DIR/report.json``. Image tasks become one PNG each; video tasks a contact sheet (a grid of
+sampled frames with track numbers); segment tasks the indexed PNG rendered through its
+``labelMapping`` over the image. Every picture has a legend (one colour per label, counts,
+fixed and dropped objects with reasons).
+
+Finding the local image of a task (``--images FOLDER``)
+    1. the basename of the attachment URL (query and fragment removed, %-escapes decoded),
+       for video tasks of each entry of ``attachments``;
+    2. else a file whose stem is the task's item key (``report.json`` ``tasks[].key``).
+    Files are looked up anywhere under FOLDER; when several share a name, the one whose
+    relative path shares the longest tail with the URL path wins (``seq1/img1/000001.jpg``).
+    A task whose image is not found is drawn on a plain canvas of its size, with a note.
+
+Fixed objects (the limits engine changed them) are drawn dashed with a ``*`` after the label;
+dropped objects are not in the body, so they are listed in the legend with their reasons.
+
+The drawing is split by responsibility: :mod:`~prelabel.review.load` (reading the directory,
+finding images), :mod:`~prelabel.review.draw` (colours and annotation objects),
+:mod:`~prelabel.review.legend` (canvas and legend panel), :mod:`~prelabel.review.segment`
+and :mod:`~prelabel.review.video` (those task types); this module draws image tasks, writes
+the previews and keeps every name importable as ``prelabel.review.preview``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from prelabel.config.load import TaskConfig
+from prelabel.errors import InputError
+from prelabel.review.draw import (
+    FONT,
+    PALETTE,
+    SCORE_KEYS,
+    Colours,
+    Pts,
+    annotation_points,
+    annotation_text,
+    draw_annotation,
+    fixed_uuids,
+    label_colour,
+    prelabels,
+    put_label,
+    taxonomy_labels,
+)
+from prelabel.review.legend import (
+    CANVAS_GREY,
+    LEGEND_WIDTH,
+    Legend,
+    canvas,
+    display_scale,
+    missing_note,
+    with_legend,
+)
+from prelabel.review.load import (
+    REPORT_FILE,
+    TASKS_FILE,
+    Image,
+    ImageFinder,
+    OutputDir,
+    Task,
+    load_output,
+    read_image,
+)
+from prelabel.review.segment import (
+    indexed_images,
+    mapping_entries,
+    paint_segments,
+    read_indexed,
+    render_segment_task,
+)
+from prelabel.review.video import (
+    SHEET_COLUMNS,
+    TILE_WIDTH,
+    draw_frame,
+    frame_urls,
+    render_video_task,
+    sample_indices,
+    track_numbers,
+    video_frames,
+    write_mp4,
+)
+
+__all__ = [
+    "CANVAS_GREY",
+    "FONT",
+    "LEGEND_WIDTH",
+    "PALETTE",
+    "REPORT_FILE",
+    "SCORE_KEYS",
+    "SHEET_COLUMNS",
+    "TASKS_FILE",
+    "TILE_WIDTH",
+    "Colours",
+    "Image",
+    "ImageFinder",
+    "Legend",
+    "OutputDir",
+    "Preview",
+    "Pts",
+    "Task",
+    "annotation_points",
+    "annotation_text",
+    "canvas",
+    "display_scale",
+    "draw_annotation",
+    "draw_frame",
+    "fixed_uuids",
+    "frame_urls",
+    "indexed_images",
+    "label_colour",
+    "load_output",
+    "mapping_entries",
+    "missing_note",
+    "paint_segments",
+    "prelabels",
+    "preview_dir",
+    "preview_task",
+    "put_label",
+    "read_image",
+    "read_indexed",
+    "render_image_task",
+    "render_segment_task",
+    "render_task",
+    "render_video_task",
+    "safe_name",
+    "sample_indices",
+    "taxonomy_labels",
+    "track_numbers",
+    "video_frames",
+    "with_legend",
+    "write_mp4",
+    "write_png",
+]
+
+
+def render_image_task(out: OutputDir, task: Task, finder: ImageFinder) -> tuple[Image, bool]:
+    """An imageannotation task drawn on its image; returns the picture and whether the
+    image was found."""
+    url = task.body.get("attachment")
+    path = finder.find(url, task.key)
+    img, scale, notes = canvas(read_image(path), task.width, task.height, missing_note(url))
+    records = out.records(task.unique_id)
+    fixed = fixed_uuids(records, task.unique_id)
+    legend = Legend(Colours(task.body), notes=notes)
+    legend.add_records(records)
+    annotations = prelabels(task.body)
+    for a in annotations if isinstance(annotations, list) else []:
+        if isinstance(a, dict):
+            draw_annotation(img, a, scale, legend.colours, fixed=a.get("uuid") in fixed)
+            legend.labels[str(a.get("label", "?"))] += 1
+    return with_legend(img, legend, task.unique_id), path is not None
+
+
+@dataclass(slots=True)
+class Preview:
+    """One written preview."""
+
+    unique_id: str
+    task_type: str
+    path: Path
+    image_found: bool
+    mp4: Path | None = None
+
+
+def safe_name(unique_id: str) -> str:
+    """A file name for a task's preview (``project/type/key`` -> ``project_type_key``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", unique_id).strip("_") or "task"
+
+
+def render_task(out: OutputDir, task: Task, finder: ImageFinder) -> tuple[Image, bool]:
+    """The preview picture of any task type, and whether its image(s) were found."""
+    if task.task_type == "segmentannotation":
+        return render_segment_task(out, task, finder)
+    if (
+        task.task_type in ("videoannotation", "videoplaybackannotation")
+        or "attachments" in task.body
+    ):
+        return render_video_task(out, task, finder)
+    return render_image_task(out, task, finder)
+
+
+def write_png(path: Path, img: Image) -> None:
+    ok, data = cv2.imencode(".png", img)
+    if not ok:
+        raise InputError("could not encode the preview PNG", path=path)
+    path.write_bytes(data.tobytes())
+
+
+def preview_task(
+    out: OutputDir, task: Task, finder: ImageFinder, dest: Path, *, mp4: bool = False
+) -> Preview:
+    """Render one task to ``dest/<safe unique_id>.png`` (and ``.mp4`` for video if asked)."""
+    img, found = render_task(out, task, finder)
+    path = dest / f"{safe_name(task.unique_id)}.png"
+    write_png(path, img)
+    video = None
+    if mp4 and task.task_type in ("videoannotation", "videoplaybackannotation"):
+        video = write_mp4(out, task, finder, dest / f"{safe_name(task.unique_id)}.mp4")
+    return Preview(task.unique_id, task.task_type, path, found, video)
+
+
+def preview_dir(
+    directory: str | Path,
+    images: str | Path | None,
+    dest: str | Path,
+    *,
+    limit: int | None = None,
+    mp4: bool = False,
+    progress: Any = None,
+    config: TaskConfig | None = None,
+) -> list[Preview]:
+    """Write a preview PNG per task of a converted directory.
+
+    Args:
+        directory: the ``--out`` folder of ``prelabel convert``.
+        images: folder holding the images / frames (searched recursively); None: plain canvases.
+        dest: folder for the PNGs (created).
+        limit: at most this many tasks, in file order.
+        mp4: also write an annotated MP4 per video task.
+        progress: optional callable wrapping the task iterable (e.g. a tqdm factory).
+        config: the conversion's task config (exact hosted-artifact lookup), or None.
+
+    Returns:
+        One :class:`Preview` per task drawn.
+    """
+    out = load_output(directory, config)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    finder = ImageFinder(images)
+    tasks = out.tasks[:limit] if limit is not None else out.tasks
+    iterable = progress(tasks) if progress is not None else tasks
+    return [preview_task(out, t, finder, dest, mp4=mp4) for t in iterable]
