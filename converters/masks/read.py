@@ -40,65 +40,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from prelabel.converters.masks.classes import ClassNames, load_classes
+from prelabel.converters.masks.classes import load_classes
 from prelabel.converters.masks.colormaps import load_colormap
-from prelabel.converters.masks.decode import Array, decode, header, present, zero_values
-from prelabel.converters.masks.items import _items, binary_item, mask_item, video_item
+from prelabel.converters.masks.items import _items
 from prelabel.converters.masks.kinds import (
-    RASTERS,
     Spec,
-    detect_kind,
-    raster_binary,
-    raster_color,
-    raster_instances,
-    raster_panoptic,
-    raster_panoptic2ch,
-    raster_semantic,
-    raster_voc_object,
 )
 from prelabel.converters.masks.pairing import (
-    IMAGE_EXTS,
-    PAIR_SUFFIXES,
-    Pairing,
-    Row,
     build_pairing,
-    pair_key,
-    read_manifest,
 )
 from prelabel.converters.masks.panoptic import load_panoptic
 from prelabel.errors import InputError
 from prelabel.model import Dataset
 
 __all__ = [
-    "IMAGE_EXTS",
     "KINDS",
-    "PAIR_SUFFIXES",
-    "RASTERS",
-    "Array",
-    "ClassNames",
-    "Pairing",
-    "Row",
-    "Spec",
-    "binary_item",
-    "build_pairing",
-    "decode",
-    "detect_kind",
-    "header",
-    "load_classes",
-    "mask_item",
-    "pair_key",
-    "present",
-    "raster_binary",
-    "raster_color",
-    "raster_instances",
-    "raster_panoptic",
-    "raster_panoptic2ch",
-    "raster_semantic",
-    "raster_voc_object",
-    "read_manifest",
     "read_masks",
-    "video_item",
-    "zero_values",
 ]
 
 KINDS = (

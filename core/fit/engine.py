@@ -25,11 +25,13 @@ import numpy as np
 
 from prelabel.config.limits import Bounds, GeometryLimits, TargetKind
 from prelabel.fit.polygon import fit_polygon
-from prelabel.fit.run import EPS, MIN_AREA, Drop, FitPolicy, Fitted, Run
+from prelabel.fit.run import Drop, FitPolicy, Fitted, Run
 from prelabel.fit.shapes import fit_box, fit_cuboid, fit_ellipse, fit_line, fit_point
 from prelabel.model import Geometry
 
-__all__ = ["EPS", "MIN_AREA", "FitPolicy", "Fitted", "fit_geometry"]
+__all__ = [
+    "fit_geometry",
+]
 
 
 def fit_geometry(

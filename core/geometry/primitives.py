@@ -16,85 +16,21 @@ import math
 
 import numpy as np
 
-from prelabel.geometry.keyhole import keyhole, keyhole_arrays, keyhole_count
 from prelabel.geometry.rings import (
     BoolArray,
-    Coords,
-    PartArrays,
-    clean_ring,
-    exterior_coords,
-    hole_coords,
-    iou,
-    parts_to_shape,
     polygon_to_mask,
-    ring_array,
     rings_to_mask,
-    shape_to_parts,
-    signed_area,
-    starts,
-    to_ring,
-    weighted_iou,
 )
 from prelabel.geometry.rle import (
-    decode_cropped,
     decode_mask,
-    encode_mask,
-    mask_area,
-    mask_bbox,
-    rle_counts,
 )
-from prelabel.geometry.simplify import (
-    BISECT_STEPS,
-    bisect_simplify,
-    densify_array,
-    densify_to,
-    part_iou,
-    simplify_part,
-    simplify_to_budget,
-)
-from prelabel.geometry.trace import has_pinch, mask_to_polygon, trace_parts
 from prelabel.model import XY, Box, Ellipse, Geometry, Mask, Polygon
 
 __all__ = [
-    "BISECT_STEPS",
-    "BoolArray",
-    "Coords",
-    "PartArrays",
-    "bisect_simplify",
-    "clean_ring",
-    "decode_cropped",
-    "decode_mask",
-    "densify_array",
-    "densify_to",
     "ellipse_bounds",
     "ellipse_vertices",
-    "encode_mask",
-    "exterior_coords",
-    "has_pinch",
-    "hole_coords",
-    "iou",
-    "keyhole",
-    "keyhole_arrays",
-    "keyhole_count",
-    "mask_area",
-    "mask_bbox",
-    "mask_to_polygon",
-    "part_iou",
-    "parts_to_shape",
-    "polygon_to_mask",
     "rasterize",
-    "ring_array",
-    "rings_to_mask",
-    "rle_counts",
     "rotated_box_vertices",
-    "shape_to_parts",
-    "signed_area",
-    "simplify_part",
-    "simplify_to_budget",
-    "starts",
-    "to_ring",
-    "trace_parts",
-    "weighted_iou",
 ]
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from prelabel.geometry.kernels import loader as kernels
+from prelabel.geometry.kernels import simplify as kernels
 from prelabel.geometry.kernels.loader import Kernels, compiled
 from prelabel.geometry.keyhole import keyhole_count
 from prelabel.geometry.rings import (

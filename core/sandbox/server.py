@@ -54,7 +54,12 @@ from prelabel.sandbox.handlers import (
 )
 from prelabel.sandbox.store import SandboxStore
 
-__all__ = ["Faults", "Sandbox", "SandboxStore", "make_app", "run_sandbox", "serve_forever"]
+__all__ = [
+    "Sandbox",
+    "make_app",
+    "run_sandbox",
+    "serve_forever",
+]
 
 
 def make_app(

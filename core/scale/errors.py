@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from prelabel.errors import SubmitError, SubmitRejectedError, SubmitTransportError
+from prelabel.errors import SubmitRejectedError
 
 __all__ = [
     "BadRequestError",
@@ -28,9 +28,6 @@ __all__ = [
     "NotEnabledError",
     "NotFoundError",
     "ServerError",
-    "SubmitError",
-    "SubmitRejectedError",
-    "SubmitTransportError",
     "TooManyRequestsError",
     "UnauthorizedError",
     "UniqueIdConflictError",

@@ -11,7 +11,7 @@ from typing import Any, TypeAlias
 
 from prelabel.errors import UnknownFormatError
 from prelabel.model import Item
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.context import WriteContext
 
 Writer: TypeAlias = Callable[[Item, WriteContext], dict[str, Any]]
 
@@ -46,4 +46,7 @@ def get_writer(task_type: str) -> Writer:
     )
 
 
-__all__ = ["ArtifactStore", "WriteContext", "Writer", "get_writer"]
+__all__ = [
+    "Writer",
+    "get_writer",
+]

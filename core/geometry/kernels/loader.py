@@ -23,22 +23,10 @@ from typing import Any
 from prelabel.geometry.kernels import raster as kernels_raster
 from prelabel.geometry.kernels import simplify as kernels_simplify
 from prelabel.geometry.kernels.raster import F64, I32, I64, U8
-from prelabel.geometry.kernels.simplify import (
-    dp_ranks,
-    midpoint_ring,
-    ranked_select,
-    ring_ranks,
-    simple_part,
-)
 
 __all__ = [
     "Kernels",
     "compiled",
-    "dp_ranks",
-    "midpoint_ring",
-    "ranked_select",
-    "ring_ranks",
-    "simple_part",
 ]
 
 
