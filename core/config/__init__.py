@@ -1,1 +1,13 @@
-"""TODO"""
+"""The task config: what tasks to build, checked against what Scale documents.
+
+- ``load``: read a TOML / JSON / YAML file into a :class:`~prelabel.config.load.TaskConfig`
+  (``task_type``, Scale's ``[params]``, prelabel's own ``[prelabel]`` options);
+- ``params``: the checks on ``task_type`` and ``[params]``;
+- ``rules``: Scale's documented rules and limits as data, each with its source;
+- ``taxonomy``: ``labels`` / ``objects_to_annotate`` parsed into leaf label sets;
+- ``limits``: the geometry limits a task's params put on prelabels;
+- ``options``: the ``[prelabel]`` table (each also a CLI flag);
+- ``labelmap``: label-map files (rename, merge, drop labels).
+
+May import: ``prelabel.errors``. Nothing else of prelabel.
+"""

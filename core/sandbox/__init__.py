@@ -1,1 +1,11 @@
-"""TODO"""
+"""A local Scale-compatible API (aiohttp) for tests, benchmarks and dry rehearsals.
+
+- ``server``: the app, started in a thread (:class:`~prelabel.sandbox.server.Sandbox`) or
+  in the foreground (``prelabel sandbox``);
+- ``handlers``: the ``/v1`` endpoints (tasks, batches, files);
+- ``faults``: fault injection and authentication middlewares;
+- ``store``: the SQLite store.
+
+May import: ``prelabel.config`` (Scale's rules), ``prelabel.errors``. It never imports the
+client: the two meet only over HTTP.
+"""
