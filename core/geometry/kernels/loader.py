@@ -106,6 +106,7 @@ class _State:
     next_check: float = 0.0  # monotonic time of the next look for a warm cache
     warmup_started: bool = False
     unavailable: bool = False  # numba missing, or nowhere to keep its cache
+    warming: bool = False  # this process holds the warm-up lock
 
 
 _STATE = _State()
@@ -199,6 +200,8 @@ def _warmup_running() -> bool:
 
 
 def _wait_for_running_warmup(timeout: float = 180.0) -> None:
+    if _STATE.warming:
+        return
     deadline = time.monotonic() + timeout
     while _warmup_running() and not _marker().exists() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -248,8 +251,10 @@ def warmup_lock() -> Iterator[bool]:
     try:
         os.write(fd, str(os.getpid()).encode())
         os.close(fd)
+        _STATE.warming = True
         yield True
     finally:
+        _STATE.warming = False
         lock.unlink(missing_ok=True)
 
 
