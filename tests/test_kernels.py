@@ -27,7 +27,7 @@ from hypothesis.extra.numpy import arrays
 from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy
-from prelabel.fit.warmup import warm_up
+from prelabel.fit.warmup import exercise, warm_up
 from prelabel.geometry import rings as rings_mod
 from prelabel.geometry import rle, trace
 from prelabel.geometry.kernels import loader as kernels
@@ -345,25 +345,37 @@ def test_a_cold_cache_starts_one_background_compile_and_does_not_wait(
 def test_warm_up_compiles_every_kernel_as_real_conversions_call_it(
     shared: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The background warm-up compiles each kernel for exactly the argument types real
-    fits use: fitting the real masks afterwards compiles nothing new. Then the cache is
-    marked warm, and a fresh process state loads the kernels at once."""
+    """The warm-up's synthetic fits compile each kernel for exactly the argument types real
+    fits use: fitting the real masks afterwards compiles nothing new."""
     monkeypatch.setattr(kernels, "_STATE", kernels._State())
-    warm_up()
-    compiled_now = kernels.compiled()
-    assert compiled_now is not None and kernels._marker().exists()
-    signatures = {
-        f.name: len(getattr(compiled_now, f.name).signatures) for f in fields(compiled_now)
-    }
-    assert all(signatures.values()), signatures
+    fresh = kernels.compiled(wait=True)
+    assert fresh is not None
+    exercise()
+    signatures = {f.name: len(getattr(fresh, f.name).signatures) for f in fields(fresh)}
+    # the kernels Python calls (the others are called only by these, compiled with them)
+    entries = ("decode_crop", "edge_rings", "rings_iou", "midpoint_ring", "ranked_select")
+    assert all(signatures[name] for name in entries), signatures
     for m in real_masks(shared)[::7]:
         bounds = Bounds.for_image(m.width, m.height)
         for budget in (12, 100):
-            fit_geometry(
-                m, "polygon", GeometryLimits("polygon", max_vertices=budget), bounds, FitPolicy()
-            )
-    after = {f.name: len(getattr(compiled_now, f.name).signatures) for f in fields(compiled_now)}
-    assert after == signatures
+            limits = GeometryLimits("polygon", max_vertices=budget)
+            fit_geometry(m, "polygon", limits, bounds, FitPolicy())
+    assert {f.name: len(getattr(fresh, f.name).signatures) for f in fields(fresh)} == signatures
+
+
+def test_warm_up_marks_the_cache_and_a_new_process_loads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker, lock = tmp_path / "k.warm", tmp_path / "k.lock"
+    monkeypatch.setattr(kernels, "_marker", lambda: marker)
+    monkeypatch.setattr(kernels, "_lock", lambda: lock)
+    monkeypatch.setattr(kernels, "_STATE", kernels._State())
+    lock.write_text("12345")  # another process is compiling: this one leaves it alone
+    warm_up()
+    assert not marker.exists() and lock.exists()
+    lock.unlink()
+    warm_up()
+    assert marker.exists() and not lock.exists()
     monkeypatch.setattr(kernels, "_STATE", kernels._State())
     monkeypatch.setattr(kernels, "_start_warmup", lambda: pytest.fail("compiled again"))
     assert kernels.compiled() is not None
