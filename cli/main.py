@@ -16,6 +16,7 @@ import click
 
 from prelabel import __version__
 from prelabel.errors import PrelabelError
+from prelabel.geometry.kernels import loader
 
 # command name -> module under prelabel.cli exposing a click command of the same name
 COMMANDS: dict[str, str] = {
@@ -94,4 +95,6 @@ def cli(verbose: bool) -> None:
 
 
 def main() -> None:
+    if sys.stderr.isatty():  # say why the first traced masks after an install run slower
+        loader.on_status = lambda text: click.echo(f"note: {text}", err=True)
     cli(prog_name="prelabel")
