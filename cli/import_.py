@@ -132,9 +132,24 @@ def _report(summary: ImportSummary, kwargs: dict[str, Any]) -> None:
             click.echo(f"  skipped {n}: {reason}", err=True)
         click.echo(f"  fetched {summary.downloads} file(s), {summary.downloads_reused} already here;"
                    f" {summary.cached} task(s) from FINAL/responses", err=True)  # fmt: skip
-        for name, what in summary.exports.items():
-            click.echo(f"  wrote {name}: {orjson.dumps(what).decode()}", err=True)
+        for line in _export_lines(summary.exports):
+            click.echo(f"  wrote {line}", err=True)
         for note in summary.notes[:20]:
             click.echo(f"  note: {note}", err=True)
     if kwargs["as_json"]:
         click.echo(orjson.dumps(data).decode())
+
+
+def _export_lines(exports: dict[str, Any]) -> list[str]:
+    out = []
+    if "coco" in exports:
+        c = exports["coco"]
+        out.append(f"coco.json: {c['images']} image(s), {c['annotations']} annotation(s)")
+    if "masks" in exports:
+        m = exports["masks"]
+        out.append(
+            f"masks/, instances/, panoptic/, panoptic.json: {m['masks']} image(s), {m['classes']} class(es)"
+        )
+    if "mot" in exports:
+        out.append(f"mot/ and frames/: {', '.join(exports['mot']['sequences'])}")
+    return out

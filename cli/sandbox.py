@@ -125,7 +125,8 @@ def sandbox_command(port: int, store: str, require_key: str | None, latency_ms: 
     --complete accept finishes each task with the prelabels as sent;
     --complete edit applies seeded edits (moves, deletions, additions, label
     changes) and writes each to STORE/edits.jsonl. Results are served at
-    /results/..., and a task's http(s) callback_url gets Scale's callback.
+    /results/...; a callback_url on this machine gets Scale's callback (the
+    sandbox never calls or fetches from other hosts).
     Point a client at it:  SCALE_API_URL=http://127.0.0.1:PORT/v1
     """
     completion = completion_of(complete, edit_rate, seed)

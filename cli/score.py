@@ -26,6 +26,8 @@ SCORE_FILE = "score.json"
               help="Worst tasks shown on the page, sent beside final.")  # fmt: skip
 @click.option("--max", "-n", "limit", type=click.IntRange(min=1), default=100, show_default=True,
               help="Task thumbnails on the page (the scores cover all tasks).")  # fmt: skip
+@click.option("--match", type=click.Choice(["uuid", "iou"]), default="uuid", show_default=True,
+              help="Pair sent and final image objects by uuid, or by IoU >= 0.5 (projects that issue new uuids).")  # fmt: skip
 @output_options
 def score_command(out_dir: str, final: str, **kwargs: Any) -> None:
     """Score the prelabels of DIR against the final labels in FINAL.
@@ -42,7 +44,7 @@ def score_command(out_dir: str, final: str, **kwargs: Any) -> None:
     Example:
         prelabel score out/ final/ --images val2017/ --json
     """
-    summary = score_dirs(out_dir, final)
+    summary = score_dirs(out_dir, final, by_iou=kwargs["match"] == "iou")
     data = summary.as_dict()
     (Path(final) / SCORE_FILE).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     page = None

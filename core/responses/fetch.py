@@ -4,8 +4,8 @@ from every error and sent only to the API's own host).
 
 Three sources of task objects:
 
-* :func:`journal_tasks` — the tasks of a converted directory: each unique_id's task_id from
-  the submit journal (at this API URL), else looked up by unique_id in batches of 100;
+* :func:`journal_tasks` — the tasks of a converted directory, listed by unique_id 100 at a
+  time (a task whose id is not the one the submit journal holds is fetched by id);
 * :func:`list_tasks` — ``GET /v1/tasks`` with Scale's filters (``project``, ``batch``,
   ``unique_id``, ``status``) page by page (``limit`` / ``next_token``; the legacy
   ``offset`` / ``has_more`` pages too);
@@ -157,17 +157,32 @@ def journal_tasks(
     *,
     concurrency: int = 8,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The task objects of ``unique_ids`` (by journal task_id, else by unique_id lookup),
-    and the unique_ids the server does not know."""
-    known = [uid for uid in unique_ids if uid in ids]
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        docs = list(pool.map(lambda uid: get_task(client, cache, ids[uid]), known))
-    found = {str(d.get("unique_id")): d for d in docs if d is not None}
+    """The task objects of ``unique_ids`` and the unique_ids the server does not know.
+
+    ``ids`` maps unique_ids to the task ids the journal (or an earlier import) knows: those
+    found completed in the cache are not fetched. The rest are listed 100 unique_ids per
+    ``GET /tasks``; a task whose listed id is not the one the journal holds (the unique_id
+    was reused) and a known id the list did not return are fetched by id.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for uid in unique_ids:
+        doc = cache.get(ids[uid]) if uid in ids else None
+        if doc is not None:
+            found[uid] = doc
     rest = [uid for uid in unique_ids if uid not in found]
     for chunk in (rest[i : i + PAGE] for i in range(0, len(rest), PAGE)):
+        wanted = set(chunk)
         for doc in list_tasks(client, unique_id=chunk):
-            if doc.get("unique_id") in chunk:
-                found[str(doc["unique_id"])] = doc
+            uid = str(doc.get("unique_id"))
+            if uid in wanted and (uid not in found or doc.get("task_id") == ids.get(uid)):
+                found[uid] = doc  # the journal's task wins when a unique_id was reused
+    by_id = [u for u in rest if u in ids and found.get(u, {}).get("task_id") != ids[u]]
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for uid, doc in zip(
+            by_id, pool.map(lambda u: get_task(client, cache, ids[u]), by_id), strict=True
+        ):
+            if doc is not None:
+                found[uid] = doc
     return [found[u] for u in unique_ids if u in found], [u for u in unique_ids if u not in found]
 
 

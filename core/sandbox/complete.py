@@ -9,13 +9,15 @@ one JSON line per edit to ``STORE/edits.jsonl``::
      "detail": "moved", "label": "person"}
 
 Hosted prelabels are read from the sandbox's own uploads (``scaledata://sandbox/ID``) or
-fetched over http(s); a task whose prelabels cannot be read ends in ``status: "error"``
-with Scale's error message. Result files are stored under ``STORE/results/TASK_ID/`` and
+fetched over http(s) from this machine (127.0.0.1, localhost, ::1: the sandbox never reaches
+the network); a task whose prelabels cannot be read ends in ``status: "error"`` with Scale's
+error message. Result files are stored under ``STORE/results/TASK_ID/`` and
 served without authentication at ``/results/TASK_ID/NAME`` (like Scale's unguessable S3
 links); the stored task holds ``sandbox://results/...`` and every ``GET`` answer names the
 server that answers it, so a store served again on another port still links correctly.
-When the task has an http(s) ``callback_url``, Scale's callback body ``{"task",
-"response", "task_id"}`` is POSTed to it (3 tries) and ``callback_succeeded`` recorded.
+When the task's ``callback_url`` is an http(s) URL on this machine, Scale's callback body
+``{"task", "response", "task_id"}`` is POSTed to it (3 tries) and ``callback_succeeded``
+recorded; other callback URLs (e-mail addresses, remote hosts) are not called.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 import orjson
@@ -52,6 +55,7 @@ Mode = Literal["accept", "edit"]
 EDITS_FILE = "edits.jsonl"
 RESULTS_DIR = "results"
 UPLOAD_PREFIX = "scaledata://sandbox/"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +166,7 @@ class Completer:
             path = self.store.root / "files" / ref[len(UPLOAD_PREFIX) :]
             if path.is_file() and path.parent == self.store.root / "files":
                 return path.read_bytes()
-        elif isinstance(ref, str) and ref.startswith(("http://", "https://")):
+        elif isinstance(ref, str) and on_this_machine(ref):
             try:
                 async with ClientSession(timeout=ClientTimeout(total=30)) as session:
                     async with session.get(ref) as resp:
@@ -186,7 +190,7 @@ class Completer:
 
     def callback(self, doc: dict[str, Any], response: dict[str, Any], base: str) -> None:
         url = doc.get("callback_url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        if not isinstance(url, str) or not on_this_machine(url):
             return
         body = {"task": doc, "response": response, "task_id": doc["task_id"]}
         data = orjson.dumps(body).replace(RESULTS.encode(), base.encode())
@@ -210,6 +214,12 @@ class Completer:
         doc = self.store.task(task_id)
         if doc is not None:
             self.store.update_task({**doc, "callback_succeeded": ok})
+
+
+def on_this_machine(url: str) -> bool:
+    """Whether ``url`` is http(s) on a loopback host (the only ones the sandbox calls)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and parts.hostname in LOOPBACK
 
 
 def _now() -> str:

@@ -319,6 +319,8 @@ def _erase_half(index: npt.NDArray[np.int64], value: int) -> bool:
     """Unlabel the pixels of ``value`` below its median row (else right of its median
     column); False when that would erase nothing or everything."""
     ys, xs = np.nonzero(index == value)
+    if not len(ys):
+        return False
     for coords in (ys, xs):
         cut = coords > np.median(coords)
         if cut.any() and not cut.all():

@@ -70,6 +70,7 @@ class ScoreSummary:
     pixels: Pixels | None = None
     video: VideoTally | None = None
     thresholds: Sequence[float] = THRESHOLDS
+    by_iou: bool = False  # pair image annotations by IoU, not uuid (``--match iou``)
 
     def results(self) -> list[tuple[str, ObjectResult]]:
         return [(t.unique_id, r) for t in self.tasks for r in t.results]
@@ -129,14 +130,16 @@ def score_dirs(
     final_dir: str | os.PathLike[str],
     *,
     thresholds: Sequence[float] = THRESHOLDS,
+    by_iou: bool = False,
 ) -> ScoreSummary:
-    """Compare every task of ``sent_dir`` with its final version in ``final_dir``.
+    """Compare every task of ``sent_dir`` with its final version in ``final_dir``
+    (``by_iou``: pair image annotations by IoU >= 0.5, for projects that issue new uuids).
 
     Raises:
         InputError: either directory is not a converted / imported one.
     """
     sent, final = LocalDir(sent_dir), LocalDir(final_dir)
-    summary = ScoreSummary(str(sent.root), str(final.root), thresholds=thresholds)
+    summary = ScoreSummary(str(sent.root), str(final.root), thresholds=thresholds, by_iou=by_iou)
     for task in sent.tasks:
         other = final.by_uid.get(task.unique_id)
         if other is None:
@@ -154,7 +157,9 @@ def score_task(
     family = FAMILIES.get(task.task_type, "image")
     a, b = sent.content(task), final.content(other)
     if family == "image":
-        results, notes = score_annotations(a.annotations, b.annotations, summary.matches)
+        results, notes = score_annotations(
+            a.annotations, b.annotations, summary.matches, by_iou=summary.by_iou
+        )
     elif family == "segment":
         results, pixels, notes = score_segments(a, b, summary.matches)
         summary.pixels = summary.pixels or Pixels()

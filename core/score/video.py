@@ -148,7 +148,7 @@ def id_switches(sent: dict[str, Track], final: dict[str, Track]) -> int:
     for track in sent.values():
         previous = None
         for key in sorted(track.frames):
-            best = _best(track.frames[key], by_frame.get(key, []))
+            best = _best({**track.frames[key], "uuid": track.uuid}, by_frame.get(key, []))
             if best is not None and previous is not None and best != previous:
                 switches += 1
             previous = best if best is not None else previous
@@ -156,6 +156,10 @@ def id_switches(sent: dict[str, Track], final: dict[str, Track]) -> int:
 
 
 def _best(a: dict[str, Any], candidates: list[dict[str, Any]]) -> str | None:
+    """The final uuid matching ``a`` on its frame: its own when that still overlaps it
+    (IoU >= 0.5), else the best-overlapping one."""
     scored = [(iou(a, b) or 0.0, str(b["uuid"])) for b in candidates]
     good = [s for s in scored if s[0] >= SWITCH_IOU]
+    if any(uid == a.get("uuid") for _, uid in good):
+        return str(a["uuid"])
     return max(good)[1] if good else None
