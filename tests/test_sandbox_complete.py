@@ -273,3 +273,18 @@ def test_the_sandbox_never_reaches_other_hosts(tmp_path: Path) -> None:
         time.sleep(0.3)
         task = client.get_task(done["task_id"])
     assert task["status"] == "completed" and "callback_succeeded" not in task
+
+
+def test_odd_prelabels_still_get_an_answer(tmp_path: Path) -> None:
+    with sandbox(tmp_path) as (_, client):
+        empty = client.create_task("segmentannotation", {"labels": ["road"]})
+        junk = client.upload_file("x.png", b"not a png")["attachment_url"]
+        hyp = {
+            "labelMapping": {"road": {"index": 1}},
+            "annotations": {"combined": {"indexedImage": junk}},
+        }
+        broken = client.create_task("segmentannotation", {"hypothesis": hyp})
+        empty, broken = client.get_task(empty["task_id"]), client.get_task(broken["task_id"])
+    assert empty["status"] == "completed"
+    assert empty["response"] == {"annotations": {}, "labelMapping": {}}
+    assert broken["status"] == "error" and "not a readable PNG" in broken["error"]

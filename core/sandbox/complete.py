@@ -93,10 +93,23 @@ class Completer:
         try:
             answer, edits = await self.answer(doc)
         except (Unresolved, InputError) as exc:
-            doc.update(status="error", updated_at=_now(), error=str(exc))
-            self.store.update_task(doc)
-            self.callback(doc, {"error": str(exc)}, base)
+            self.fail(doc, str(exc), base)
             return
+        except Exception as exc:  # malformed prelabels: the task errs, the server stays up
+            self.fail(
+                doc, f"the sandbox could not complete this task: {type(exc).__name__}: {exc}", base
+            )
+            return
+        self.finish(doc, answer, edits, base)
+
+    def fail(self, doc: dict[str, Any], message: str, base: str) -> None:
+        """End a task in ``error`` (Scale's state for tasks it cannot work on) and call back."""
+        doc.update(status="error", updated_at=_now(), error=message)
+        self.store.update_task(doc)
+        self.callback(doc, {"error": message}, base)
+
+    def finish(self, doc: dict[str, Any], answer: Answer, edits: list[Edit], base: str) -> None:
+        """Store the result files and the completed task, log the edits, call back."""
         task_id = str(doc["task_id"])
         for name, data in answer.files.items():
             path = self.results / task_id / name

@@ -132,6 +132,8 @@ def answer_segment(
     if editor is not None:
         entries = editor.segments(entries, index, MAX_24BIT if extended else MAX_8BIT)
     counts = np.bincount(index.ravel()) if index.size else np.zeros(1, dtype=np.int64)
+    if not index.size:  # no indexed image was sent: nothing to host
+        return Answer({"annotations": {}, "labelMapping": label_mapping(entries, counts)})
     files = {"extended.png": encode_index_png(index, extended=True)}
     combined = {"extendedIndexedImage": RESULTS + "extended.png", "image": RESULTS + "combined.png"}
     if int(index.max(initial=0)) <= MAX_8BIT:
