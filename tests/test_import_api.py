@@ -164,3 +164,18 @@ def test_errors_are_one_line_with_documented_codes(tmp_path: Path) -> None:
     assert invoke("submit", out, "--complete", "accept").exit_code == 2
     res = invoke("import", out, "-o", tmp_path / "f", "--sandbox")
     assert res.exit_code == 3 and "no sandbox store here" in res.stderr
+
+
+def test_import_never_overwrites_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "masks").mkdir()
+    (mine / "holiday.jpg").write_bytes(b"\xff\xd8")
+    export = SHARED / "scale_responses/docs_transcribed/imageannotation_callback.json"
+    res = invoke("import", "-o", mine, "--from-export", export, env={"SCALE_API_KEY": ""})
+    assert (
+        res.exit_code == 3 and "'holiday.jpg', which `prelabel import` did not write" in res.stderr
+    )
+    assert (mine / "masks").is_dir()
+    ok("import", "-o", tmp_path / "final", "--from-export", export, "-q", env={"SCALE_API_KEY": ""})
+    ok("import", "-o", tmp_path / "final", "--from-export", export, "-q", env={"SCALE_API_KEY": ""})

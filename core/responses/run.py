@@ -49,6 +49,9 @@ from prelabel.responses.read import FinalTask, Unsupported, final_task, image_si
 from prelabel.scale.client import ScaleClient
 
 EXPORTS = ("coco.json", "masks", "instances", "panoptic", "panoptic.json", "mot", "frames")
+# everything import and score write into FINAL
+OWN = frozenset({*EXPORTS, "tasks.jsonl", "tasks.jsonl.partial", "report.json", "responses",
+                 "artifacts", "score.json", "review.html", "review_previews"})  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -126,6 +129,7 @@ def import_tasks(request: ImportRequest, client: ScaleClient | None) -> ImportSu
         SubmitError: the API or a hosted file failed after retries.
     """
     final = Path(request.final)
+    check_final(final)
     final.mkdir(parents=True, exist_ok=True)
     sent = LocalDir(request.out_dir) if request.out_dir is not None else None
     api_url = client.api_url if client is not None else None
@@ -140,6 +144,22 @@ def import_tasks(request: ImportRequest, client: ScaleClient | None) -> ImportSu
     summary.exports = export_all(final, request.frames, summary.notes)
     _write_report(final, results, sent, summary)
     return summary
+
+
+def check_final(final: Path) -> None:
+    """FINAL must be new, or hold only what ``import`` (and ``score``) write: its exports
+    are replaced, so a folder with anything else is refused."""
+    if not final.exists():
+        return
+    if not final.is_dir():
+        raise InputError("not a folder", path=final)
+    strangers = sorted(p.name for p in final.iterdir() if p.name not in OWN)
+    if strangers:
+        raise InputError(
+            f"holds {strangers[0]!r}, which `prelabel import` did not write (its outputs here"
+            " would be replaced); choose a new or empty folder",
+            path=final,
+        )
 
 
 # --- gathering task objects -------------------------------------------------------------
