@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "preview": "preview",
     "report": "review",
     "formats": "formats",
+    "import": "import_",
+    "score": "score",
 }
 
 
@@ -91,6 +93,8 @@ def cli(verbose: bool) -> None:
         prelabel convert coco results.json --images instances.json -c task.toml -o out/
         prelabel validate out/ -c task.toml
         prelabel submit out/ --sandbox
+        prelabel import out/ -o final/
+        prelabel score out/ final/
     """
 
 

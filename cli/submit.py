@@ -50,6 +50,13 @@ SANDBOX_KEY = "test_sandbox"
     is_flag=True,
     help="Start a local sandbox and submit there (no key, no network); store in DIR/sandbox/.",
 )
+@click.option(
+    "--complete",
+    type=click.Choice(["accept", "edit"]),
+    default=None,
+    help="With --sandbox: it completes each task (accept as sent, or seeded edits to"
+    " DIR/sandbox/edits.jsonl), ready for `prelabel import DIR --sandbox`.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and show what would be sent; no network.")
 @click.option("--yes", "-y", is_flag=True, help="Allow a live (billed) API key without asking.")
 @click.option(
@@ -103,6 +110,8 @@ def submit_command(out_dir: str, **kwargs: Any) -> None:  # fmt: skip
     crash skips finished work and never creates a duplicate (a 409 on a unique_id
     adopts the matching task). Exit 0 only when every task exists, else 5.
     """
+    if kwargs["complete"] and not kwargs["sandbox"]:
+        raise click.UsageError("--complete needs --sandbox (a real Scale project completes tasks)")
     tasks = read_tasks(out_dir)
     if kwargs["dry_run"]:
         _dry_run(out_dir, tasks, kwargs)
@@ -141,10 +150,11 @@ def _client(out_dir: str, kwargs: dict[str, Any]) -> Iterator[ScaleClient]:
         with ScaleClient(key, api_url=kwargs["api_url"], **options) as client:
             yield client
         return
+    from prelabel.cli.sandbox import completion_of
     from prelabel.sandbox.server import run_sandbox
 
     store = Path(out_dir) / "sandbox"
-    with run_sandbox(store=store) as sandbox:
+    with run_sandbox(store=store, complete=completion_of(kwargs["complete"])) as sandbox:
         if not kwargs["quiet"]:
             click.echo(f"sandbox at {sandbox.url}, storing what it receives in {store}", err=True)
         with ScaleClient(SANDBOX_KEY, api_url=sandbox.url, **options) as client:

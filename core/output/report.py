@@ -8,7 +8,7 @@ among ``objects_out``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -86,6 +86,8 @@ class Report:
     # one entry per task written: unique_id, item key, image size (validate needs the size)
     task_items: list[dict[str, Any]] = field(default_factory=list)
     spool: Path | None = None
+    # per task unique_id: which tracker id became which uuid (``tasks[].tracks``)
+    _tracks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _outcomes: Counter[str] = field(default_factory=Counter)
     _reasons: Counter[str] = field(default_factory=Counter)
     _fixes: Counter[str] = field(default_factory=Counter)
@@ -179,6 +181,13 @@ class Report:
             self._sink = self.spool.open("wb")
         self._sink.write(lines)
 
+    def record_tracks(self, task: str, tracks: Iterable[tuple[str, str, str, int]]) -> None:
+        """Remember which tracker id became which uuid in ``task``: ``(source file name,
+        track id as written, uuid, 0-based run)`` each, kept as ``tasks[].tracks``."""
+        entries = [{"source": s, "track_id": t, "uuid": u, "run": r} for s, t, u, r in tracks]
+        if entries:
+            self._tracks.setdefault(task, []).extend(entries)
+
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
@@ -233,7 +242,12 @@ class Report:
             "fixes_by_kind": self.fix_kinds(),
             "iou": self.iou_summary(),
             "notes": self.notes,
-            "tasks": self.task_items,
+            "tasks": [
+                {**t, "tracks": self._tracks[t["unique_id"]]}
+                if t.get("unique_id") in self._tracks
+                else t
+                for t in self.task_items
+            ],
         }
 
     def as_dict(self) -> dict[str, Any]:

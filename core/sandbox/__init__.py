@@ -4,8 +4,11 @@
   in the foreground (``prelabel sandbox``);
 - ``handlers``: the ``/v1`` endpoints (tasks, batches, files);
 - ``faults``: fault injection and authentication middlewares;
-- ``store``: the SQLite store.
+- ``store``: the SQLite store;
+- ``complete``, ``respond``, ``edit``: ``--complete accept|edit`` (responses in Scale's
+  format, seeded edits written to ``STORE/edits.jsonl``, hosted results, callbacks).
 
-May import: ``prelabel.config`` (Scale's rules), ``prelabel.errors``. It never imports the
-client: the two meet only over HTTP.
+May import: ``prelabel.config`` (Scale's rules, taxonomies), ``prelabel.geometry`` (the
+indexed-PNG codec), ``prelabel.errors``. It never imports the client: the two meet only over
+HTTP.
 """

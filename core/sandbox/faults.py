@@ -79,6 +79,8 @@ class _State:
 # -- middlewares -------------------------------------------------------------------------
 
 _STATE = web.AppKey("state", _State)
+# served without authentication: result files (like Scale's unguessable S3 result links)
+PUBLIC_PREFIX = "/results/"
 
 
 def _check_auth(request: web.Request, api_key: str | None) -> bool:
@@ -96,7 +98,7 @@ def _check_auth(request: web.Request, api_key: str | None) -> bool:
 @web.middleware
 async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[_STATE]
-    if not _check_auth(request, state.api_key):
+    if not request.path.startswith(PUBLIC_PREFIX) and not _check_auth(request, state.api_key):
         state.stats["401"] += 1
         return _error(401, "Please provide a valid API key. (HTTP Basic auth: key as username)")
     return await handler(request)

@@ -35,8 +35,10 @@ from typing import Any
 
 from aiohttp import web
 
+from prelabel.sandbox.complete import Completion, completing, install, results_urls, serve_result
 from prelabel.sandbox.faults import (
     _STATE,
+    PUBLIC_PREFIX,
     Faults,
     _auth_middleware,
     _fault_middleware,
@@ -63,7 +65,11 @@ __all__ = [
 
 
 def make_app(
-    store: SandboxStore, *, faults: Faults | None = None, api_key: str | None = None
+    store: SandboxStore,
+    *,
+    faults: Faults | None = None,
+    api_key: str | None = None,
+    complete: Completion | None = None,
 ) -> web.Application:
     """The aiohttp application serving ``/v1``.
 
@@ -71,15 +77,21 @@ def make_app(
         store: Where received tasks, files and batches go.
         faults: Fault injection; none by default.
         api_key: Accept only this key; None accepts any non-empty Basic-auth username.
+        complete: Complete each created task (:mod:`prelabel.sandbox.complete`); None
+            leaves tasks pending.
     """
     faults = faults or Faults()
     app = web.Application(
-        middlewares=[_fault_middleware, _auth_middleware], client_max_size=200 * 1024**2
+        middlewares=[_fault_middleware, _auth_middleware, results_urls],
+        client_max_size=200 * 1024**2,
     )
     app[_STATE] = _State(store, faults, api_key, random.Random(faults.seed))
     app.add_routes(
         [
-            web.post("/v1/task/{task_type}", _create_task),
+            web.post(
+                "/v1/task/{task_type}",
+                _create_task if complete is None else completing(_create_task),
+            ),
             web.get("/v1/task/{task_id}", _get_task),
             web.get("/v1/tasks", _list_tasks),
             web.post("/v1/files/upload", _upload_file),
@@ -87,8 +99,11 @@ def make_app(
             web.get("/v1/batches/{name}", _get_batch),
             web.post("/v1/batches/{name}/finalize", _finalize_batch),
             web.get("/v1/batches/{name}/status", _batch_status),
+            web.get(PUBLIC_PREFIX + "{path:.+}", serve_result),
         ]
     )
+    if complete is not None:
+        install(app, store, complete)
     return app
 
 
@@ -129,6 +144,7 @@ def run_sandbox(
     store: str | os.PathLike[str] | None = None,
     faults: Faults | None = None,
     api_key: str | None = None,
+    complete: Completion | None = None,
 ) -> Iterator[Sandbox]:
     """Run a sandbox on 127.0.0.1 in a background thread for the ``with`` block.
 
@@ -137,13 +153,14 @@ def run_sandbox(
         store: Directory for ``sandbox.sqlite`` and ``files/``; a temporary one by default.
         faults: Fault injection.
         api_key: Accept only this key (default: any non-empty key).
+        complete: Complete each created task (accept or seeded edits); None: stay pending.
 
     Yields:
         The running :class:`Sandbox`.
     """
     with tempfile.TemporaryDirectory(prefix="prelabel-sandbox-") as tmp:
         db = SandboxStore(store if store is not None else tmp)
-        app = make_app(db, faults=faults, api_key=api_key)
+        app = make_app(db, faults=faults, api_key=api_key, complete=complete)
         loop = asyncio.new_event_loop()
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         ready = threading.Event()
@@ -200,9 +217,12 @@ def serve_forever(
     faults: Faults | None = None,
     api_key: str | None = None,
     on_ready: Callable[[Sandbox], None] | None = None,
+    complete: Completion | None = None,
 ) -> None:
     """Run a sandbox in the foreground until interrupted (the ``prelabel sandbox`` command)."""
-    with run_sandbox(port=port, store=store, faults=faults, api_key=api_key) as sandbox:
+    with run_sandbox(
+        port=port, store=store, faults=faults, api_key=api_key, complete=complete
+    ) as sandbox:
         if on_ready is not None:
             on_ready(sandbox)
         try:

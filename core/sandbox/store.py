@@ -83,6 +83,13 @@ class SandboxStore:
         )  # fmt: skip
         return None
 
+    def update_task(self, doc: dict[str, Any]) -> None:
+        """Replace a stored task's document and status (completion, callbacks)."""
+        self._db.execute(
+            "UPDATE tasks SET status = ?, doc = ? WHERE task_id = ?",
+            (doc["status"], orjson.dumps(doc).decode(), doc["task_id"]),
+        )
+
     def task(self, task_id: str) -> dict[str, Any] | None:
         """One task by id."""
         row = self._db.execute("SELECT doc FROM tasks WHERE task_id = ?", (task_id,)).fetchone()

@@ -237,6 +237,25 @@ class ScaleClient:
         doc = self.request("POST", f"batches/{quote(name, safe='')}/finalize")
         return _as_dict(doc, "batch")
 
+    def download(self, url: str) -> bytes:
+        """``GET`` a hosted file (a response's result URL) through the same pool and retries.
+
+        The key is sent only to URLs under this client's API URL (e.g. the sandbox's results);
+        any other host (Scale's S3 result links) gets the request without credentials.
+
+        Raises:
+            InputError: ``url`` is not an http(s) URL.
+            SubmitError: the file could not be fetched after retries.
+        """
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"cannot fetch {self.scrub(url)!r}: not an http(s) URL")
+        own = url.startswith(str(self._http.base_url))
+        options: dict[str, Any] = {} if own else {"auth": None}
+        for attempt in self._retrying():
+            with attempt:
+                return self._checked("GET", url, False, options).content
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- transport -----------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, paced: bool = False, **kwargs: Any) -> Any:
@@ -252,17 +271,19 @@ class ScaleClient:
             SubmitTransportError: No answer after the last retry.
             SubmitRejectedError: An error status (typed by status) after retries.
         """
-        retrying = Retrying(
+        for attempt in self._retrying():
+            with attempt:
+                return self._send(method, path, paced, kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
             stop=stop_after_attempt(self.retry.attempts),
             sleep=self.retry.sleep,
             reraise=True,
         )
-        for attempt in retrying:
-            with attempt:
-                return self._send(method, path, paced, kwargs)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -273,7 +294,18 @@ class ScaleClient:
         return float(backoff(state))
 
     def _send(self, method: str, path: str, paced: bool, kwargs: dict[str, Any]) -> Any:
-        where = f"{method} {self.api_url}/{path}"
+        response = self._checked(method, path, paced, kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            return {"text": self.scrub(response.text)}
+
+    def _checked(
+        self, method: str, path: str, paced: bool, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        """One attempt: the response when its status is below 400, else a typed error."""
+        where = f"{method} {path if '://' in path else f'{self.api_url}/{path}'}"
+        where = self.scrub(where)
         if paced:
             self.limiter.acquire()
         try:
@@ -289,10 +321,7 @@ class ScaleClient:
                 retry_after=_retry_after(response),
                 location=where,
             ) from None
-        try:
-            return response.json()
-        except ValueError:
-            return {"text": self.scrub(response.text)}
+        return response
 
 
 def _as_dict(doc: Any, what: str) -> dict[str, Any]:

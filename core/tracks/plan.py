@@ -91,6 +91,11 @@ def _objects(
         for tid, n in zip(table.track[rows[heads]].tolist(), runs, strict=True)
     ]
     uuids: list[str] = uuid_texts((file_key(table.file), sequence_of(item)), names)
+    tids = [str(t) for t in table.track[rows[heads]].tolist()]
+    ctx.report.record_tracks(
+        ctx.unique_id(item),
+        zip([file_key(table.file)] * len(tids), tids, uuids, runs, strict=True),
+    )
     obj_labels = [labels[t] for t in t_rank[heads].tolist()]
     _note_gaps(ids[np.argsort(first, kind="stable")], gap, t_rank, item, ctx, split)
     del t_rank, gap

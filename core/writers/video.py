@@ -104,6 +104,7 @@ def group_objects(item: Item, frames: Sequence[Frame], ctx: WriteContext) -> lis
             else:
                 tracks.setdefault(inst.track_id, []).append(Row(frame, inst))
     out: list[VideoObject] = []
+    minted: list[tuple[str, str, str, int]] = []
     split = ctx.config.prelabel.track_gaps == "split"
     for track_id, rows in tracks.items():
         rows.sort(key=lambda r: r.frame.index)
@@ -116,6 +117,8 @@ def group_objects(item: Item, frames: Sequence[Frame], ctx: WriteContext) -> lis
             )
             uid = stable_uuid(*parts, run_no) if run_no else stable_uuid(*parts)
             out.append(VideoObject(uid, label, run))
+            minted.append((str(parts[0]), track_id, uid, run_no))
+    ctx.report.record_tracks(ctx.unique_id(item), minted)
     note_gaps(tracks, item, ctx, split)
     return out + singles
 
