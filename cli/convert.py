@@ -16,12 +16,13 @@ import orjson
 
 from prelabel.cli.options import (
     config_option,
+    declared_options,
+    given,
     out_option,
     output_options,
-    pop_overrides,
-    prelabel_options,
 )
 from prelabel.config.load import load_config
+from prelabel.config.options import PrelabelOptions
 from prelabel.converters.registry import READERS, get_reader
 from prelabel.pipeline import convert
 
@@ -66,7 +67,7 @@ def convert_options(f: F) -> F:
         is_flag=True,
         help="Also write DIR/taxonomy.json: the labels/geometries block derived from the data.",
     )(f)
-    f = prelabel_options(f)
+    f = declared_options(PrelabelOptions, unset_default=True)(f)
     f = out_option(f)
     f = config_option(f)
     return f
@@ -78,7 +79,7 @@ def run_convert(format_name: str, inputs: list[str], kwargs: dict[str, Any]) -> 
     ``kwargs`` holds the command's click parameters; what is not a shared option is passed
     to the reader as keyword arguments.
     """
-    overrides = pop_overrides(kwargs)
+    overrides = given(PrelabelOptions, kwargs)
     config_path = kwargs.pop("config_path")
     out_dir = Path(kwargs.pop("out_dir"))
     quiet = kwargs.pop("quiet")

@@ -7,6 +7,8 @@
 - ``taxonomy``: ``labels`` / ``objects_to_annotate`` parsed into leaf label sets;
 - ``limits``: the geometry limits a task's params put on prelabels;
 - ``options``: the ``[prelabel]`` table (each also a CLI flag);
+- ``declare``: :func:`~prelabel.config.declare.option`, a typed dataclass field that is
+  also a CLI flag (the ``[prelabel]`` table, reader options and the convert run use it);
 - ``labelmap``: label-map files (rename, merge, drop labels).
 
 May import: ``prelabel.errors``. Nothing else of prelabel.
