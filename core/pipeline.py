@@ -13,11 +13,13 @@ import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import orjson
 
+from prelabel.config.declare import option
 from prelabel.config.load import TaskConfig
 from prelabel.errors import PayloadError
 from prelabel.filters import LabelFilter
@@ -41,6 +43,18 @@ TAXONOMY_KIND = {
     "ellipse": "ellipse",
     "cuboid": "cuboid",
 }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConvertOptions:
+    """Options of one conversion, whatever the reader (``prelabel convert`` flags)."""
+
+    SECTION: ClassVar[str] = "Convert options (every reader)"
+
+    emit_taxonomy: bool = option(
+        False,
+        help="Also write DIR/taxonomy.json: the labels/geometries block derived from the data.",
+    )
 
 
 def _progress(items: Any, enabled: bool) -> Any:
@@ -154,10 +168,10 @@ def convert(
     dataset: Dataset,
     config: TaskConfig,
     out_dir: str | os.PathLike[str],
+    options: ConvertOptions | None = None,
     *,
     source: str = "",
     progress: bool = False,
-    taxonomy: str | os.PathLike[str] | None = None,
 ) -> Report:
     """Write ``tasks.jsonl``, ``artifacts/`` and ``report.json`` for ``dataset`` into ``out_dir``.
 
@@ -166,9 +180,9 @@ def convert(
         config: the loaded task config.
         out_dir: the output directory (created; outputs of an earlier run are replaced,
             a submit journal is kept).
+        options: the run's options (:class:`ConvertOptions`); defaults if None.
         source: input file stem(s), available to templates as ``{source}``.
         progress: show a progress bar on stderr when it is a terminal.
-        taxonomy: also write the labels / geometries block derived from the data here.
 
     Returns:
         The report (also written as ``report.json``).
@@ -179,7 +193,7 @@ def convert(
         LimitViolation: a geometry breaks a limit under ``on_violation = "error"``.
 
     Example:
-        >>> report = convert(get_reader("coco")(["r.json"], images="i.json"), cfg, "out")
+        >>> report = convert(read_coco(["r.json"], CocoOptions(images="i.json")), cfg, "out")
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -211,8 +225,8 @@ def convert(
     report.artifacts = len(store.written)
     report.task_items = tasks
     report.write(out / REPORT_FILE)
-    if taxonomy is not None:
-        write_taxonomy(filt.seen, dataset, config, Path(taxonomy))
+    if options is not None and options.emit_taxonomy:
+        write_taxonomy(filt.seen, dataset, config, out / "taxonomy.json")
     return report
 
 

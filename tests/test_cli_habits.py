@@ -140,8 +140,8 @@ def test_formats_lists_every_reader_in_text_and_json() -> None:
     mot = next(r for r in data["readers"] if r["reader"] == "mot")
     assert "segmentannotation" not in mot["targets"]
     text = runner.invoke(cli, ["formats"]).stdout
-    for name, (_, _, desc) in READERS.items():
-        assert f"{name}: {desc}" in text
+    for name, entry in READERS.items():
+        assert f"{name}: {entry.reads}" in text
 
 
 @pytest.fixture(scope="module")

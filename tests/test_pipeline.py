@@ -11,7 +11,7 @@ import pytest
 from prelabel.config.load import load_config
 from prelabel.errors import InputError, PayloadError
 from prelabel.model import Box, Dataset, Dropped, Instance, Item, Polygon, SourceRef
-from prelabel.pipeline import convert, validate_dir
+from prelabel.pipeline import ConvertOptions, convert, validate_dir
 
 CONFIG = """
 task_type = "imageannotation"
@@ -279,7 +279,7 @@ def test_report_streams_records_to_disk_instead_of_holding_them(tmp_path: Path) 
 
 def test_taxonomy_lists_the_labels_kept_per_task_geometry(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path))
-    convert(dataset(), config, tmp_path / "out", taxonomy=tmp_path / "out" / "taxonomy.json")
+    convert(dataset(), config, tmp_path / "out", ConvertOptions(emit_taxonomy=True))
     block = orjson.loads((tmp_path / "out" / "taxonomy.json").read_bytes())
     assert block == {
         "geometries": {
