@@ -57,7 +57,8 @@ def reader_command(entry: ReaderEntry) -> click.Command:
     options_class = entry.options_class()
 
     def run(**values: Any) -> None:
-        inputs = list(values.pop(entry.inputs.name))
+        given_inputs = values.pop(entry.inputs.name)
+        inputs = list(given_inputs) if entry.inputs.many else [given_inputs]
         options = options_class(**given(options_class, values))
         run_convert(entry, inputs, options, values)
 
@@ -66,7 +67,7 @@ def reader_command(entry: ReaderEntry) -> click.Command:
     f = declared_options(options_class)(f)
     f = click.argument(
         entry.inputs.name,
-        nargs=-1,
+        nargs=-1 if entry.inputs.many else 1,
         required=True,
         type=click.Path(exists=True, file_okay=kind != "dir", dir_okay=kind != "file"),
     )(f)

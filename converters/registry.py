@@ -24,10 +24,11 @@ Reader: TypeAlias = Callable[[list[str], Any], Dataset]
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    """The command's positional argument: one or more paths that must exist."""
+    """The command's positional argument: paths that must exist (files, folders or either)."""
 
-    name: str = "inputs"  # shown as NAME... in the usage line
+    name: str = "inputs"  # shown as NAME... in the usage line (NAME when not ``many``)
     kind: PathKind = "file"
+    many: bool = True  # one or more paths; else exactly one (the reader still gets a list)
 
 
 @dataclass(frozen=True, slots=True)
