@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 import orjson
 
+from prelabel.config.task_types import TASK_TYPES
 from prelabel.converters.registry import READERS
 
-TARGETS = ("imageannotation", "segmentannotation", "videoannotation", "videoplaybackannotation")
+# the task types a reader can write, in name order
+TARGETS = sorted(TASK_TYPES)
 
 
 def formats_table() -> list[dict[str, object]]:

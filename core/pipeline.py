@@ -21,18 +21,16 @@ import orjson
 
 from prelabel.config.declare import option
 from prelabel.config.load import TaskConfig
+from prelabel.config.task_types import get_task_type
 from prelabel.errors import PayloadError
 from prelabel.filters import LabelFilter
 from prelabel.model import Dataset, Frame, Item
 from prelabel.output.report import Report
-from prelabel.writers import get_writer
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.context import ArtifactStore, WriteContext, Writer
 
 TASKS_FILE = "tasks.jsonl"
 REPORT_FILE = "report.json"
 ARTIFACTS_DIR = "artifacts"
-# task types whose tasks show one image: a video item becomes one task per frame
-IMAGE_TASK_TYPES = ("imageannotation", "segmentannotation")
 # what each model geometry kind becomes in a task taxonomy
 TAXONOMY_KIND = {
     "mask": "polygon",
@@ -65,11 +63,12 @@ def _progress(items: Any, enabled: bool) -> Any:
     return tqdm(items, desc="items", unit="item", file=sys.stderr, leave=False)
 
 
-def _expand_rasters(holder: Item | Frame, segment_task: bool, filt: LabelFilter, task: str) -> None:
-    """Route a raster: filtered in place for segment tasks, traced to instances otherwise."""
+def _expand_rasters(holder: Item | Frame, raster_task: bool, filt: LabelFilter, task: str) -> None:
+    """Route a raster: filtered in place for raster (segment) tasks, traced to instances
+    otherwise."""
     if holder.raster is None:
         return
-    if segment_task:
+    if raster_task:
         holder.raster = filt.raster(holder.raster, task)
         return
     from prelabel.geometry.raster import raster_to_instances
@@ -80,13 +79,13 @@ def _expand_rasters(holder: Item | Frame, segment_task: bool, filt: LabelFilter,
 
 def prepare_item(item: Item, config: TaskConfig, filt: LabelFilter, task: str) -> None:
     """Apply the format-neutral filters to an item (and its frames) in place."""
-    segment_task = config.task_type == "segmentannotation"
+    raster_task = get_task_type(config.task_type).raster
     if item.tracks is not None:  # a tracking item: rows are in the table, frames are empty
         item.tracks = filt.table(item.tracks, task)
         return
     holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
     for holder in holders:
-        _expand_rasters(holder, segment_task, filt, task)
+        _expand_rasters(holder, raster_task, filt, task)
         holder.instances = filt.instances(holder.instances, task)
 
 
@@ -134,7 +133,7 @@ def _reset_outputs(out: Path) -> None:
 def _write_tasks(
     items: Iterator[Item], config: TaskConfig, ctx: WriteContext, filt: LabelFilter, sink: IO[bytes]
 ) -> list[dict[str, Any]]:
-    writer = get_writer(config.task_type)
+    writer: Writer = get_task_type(config.task_type).load_writer()
     seen: dict[str, str] = {}
     tasks: list[dict[str, Any]] = []
     for item in items:
@@ -207,7 +206,7 @@ def convert(
     partial = out / (TASKS_FILE + ".partial")
     try:
         source_items = dataset.items
-        if config.task_type in IMAGE_TASK_TYPES:
+        if not get_task_type(config.task_type).video:  # one task per image: split videos
             source_items = frame_items(source_items)
         with partial.open("wb") as sink, _progress(source_items, progress) as items:
             tasks = _write_tasks(iter(items), config, ctx, filt, sink)
@@ -231,8 +230,8 @@ def convert(
 
 
 def taxonomy_block(seen: dict[str, set[str]], dataset: Dataset, task_type: str) -> dict[str, Any]:
-    """The Scale ``labels`` (segmentation) or ``geometries`` block for the labels seen."""
-    if task_type == "segmentannotation":
+    """The Scale ``labels`` (raster tasks) or ``geometries`` block for the labels seen."""
+    if get_task_type(task_type).raster:
         seen_labels: set[str] = set().union(*seen.values()) if seen else set(dataset.labels)
         return {"labels": sorted(seen_labels)}
     by_kind: dict[str, set[str]] = {}

@@ -2,6 +2,8 @@
 
 Independent of the writers: it reads ``tasks.jsonl``, resolves artifact references, and checks
 each annotation as Scale would see it. One message per violation, naming task and annotation.
+Each task type's prelabels are checked by the ``check_<type>_prelabels`` function its
+registry entry names (:mod:`prelabel.config.task_types`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import shapely
 
 from prelabel.config.limits import Bounds, GeometryLimits, TaskLimits
 from prelabel.config.load import TaskConfig
+from prelabel.config.task_types import get_task_type
 from prelabel.errors import InputError
 from prelabel.writers.context import ARTIFACT_SCHEME, ArtifactStore
 
@@ -167,13 +170,26 @@ def _check_annotations(
             uuids.add(uid)
 
 
-def _check_segment(
+def check_image_prelabels(
     pre: dict[str, Any],
     where: str,
     limits: TaskLimits,
     size: tuple[int, int] | None,
     art: Artifacts,
 ) -> Iterator[str]:
+    """imageannotation: every annotation of ``{"annotations": [...]}``."""
+    bounds = limits.bounds(*size) if size else None
+    yield from _check_annotations(pre.get("annotations"), where, limits, bounds)
+
+
+def check_segment_prelabels(
+    pre: dict[str, Any],
+    where: str,
+    limits: TaskLimits,
+    size: tuple[int, int] | None,
+    art: Artifacts,
+) -> Iterator[str]:
+    """segmentannotation: the indexed PNG and its labelMapping."""
     mapping = pre.get("labelMapping")
     ref = (pre.get("annotations") or {}).get("combined", {}).get("indexedImage")
     path = art.path(ref)
@@ -209,26 +225,45 @@ def _check_segment(
         yield f"{where}: {counts[0]} unlabeled pixels but allow_unlabeled is false"
 
 
-def _check_video(
+def _hosted_or_inline(pre: dict[str, Any], art: Artifacts) -> Any:
+    """Video prelabels: inline, or hosted as ``{"url": ...}`` and read from the artifact."""
+    annotations = pre.get("annotations")
+    return art.load_json(annotations.get("url")) if isinstance(annotations, dict) else annotations
+
+
+def check_video_prelabels(
     pre: dict[str, Any],
-    task_type: str,
     where: str,
     limits: TaskLimits,
-    bounds: Bounds | None,
+    size: tuple[int, int] | None,
     art: Artifacts,
 ) -> Iterator[str]:
-    annotations = pre.get("annotations")
-    data = art.load_json(annotations.get("url")) if isinstance(annotations, dict) else annotations
+    """videoannotation: the per-frame list of annotations."""
+    data = _hosted_or_inline(pre, art)
     if data is None:
         yield f"{where}: annotations must be inline or a resolvable artifact url"
         return
-    if task_type == "videoannotation":
-        frames = data.get("annotations", data) if isinstance(data, dict) else data
-        for n, frame in enumerate(frames if isinstance(frames, list) else []):
-            yield from _check_annotations(
-                frame.get("annotations"), f"{where}, frame {n}", limits, bounds
-            )
+    bounds = limits.bounds(*size) if size else None
+    frames = data.get("annotations", data) if isinstance(data, dict) else data
+    for n, frame in enumerate(frames if isinstance(frames, list) else []):
+        yield from _check_annotations(
+            frame.get("annotations"), f"{where}, frame {n}", limits, bounds
+        )
+
+
+def check_playback_prelabels(
+    pre: dict[str, Any],
+    where: str,
+    limits: TaskLimits,
+    size: tuple[int, int] | None,
+    art: Artifacts,
+) -> Iterator[str]:
+    """videoplaybackannotation: the tracks keyed by uuid, each frame as an annotation."""
+    data = _hosted_or_inline(pre, art)
+    if data is None:
+        yield f"{where}: annotations must be inline or a resolvable artifact url"
         return
+    bounds = limits.bounds(*size) if size else None
     for uid, track in data.items() if isinstance(data, dict) else []:
         kind = track.get("geometry")
         for n, frame in enumerate(track.get("frames") or []):
@@ -266,14 +301,8 @@ def _check_body(
     pre = body.get(config.prelabel.prelabel_as)
     if pre is None:
         return
-    size = sizes.get(str(uid))
-    bounds = config.limits.bounds(*size) if size else None
-    if config.task_type == "segmentannotation":
-        yield from _check_segment(pre, where, config.limits, size, art)
-    elif config.task_type == "imageannotation":
-        yield from _check_annotations(pre.get("annotations"), where, config.limits, bounds)
-    else:
-        yield from _check_video(pre, config.task_type, where, config.limits, bounds, art)
+    check = get_task_type(config.task_type).load_check()
+    yield from check(pre, where, config.limits, sizes.get(str(uid)), art)
 
 
 def validate_output(out: Path, config: TaskConfig) -> list[str]:

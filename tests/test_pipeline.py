@@ -394,11 +394,11 @@ def test_video_items_become_one_image_task_per_frame(tmp_path: Path) -> None:
 def test_a_writer_that_loses_objects_is_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import prelabel.pipeline as pipeline
+    from prelabel.config.task_types import TaskType
 
     def forgetful(item: Item, ctx: object) -> dict[str, object]:
         return {"unique_id": "x"}
 
-    monkeypatch.setattr(pipeline, "get_writer", lambda task_type: forgetful)
+    monkeypatch.setattr(TaskType, "load_writer", lambda self: forgetful)
     with pytest.raises(PayloadError, match="accounted for 0 of the 4 objects of item '1'"):
         convert(dataset(), load_config(write_config(tmp_path)), tmp_path / "out")

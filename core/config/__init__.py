@@ -4,6 +4,8 @@
   (``task_type``, Scale's ``[params]``, prelabel's own ``[prelabel]`` options);
 - ``params``: the checks on ``task_type`` and ``[params]``;
 - ``rules``: Scale's documented rules and limits as data, each with its source;
+- ``task_types``: the task-type registry (per type: video or image, raster or geometries,
+  and the writer, validate check and preview it uses, named lazily);
 - ``taxonomy``: ``labels`` / ``objects_to_annotate`` parsed into leaf label sets;
 - ``limits``: the geometry limits a task's params put on prelabels;
 - ``options``: the ``[prelabel]`` table (each also a CLI flag);

@@ -49,6 +49,7 @@ from prelabel.config.params import (
     _task_type,
     _url_suffix,
 )
+from prelabel.config.task_types import get_task_type
 from prelabel.config.taxonomy import Taxonomy
 from prelabel.errors import ConfigError
 
@@ -85,7 +86,7 @@ class TaskConfig:
         Segment tasks accept their leaf ``labels``; image and video tasks accept a label if
         one of their geometries does (a geometry without objects_to_annotate accepts any).
         """
-        if self.task_type == rules.SEGMENT:
+        if get_task_type(self.task_type).raster:
             return label in self.limits.segment_labels
         return any(g.accepts_label(label) for g in self.limits.geometries.values())
 
@@ -95,7 +96,7 @@ class TaskConfig:
         Writers call this on each rendered attachment: video tasks need mp4, webm or ogg,
         image tasks an image type, and no context attachment may repeat it.
         """
-        video = self.task_type in rules.VIDEO_TASK_TYPES
+        video = get_task_type(self.task_type).video
         allowed = rules.VIDEO_EXTENSIONS if video else rules.IMAGE_EXTENSIONS
         suffix = _url_suffix(url)
         if suffix and suffix[1:] not in allowed:
@@ -283,7 +284,7 @@ def derive_limits(
         geometries[kind] = _geometry_limits(kind, spec, taxonomies[kind])
     padding = params.get("padding", 0)
     labels = taxonomies.get("labels", Taxonomy())
-    segment = task_type == rules.SEGMENT
+    segment = get_task_type(task_type).raster
     return TaskLimits(
         task_type=task_type,
         geometries=geometries,
@@ -468,7 +469,7 @@ def _template_fields(template: str, where: str) -> set[str]:
 
 
 def _check_fill_unlabeled(label: str, task_type: str, limits: TaskLimits) -> None:
-    if task_type != rules.SEGMENT:
+    if not get_task_type(task_type).raster:
         _fail("prelabel.fill_unlabeled", "only applies to segmentannotation tasks")
     if label not in limits.segment_labels:
         hint = _suggest(label, limits.segment_labels)

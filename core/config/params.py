@@ -19,6 +19,7 @@ import orjson
 
 from prelabel.config import rules
 from prelabel.config.options import PrelabelOptions
+from prelabel.config.task_types import TASK_TYPES, get_task_type
 from prelabel.config.taxonomy import Taxonomy, TaxonomyError, parse_labels
 from prelabel.errors import ConfigError
 
@@ -28,7 +29,6 @@ else:  # pragma: no cover - Python 3.10
     pass  # type: ignore[import-not-found, no-redef]
 
 
-TASK_TYPES = rules.TASK_TYPES
 TOP_LEVEL_KEYS = ("task_type", "params", "prelabel")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -222,7 +222,7 @@ def _check_attachments(task_type: str, params: dict[str, Any]) -> None:
     if kind == "video" and "attachments" in params:
         _fail("params.attachments", 'must be omitted when attachment_type is "video"')
     if "attachment" in params:
-        video = task_type in rules.VIDEO_TASK_TYPES
+        video = get_task_type(task_type).video
         exts = rules.VIDEO_EXTENSIONS if video else rules.IMAGE_EXTENSIONS
         what = "video attachments" if video else "image attachments"
         _check_extension(params["attachment"], exts, what, "params.attachment")

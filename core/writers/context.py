@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import string
 import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from prelabel.config.limits import GeometryLimits, TargetKind
 from prelabel.config.load import TaskConfig
@@ -231,3 +232,7 @@ class WriteContext:
                 iou=fitted.iou,
                 annotations=len(fitted.geometries),
             )
+
+
+# a task type's writer: one item -> the exact JSON body of its create request
+Writer: TypeAlias = Callable[[Item, WriteContext], dict[str, Any]]
