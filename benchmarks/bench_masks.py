@@ -34,8 +34,9 @@ from prelabel.converters.masks.read import MaskOptions, read_masks
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy
 from prelabel.geometry.raster import raster_to_instances
+from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.report import Report
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.context import WriteContext
 from prelabel.writers.segment import write_segment_task
 
 WIDTH, HEIGHT, CLASSES = 1920, 1080, 20

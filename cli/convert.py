@@ -26,6 +26,7 @@ from prelabel.cli.options import (
 from prelabel.config.load import load_config
 from prelabel.config.options import PrelabelOptions
 from prelabel.converters.registry import READERS, ReaderEntry
+from prelabel.output.layout import REPORT_FILE, TASKS_FILE
 from prelabel.pipeline import ConvertOptions, convert
 
 
@@ -104,7 +105,7 @@ def run_convert(
     if not quiet:
         for line in report.summary_lines():
             click.echo(line, err=True)
-        click.echo(f"wrote {out_dir}/tasks.jsonl and {out_dir}/report.json", err=True)
+        click.echo(f"wrote {out_dir}/{TASKS_FILE} and {out_dir}/{REPORT_FILE}", err=True)
     if as_json:
         summary = {
             "out": str(out_dir),

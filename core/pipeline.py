@@ -1,21 +1,21 @@
 """convert: read -> filter labels and scores -> write task bodies -> report.
 
-The output contract (README "Output"): ``DIR/tasks.jsonl`` (one ``{"task_type", "body"}`` a
-line, body exactly the JSON for ``POST /v1/task/{task_type}``), ``DIR/artifacts/`` (files the
-bodies reference) and ``DIR/report.json`` (totals and one record per input object).
+The output contract (README "Output", :mod:`prelabel.output.layout`): ``DIR/tasks.jsonl`` (one
+``{"task_type", "body"}`` a line, body exactly the JSON for ``POST /v1/task/{task_type}``),
+``DIR/artifacts/`` (files the bodies reference) and ``DIR/report.json`` (totals and one record
+per input object).
 Items stream through one at a time; nothing holds the whole input.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 import orjson
 
@@ -25,12 +25,12 @@ from prelabel.config.task_types import get_task_type
 from prelabel.errors import PayloadError
 from prelabel.filters import LabelFilter
 from prelabel.model import Dataset, Frame, Item
+from prelabel.output.artifacts import ArtifactStore
+from prelabel.output.layout import ARTIFACTS_DIR, PARTIAL, REPORT_FILE, TAXONOMY_FILE, reset_outputs
 from prelabel.output.report import Report
-from prelabel.writers.context import ArtifactStore, WriteContext, Writer
+from prelabel.output.tasks import TasksWriter
+from prelabel.writers.context import WriteContext, Writer
 
-TASKS_FILE = "tasks.jsonl"
-REPORT_FILE = "report.json"
-ARTIFACTS_DIR = "artifacts"
 # what each model geometry kind becomes in a task taxonomy
 TAXONOMY_KIND = {
     "mask": "polygon",
@@ -123,15 +123,12 @@ def frame_items(items: Iterable[Item]) -> Iterator[Item]:
             )
 
 
-def _reset_outputs(out: Path) -> None:
-    """Remove outputs of an earlier conversion (never the submit journal)."""
-    shutil.rmtree(out / ARTIFACTS_DIR, ignore_errors=True)
-    for name in (TASKS_FILE, REPORT_FILE, "taxonomy.json"):
-        (out / name).unlink(missing_ok=True)
-
-
 def _write_tasks(
-    items: Iterator[Item], config: TaskConfig, ctx: WriteContext, filt: LabelFilter, sink: IO[bytes]
+    items: Iterator[Item],
+    config: TaskConfig,
+    ctx: WriteContext,
+    filt: LabelFilter,
+    sink: TasksWriter,
 ) -> list[dict[str, Any]]:
     writer: Writer = get_task_type(config.task_type).load_writer()
     seen: dict[str, str] = {}
@@ -154,7 +151,7 @@ def _write_tasks(
                 f"objects of item {item.key!r}; nothing may be lost without a record "
                 "(this is a bug: please report it)"
             )
-        sink.write(orjson.dumps({"task_type": config.task_type, "body": body}) + b"\n")
+        sink.write(config.task_type, body)
         for note in item.notes:
             ctx.report.note(note)
         tasks.append(
@@ -196,26 +193,22 @@ def convert(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _reset_outputs(out)
+    reset_outputs(out)
     report = Report(
-        format=dataset.format, task_type=config.task_type, spool=out / (REPORT_FILE + ".partial")
+        format=dataset.format, task_type=config.task_type, spool=out / (REPORT_FILE + PARTIAL)
     )
     store = ArtifactStore(out / ARTIFACTS_DIR, config.prelabel.artifact_url)
     ctx = WriteContext(config, report, store, source)
     filt = LabelFilter(config, report)
-    partial = out / (TASKS_FILE + ".partial")
     try:
         source_items = dataset.items
         if not get_task_type(config.task_type).video:  # one task per image: split videos
             source_items = frame_items(source_items)
-        with partial.open("wb") as sink, _progress(source_items, progress) as items:
+        with TasksWriter(out) as sink, _progress(source_items, progress) as items:
             tasks = _write_tasks(iter(items), config, ctx, filt, sink)
-        partial.replace(out / TASKS_FILE)
     except BaseException:
         report.close()
         raise
-    finally:
-        partial.unlink(missing_ok=True)
     for dropped in dataset.dropped:
         report.dropped(dropped.source, dropped.reason, label=dropped.label)
     for note in dataset.notes:
@@ -225,7 +218,7 @@ def convert(
     report.task_items = tasks
     report.write(out / REPORT_FILE)
     if options is not None and options.emit_taxonomy:
-        write_taxonomy(filt.seen, dataset, config, out / "taxonomy.json")
+        write_taxonomy(filt.seen, dataset, config, out / TAXONOMY_FILE)
     return report
 
 

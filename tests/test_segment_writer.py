@@ -22,8 +22,9 @@ from prelabel.converters.masks.read import MaskOptions, read_masks
 from prelabel.errors import InputError, PayloadError
 from prelabel.geometry.rle import encode_mask
 from prelabel.model import Box, Frame, IndexRaster, Instance, Item, Polygon, Segment, SourceRef
+from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.report import Report
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.context import WriteContext
 from prelabel.writers.segment import EXTENDED_NOTE, color_for, write_segment_task
 
 VOC = SHARED / "labelme/instance_segmentation/data_dataset_voc"

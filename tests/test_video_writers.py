@@ -14,8 +14,9 @@ from prelabel.converters.tracking.kitti import KittiOptions, read_kitti
 from prelabel.converters.tracking.mot import MotOptions, read_mot
 from prelabel.errors import PayloadError
 from prelabel.model import Item
+from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.report import Report
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.context import WriteContext
 from prelabel.writers.video import write_video_task, write_videoplayback_task
 
 CONFIGS = FIXTURES / "configs"

@@ -8,6 +8,7 @@
   and the writer, validate check and preview it uses, named lazily);
 - ``taxonomy``: ``labels`` / ``objects_to_annotate`` parsed into leaf label sets;
 - ``limits``: the geometry limits a task's params put on prelabels;
+- ``templates``: filling the ``unique_id`` / ``attachment_url`` / ``artifact_url`` templates;
 - ``options``: the ``[prelabel]`` table (each also a CLI flag);
 - ``declare``: :func:`~prelabel.config.declare.option`, a typed dataclass field that is
   also a CLI flag (the ``[prelabel]`` table, reader options and the convert run use it);

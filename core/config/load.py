@@ -51,15 +51,13 @@ from prelabel.config.params import (
 )
 from prelabel.config.task_types import get_task_type
 from prelabel.config.taxonomy import Taxonomy
+from prelabel.config.templates import ARTIFACT_FIELDS
 from prelabel.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found, no-redef]
-
-# fields the artifact_url template can use (see prelabel.writers.context.ArtifactStore)
-ARTIFACT_FIELDS = frozenset({"name", "stem", "sha256"})
 
 
 @dataclass(slots=True)

@@ -19,7 +19,8 @@ from prelabel.tracks.plan import Plan, plan
 from prelabel.tracks.records import CHUNK, Records, _json, record_line
 
 if TYPE_CHECKING:
-    from prelabel.writers.context import ArtifactStore, WriteContext
+    from prelabel.output.artifacts import ArtifactStore
+    from prelabel.writers.context import WriteContext
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
