@@ -36,21 +36,21 @@ from typing import Any
 from aiohttp import web
 
 from prelabel.sandbox.faults import (
-    _STATE,
+    STATE,
     Faults,
-    _auth_middleware,
-    _fault_middleware,
-    _State,
+    SandboxState,
+    auth_middleware,
+    fault_middleware,
 )
 from prelabel.sandbox.handlers import (
-    _batch_status,
-    _create_batch,
-    _create_task,
-    _finalize_batch,
-    _get_batch,
-    _get_task,
-    _list_tasks,
-    _upload_file,
+    batch_status,
+    create_batch,
+    create_task,
+    finalize_batch,
+    get_batch,
+    get_task,
+    list_tasks,
+    upload_file,
 )
 from prelabel.sandbox.store import SandboxStore
 
@@ -74,19 +74,19 @@ def make_app(
     """
     faults = faults or Faults()
     app = web.Application(
-        middlewares=[_fault_middleware, _auth_middleware], client_max_size=200 * 1024**2
+        middlewares=[fault_middleware, auth_middleware], client_max_size=200 * 1024**2
     )
-    app[_STATE] = _State(store, faults, api_key, random.Random(faults.seed))
+    app[STATE] = SandboxState(store, faults, api_key, random.Random(faults.seed))
     app.add_routes(
         [
-            web.post("/v1/task/{task_type}", _create_task),
-            web.get("/v1/task/{task_id}", _get_task),
-            web.get("/v1/tasks", _list_tasks),
-            web.post("/v1/files/upload", _upload_file),
-            web.post("/v1/batches", _create_batch),
-            web.get("/v1/batches/{name}", _get_batch),
-            web.post("/v1/batches/{name}/finalize", _finalize_batch),
-            web.get("/v1/batches/{name}/status", _batch_status),
+            web.post("/v1/task/{task_type}", create_task),
+            web.get("/v1/task/{task_id}", get_task),
+            web.get("/v1/tasks", list_tasks),
+            web.post("/v1/files/upload", upload_file),
+            web.post("/v1/batches", create_batch),
+            web.get("/v1/batches/{name}", get_batch),
+            web.post("/v1/batches/{name}/finalize", finalize_batch),
+            web.get("/v1/batches/{name}/status", batch_status),
         ]
     )
     return app
@@ -104,7 +104,7 @@ class Sandbox:
     @property
     def stats(self) -> dict[str, int]:
         """Counters: requests, tasks_created, 409, 401, files, fault_<kind>."""
-        return dict(self.app[_STATE].stats)
+        return dict(self.app[STATE].stats)
 
     def tasks(self) -> list[dict[str, Any]]:
         """Every task the sandbox holds."""
