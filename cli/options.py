@@ -11,7 +11,7 @@ hand-written options below are the command line's own (config file, output folde
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any, Literal, TypeVar
 
 import click
@@ -32,16 +32,26 @@ class DeclaredOption(click.Option):
 class SectionedCommand(click.Command):
     """A command whose ``--help`` lists its options by section: its own, then shared groups."""
 
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def sections(self, ctx: click.Context) -> dict[str | None, list[tuple[str, str]]]:
+        """Section title (None: the command's own "Options") -> its help rows, in order."""
         sections: dict[str | None, list[tuple[str, str]]] = {None: []}
         for param in self.get_params(ctx):
             record = None if isinstance(param, click.Argument) else param.get_help_record(ctx)
             if record is not None:
                 sections.setdefault(getattr(param, "section", None), []).append(record)
-        for title, records in sections.items():
-            if records:
+        return sections
+
+    def format_sections(
+        self, ctx: click.Context, formatter: click.HelpFormatter, only: Container[str | None]
+    ) -> None:
+        """Write the sections whose title is in ``only``."""
+        for title, records in self.sections(ctx).items():
+            if records and title in only:
                 with formatter.section(title or "Options"):
                     formatter.write_dl(records)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.format_sections(ctx, formatter, set(self.sections(ctx)))
 
 
 def declared_options(cls: type, *, unset_default: bool = False) -> Callable[[F], F]:
