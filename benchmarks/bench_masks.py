@@ -30,13 +30,14 @@ import numpy as np
 from prelabel.config.limits import Bounds, GeometryLimits, TaskLimits
 from prelabel.config.load import TaskConfig
 from prelabel.config.options import PrelabelOptions
-from prelabel.converters.masks.read import read_masks
+from prelabel.converters.masks.read import MaskOptions, read_masks
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy
 from prelabel.geometry.kernels.loader import compiled
 from prelabel.geometry.raster import raster_to_instances
+from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.report import Report
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.context import WriteContext
 from prelabel.writers.segment import write_segment_task
 
 WIDTH, HEIGHT, CLASSES = 1920, 1080, 20
@@ -93,7 +94,7 @@ def floor_one(path: Path) -> float:
 def prelabel_one(path: Path, classes: Path, ctx: WriteContext) -> float:
     """Seconds for read_masks + write_segment_task of one mask (artifact written)."""
     start = time.perf_counter()
-    (item,) = read_masks([str(path)], classes=str(classes)).items
+    (item,) = read_masks([str(path)], MaskOptions(classes=str(classes))).items
     write_segment_task(item, ctx)
     return time.perf_counter() - start
 
@@ -102,7 +103,7 @@ def run_folder(masks: Path, classes: Path, out: Path) -> float:
     """Seconds for the streaming run over the whole folder, as the CLI does it."""
     ctx = context(out)
     start = time.perf_counter()
-    for item in read_masks([str(masks)], classes=str(classes)).items:
+    for item in read_masks([str(masks)], MaskOptions(classes=str(classes))).items:
         write_segment_task(item, ctx)
     return time.perf_counter() - start
 
@@ -133,7 +134,7 @@ def bench_segment(root: Path, count: int, repeat: int, step: int) -> None:
 
 def bench_polygons(root: Path, count: int) -> None:
     masks = sorted((root / "masks").glob("*.png"))[:count]
-    ds = read_masks([str(p) for p in masks], classes=str(root / "classes.txt"))
+    ds = read_masks([str(p) for p in masks], MaskOptions(classes=str(root / "classes.txt")))
     limits = GeometryLimits(kind="polygon", max_vertices=100)
     bounds = Bounds.for_image(WIDTH, HEIGHT)
     policy = FitPolicy()

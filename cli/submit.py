@@ -15,6 +15,9 @@ from tqdm import tqdm
 
 from prelabel.cli.options import output_options
 from prelabel.errors import SubmitError
+from prelabel.output.artifacts import artifact_refs
+from prelabel.output.layout import ARTIFACTS_DIR
+from prelabel.output.tasks import TaskLine, read_tasks
 from prelabel.scale.client import (
     DEFAULT_API_URL,
     DEFAULT_CONCURRENCY,
@@ -23,15 +26,7 @@ from prelabel.scale.client import (
     ScaleClient,
     load_api_key,
 )
-from prelabel.scale.submit import (
-    Outcome,
-    ProgressFn,
-    SubmitSummary,
-    TaskLine,
-    artifact_refs,
-    read_tasks,
-    submit_dir,
-)
+from prelabel.scale.submit import Outcome, ProgressFn, SubmitSummary, submit_dir
 
 SANDBOX_KEY = "test_sandbox"
 
@@ -236,7 +231,7 @@ def _summary_lines(summary: SubmitSummary) -> list[str]:
 def _dry_run(out_dir: str, tasks: list[TaskLine], kwargs: dict[str, Any]) -> None:
     url = "<sandbox>" if kwargs["sandbox"] else kwargs["api_url"].rstrip("/")
     artifacts = sorted({name for t in tasks for _, name in artifact_refs(t.body)})
-    size = sum((Path(out_dir) / "artifacts" / n).stat().st_size for n in artifacts)
+    size = sum((Path(out_dir) / ARTIFACTS_DIR / n).stat().st_size for n in artifacts)
     by_type = Counter(t.task_type for t in tasks)
     batches = sorted({t.batch for t in tasks if t.batch is not None})
     if not kwargs["quiet"]:

@@ -111,13 +111,3 @@ class SubmitRejectedError(SubmitError):
     ) -> None:
         self.status = status
         super().__init__(reason, path=path, location=location)
-
-
-EXIT_CODES: dict[str, int] = {
-    "ok": 0,
-    "internal error": 1,
-    "usage": 2,
-    "bad input or config": InputError.exit_code,
-    "limit violation": LimitViolation.exit_code,
-    "submit failure": SubmitError.exit_code,
-}

@@ -2,6 +2,8 @@
 
 Independent of the writers: it reads ``tasks.jsonl``, resolves artifact references, and checks
 each annotation as Scale would see it. One message per violation, naming task and annotation.
+Each task type's prelabels are checked by the ``check_<type>_prelabels`` function its
+registry entry names (:mod:`prelabel.config.task_types`).
 """
 
 from __future__ import annotations
@@ -12,45 +14,22 @@ from typing import Any
 
 import cv2
 import numpy as np
-import orjson
 import shapely
 
 from prelabel.config.limits import Bounds, GeometryLimits, TaskLimits
 from prelabel.config.load import TaskConfig
+from prelabel.config.task_types import get_task_type
 from prelabel.errors import InputError
-from prelabel.writers.context import ARTIFACT_SCHEME, ArtifactStore
+from prelabel.output.artifacts import ArtifactFiles
+from prelabel.output.layout import ARTIFACTS_DIR, TASKS_FILE, tasks_file
+from prelabel.output.report import read_report, task_entries
+from prelabel.output.tasks import TaskLine, iter_tasks
 
 EPS = 1e-6
 # body keys prelabel fills per task, so they may differ from the config's params
 PER_TASK_KEYS = frozenset(
     {"attachment", "attachments", "unique_id", "hypothesis", "base_annotations", "metadata"}
 )
-
-
-class Artifacts:
-    """Resolves the references bodies hold back to files under ``DIR/artifacts``."""
-
-    def __init__(self, out: Path, config: TaskConfig) -> None:
-        self.root = out / "artifacts"
-        self.by_url: dict[str, Path] = {}
-        if config.prelabel.artifact_url and self.root.is_dir():
-            store = ArtifactStore(self.root, config.prelabel.artifact_url)
-            for path in self.root.rglob("*"):
-                if path.is_file():
-                    name = path.relative_to(self.root).as_posix()
-                    self.by_url[store.reference(name)] = path
-
-    def path(self, ref: Any) -> Path | None:
-        if not isinstance(ref, str):
-            return None
-        if ref.startswith(ARTIFACT_SCHEME):
-            path = self.root / ref[len(ARTIFACT_SCHEME) :]
-            return path if path.is_file() else None
-        return self.by_url.get(ref)
-
-    def load_json(self, ref: Any) -> Any:
-        path = self.path(ref)
-        return None if path is None else orjson.loads(path.read_bytes())
 
 
 def _inside(xs: list[float], ys: list[float], bounds: Bounds | None) -> bool:
@@ -167,13 +146,26 @@ def _check_annotations(
             uuids.add(uid)
 
 
-def _check_segment(
+def check_image_prelabels(
     pre: dict[str, Any],
     where: str,
     limits: TaskLimits,
     size: tuple[int, int] | None,
-    art: Artifacts,
+    art: ArtifactFiles,
 ) -> Iterator[str]:
+    """imageannotation: every annotation of ``{"annotations": [...]}``."""
+    bounds = limits.bounds(*size) if size else None
+    yield from _check_annotations(pre.get("annotations"), where, limits, bounds)
+
+
+def check_segment_prelabels(
+    pre: dict[str, Any],
+    where: str,
+    limits: TaskLimits,
+    size: tuple[int, int] | None,
+    art: ArtifactFiles,
+) -> Iterator[str]:
+    """segmentannotation: the indexed PNG and its labelMapping."""
     mapping = pre.get("labelMapping")
     ref = (pre.get("annotations") or {}).get("combined", {}).get("indexedImage")
     path = art.path(ref)
@@ -209,26 +201,45 @@ def _check_segment(
         yield f"{where}: {counts[0]} unlabeled pixels but allow_unlabeled is false"
 
 
-def _check_video(
+def _hosted_or_inline(pre: dict[str, Any], art: ArtifactFiles) -> Any:
+    """Video prelabels: inline, or hosted as ``{"url": ...}`` and read from the artifact."""
+    annotations = pre.get("annotations")
+    return art.load_json(annotations.get("url")) if isinstance(annotations, dict) else annotations
+
+
+def check_video_prelabels(
     pre: dict[str, Any],
-    task_type: str,
     where: str,
     limits: TaskLimits,
-    bounds: Bounds | None,
-    art: Artifacts,
+    size: tuple[int, int] | None,
+    art: ArtifactFiles,
 ) -> Iterator[str]:
-    annotations = pre.get("annotations")
-    data = art.load_json(annotations.get("url")) if isinstance(annotations, dict) else annotations
+    """videoannotation: the per-frame list of annotations."""
+    data = _hosted_or_inline(pre, art)
     if data is None:
         yield f"{where}: annotations must be inline or a resolvable artifact url"
         return
-    if task_type == "videoannotation":
-        frames = data.get("annotations", data) if isinstance(data, dict) else data
-        for n, frame in enumerate(frames if isinstance(frames, list) else []):
-            yield from _check_annotations(
-                frame.get("annotations"), f"{where}, frame {n}", limits, bounds
-            )
+    bounds = limits.bounds(*size) if size else None
+    frames = data.get("annotations", data) if isinstance(data, dict) else data
+    for n, frame in enumerate(frames if isinstance(frames, list) else []):
+        yield from _check_annotations(
+            frame.get("annotations"), f"{where}, frame {n}", limits, bounds
+        )
+
+
+def check_playback_prelabels(
+    pre: dict[str, Any],
+    where: str,
+    limits: TaskLimits,
+    size: tuple[int, int] | None,
+    art: ArtifactFiles,
+) -> Iterator[str]:
+    """videoplaybackannotation: the tracks keyed by uuid, each frame as an annotation."""
+    data = _hosted_or_inline(pre, art)
+    if data is None:
+        yield f"{where}: annotations must be inline or a resolvable artifact url"
         return
+    bounds = limits.bounds(*size) if size else None
     for uid, track in data.items() if isinstance(data, dict) else []:
         kind = track.get("geometry")
         for n, frame in enumerate(track.get("frames") or []):
@@ -238,21 +249,17 @@ def _check_video(
 
 
 def _check_body(
-    obj: Any,
-    lineno: int,
+    task: TaskLine,
     config: TaskConfig,
     sizes: dict[str, tuple[int, int]],
     seen: set[str],
-    art: Artifacts,
+    art: ArtifactFiles,
 ) -> Iterator[str]:
-    if not isinstance(obj, dict) or not isinstance(obj.get("body"), dict):
-        yield f'tasks.jsonl, line {lineno}: expected {{"task_type", "body"}}'
-        return
-    body = obj["body"]
+    body = task.body
     uid = body.get("unique_id")
-    where = f"task {uid}" if uid else f"tasks.jsonl, line {lineno}"
-    if obj.get("task_type") != config.task_type:
-        yield f"{where}: task_type {obj.get('task_type')!r}, config says {config.task_type!r}"
+    where = f"task {uid}" if uid else f"{TASKS_FILE}, line {task.line}"
+    if task.task_type != config.task_type:
+        yield f"{where}: task_type {task.task_type!r}, config says {config.task_type!r}"
     if not uid:
         yield f"{where}: no unique_id"
     elif uid in seen:
@@ -266,36 +273,25 @@ def _check_body(
     pre = body.get(config.prelabel.prelabel_as)
     if pre is None:
         return
-    size = sizes.get(str(uid))
-    bounds = config.limits.bounds(*size) if size else None
-    if config.task_type == "segmentannotation":
-        yield from _check_segment(pre, where, config.limits, size, art)
-    elif config.task_type == "imageannotation":
-        yield from _check_annotations(pre.get("annotations"), where, config.limits, bounds)
-    else:
-        yield from _check_video(pre, config.task_type, where, config.limits, bounds, art)
+    check = get_task_type(config.task_type).load_check()
+    yield from check(pre, where, config.limits, sizes.get(str(uid)), art)
 
 
 def validate_output(out: Path, config: TaskConfig) -> list[str]:
     """Every violation in ``out`` (empty when it is all good)."""
-    tasks = out / "tasks.jsonl"
-    if not tasks.is_file():
-        raise InputError("no tasks.jsonl here: not a prelabel output directory", path=out)
-    sizes: dict[str, tuple[int, int]] = {}
-    report = out / "report.json"
-    if report.is_file():
-        for t in orjson.loads(report.read_bytes()).get("tasks", []):
-            if t.get("width") and t.get("height"):
-                sizes[t["unique_id"]] = (int(t["width"]), int(t["height"]))
-    art = Artifacts(out, config)
+    tasks_file(out)  # the directory is an output folder of convert
+    sizes = {
+        uid: (int(t["width"]), int(t["height"]))
+        for uid, t in task_entries(read_report(out)).items()
+        if t.get("width") and t.get("height")
+    }
+    art = ArtifactFiles(out / ARTIFACTS_DIR, config.prelabel.artifact_url)
     problems: list[str] = []
     seen: set[str] = set()
-    with tasks.open("rb") as f:
-        for lineno, line in enumerate(f, 1):
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                problems.append(f"tasks.jsonl, line {lineno}: not JSON ({exc})")
-                continue
-            problems.extend(_check_body(obj, lineno, config, sizes, seen, art))
+
+    def bad_line(exc: InputError) -> None:
+        problems.append(f"{TASKS_FILE}, {exc.location}: {exc.reason}")
+
+    for task in iter_tasks(out, on_error=bad_line):
+        problems.extend(_check_body(task, config, sizes, seen, art))
     return problems

@@ -11,7 +11,7 @@ import pytest
 from prelabel.config.load import load_config
 from prelabel.errors import InputError, PayloadError
 from prelabel.model import Box, Dataset, Dropped, Instance, Item, Polygon, SourceRef
-from prelabel.pipeline import convert, validate_dir
+from prelabel.pipeline import ConvertOptions, convert, validate_dir
 
 CONFIG = """
 task_type = "imageannotation"
@@ -279,7 +279,7 @@ def test_report_streams_records_to_disk_instead_of_holding_them(tmp_path: Path) 
 
 def test_taxonomy_lists_the_labels_kept_per_task_geometry(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path))
-    convert(dataset(), config, tmp_path / "out", taxonomy=tmp_path / "out" / "taxonomy.json")
+    convert(dataset(), config, tmp_path / "out", ConvertOptions(emit_taxonomy=True))
     block = orjson.loads((tmp_path / "out" / "taxonomy.json").read_bytes())
     assert block == {
         "geometries": {
@@ -394,11 +394,11 @@ def test_video_items_become_one_image_task_per_frame(tmp_path: Path) -> None:
 def test_a_writer_that_loses_objects_is_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import prelabel.pipeline as pipeline
+    from prelabel.config.task_types import TaskType
 
     def forgetful(item: Item, ctx: object) -> dict[str, object]:
         return {"unique_id": "x"}
 
-    monkeypatch.setattr(pipeline, "get_writer", lambda task_type: forgetful)
+    monkeypatch.setattr(TaskType, "load_writer", lambda self: forgetful)
     with pytest.raises(PayloadError, match="accounted for 0 of the 4 objects of item '1'"):
         convert(dataset(), load_config(write_config(tmp_path)), tmp_path / "out")

@@ -208,7 +208,7 @@ def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
     from prelabel.cli.submit import _progress
-    from prelabel.scale.submit import TaskLine
+    from prelabel.output.tasks import TaskLine
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

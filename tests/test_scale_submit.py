@@ -14,11 +14,12 @@ import orjson
 import pytest
 
 from prelabel.errors import InputError
+from prelabel.output.tasks import read_tasks
 from prelabel.sandbox.faults import Faults
 from prelabel.sandbox.server import Sandbox, run_sandbox
 from prelabel.scale.client import RetryPolicy, ScaleClient
 from prelabel.scale.journal import Journal
-from prelabel.scale.submit import read_tasks, submit_dir
+from prelabel.scale.submit import submit_dir
 
 REPO = Path(__file__).resolve().parents[1]
 BASIC = REPO / "fixtures" / "http" / "basic"

@@ -18,12 +18,13 @@ from conftest import FIXTURES, SHARED
 from prelabel.config.limits import TaskLimits
 from prelabel.config.load import TaskConfig
 from prelabel.config.options import PrelabelOptions
-from prelabel.converters.masks.read import read_masks
+from prelabel.converters.masks.read import MaskOptions, read_masks
 from prelabel.errors import InputError, PayloadError
 from prelabel.geometry.rle import encode_mask
 from prelabel.model import Box, Frame, IndexRaster, Instance, Item, Polygon, Segment, SourceRef
+from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.report import Report
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.context import WriteContext
 from prelabel.writers.segment import EXTENDED_NOTE, color_for, write_segment_task
 
 VOC = SHARED / "labelme/instance_segmentation/data_dataset_voc"
@@ -91,9 +92,11 @@ def test_labelme_voc_with_person_instances(
     ctx = make_ctx(tmp_path, set(names), {"person"})
     ds = read_masks(
         [str(VOC / "SegmentationClass")],
-        images=str(VOC / "JPEGImages"),
-        classes=str(VOC / "class_names.txt"),
-        objects=str(VOC / "SegmentationObject"),
+        MaskOptions(
+            images=str(VOC / "JPEGImages"),
+            classes=str(VOC / "class_names.txt"),
+            objects=str(VOC / "SegmentationObject"),
+        ),
     )
     golden = {}
     for item in ds.items:
@@ -146,7 +149,7 @@ def test_panoptic_golden_png(shared: Path, tmp_path: Path, update_goldens: bool)
     ctx = make_ctx(tmp_path, used, things & used)
     ds = read_masks(
         [str(PAN / "panoptic_examples/000000439180.png")],
-        panoptic=str(PAN / "panoptic_examples.json"),
+        MaskOptions(panoptic=str(PAN / "panoptic_examples.json")),
     )
     (item,) = list(ds.items)
     body = write_segment_task(item, ctx)
@@ -351,7 +354,9 @@ def test_manifest_csv_and_json_pairing(shared: Path, tmp_path: Path) -> None:
     csv_path = tmp_path / "pairs.csv"
     csv_path.write_text(f"mask,image,attachment\n{mask},{image},https://x/a.jpg\n")
     (item,) = list(
-        read_masks([str(mask)], manifest=str(csv_path), classes=str(VOC / "class_names.txt")).items
+        read_masks(
+            [str(mask)], MaskOptions(manifest=str(csv_path), classes=str(VOC / "class_names.txt"))
+        ).items
     )
     assert item.fields["attachment"] == "https://x/a.jpg" and item.fields["image"] == str(image)
     ctx = make_ctx(tmp_path, {"bus", "car"})
@@ -360,7 +365,7 @@ def test_manifest_csv_and_json_pairing(shared: Path, tmp_path: Path) -> None:
     json_path = tmp_path / "pairs.json"
     json_path.write_text(json.dumps({str(mask): str(VOC / "JPEGImages/2011_000003.jpg")}))
     with pytest.raises(InputError, match=r"mask is 500x375 but image .*2011_000003.jpg is 500x338"):
-        list(read_masks([str(mask)], manifest=str(json_path)).items)
+        list(read_masks([str(mask)], MaskOptions(manifest=str(json_path))).items)
 
 
 @pytest.mark.parametrize("drop", [None, 15])
@@ -371,7 +376,8 @@ def test_reader_counts_reused_only_while_valid(
     values zeroed) makes the writer count again."""
     names = [x.strip() for x in (VOC / "class_names.txt").read_text().splitlines()[1:]]
     ds = read_masks(
-        [str(VOC / "SegmentationClass/2011_000006.png")], classes=str(VOC / "class_names.txt")
+        [str(VOC / "SegmentationClass/2011_000006.png")],
+        MaskOptions(classes=str(VOC / "class_names.txt")),
     )
     (item,) = list(ds.items)
     assert item.raster is not None

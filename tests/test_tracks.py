@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.config.load import load_config
-from prelabel.converters.tracking.kitti import read_kitti
-from prelabel.converters.tracking.mot import read_mot
+from prelabel.converters.tracking.kitti import KittiOptions, read_kitti
+from prelabel.converters.tracking.mot import MotOptions, read_mot
 from prelabel.errors import PrelabelError
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy
@@ -110,8 +110,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def read(kind: str, rel: str, opts: dict[str, Any], shared: Path) -> Dataset:
     if kind == "kitti":
-        return read_kitti([str(FIXTURES / "kitti" / rel)], **opts)
-    return read_mot([str(shared / rel)], **opts)
+        return read_kitti([str(FIXTURES / "kitti" / rel)], KittiOptions(**opts))
+    return read_mot([str(shared / rel)], MotOptions(**opts))
 
 
 def expanded(ds: Dataset) -> Dataset:

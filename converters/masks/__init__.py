@@ -8,5 +8,6 @@
 - ``panoptic``: COCO panoptic PNGs with their JSON.
 
 May import: ``prelabel.model``, ``prelabel.geometry``, ``prelabel.tracks`` (timing),
-``prelabel.errors``.
+``prelabel.errors``, ``prelabel.config.declare`` and ``prelabel.converters.options``
+(option declarations).
 """

@@ -53,7 +53,7 @@ def decode(path: Path) -> Array:
         return np.array(im)
 
 
-def _index(path: Path, arr: Array) -> Array:
+def index_values(path: Path, arr: Array) -> Array:
     """A single-channel index array; an RGB index mask is read through the VOC palette."""
     if arr.ndim == 2:
         return arr

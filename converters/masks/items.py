@@ -142,7 +142,8 @@ def _unique_key(path: Path, seen: set[str]) -> str:
     return key
 
 
-def _items(paths: Sequence[str], spec: Spec, pairing: Pairing) -> Iterator[Item]:
+def mask_items(paths: Sequence[str], spec: Spec, pairing: Pairing) -> Iterator[Item]:
+    """The items of the MASKS arguments: one per video folder, binary folder or mask file."""
     if spec.video:
         for p in map(Path, paths):
             if not p.is_dir():

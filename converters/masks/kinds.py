@@ -20,7 +20,7 @@ import numpy as np
 
 from prelabel.converters.masks.classes import ClassNames
 from prelabel.converters.masks.colormaps import ColorMap, decode_colors, voc_colormap
-from prelabel.converters.masks.decode import Array, _index, decode, present, zero_values
+from prelabel.converters.masks.decode import Array, decode, index_values, present, zero_values
 from prelabel.converters.masks.panoptic import Panoptic, panoptic_raster, two_channel_raster
 from prelabel.errors import InputError
 from prelabel.geometry.raster import CountedRaster, histogram
@@ -90,7 +90,7 @@ def _semantic_segments(
 
 def raster_semantic(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     """Class values straight from the file (palette indices, grey 8/16-bit)."""
-    values = _index(path, decode(path))
+    values = index_values(path, decode(path))
     counts = histogram(values) if values.dtype.itemsize <= 2 else None
     void = [v for v in spec.void if counts is None or (0 <= v < len(counts) and counts[v])]
     values = zero_values(values, void)
@@ -134,7 +134,7 @@ def raster_color(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
 def raster_instances(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     """16-bit class * base + instance (base 1000 or 256); void applies to the class part."""
     base = 256 if spec.kind == "instance256" else 1000
-    values = _index(path, decode(path)).astype(np.int32)
+    values = index_values(path, decode(path)).astype(np.int32)
     names = spec.names(path)
     segments: dict[int, Segment] = {}
     void: list[int] = []
@@ -157,8 +157,8 @@ def raster_voc_object(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     """Class mask + instance-id mask of the same stem; value = object * 256 + class."""
     assert spec.objects is not None
     obj_path = _object_mask(path, spec.objects)
-    cls = _index(path, decode(path)).astype(np.int32)
-    obj = _index(obj_path, decode(obj_path)).astype(np.int32)
+    cls = index_values(path, decode(path)).astype(np.int32)
+    obj = index_values(obj_path, decode(obj_path)).astype(np.int32)
     if cls.shape != obj.shape:
         raise InputError(
             f"object mask {obj_path} is {obj.shape[1]}x{obj.shape[0]} but the class mask is "
@@ -216,7 +216,7 @@ def raster_binary(files: list[Path], spec: Spec, notes: list[str]) -> IndexRaste
     values: Array | None = None
     segments: dict[int, Segment] = {}
     for i, f in enumerate(files, 1):
-        arr = _index(f, decode(f))
+        arr = index_values(f, decode(f))
         if values is None:
             values = np.zeros(arr.shape, dtype=np.uint16)
         if arr.shape != values.shape:

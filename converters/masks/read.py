@@ -1,6 +1,6 @@
 """Mask PNGs -> items with a lazy :class:`~prelabel.model.IndexRaster` each.
 
-Kinds (``kind=``; detected from the file when not given):
+Kinds (``kind``; detected from the file when not given):
 
 * ``semantic``: pixel value = class value; 8-bit grey, palette (read as indices, never as
   colours) or 16-bit. The default for palette, grey and 16-bit files.
@@ -31,34 +31,28 @@ The reader is split by responsibility: :mod:`~prelabel.converters.masks.classes`
 names), :mod:`~prelabel.converters.masks.pairing` (masks to images, manifests),
 :mod:`~prelabel.converters.masks.decode` (headers and pixels),
 :mod:`~prelabel.converters.masks.kinds` (one raster builder per kind) and
-:mod:`~prelabel.converters.masks.items` (items, frames, keys); this module resolves the
-options and keeps every name importable as ``prelabel.converters.masks.read``.
+:mod:`~prelabel.converters.masks.items` (items, frames, keys); this module declares the
+options (:class:`MaskOptions`) and resolves them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
+from prelabel.config.declare import option
 from prelabel.converters.masks.classes import load_classes
 from prelabel.converters.masks.colormaps import load_colormap
-from prelabel.converters.masks.items import _items
-from prelabel.converters.masks.kinds import (
-    Spec,
-)
-from prelabel.converters.masks.pairing import (
-    build_pairing,
-)
+from prelabel.converters.masks.items import mask_items
+from prelabel.converters.masks.kinds import Spec
+from prelabel.converters.masks.pairing import build_pairing
 from prelabel.converters.masks.panoptic import load_panoptic
+from prelabel.converters.options import fps, images
 from prelabel.errors import InputError
 from prelabel.model import Dataset
 
-__all__ = [
-    "KINDS",
-    "read_masks",
-]
-
-KINDS = (
+MaskKind = Literal[
     "semantic",
     "color",
     "instance1000",
@@ -67,86 +61,112 @@ KINDS = (
     "binary",
     "panoptic",
     "panoptic2ch",
-)
+]
+KINDS: tuple[str, ...] = get_args(MaskKind)
 
 
-def _spec(
-    kind: str | None,
-    classes: str | None,
-    colormap: str | None,
-    tolerance: float | None,
-    void: Sequence[int] | None,
-    video: bool,
-    fps: float | None,
-    objects: str | None,
-    panoptic: str | None,
-) -> Spec:
-    if kind is not None and kind not in KINDS:
-        raise InputError(f"unknown mask kind {kind!r}; choose one of: {', '.join(KINDS)}")
-    if objects is not None and not Path(objects).is_dir():
-        raise InputError("--objects is not a folder", path=objects)
-    return Spec(
-        kind=kind,
-        classes=load_classes(classes) if classes else None,
-        cmap=load_colormap(colormap) if colormap else None,
-        tolerance=tolerance,
-        void=tuple(int(v) for v in (void if void is not None else (255,))),
-        video=video,
-        fps=fps,
-        objects=Path(objects) if objects else None,
-        panoptic=load_panoptic(panoptic) if panoptic else None,
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaskOptions:
+    """Options of the mask reader (``prelabel convert masks``)."""
+
+    images: str | None = images(
+        "Image folder: pair masks by stem; sizes and file_name come from the images."
+    )
+    classes: str | None = option(
+        None, path="file", help="Class names: text (line N = value N) or JSON {value: name}."
+    )
+    kind: MaskKind | None = option(
+        None,
+        help="Mask kind; detected from the file when omitted (palette/grey/16-bit: semantic, "
+        "RGB: color).",
+    )
+    colormap: str | None = option(
+        None,
+        help="Colour map for RGB masks: voc, camvid, or a dataset_meta.json/JSON/text file.",
+    )
+    tolerance: float | None = option(
+        None,
+        low=0,
+        help="Match off-palette colours to the nearest within this RGB distance (counted in "
+        "the report).",
+    )
+    void: tuple[int, ...] = option(
+        (255,), help="Value read as unlabeled (repeatable; default 255)."
+    )
+    manifest: str | None = option(
+        None,
+        path="file",
+        help="Mask/image pairs: CSV (mask,image,attachment), JSON, or 'IMAGE MASK' lines.",
+    )
+    video: bool = option(False, help="Each MASKS folder is one video; files are frames.")
+    fps: float | None = fps("Frames per second of --video masks (needed for video attachments).")
+    objects: str | None = option(
+        None,
+        path="dir",
+        help="Folder of VOC SegmentationObject instance PNGs beside the class masks.",
+    )
+    panoptic: str | None = option(
+        None,
+        path="file",
+        help="COCO panoptic JSON (segments_info + categories) for panoptic PNGs.",
     )
 
 
-def read_masks(
-    paths: list[str],
-    *,
-    images: str | None = None,
-    classes: str | None = None,
-    kind: str | None = None,
-    colormap: str | None = None,
-    tolerance: float | None = None,
-    void: Sequence[int] | None = None,
-    manifest: str | None = None,
-    video: bool = False,
-    fps: float | None = None,
-    objects: str | None = None,
-    panoptic: str | None = None,
-) -> Dataset:
+def _spec(opts: MaskOptions) -> Spec:
+    if opts.kind is not None and opts.kind not in KINDS:
+        raise InputError(f"unknown mask kind {opts.kind!r}; choose one of: {', '.join(KINDS)}")
+    if opts.objects is not None and not Path(opts.objects).is_dir():
+        raise InputError("--objects is not a folder", path=opts.objects)
+    return Spec(
+        kind=opts.kind,
+        classes=load_classes(opts.classes) if opts.classes else None,
+        cmap=load_colormap(opts.colormap) if opts.colormap else None,
+        tolerance=opts.tolerance,
+        void=tuple(int(v) for v in opts.void),
+        video=opts.video,
+        fps=opts.fps,
+        objects=Path(opts.objects) if opts.objects else None,
+        panoptic=load_panoptic(opts.panoptic) if opts.panoptic else None,
+    )
+
+
+def read_masks(paths: list[str], options: MaskOptions | None = None) -> Dataset:
     """Read mask PNGs (files or folders) into items with lazy rasters.
 
     Args:
         paths: mask files and/or folders (searched recursively for ``*.png``); with
             ``video`` each is a folder of per-frame masks; with ``kind="binary"`` a folder
             of per-image folders of binary PNGs.
-        images: image folder; masks pair with images by stem (Cityscapes suffixes ignored),
-            sizes are checked against the image headers and ``file_name`` is the image's.
-        classes: class names, text (line N = value N) or JSON (values -> names).
-        kind: one of :data:`KINDS`; detected from the file when None.
-        colormap: ``voc``, ``camvid`` or a colour map file, for RGB colour masks.
-        tolerance: match off-palette colours to the nearest within this RGB distance.
-        void: values read as unlabeled (default ``[255]``; the class part for instances).
-        manifest: CSV/JSON/text pairing masks with images (and attachment URLs).
-        video: each folder of masks is one video item, frames in name order.
-        fps: frames per second of such a video (frame timestamps; video attachments).
-        objects: folder of VOC ``SegmentationObject`` instance-id PNGs (``voc-object``).
-        panoptic: COCO panoptic JSON (``segments_info`` + categories) or, for
-            ``panoptic2ch``, any JSON with ``categories``.
+        options: the reader's options (:class:`MaskOptions`); defaults if None. ``images``
+            pairs masks with images by stem (Cityscapes suffixes ignored), checks sizes
+            against the image headers and takes ``file_name`` from the image; ``classes``
+            names values (text: line N = value N; JSON: values -> names); ``kind`` is one
+            of :data:`KINDS`, detected from the file when None; ``colormap`` (``voc``,
+            ``camvid`` or a file) and ``tolerance`` decode RGB colour masks; ``void`` values
+            read as unlabeled (the class part for instances); ``manifest`` pairs masks with
+            images (and attachment URLs); ``video`` reads each folder as one video item,
+            frames in name order, at ``fps``; ``objects`` holds VOC ``SegmentationObject``
+            PNGs (``voc-object``); ``panoptic`` is the COCO panoptic JSON (or, for
+            ``panoptic2ch``, any JSON with ``categories``).
 
     Returns:
         A dataset whose items stream (consume once); each raster decodes on call.
 
     Raises:
         InputError: a bad file, option or value, naming the file (and pixel value).
+
+    Example:
+        >>> read_masks(["SegmentationClass/"], MaskOptions(classes="names.txt"))  # doctest: +SKIP
     """
-    spec = _spec(kind, classes, colormap, tolerance, void, video, fps, objects, panoptic)
-    pairing = build_pairing(images, manifest)
+    opts = options or MaskOptions()
+    spec = _spec(opts)
+    pairing = build_pairing(opts.images, opts.manifest)
     notes = []
     if spec.classes is not None and 0 in spec.classes.names and spec.cmap is None:
         notes.append(f"value 0 ({spec.classes.names[0]}) is read as unlabeled")
     dataset = Dataset(format="masks", items=[], labels=_labels(spec), notes=notes, kinds={"mask"})
     spec.dropped = dataset.dropped
-    dataset.items = _items(paths, spec, pairing)
+    dataset.items = mask_items(paths, spec, pairing)
     return dataset
 
 

@@ -17,8 +17,7 @@ SEGMENT: Final = "segmentannotation"
 IMAGE: Final = "imageannotation"
 VIDEO: Final = "videoannotation"
 PLAYBACK: Final = "videoplaybackannotation"
-TASK_TYPES: Final[tuple[str, ...]] = (SEGMENT, IMAGE, VIDEO, PLAYBACK)
-VIDEO_TASK_TYPES: Final = frozenset({VIDEO, PLAYBACK})
+# the task types themselves, and what prelabel does with each: prelabel.config.task_types
 
 TASKS_DOC = "https://scale.com/docs/api-reference/image-and-video-tasks"
 REFERENCE_DOC = "https://scale.com/docs/api-reference/image-and-video-reference"

@@ -7,6 +7,7 @@ among ``objects_out``).
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from typing import IO, Any, Literal
 
 import orjson
 
+from prelabel.errors import InputError
 from prelabel.model import SourceRef
+from prelabel.output.layout import REPORT_FILE
 
 Outcome = Literal["converted", "fixed", "dropped"]
 
@@ -313,3 +316,28 @@ def _copy_records(records: IO[bytes], out: IO[bytes], block: int = 1 << 20) -> N
             first = False
     if pending:
         out.write((b"\n    " if first else b",\n    ") + pending)
+
+
+def read_report(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """``DIR/report.json`` of an output directory (empty when there is none).
+
+    Raises:
+        InputError: the file is not a JSON object.
+    """
+    path = Path(directory) / REPORT_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc})", path=path) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object", path=path)
+    return data
+
+
+def task_entries(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The report's per-task entries (``key``, ``width``, ``height``) by unique_id."""
+    tasks = report.get("tasks", [])
+    entries = tasks if isinstance(tasks, list) else []
+    return {str(t.get("unique_id")): t for t in entries if isinstance(t, dict)}

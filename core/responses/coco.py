@@ -31,8 +31,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from prelabel.config.taxonomy import TaxonomyError, parse_labels
+from prelabel.output.tasks import TaskLine
 from prelabel.responses.local import FAMILIES, LocalDir
-from prelabel.scale.submit import TaskLine
 
 MAPPING = {
     "box": "bbox",

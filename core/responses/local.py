@@ -26,7 +26,8 @@ import orjson
 
 from prelabel.errors import InputError
 from prelabel.geometry.indexed import decode_index_png
-from prelabel.scale.submit import ARTIFACT_PREFIX, TaskLine, read_tasks
+from prelabel.output.artifacts import ARTIFACT_SCHEME
+from prelabel.output.tasks import TaskLine, read_tasks
 
 # task types by the content family they share
 FAMILIES: dict[str, str] = {
@@ -137,8 +138,8 @@ class LocalDir:
         if not isinstance(ref, str):
             return None
         base = self.root / "artifacts"
-        if ref.startswith(ARTIFACT_PREFIX):
-            path = base / ref[len(ARTIFACT_PREFIX) :]
+        if ref.startswith(ARTIFACT_SCHEME):
+            path = base / ref[len(ARTIFACT_SCHEME) :]
             return path if path.is_file() else None
         if self._files is None:
             found = [p for p in base.rglob("*") if p.is_file()] if base.is_dir() else []

@@ -33,9 +33,10 @@ from typing import Any
 import orjson
 
 from prelabel.geometry.indexed import MAX_8BIT
+from prelabel.output.artifacts import ARTIFACT_SCHEME
+from prelabel.output.tasks import TaskLine
 from prelabel.responses.fetch import Downloads
 from prelabel.responses.local import FAMILIES, LEGACY_TYPES, segment_entries
-from prelabel.scale.submit import ARTIFACT_PREFIX, TaskLine
 
 PRELABEL_KEYS = ("hypothesis", "base_annotations")
 TOP_LEVEL = ("project", "batch", "instruction", "callback_url", "metadata", "tags", "priority")
@@ -180,7 +181,7 @@ def segment_prelabels(
         notes.append("no indexedImage in the response: no mask")
         return hyp
     name = downloads.get(url, ".png")
-    hyp["annotations"] = {"combined": {key: ARTIFACT_PREFIX + name}}
+    hyp["annotations"] = {"combined": {key: ARTIFACT_SCHEME + name}}
     return hyp
 
 
@@ -190,13 +191,13 @@ def video_prelabels(response: dict[str, Any], downloads: Downloads, task_id: str
     for key in ("annotations", "events"):
         value = response.get(key)
         if isinstance(value, dict) and isinstance(value.get("url"), str):
-            hyp[key] = {"url": ARTIFACT_PREFIX + downloads.get(value["url"], ".json")}
+            hyp[key] = {"url": ARTIFACT_SCHEME + downloads.get(value["url"], ".json")}
         elif isinstance(value, (list, dict)):  # inline: kept as a file like a hosted one
             name = f"inline/{_safe(task_id)}.{key}.json"
             path = downloads.root.parent / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(orjson.dumps(value))
-            hyp[key] = {"url": ARTIFACT_PREFIX + name}
+            hyp[key] = {"url": ARTIFACT_SCHEME + name}
     hyp.setdefault("annotations", {})
     return hyp
 

@@ -38,7 +38,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from prelabel.errors import InputError
 from prelabel.geometry.indexed import decode_index_png
 from prelabel.sandbox.edit import Edit, Editor
-from prelabel.sandbox.faults import _STATE, PUBLIC_PREFIX, Handler
+from prelabel.sandbox.faults import PUBLIC_PREFIX, STATE, Handler
 from prelabel.sandbox.respond import (
     IMAGE_TYPES,
     RESULTS,
@@ -284,7 +284,7 @@ async def results_urls(request: web.Request, handler: Handler) -> web.StreamResp
 
 async def serve_result(request: web.Request) -> web.StreamResponse:
     """``GET /results/TASK_ID/NAME``: a stored result file (no authentication)."""
-    root = (request.app[_STATE].store.root / RESULTS_DIR).resolve()
+    root = (request.app[STATE].store.root / RESULTS_DIR).resolve()
     path = (root / request.match_info["path"]).resolve()
     if root not in path.parents or not path.is_file():
         raise web.HTTPNotFound()

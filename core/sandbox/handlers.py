@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from prelabel.sandbox.faults import _STATE, _error
+from prelabel.sandbox.faults import STATE, error_response
 
 
 def _now() -> str:
@@ -32,14 +32,14 @@ async def _read_json(request: web.Request) -> dict[str, Any] | web.Response:
     try:
         doc = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
-        return _error(400, "Request body is not valid JSON.")
+        return error_response(400, "Request body is not valid JSON.")
     if not isinstance(doc, dict):
-        return _error(400, "Request body must be a JSON object.")
+        return error_response(400, "Request body must be a JSON object.")
     return doc
 
 
-async def _create_task(request: web.Request) -> web.StreamResponse:
-    state = request.app[_STATE]
+async def create_task(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
     body = await _read_json(request)
     if isinstance(body, web.Response):
         return body
@@ -47,14 +47,14 @@ async def _create_task(request: web.Request) -> web.StreamResponse:
     if body.get("batch") is not None and body.get("project") is None:
         batch = state.store.batch(str(body["batch"]))
         if batch is None:
-            return _error(400, f"Batch {body['batch']!r} does not exist.")
+            return error_response(400, f"Batch {body['batch']!r} does not exist.")
         body = {**body, "project": batch.get("project")}
     doc = _task_doc(task_type, body)
     existing = state.store.insert_task(doc)
     if existing is not None:
         state.stats["409"] += 1
         uid = body["unique_id"]
-        return _error(
+        return error_response(
             409,
             f'The unique_id ("{uid}") is already used for a different task ({existing}).',
         )
@@ -88,10 +88,10 @@ def _task_doc(task_type: str, body: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-async def _get_task(request: web.Request) -> web.StreamResponse:
-    doc = request.app[_STATE].store.task(request.match_info["task_id"])
+async def get_task(request: web.Request) -> web.StreamResponse:
+    doc = request.app[STATE].store.task(request.match_info["task_id"])
     if doc is None:
-        return _error(404, f"No task with id {request.match_info['task_id']!r}.")
+        return error_response(404, f"No task with id {request.match_info['task_id']!r}.")
     return _json(doc)
 
 
@@ -99,15 +99,15 @@ _LIST_FILTERS = {"unique_id": "unique_id", "project": "project", "batch": "batch
                  "type": "type", "status": "status"}  # fmt: skip
 
 
-async def _list_tasks(request: web.Request) -> web.StreamResponse:
+async def list_tasks(request: web.Request) -> web.StreamResponse:
     query = request.query
     filters = {col: query.getall(name) for name, col in _LIST_FILTERS.items() if name in query}
     try:
         limit = min(100, max(1, int(query.get("limit", "100"))))
         offset = int(query.get("next_token") or query.get("offset") or 0)
     except ValueError:
-        return _error(400, "limit and next_token must be integers.")
-    total, docs = request.app[_STATE].store.query_tasks(filters, limit, offset)
+        return error_response(400, "limit and next_token must be integers.")
+    total, docs = request.app[STATE].store.query_tasks(filters, limit, offset)
     has_more = offset + len(docs) < total
     return _json(
         {
@@ -121,13 +121,13 @@ async def _list_tasks(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _upload_file(request: web.Request) -> web.StreamResponse:
+async def upload_file(request: web.Request) -> web.StreamResponse:
     if not request.content_type.startswith("multipart/"):
-        return _error(400, "Expected a multipart/form-data upload with a `file` part.")
+        return error_response(400, "Expected a multipart/form-data upload with a `file` part.")
     form = await request.post()
     part = form.get("file")
     if not isinstance(part, web.FileField):
-        return _error(400, "Missing the `file` part.")
+        return error_response(400, "Missing the `file` part.")
     content = part.file.read()
     file_id = uuid.uuid4().hex[:24]
     doc = {
@@ -140,21 +140,21 @@ async def _upload_file(request: web.Request) -> web.StreamResponse:
         else None,
         "created_at": _now(),
     }  # fmt: skip
-    request.app[_STATE].store.insert_file(doc, content)
-    request.app[_STATE].stats["files"] += 1
+    request.app[STATE].store.insert_file(doc, content)
+    request.app[STATE].stats["files"] += 1
     return _json(doc)
 
 
-async def _create_batch(request: web.Request) -> web.StreamResponse:
-    store = request.app[_STATE].store
+async def create_batch(request: web.Request) -> web.StreamResponse:
+    store = request.app[STATE].store
     body = await _read_json(request)
     if isinstance(body, web.Response):
         return body
     name, project = body.get("name"), body.get("project")
     if not isinstance(name, str) or not name or not isinstance(project, str):
-        return _error(400, "Batch needs a `name` and a `project`.")
+        return error_response(400, "Batch needs a `name` and a `project`.")
     if store.batch(name) is not None:
-        return _error(409, f"A batch named {name!r} already exists.")
+        return error_response(409, f"A batch named {name!r} already exists.")
     doc = {
         "name": name,
         "project": project,
@@ -167,27 +167,27 @@ async def _create_batch(request: web.Request) -> web.StreamResponse:
     return _json(doc)
 
 
-async def _get_batch(request: web.Request) -> web.StreamResponse:
-    doc = request.app[_STATE].store.batch(request.match_info["name"])
+async def get_batch(request: web.Request) -> web.StreamResponse:
+    doc = request.app[STATE].store.batch(request.match_info["name"])
     if doc is None:
-        return _error(404, f"No batch named {request.match_info['name']!r}.")
+        return error_response(404, f"No batch named {request.match_info['name']!r}.")
     return _json(doc)
 
 
-async def _finalize_batch(request: web.Request) -> web.StreamResponse:
-    store = request.app[_STATE].store
+async def finalize_batch(request: web.Request) -> web.StreamResponse:
+    store = request.app[STATE].store
     doc = store.batch(request.match_info["name"])
     if doc is None:
-        return _error(404, f"No batch named {request.match_info['name']!r}.")
+        return error_response(404, f"No batch named {request.match_info['name']!r}.")
     if doc["status"] == "staging":
         doc = {**doc, "status": "in_progress"}
         store.put_batch(doc)
     return _json(doc)
 
 
-async def _batch_status(request: web.Request) -> web.StreamResponse:
-    store = request.app[_STATE].store
+async def batch_status(request: web.Request) -> web.StreamResponse:
+    store = request.app[STATE].store
     doc = store.batch(request.match_info["name"])
     if doc is None:
-        return _error(404, f"No batch named {request.match_info['name']!r}.")
+        return error_response(404, f"No batch named {request.match_info['name']!r}.")
     return _json({"status": doc["status"], **store.batch_counts(doc["name"])})

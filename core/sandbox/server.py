@@ -37,22 +37,22 @@ from aiohttp import web
 
 from prelabel.sandbox.complete import Completion, completing, install, results_urls, serve_result
 from prelabel.sandbox.faults import (
-    _STATE,
     PUBLIC_PREFIX,
+    STATE,
     Faults,
-    _auth_middleware,
-    _fault_middleware,
-    _State,
+    SandboxState,
+    auth_middleware,
+    fault_middleware,
 )
 from prelabel.sandbox.handlers import (
-    _batch_status,
-    _create_batch,
-    _create_task,
-    _finalize_batch,
-    _get_batch,
-    _get_task,
-    _list_tasks,
-    _upload_file,
+    batch_status,
+    create_batch,
+    create_task,
+    finalize_batch,
+    get_batch,
+    get_task,
+    list_tasks,
+    upload_file,
 )
 from prelabel.sandbox.store import SandboxStore
 
@@ -82,23 +82,23 @@ def make_app(
     """
     faults = faults or Faults()
     app = web.Application(
-        middlewares=[_fault_middleware, _auth_middleware, results_urls],
+        middlewares=[fault_middleware, auth_middleware, results_urls],
         client_max_size=200 * 1024**2,
     )
-    app[_STATE] = _State(store, faults, api_key, random.Random(faults.seed))
+    app[STATE] = SandboxState(store, faults, api_key, random.Random(faults.seed))
     app.add_routes(
         [
             web.post(
                 "/v1/task/{task_type}",
-                _create_task if complete is None else completing(_create_task),
+                create_task if complete is None else completing(create_task),
             ),
-            web.get("/v1/task/{task_id}", _get_task),
-            web.get("/v1/tasks", _list_tasks),
-            web.post("/v1/files/upload", _upload_file),
-            web.post("/v1/batches", _create_batch),
-            web.get("/v1/batches/{name}", _get_batch),
-            web.post("/v1/batches/{name}/finalize", _finalize_batch),
-            web.get("/v1/batches/{name}/status", _batch_status),
+            web.get("/v1/task/{task_id}", get_task),
+            web.get("/v1/tasks", list_tasks),
+            web.post("/v1/files/upload", upload_file),
+            web.post("/v1/batches", create_batch),
+            web.get("/v1/batches/{name}", get_batch),
+            web.post("/v1/batches/{name}/finalize", finalize_batch),
+            web.get("/v1/batches/{name}/status", batch_status),
             web.get(PUBLIC_PREFIX + "{path:.+}", serve_result),
         ]
     )
@@ -119,7 +119,7 @@ class Sandbox:
     @property
     def stats(self) -> dict[str, int]:
         """Counters: requests, tasks_created, 409, 401, files, fault_<kind>."""
-        return dict(self.app[_STATE].stats)
+        return dict(self.app[STATE].stats)
 
     def tasks(self) -> list[dict[str, Any]]:
         """Every task the sandbox holds."""

@@ -15,146 +15,36 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
-
 from prelabel.errors import InputError, SubmitError, SubmitRejectedError, SubmitTransportError
+from prelabel.output.artifacts import ARTIFACT_SCHEME, artifact_refs
+from prelabel.output.layout import ARTIFACTS_DIR
+from prelabel.output.tasks import TaskLine, read_tasks
 from prelabel.scale.client import DEFAULT_CONCURRENCY, ScaleClient
 from prelabel.scale.errors import DuplicateError, UniqueIdConflictError
 from prelabel.scale.journal import Journal, TaskRow
 
-ARTIFACT_PREFIX = "artifact://"
 Outcome = Literal["created", "adopted", "skipped", "failed"]
 
 __all__ = [
-    "ARTIFACT_PREFIX",
     "SubmitSummary",
-    "TaskLine",
-    "artifact_refs",
-    "read_tasks",
     "submit_dir",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class TaskLine:
-    """One line of ``tasks.jsonl``."""
-
-    line: int
-    task_type: str
-    body: dict[str, Any]
-
-    @property
-    def unique_id(self) -> str:
-        """The task's unique_id (validated present by :func:`read_tasks`)."""
-        return str(self.body["unique_id"])
-
-    @property
-    def project(self) -> str | None:
-        """The ``project`` of the body, if any."""
-        value = self.body.get("project")
-        return None if value is None else str(value)
-
-    @property
-    def batch(self) -> str | None:
-        """The ``batch`` of the body, if any."""
-        value = self.body.get("batch")
-        return None if value is None else str(value)
-
-
-def artifact_refs(value: Any, where: str = "body") -> Iterator[tuple[str, str]]:
-    """Yield ``(field path, artifact name)`` for every ``artifact://NAME`` string in ``value``."""
-    if isinstance(value, str):
-        if value.startswith(ARTIFACT_PREFIX):
-            yield where, value[len(ARTIFACT_PREFIX) :]
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from artifact_refs(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from artifact_refs(item, f"{where}[{i}]")
-
-
 def _substitute(value: Any, urls: dict[str, str]) -> Any:
-    if isinstance(value, str) and value.startswith(ARTIFACT_PREFIX):
-        return urls[value[len(ARTIFACT_PREFIX) :]]
+    if isinstance(value, str) and value.startswith(ARTIFACT_SCHEME):
+        return urls[value[len(ARTIFACT_SCHEME) :]]
     if isinstance(value, dict):
         return {k: _substitute(v, urls) for k, v in value.items()}
     if isinstance(value, list):
         return [_substitute(v, urls) for v in value]
     return value
-
-
-def read_tasks(out_dir: str | os.PathLike[str]) -> list[TaskLine]:
-    """Read and check ``DIR/tasks.jsonl``: JSON, task_type, body, unique_id, artifacts exist.
-
-    Raises:
-        InputError: naming the file, the line and what is wrong.
-    """
-    path = Path(out_dir) / "tasks.jsonl"
-    if not path.is_file():
-        raise InputError("no tasks.jsonl here (run `prelabel convert` first)", path=out_dir)
-    tasks: list[TaskLine] = []
-    seen: dict[str, int] = {}
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            task = _parse_line(path, number, raw)
-            _check_artifacts(path, task)
-            if task.unique_id in seen:
-                raise InputError(
-                    f"unique_id {task.unique_id!r} repeats line {seen[task.unique_id]}",
-                    path=path,
-                    location=f"line {number}",
-                )
-            seen[task.unique_id] = number
-            tasks.append(task)
-    return tasks
-
-
-def _parse_line(path: Path, number: int, raw: bytes) -> TaskLine:
-    where = f"line {number}"
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc})", path=path, location=where) from None
-    if not isinstance(doc, dict):
-        raise InputError("expected an object {task_type, body}", path=path, location=where)
-    task_type, body = doc.get("task_type"), doc.get("body")
-    if not isinstance(task_type, str) or not task_type:
-        raise InputError("missing task_type", path=path, location=where)
-    if not isinstance(body, dict):
-        raise InputError("missing body object", path=path, location=where)
-    unique_id = body.get("unique_id")
-    if not isinstance(unique_id, str) or not unique_id:
-        raise InputError(
-            "body has no unique_id (needed for exactly-once submit)", path=path, location=where
-        )
-    return TaskLine(number, task_type, body)
-
-
-def _check_artifacts(path: Path, task: TaskLine) -> None:
-    root = (path.parent / "artifacts").resolve()
-    for where, name in artifact_refs(task.body):
-        target = (root / name).resolve()
-        if not name or root not in target.parents:
-            raise InputError(
-                f"{where}: artifact name {name!r} is outside artifacts/",
-                path=path,
-                location=f"line {task.line}",
-            )
-        if not target.is_file():
-            raise InputError(
-                f"{where}: artifact file artifacts/{name} is missing",
-                path=path,
-                location=f"line {task.line}",
-            )
 
 
 @dataclass(slots=True)
@@ -369,7 +259,7 @@ class _Runner:
         return substituted
 
     def _upload(self, name: str, project: str | None) -> str:
-        content = (self.out_dir / "artifacts" / name).read_bytes()
+        content = (self.out_dir / ARTIFACTS_DIR / name).read_bytes()
         digest = hashlib.sha256(content).hexdigest()
         with self._lock:
             lock = self._upload_locks.setdefault(digest, threading.Lock())

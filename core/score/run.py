@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from prelabel.output.tasks import TaskLine
 from prelabel.responses.local import FAMILIES, LocalDir
-from prelabel.scale.submit import TaskLine
 from prelabel.score.image import score_annotations
 from prelabel.score.results import KINDS, THRESHOLDS, Matches, ObjectResult
 from prelabel.score.segment import Pixels, score_segments

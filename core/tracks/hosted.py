@@ -16,10 +16,11 @@ from prelabel.tracks.filter import appearance
 from prelabel.tracks.keys import frame_numbers, frame_times
 from prelabel.tracks.numbers import number_columns, number_text
 from prelabel.tracks.plan import Plan, plan
-from prelabel.tracks.records import CHUNK, Records, _json, record_line
+from prelabel.tracks.records import CHUNK, Records, json_text, record_line
 
 if TYPE_CHECKING:
-    from prelabel.writers.context import ArtifactStore, WriteContext
+    from prelabel.output.artifacts import ArtifactStore
+    from prelabel.writers.context import WriteContext
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -104,9 +105,9 @@ def _playback_part(plan_: Plan, heads: pl.Series, part: slice) -> bytes:
     last = np.r_[first[1:] - 1, n - 1]
     openings = [
         ("," if k else "")
-        + _json(plan_.uuids[o])
+        + json_text(plan_.uuids[o])
         + ':{"label":'
-        + _json(plan_.labels[o])
+        + json_text(plan_.labels[o])
         + ',"geometry":"box","frames":['
         for k, o in enumerate(obj[first].tolist())
     ]
@@ -175,7 +176,7 @@ def video_frames_json(item: Item, used: Sequence[Frame], ctx: WriteContext, task
     by_frame: dict[int, str] = {}
     if len(plan_.rows):
         suffix = [
-            ',"label":' + _json(plan_.labels[o]) + ',"uuid":' + _json(plan_.uuids[o]) + "}"
+            ',"label":' + json_text(plan_.labels[o]) + ',"uuid":' + json_text(plan_.uuids[o]) + "}"
             for o in range(len(plan_.uuids))
         ]
         cols = _box_columns(plan_).with_columns(

@@ -115,7 +115,7 @@ class Records:
         self, file: str, keys: IntArray, lines: IntArray, which: IntArray, tails: list[str]
     ) -> None:
         """Records ``head + line + '"},' + tails[which]`` (tails: the rest of the record)."""
-        self.head = '{"source":{"file":' + _json(file) + ',"location":"line '
+        self.head = '{"source":{"file":' + json_text(file) + ',"location":"line '
         self.keys.append(keys)
         self.lines.append(lines)
         self.which.append(which + len(self.texts) if self.texts else which)
@@ -175,5 +175,5 @@ def _ascending(keys: IntArray) -> bool:
     return bool(len(keys) < 2 or (keys[1:] >= keys[:-1]).all())
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()

@@ -1,45 +1,28 @@
-"""What every writer gets: the config, the report, the artifact store and shared helpers."""
+"""What every writer gets: the config, the report, the artifact store (``prelabel.output``)
+and shared helpers (uuids, templates, attributes, fitting and recording)."""
 
 from __future__ import annotations
 
-import hashlib
-import string
 import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from prelabel.config.limits import GeometryLimits, TargetKind
 from prelabel.config.load import TaskConfig
+from prelabel.config.templates import render_template
 from prelabel.errors import LimitViolation, PayloadError
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy, Fitted
 from prelabel.model import Instance, Item, SourceRef
+from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.report import Report
 
-ARTIFACT_SCHEME = "artifact://"
 # annotation attributes filled from the instance score when the task defines them
 SCORE_ATTRIBUTES = ("score", "confidence")
 # one namespace for every uuid prelabel derives, so reruns give the same uuids
 UUID_NAMESPACE = uuidlib.UUID("6f1f8a52-3c2e-4b1e-9d2a-7a6b9c0e5d11")
-
-
-class _Fields(dict[str, Any]):
-    """Template fields; a missing one raises a KeyError naming it."""
-
-
-def render_template(template: str, fields: dict[str, Any], *, what: str) -> str:
-    """Fill ``{name}`` / ``{name:06d}`` placeholders; a missing field is a PayloadError."""
-    try:
-        return string.Formatter().vformat(template, (), _Fields(fields))
-    except KeyError as exc:
-        known = ", ".join(sorted(k for k, v in fields.items() if v is not None))
-        raise PayloadError(
-            f"{what} template {template!r} uses {{{exc.args[0]}}}, which this item does not "
-            f"have (it has: {known})"
-        ) from None
-    except (ValueError, IndexError) as exc:
-        raise PayloadError(f"{what} template {template!r} is not valid: {exc}") from None
 
 
 def score_value(score: float, definition: Any) -> float:
@@ -77,37 +60,6 @@ def stable_uuid(*parts: object) -> str:
     depend on where the input was read from.
     """
     return str(uuidlib.uuid5(UUID_NAMESPACE, "\x1f".join(_uuid_part(p) for p in parts)))
-
-
-@dataclass(slots=True)
-class ArtifactStore:
-    """Files the task bodies reference by URL, written under ``DIR/artifacts``.
-
-    With ``artifact_url`` set, a body holds the final URL (the user hosts the files);
-    otherwise it holds ``artifact://NAME``, which ``prelabel submit`` uploads and replaces.
-    """
-
-    root: Path
-    url_template: str | None = None
-    written: list[str] = field(default_factory=list)
-
-    def add(self, name: str, data: bytes) -> str:
-        """Write ``data`` as ``artifacts/NAME`` and return the reference to put in a body."""
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        self.written.append(name)
-        return self.reference(name)
-
-    def reference(self, name: str) -> str:
-        if self.url_template is None:
-            return ARTIFACT_SCHEME + name
-        digest = hashlib.sha256((self.root / name).read_bytes()).hexdigest()[:16]
-        return render_template(
-            self.url_template,
-            {"name": name, "stem": Path(name).stem, "sha256": digest},
-            what="artifact_url",
-        )
 
 
 @dataclass(slots=True)
@@ -231,3 +183,7 @@ class WriteContext:
                 iou=fitted.iou,
                 annotations=len(fitted.geometries),
             )
+
+
+# a task type's writer: one item -> the exact JSON body of its create request
+Writer: TypeAlias = Callable[[Item, WriteContext], dict[str, Any]]
