@@ -4,14 +4,14 @@ The output contract (README "Output", :mod:`prelabel.output.layout`): ``DIR/task
 ``{"task_type", "body"}`` a line, body exactly the JSON for ``POST /v1/task/{task_type}``),
 ``DIR/artifacts/`` (files the bodies reference) and ``DIR/report.json`` (totals and one record
 per input object).
-Items stream through one at a time; nothing holds the whole input.
+Items stream through one at a time (:class:`prelabel.converter.Converter`, the same object the
+library converts with in memory); nothing holds the whole input.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +22,11 @@ import orjson
 from prelabel.config.declare import option
 from prelabel.config.load import TaskConfig
 from prelabel.config.task_types import get_task_type
-from prelabel.errors import PayloadError
-from prelabel.filters import LabelFilter
-from prelabel.model import Dataset, Frame, Item
-from prelabel.output.artifacts import ArtifactStore
-from prelabel.output.layout import ARTIFACTS_DIR, PARTIAL, REPORT_FILE, TAXONOMY_FILE, reset_outputs
+from prelabel.converter import Converter
+from prelabel.model import Dataset
+from prelabel.output.directory import OutputDir
+from prelabel.output.layout import TAXONOMY_FILE
 from prelabel.output.report import Report
-from prelabel.output.tasks import TasksWriter
-from prelabel.writers.context import WriteContext, Writer
 
 # what each model geometry kind becomes in a task taxonomy
 TAXONOMY_KIND = {
@@ -63,103 +60,6 @@ def _progress(items: Any, enabled: bool) -> Any:
     return tqdm(items, desc="items", unit="item", file=sys.stderr, leave=False)
 
 
-def _expand_rasters(holder: Item | Frame, raster_task: bool, filt: LabelFilter, task: str) -> None:
-    """Route a raster: filtered in place for raster (segment) tasks, traced to instances
-    otherwise."""
-    if holder.raster is None:
-        return
-    if raster_task:
-        holder.raster = filt.raster(holder.raster, task)
-        return
-    from prelabel.geometry.raster import raster_to_instances
-
-    holder.instances.extend(raster_to_instances(holder.raster()))
-    holder.raster = None
-
-
-def prepare_item(item: Item, config: TaskConfig, filt: LabelFilter, task: str) -> None:
-    """Apply the format-neutral filters to an item (and its frames) in place."""
-    raster_task = get_task_type(config.task_type).raster
-    if item.tracks is not None:  # a tracking item: rows are in the table, frames are empty
-        item.tracks = filt.table(item.tracks, task)
-        return
-    holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
-    for holder in holders:
-        _expand_rasters(holder, raster_task, filt, task)
-        holder.instances = filt.instances(holder.instances, task)
-
-
-def pending_objects(item: Item) -> int | None:
-    """How many objects the writer must account for (None when rasters hold them)."""
-    if item.tracks is not None:
-        return len(item.tracks.line)
-    holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
-    if any(h.raster is not None for h in holders):
-        return None
-    return sum(len(h.instances) for h in holders)
-
-
-def frame_items(items: Iterable[Item]) -> Iterator[Item]:
-    """Image tasks from video items: one item per frame (key ``<video key>/<frame number>``,
-    fields ``frame`` and the frame's own), so tracker output can feed per-image tasks."""
-    for item in items:
-        frames = item.frames
-        if frames is None:
-            yield item
-            continue
-        if item.tracks is not None:
-            from prelabel.tracks.filter import expand
-
-            expand(item)
-        for frame in frames:
-            yield Item(
-                key=f"{item.key}/{frame.number}",
-                fields={**item.fields, **frame.fields, "frame": frame.number},
-                width=item.width,
-                height=item.height,
-                instances=frame.instances,
-                raster=frame.raster,
-                notes=item.notes,
-            )
-
-
-def _write_tasks(
-    items: Iterator[Item],
-    config: TaskConfig,
-    ctx: WriteContext,
-    filt: LabelFilter,
-    sink: TasksWriter,
-) -> list[dict[str, Any]]:
-    writer: Writer = get_task_type(config.task_type).load_writer()
-    seen: dict[str, str] = {}
-    tasks: list[dict[str, Any]] = []
-    for item in items:
-        task = ctx.unique_id(item)
-        if task in seen:
-            raise PayloadError(
-                f"items {seen[task]!r} and {item.key!r} both get unique_id {task!r}; "
-                "make the unique_id template include a field that tells them apart"
-            )
-        seen[task] = item.key
-        prepare_item(item, config, filt, task)
-        expected, before = pending_objects(item), ctx.report.totals()["objects_in"]
-        body = writer(item, ctx)
-        recorded = ctx.report.totals()["objects_in"] - before
-        if expected is not None and recorded < expected:
-            raise PayloadError(
-                f"the {config.task_type} writer accounted for {recorded} of the {expected} "
-                f"objects of item {item.key!r}; nothing may be lost without a record "
-                "(this is a bug: please report it)"
-            )
-        sink.write(config.task_type, body)
-        for note in item.notes:
-            ctx.report.note(note)
-        tasks.append(
-            {"unique_id": task, "key": item.key, "width": item.width, "height": item.height}
-        )
-    return tasks
-
-
 def convert(
     dataset: Dataset,
     config: TaskConfig,
@@ -191,34 +91,19 @@ def convert(
     Example:
         >>> report = convert(read_coco(["r.json"], CocoOptions(images="i.json")), cfg, "out")
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    reset_outputs(out)
-    report = Report(
-        format=dataset.format, task_type=config.task_type, spool=out / (REPORT_FILE + PARTIAL)
-    )
-    store = ArtifactStore(out / ARTIFACTS_DIR, config.prelabel.artifact_url)
-    ctx = WriteContext(config, report, store, source)
-    filt = LabelFilter(config, report)
-    try:
-        source_items = dataset.items
-        if not get_task_type(config.task_type).video:  # one task per image: split videos
-            source_items = frame_items(source_items)
-        with TasksWriter(out) as sink, _progress(source_items, progress) as items:
-            tasks = _write_tasks(iter(items), config, ctx, filt, sink)
-    except BaseException:
-        report.close()
-        raise
-    for dropped in dataset.dropped:
-        report.dropped(dropped.source, dropped.reason, label=dropped.label)
-    for note in dataset.notes:
-        report.note(note)
-    report.tasks = len(tasks)
-    report.artifacts = len(store.written)
-    report.task_items = tasks
-    report.write(out / REPORT_FILE)
+    converter = Converter(config, format=dataset.format, source=source)
+    with OutputDir(
+        out_dir,
+        format=dataset.format,
+        task_type=config.task_type,
+        artifact_url=config.prelabel.artifact_url,
+    ) as out:
+        with _progress(converter.task_items(dataset.items), progress) as items:
+            for item in items:
+                converter.write(item, out)
+    report = out.finish(dataset.dropped, dataset.notes)
     if options is not None and options.emit_taxonomy:
-        write_taxonomy(filt.seen, dataset, config, out / TAXONOMY_FILE)
+        write_taxonomy(converter.labels, dataset, config, Path(out_dir) / TAXONOMY_FILE)
     return report
 
 

@@ -10,7 +10,7 @@ replaces. :class:`ArtifactStore` writes the files and makes the references;
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,29 +25,44 @@ ARTIFACT_SCHEME = "artifact://"
 
 @dataclass(slots=True)
 class ArtifactStore:
-    """Files the task bodies reference by URL, written under ``DIR/artifacts``.
+    """Files the task bodies reference by URL, written under ``DIR/artifacts`` or, with no
+    ``root``, kept in memory (``files``: name -> bytes, for :class:`prelabel.Task`).
 
     With ``artifact_url`` set, a body holds the final URL (the user hosts the files);
     otherwise it holds ``artifact://NAME``, which ``prelabel submit`` uploads and replaces.
+    Either way the reference depends only on the name and the bytes, so a directory and a
+    task in memory hold the same bodies.
     """
 
-    root: Path
+    root: Path | None
     url_template: str | None = None
     written: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def add(self, name: str, data: bytes) -> str:
-        """Write ``data`` as ``artifacts/NAME`` and return the reference to put in a body."""
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        """Write ``data`` as ``artifacts/NAME`` (or keep it) and return the body's reference."""
+        return self.add_chunks(name, (data,))
+
+    def add_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
+        """:meth:`add` for data made a chunk at a time (written as it comes, never whole in
+        memory when the store has a folder)."""
+        if self.root is None:
+            self.files[name] = b"".join(chunks)
+        else:
+            path = self.root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
         self.written.append(name)
         return self.reference(name)
 
     def reference(self, name: str) -> str:
-        """What a body holds for the written file ``artifacts/NAME``."""
+        """What a body holds for the stored file ``NAME``."""
         if self.url_template is None:
             return ARTIFACT_SCHEME + name
-        digest = hashlib.sha256((self.root / name).read_bytes()).hexdigest()[:16]
+        data = self.files[name] if self.root is None else (self.root / name).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()[:16]
         return render_template(
             self.url_template,
             {"name": name, "stem": Path(name).stem, "sha256": digest},

@@ -300,6 +300,51 @@ class Report:
         lines.extend(f"  note: {n}" for n in self.notes)
         return lines
 
+    # --- folding reports together --------------------------------------------------------
+
+    def merge(self, other: Report, *, records: bool = True) -> None:
+        """Add ``other`` to this report: its totals, notes, task entries and track maps, and
+        (with ``records``) its object records after this report's, in their order.
+
+        A task's own report (:attr:`prelabel.Task.report`) folds into a run's this way, so a
+        directory written from tasks made elsewhere (another process) holds the same report
+        as one written as the tasks were made. ``records=False`` keeps totals only.
+        """
+        self._outcomes.update(other._outcomes)
+        self._reasons.update(other._reasons)
+        self._fixes.update(other._fixes)
+        self._annotations += other._annotations
+        count, total, least = other._iou
+        if count:
+            self._iou = [self._iou[0] + count, self._iou[1] + total, min(self._iou[2], least)]
+        for text in other.notes:
+            self.note(text)
+        self.tasks += other.tasks
+        self.artifacts += other.artifacts
+        self.task_items.extend(other.task_items)
+        for task, entries in other._tracks.items():
+            self._tracks.setdefault(task, []).extend(entries)
+        if records:
+            self._take_records(other)
+
+    def _take_records(self, other: Report) -> None:
+        if self.spool is None:
+            if other.spool is None:
+                self.records.extend(other.records)
+            else:
+                self.records.extend(ObjectRecord.from_dict(r) for r in other.iter_records())
+            return
+        lines = (
+            [orjson.dumps(r.as_dict()) for r in other.records]
+            if other.spool is None
+            else [orjson.dumps(r) for r in other.iter_records()]
+        )
+        if not lines:
+            return
+        if self._sink is None:
+            self._sink = self.spool.open("wb")
+        self._sink.write(b"\n".join(lines) + b"\n")
+
 
 def _copy_records(records: IO[bytes], out: IO[bytes], block: int = 1 << 20) -> None:
     """Copy NDJSON records into the ``objects`` array in blocks (no per-line Python work)."""

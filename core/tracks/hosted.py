@@ -130,13 +130,7 @@ def _playback_part(plan_: Plan, heads: pl.Series, part: slice) -> bytes:
 
 def add_artifact(store: ArtifactStore, name: str, chunks: Iterable[bytes]) -> str:
     """``ArtifactStore.add`` for data written a chunk at a time (never whole in memory)."""
-    path = store.root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-    store.written.append(name)
-    return store.reference(name)
+    return store.add_chunks(name, chunks)
 
 
 def _frame_heads(frames: Sequence[Frame], base: int, fps: float) -> pl.Series:
