@@ -78,7 +78,7 @@ def frame_items(items: Iterable[Item]) -> Iterator[Item]:
             from prelabel.tracks.filter import expand
 
             expand(item)
-        for frame in frames:
+        for n, frame in enumerate(frames):
             yield Item(
                 key=f"{item.key}/{frame.number}",
                 fields={**item.fields, **frame.fields, "frame": frame.number},
@@ -87,6 +87,7 @@ def frame_items(items: Iterable[Item]) -> Iterator[Item]:
                 instances=frame.instances,
                 raster=frame.raster,
                 notes=item.notes,
+                dropped=[] if n else item.dropped,  # recorded once, in the first frame's task
             )
 
 
@@ -194,6 +195,8 @@ class Converter:
         task = self._claim(ctx.unique_id(item), item.key)
         filt = self._label_filter()
         filt.report, filt.seen = report, {}
+        for dropped in item.dropped:
+            report.dropped(dropped.source, dropped.reason, label=dropped.label, task=task)
         prepare_item(item, self.config, filt, task)
         expected, before = pending_objects(item), report.totals()["objects_in"]
         written = len(store.written)

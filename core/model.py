@@ -371,6 +371,9 @@ class Item:
     notes: list[str] = field(default_factory=list)
     # tracking rows as columns (MOT, KITTI): frames then carry no instances of their own
     tracks: TrackTable | None = None
+    # objects of this item its maker could not use (recorded as dropped in the item's task;
+    # readers of whole files record theirs in Dataset.dropped instead)
+    dropped: list[Dropped] = field(default_factory=list)
 
     @property
     def is_video(self) -> bool:

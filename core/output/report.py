@@ -314,9 +314,7 @@ class Report:
         self._reasons.update(other._reasons)
         self._fixes.update(other._fixes)
         self._annotations += other._annotations
-        count, total, least = other._iou
-        if count:
-            self._iou = [self._iou[0] + count, self._iou[1] + total, min(self._iou[2], least)]
+        self._merge_iou(other)
         for text in other.notes:
             self.note(text)
         self.tasks += other.tasks
@@ -326,6 +324,20 @@ class Report:
             self._tracks.setdefault(task, []).extend(entries)
         if records:
             self._take_records(other)
+
+    def _merge_iou(self, other: Report) -> None:
+        """IoUs of records in memory are added one by one, in order, so the sum (and the
+        mean report.json shows) is the float a report that saw them arrive holds."""
+        if other.spool is None:
+            for rec in other.records:
+                if rec.iou is not None:
+                    self._iou[0] += 1
+                    self._iou[1] += rec.iou
+                    self._iou[2] = min(self._iou[2], rec.iou)
+            return
+        count, total, least = other._iou
+        if count:
+            self._iou = [self._iou[0] + count, self._iou[1] + total, min(self._iou[2], least)]
 
     def _take_records(self, other: Report) -> None:
         if self.spool is None:

@@ -34,6 +34,7 @@ Outcome = Literal["created", "adopted", "skipped", "failed"]
 __all__ = [
     "SubmitSummary",
     "submit_dir",
+    "submit_lines",
 ]
 
 
@@ -129,9 +130,37 @@ def submit_dir(
     """
     started = time.perf_counter()
     tasks = read_tasks(out_dir)
-    path = Path(journal_path) if journal_path else Path(out_dir) / "journal.sqlite"
+    root = Path(out_dir) / ARTIFACTS_DIR
+    summary = submit_lines(
+        tasks,
+        lambda name: (root / name).read_bytes(),
+        client=client,
+        journal_path=Path(journal_path) if journal_path else Path(out_dir) / "journal.sqlite",
+        concurrency=concurrency,
+        create_batches=create_batches,
+        finalize=finalize,
+        progress=progress,
+    )
+    summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+def submit_lines(
+    tasks: list[TaskLine],
+    artifact: Callable[[str], bytes],
+    *,
+    client: ScaleClient,
+    journal_path: str | os.PathLike[str],
+    concurrency: int = DEFAULT_CONCURRENCY,
+    create_batches: bool = False,
+    finalize: bool = False,
+    progress: ProgressFn | None = None,
+) -> SubmitSummary:
+    """Submit checked task lines exactly once (what :func:`submit_dir` does once it has
+    read the directory); ``artifact(NAME)`` gives the bytes of ``artifact://NAME``."""
+    path = Path(journal_path)
     with Journal(path, target=client.api_url) as journal:
-        runner = _Runner(Path(out_dir), client, journal)
+        runner = _Runner(artifact, client, journal)
         summary = runner.summary
         summary.total, summary.api_url, summary.journal = len(tasks), client.api_url, str(path)
         if create_batches:
@@ -139,7 +168,6 @@ def submit_dir(
         runner.run(tasks, max(1, concurrency), progress)
         if finalize:
             runner.finalize_batches(tasks)
-    summary.elapsed_s = time.perf_counter() - started
     return summary
 
 
@@ -156,8 +184,10 @@ def _failure_kind(exc: SubmitError) -> str:
 class _Runner:
     """One submit run: per-task state machine, upload cache, counters."""
 
-    def __init__(self, out_dir: Path, client: ScaleClient, journal: Journal) -> None:
-        self.out_dir = out_dir
+    def __init__(
+        self, artifact: Callable[[str], bytes], client: ScaleClient, journal: Journal
+    ) -> None:
+        self.artifact = artifact
         self.client = client
         self.journal = journal
         self.summary = SubmitSummary()
@@ -259,7 +289,7 @@ class _Runner:
         return substituted
 
     def _upload(self, name: str, project: str | None) -> str:
-        content = (self.out_dir / ARTIFACTS_DIR / name).read_bytes()
+        content = self.artifact(name)
         digest = hashlib.sha256(content).hexdigest()
         with self._lock:
             lock = self._upload_locks.setdefault(digest, threading.Lock())
