@@ -42,6 +42,7 @@ def submit_tasks(
     rate: float = DEFAULT_RATE,
     concurrency: int = DEFAULT_CONCURRENCY,
     retries: int = 5,
+    retry: RetryPolicy | None = None,
     timeout: float = 60.0,
     create_batches: bool = False,
     finalize: bool = False,
@@ -58,6 +59,7 @@ def submit_tasks(
         rate: task creations per second (token bucket; 0 = unpaced).
         concurrency: tasks in flight at once.
         retries: retries per request after the first try (429, 5xx, connection errors).
+        retry: the whole retry policy (backoff, cap), instead of ``retries``.
         timeout: seconds to wait for each response.
         create_batches: create the batches the bodies name first.
         finalize: finalize each batch once all its tasks exist.
@@ -75,14 +77,13 @@ def submit_tasks(
     started = time.perf_counter()
     lines, files = _lines(tasks)
     key = api_key if api_key is not None else load_api_key()
-    retry = RetryPolicy(attempts=retries + 1)
     with ScaleClient(
         key,
         api_url=api_url,
         rate=rate,
         max_connections=concurrency,
         read_timeout=timeout,
-        retry=retry,
+        retry=retry or RetryPolicy(attempts=retries + 1),
     ) as client:
         summary = submit_lines(
             lines,
