@@ -341,6 +341,8 @@ def _finite(where: _Where, name: str, array: Any, shape_text: str) -> FloatArray
 
 def _boxes(where: _Where, per: _PerObject, boxes: Any, box_format: BoxFormat) -> list[Geometry]:
     values = _finite(where, "boxes", boxes, "(N, 4)")
+    if values.size == 0:  # no detections: [] or an empty (0, 4) array
+        return []
     if values.ndim != 2 or values.shape[1] != 4:
         raise where.fail(f"boxes must be shaped (N, 4), got {values.shape}")
     if box_format not in ("xyxy", "xywh"):
@@ -439,6 +441,8 @@ def _rle(where: _Where, index: int, rle: Mapping[str, Any], size: tuple[int, int
 
 def _keypoint_array(where: _Where, per: _PerObject, keypoints: Any) -> FloatArray:
     points = _finite(where, "keypoints", keypoints, "(N, K, 2) or (N, K, 3)")
+    if points.size == 0 and per.count == 0:
+        return points.reshape(0, 0, 2)
     if points.ndim != 3 or points.shape[2] not in (2, 3) or len(points) != per.count:
         raise where.fail(
             f"keypoints must be shaped ({per.count}, K, 2) or ({per.count}, K, 3), "

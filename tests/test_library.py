@@ -403,3 +403,16 @@ def test_an_item_dropped_list_reaches_the_tasks_records() -> None:
     task = Converter(config).convert(item)
     assert [r.outcome for r in task.records] == ["dropped", "converted"]
     assert isinstance(item, Item)
+
+
+def test_no_detections_in_any_form_is_an_empty_item() -> None:
+    empties: list[dict[str, Any]] = [
+        {"boxes": [], "labels": []},
+        {"boxes": np.zeros((0, 4)), "class_ids": np.zeros(0), "names": ["a"]},
+        {"masks": np.zeros((0, 48, 64), bool), "labels": []},
+        {"masks": [], "polygons": None, "keypoints": [], "labels": []},
+        {},
+    ]
+    for kwargs in empties:
+        item = adapters.from_arrays("e", 64, 48, **kwargs)
+        assert item.instances == [] and item.dropped == []
