@@ -151,6 +151,9 @@ class Converter:
     def convert(self, item: Item) -> Task:
         """One item -> one task, in memory: body, artifacts as bytes, the item's records.
 
+        The item is consumed: the filters work on it in place (labels mapped, objects
+        dropped), so convert each item once.
+
         Raises:
             InputError: a label the task lacks (without ``allow_unmatched_labels``).
             PayloadError: the item cannot become a body (no attachment URL, a unique_id an
@@ -192,7 +195,7 @@ class Converter:
                 location=f"item {item.key}",
             )
         ctx = WriteContext(self.config, report, store, self.source)
-        task = self._claim(ctx.unique_id(item), item.key)
+        task = self._unclaimed(ctx.unique_id(item), item.key)
         filt = self._label_filter()
         filt.report, filt.seen = report, {}
         for dropped in item.dropped:
@@ -211,16 +214,16 @@ class Converter:
         report.artifacts += len(store.written) - written
         for kind, names in filt.seen.items():
             self.labels.setdefault(kind, set()).update(names)
+        self._unique_ids[task] = item.key  # claimed once the item made its task
         return body, filt.seen
 
-    def _claim(self, task: str, key: str) -> str:
-        """Remember ``task`` as ``key``'s unique_id; a second item getting it is an error."""
+    def _unclaimed(self, task: str, key: str) -> str:
+        """``task``, which no earlier item may have made (an item that failed claimed none)."""
         if task in self._unique_ids:
             raise PayloadError(
                 f"items {self._unique_ids[task]!r} and {key!r} both get unique_id {task!r}; "
                 "make the unique_id template include a field that tells them apart"
             )
-        self._unique_ids[task] = key
         return task
 
     def _check_accounted(self, item: Item, expected: int | None, recorded: int) -> None:

@@ -416,3 +416,17 @@ def test_no_detections_in_any_form_is_an_empty_item() -> None:
     for kwargs in empties:
         item = adapters.from_arrays("e", 64, 48, **kwargs)
         assert item.instances == [] and item.dropped == []
+
+
+def test_an_item_that_failed_can_be_converted_again() -> None:
+    strict = {**read_config_file(DEMO), "prelabel": {"attachment_url": "{coco_url}"}}
+    converter = Converter(strict)  # unmatched labels are errors here
+    bad = adapters.from_arrays("9", 64, 48, boxes=[[1, 1, 9, 9]], labels=["zebra"])
+    with pytest.raises(InputError, match="label 'zebra' is not one of the task's labels"):
+        converter.convert(bad)
+    good = adapters.from_arrays(
+        "9", 64, 48, boxes=[[1, 1, 9, 9]], labels=["person"], fields={"coco_url": "u"}
+    )
+    assert converter.convert(good).unique_id == "coco-demo/imageannotation/9"
+    assert converter.report.totals()["tasks"] == 1
+    assert converter.report.task_items == [] and converter.report.records == []

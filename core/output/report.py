@@ -308,7 +308,9 @@ class Report:
 
         A task's own report (:attr:`prelabel.Task.report`) folds into a run's this way, so a
         directory written from tasks made elsewhere (another process) holds the same report
-        as one written as the tasks were made. ``records=False`` keeps totals only.
+        as one written as the tasks were made. ``records=False`` keeps the totals and notes
+        only (no object records, task entries or track maps: a running tally that does not
+        grow with the tasks).
         """
         self._outcomes.update(other._outcomes)
         self._reasons.update(other._reasons)
@@ -319,11 +321,12 @@ class Report:
             self.note(text)
         self.tasks += other.tasks
         self.artifacts += other.artifacts
+        if not records:
+            return
         self.task_items.extend(other.task_items)
         for task, entries in other._tracks.items():
             self._tracks.setdefault(task, []).extend(entries)
-        if records:
-            self._take_records(other)
+        self._take_records(other)
 
     def _merge_iou(self, other: Report) -> None:
         """IoUs of records in memory are added one by one, in order, so the sum (and the
