@@ -22,30 +22,30 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-from pycocotools import mask as mask_utils
 
 from prelabel.errors import InputError
+from prelabel.geometry.arrays import (
+    BoxFormat,
+    FloatArray,
+    boxes_from_array,
+    finite,
+    masks_from,
+    polygon_from_rings,
+)
 from prelabel.model import (
-    Box,
     Dropped,
     Frame,
     Geometry,
     Instance,
     Item,
-    Mask,
     Point,
-    Polygon,
-    PolygonPart,
     SourceRef,
 )
 
 MEMORY = "<memory>"  # the file name records of in-memory objects carry
-BoxFormat = Literal["xyxy", "xywh"]
-FloatArray = npt.NDArray[np.float64]
 
 
 def source(key: str, index: int, detail: str = "") -> SourceRef:
@@ -114,7 +114,7 @@ def from_arrays(
     _check_size(where, width, height)
     count = _count(where, boxes=boxes, masks=masks, polygons=polygons, keypoints=keypoints)
     per = _PerObject(where, count)
-    geometries = _geometries(where, per, boxes, box_format, masks, polygons, (height, width))
+    geometries = _geometries(where, boxes, box_format, masks, polygons, (height, width))
     object_labels = _labels(where, per, labels, class_ids, names)
     object_scores = _optional(where, per, "scores", scores, float)
     tracks = _optional(where, per, "track_ids", track_ids, _track_id)
@@ -310,137 +310,33 @@ def _class_name(
 
 def _geometries(
     where: _Where,
-    per: _PerObject,
     boxes: Any,
     box_format: BoxFormat,
     masks: Any,
     polygons: Any,
     size: tuple[int, int],
-) -> list[Geometry] | None:
+) -> Sequence[Geometry] | None:
     """The richest geometry of each object: masks, else polygons, else boxes."""
-    if masks is not None:
-        return list(_masks(where, masks, size))
-    if polygons is not None:
-        return [_polygon(where, i, p) for i, p in enumerate(polygons)]
-    if boxes is not None:
-        return _boxes(where, per, boxes, box_format)
-    return None
-
-
-def _finite(where: _Where, name: str, array: Any, shape_text: str) -> FloatArray:
     try:
-        values = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise where.fail(f"{name} must be numbers shaped {shape_text}") from None
-    bad = ~np.isfinite(values)
-    if bad.any():
-        index = np.argwhere(bad)[0].tolist()
-        raise where.fail(f"{name}{index} is not a finite number")
-    return values
-
-
-def _boxes(where: _Where, per: _PerObject, boxes: Any, box_format: BoxFormat) -> list[Geometry]:
-    values = _finite(where, "boxes", boxes, "(N, 4)")
-    if values.size == 0:  # no detections: [] or an empty (0, 4) array
-        return []
-    if values.ndim != 2 or values.shape[1] != 4:
-        raise where.fail(f"boxes must be shaped (N, 4), got {values.shape}")
-    if box_format not in ("xyxy", "xywh"):
-        raise where.fail(f"box_format must be 'xyxy' or 'xywh', got {box_format!r}")
-    x, y, a, b = values.T
-    w, h = (a - x, b - y) if box_format == "xyxy" else (a, b)
-    out: list[Geometry] = []
-    for i in range(len(values)):
-        if w[i] < 0 or h[i] < 0:
-            raise where.fail(f"boxes[{i}] has a negative size ({box_format} {values[i].tolist()})")
-        out.append(Box(float(x[i]), float(y[i]), float(w[i]), float(h[i])))
-    return out
-
-
-def _polygon(where: _Where, index: int, value: Any) -> Polygon:
-    rings = _rings(value)
-    parts: list[PolygonPart] = []
-    for ring in rings:
-        points = _finite(where, f"polygons[{index}]", ring, "(K, 2) or [x1, y1, ...]")
-        if points.ndim == 1:
-            if len(points) % 2:
-                raise where.fail(f"polygons[{index}] has an odd number of coordinates")
-            points = points.reshape(-1, 2)
-        if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3:
-            raise where.fail(
-                f"polygons[{index}] needs rings of at least 3 points, got shape {points.shape}"
-            )
-        parts.append(PolygonPart(tuple((float(x), float(y)) for x, y in points)))
-    if not parts:
-        raise where.fail(f"polygons[{index}] is empty")
-    return Polygon(tuple(parts))
-
-
-def _rings(value: Any) -> list[Any]:
-    """One ring (flat list or (K, 2)) or a list of rings -> a list of rings."""
-    if isinstance(value, np.ndarray):
-        return [value] if value.ndim <= 2 else list(value)
-    if value and isinstance(value[0], (list, tuple, np.ndarray)):
-        first = value[0]
-        if len(first) == 2 and not isinstance(first[0], (list, tuple, np.ndarray)):
-            return [value]  # [(x, y), ...]: one ring of points
-        return list(value)
-    return [value]
-
-
-def _masks(where: _Where, masks: Any, size: tuple[int, int]) -> list[Geometry]:
-    if isinstance(masks, np.ndarray):
-        if masks.ndim != 3 or masks.shape[1:] != size:
-            raise where.fail(
-                f"masks must be shaped (N, {size[0]}, {size[1]}) (N, height, width), "
-                f"got {masks.shape}"
-            )
-        return _encode(masks)
-    out: list[Geometry] = []
-    for i, mask in enumerate(masks):
-        if isinstance(mask, Mapping):
-            out.append(_rle(where, i, mask, size))
-        else:
-            dense = np.asarray(mask)
-            if dense.shape != size:
-                raise where.fail(f"masks[{i}] is shaped {dense.shape}, not {size}")
-            out.extend(_encode(dense[None]))
-    return out
-
-
-def _encode(masks: npt.NDArray[Any]) -> list[Geometry]:
-    """Dense (N, H, W) masks -> compressed RLE masks (pycocotools, column-major)."""
-    if not len(masks):
-        return []
-    stack = np.asfortranarray(np.moveaxis(masks != 0, 0, -1).astype(np.uint8))
-    height, width = masks.shape[1:]
-    return [Mask(rle["counts"], height, width) for rle in mask_utils.encode(stack)]
-
-
-def _rle(where: _Where, index: int, rle: Mapping[str, Any], size: tuple[int, int]) -> Mask:
-    rle_size, counts = rle.get("size"), rle.get("counts")
-    if not (isinstance(rle_size, Sequence) and [int(v) for v in rle_size] == list(size)):
-        raise where.fail(f"masks[{index}]: RLE size {rle_size!r} is not [height, width] {size}")
-    height, width = size
-    if isinstance(counts, str):
-        counts = counts.encode("ascii")
-    if isinstance(counts, (list, np.ndarray)):
-        runs = [int(c) for c in counts]
-        if sum(runs) != height * width or min(runs, default=0) < 0:
-            raise where.fail(f"masks[{index}]: RLE counts do not cover {height}x{width} pixels")
-        counts = mask_utils.frPyObjects({"size": list(size), "counts": runs}, height, width)[
-            "counts"
-        ]
-    if not isinstance(counts, bytes) or not counts:
-        raise where.fail(f"masks[{index}]: RLE counts must be a string, bytes or a list of runs")
-    return Mask(counts, height, width)
+        if masks is not None:
+            return masks_from(masks, size)
+        if polygons is not None:
+            return [polygon_from_rings(p, f"polygons[{i}]") for i, p in enumerate(polygons)]
+        if boxes is not None:
+            return boxes_from_array(boxes, box_format)
+    except ValueError as exc:
+        raise where.fail(str(exc)) from None
+    return None
 
 
 # --- keypoints ----------------------------------------------------------------------------
 
 
 def _keypoint_array(where: _Where, per: _PerObject, keypoints: Any) -> FloatArray:
-    points = _finite(where, "keypoints", keypoints, "(N, K, 2) or (N, K, 3)")
+    try:
+        points = finite("keypoints", keypoints, "(N, K, 2) or (N, K, 3)")
+    except ValueError as exc:
+        raise where.fail(str(exc)) from None
     if points.size == 0 and per.count == 0:
         return points.reshape(0, 0, 2)
     if points.ndim != 3 or points.shape[2] not in (2, 3) or len(points) != per.count:
