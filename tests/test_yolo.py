@@ -253,21 +253,38 @@ def test_four_rectangle_corners_round_trip(
     assert found.width * found.height == pytest.approx(w * h)
 
 
-def test_obb_without_can_rotate_becomes_its_bounding_box_reported(
-    shared: Path, tmp_path: Path
+@pytest.mark.parametrize("can_rotate", [True, False])
+def test_obb_is_a_rotated_box_where_the_task_allows_it_else_its_bounding_box(
+    can_rotate: bool, shared: Path, tmp_path: Path
 ) -> None:
     folder, given, _, _ = RUNS["obb"]
+    config = tmp_path / "task.json"
+    box = {"objects_to_annotate": ["label_2", "label_4"], "can_rotate": can_rotate}
+    config.write_text(
+        json.dumps(
+            {
+                "task_type": "imageannotation",
+                "params": {"project": "obb", "geometries": {"box": box}},
+                "prelabel": {"attachment_url": "https://cdn.example.com/{file_name}"},
+            }
+        )
+    )
     done = cli(
         "convert", "yolo", str(shared / folder), "--kind", "obb", "--names",
-        str(shared / given["names"]), "-c", str(FIXTURES / "configs/imageannotation.toml"),
-        "-o", str(tmp_path), "--allow-unmatched-labels", "--json",
+        str(shared / given["names"]), "-c", str(config), "-o", str(tmp_path / "o"),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    report = json.loads((tmp_path / "report.json").read_text())
+    (line,) = (tmp_path / "o/tasks.jsonl").read_text().splitlines()
+    annotations = json.loads(line)["body"]["hypothesis"]["annotations"]
+    report = json.loads((tmp_path / "o/report.json").read_text())
     fixes = [f for r in report["objects"] for f in r.get("fixes", [])]
-    assert "rotated: replaced by the axis-aligned bounding box" in fixes or report["totals"][
-        "objects_dropped"
-    ] == len(report["objects"])
+    assert len(annotations) == 2
+    if can_rotate:
+        assert all(a["rotation"] != 0 and len(a["vertices"]) == 4 for a in annotations)
+        assert not any(f.startswith("rotated") for f in fixes)
+    else:
+        assert all("rotation" not in a for a in annotations)
+        assert fixes.count("rotated: replaced by the axis-aligned bounding box") == 2
 
 
 # --- pairing ---------------------------------------------------------------------------------
