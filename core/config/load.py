@@ -47,7 +47,7 @@ from prelabel.config.params import (
     _suggest,
     _table,
     _task_type,
-    _url_suffix,
+    attachment_problem,
 )
 from prelabel.config.taxonomy import Taxonomy
 from prelabel.errors import ConfigError
@@ -89,18 +89,16 @@ class TaskConfig:
             return label in self.limits.segment_labels
         return any(g.accepts_label(label) for g in self.limits.geometries.values())
 
-    def attachment_problem(self, url: str) -> str | None:
+    def attachment_problem(self, url: str, *, frame: bool = False) -> str | None:
         """Why a per-item attachment URL breaks Scale's rules, or None when it is fine.
 
-        Writers call this on each rendered attachment: video tasks need mp4, webm or ogg,
-        image tasks an image type, and no context attachment may repeat it.
+        Writers call this on each rendered attachment: video tasks need mp4, webm or ogg
+        (``frame``: one image of ``attachments``, an image type), image tasks an image type,
+        and no context attachment may repeat it.
         """
-        video = self.task_type in rules.VIDEO_TASK_TYPES
-        allowed = rules.VIDEO_EXTENSIONS if video else rules.IMAGE_EXTENSIONS
-        suffix = _url_suffix(url)
-        if suffix and suffix[1:] not in allowed:
-            what = "video attachments" if video else "image attachments"
-            return f"{what} must be {_either(list(allowed))} (got {suffix})"
+        problem = attachment_problem(self.task_type, url, frame=frame)
+        if problem:
+            return problem
         contexts = self.params.get("context_attachments") or []
         if any(c.get("attachment") == url for c in contexts):
             return f"attachment {url} repeats one of params.context_attachments"
@@ -168,7 +166,7 @@ def config_from_dict(
     except ConfigError as exc:
         if exc.path is not None or path is None:
             raise
-        raise ConfigError(exc.reason, path=path, location=exc.location) from None
+        raise ConfigError(exc.reason, path=path, location=exc.location, rule=exc.rule) from None
 
 
 def _build(
@@ -365,7 +363,9 @@ def _blame_command_line(exc: ConfigError, given: Mapping[str, Any]) -> ConfigErr
     """Say so when the broken value came from the command line, not the file."""
     option = (exc.location or "").split(".")[1:2]
     if option and option[0] in given:
-        return ConfigError(exc.reason, location=f"{exc.location} (from the command line)")
+        return ConfigError(
+            exc.reason, location=f"{exc.location} (from the command line)", rule=exc.rule
+        )
     return exc
 
 
@@ -407,7 +407,8 @@ def _check_options(options: PrelabelOptions, task_type: str, limits: TaskLimits)
         _fail("prelabel.label_map", f"no such file: {options.label_map}")
     targets = rules.PRELABEL_TARGETS[task_type]
     if options.prelabel_as not in targets:
-        _fail("prelabel.prelabel_as", f"{task_type} takes prelabels in {_either(targets)} only")
+        reason = f"{task_type} takes prelabels in {_either(targets)} only"
+        _fail("prelabel.prelabel_as", reason, "prelabel-field")
     if options.fill_unlabeled is not None:
         _check_fill_unlabeled(options.fill_unlabeled, task_type, limits)
 
