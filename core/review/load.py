@@ -23,9 +23,9 @@ import numpy.typing as npt
 import orjson
 
 from prelabel.config.load import TaskConfig
+from prelabel.config.rules import ARTIFACT_SCHEME
 from prelabel.errors import InputError
 from prelabel.validate import Artifacts
-from prelabel.writers.context import ARTIFACT_SCHEME
 
 Image = npt.NDArray[np.uint8]
 
