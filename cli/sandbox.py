@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from prelabel.config.rules import RELAXABLE
 from prelabel.sandbox.faults import Faults
 from prelabel.sandbox.server import Sandbox, serve_forever
 
@@ -87,14 +88,26 @@ _RATE = click.FloatRange(0, 1)
     help="Delay of a slow response; longer than the client's read timeout.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault RNG.")
+@click.option(
+    "--lenient",
+    "lenient",
+    multiple=True,
+    type=click.Choice(RELAXABLE),
+    metavar="RULE",
+    help=f"Do not enforce RULE, one Scale does not document (repeatable): {', '.join(RELAXABLE)}.",
+)
 def sandbox_command(port: int, store: str, require_key: str | None, latency_ms: float,
                     error_after: float, error_before: float, throttle: float, retry_after: float,
-                    drop: float, slow: float, slow_seconds: float, seed: int) -> None:  # fmt: skip
+                    drop: float, slow: float, slow_seconds: float, seed: int,
+                    lenient: tuple[str, ...]) -> None:  # fmt: skip
     """Run a local Scale-compatible API on 127.0.0.1 until Ctrl-C.
 
     \b
-    Serves /v1: task create/get/list (unique_id filter, 409 on reuse), file
-    upload, batches, Basic auth. Stores everything it receives in STORE.
+    Serves /v1: task create/get/list (unique_id filter, 409 on reuse), cancel
+    (clear_unique_id), file upload, batches, Basic auth. Every task body is
+    checked against the rule book like Scale would (404 unknown task type, 400
+    naming the field and rule); undocumented rules are strict unless --lenient.
+    Stores everything it receives in STORE.
     Point a client at it:  SCALE_API_URL=http://127.0.0.1:PORT/v1
     """
     faults = Faults(
@@ -110,4 +123,5 @@ def sandbox_command(port: int, store: str, require_key: str | None, latency_ms: 
                    err=True)  # fmt: skip
         click.echo("Ctrl-C to stop", err=True)
 
-    serve_forever(port=port, store=store, faults=faults, api_key=require_key, on_ready=ready)
+    serve_forever(port=port, store=store, faults=faults, api_key=require_key, on_ready=ready,
+                  lenient=frozenset(lenient))  # fmt: skip

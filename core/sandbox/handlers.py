@@ -18,6 +18,7 @@ import orjson
 from aiohttp import web
 
 from prelabel.sandbox.faults import _STATE, _error
+from prelabel.sandbox.rules import check_create
 
 
 def _now() -> str:
@@ -44,11 +45,15 @@ async def _create_task(request: web.Request) -> web.StreamResponse:
     if isinstance(body, web.Response):
         return body
     task_type = request.match_info["task_type"]
-    if body.get("batch") is not None and body.get("project") is None:
+    rejected = check_create(state.store, state.lenient, task_type, body)
+    if rejected is not None:
+        state.stats[str(rejected.status)] += 1
+        return rejected
+    if body.get("batch") is not None:
         batch = state.store.batch(str(body["batch"]))
         if batch is None:
-            return _error(400, f"Batch {body['batch']!r} does not exist.")
-        body = {**body, "project": batch.get("project")}
+            return _error(400, f"batch: Batch {body['batch']!r} does not exist.")
+        body = {**body, "project": body.get("project") or batch.get("project")}
     doc = _task_doc(task_type, body)
     existing = state.store.insert_task(doc)
     if existing is not None:

@@ -1,7 +1,8 @@
 """A local Scale-compatible server (aiohttp) for tests, benchmarks and dry rehearsals.
 
 Serves ``/v1``: create/get/list tasks (unique_id, project, batch, type, status filters;
-Scale's paging fields), file upload (multipart → ``{id, attachment_url, …}``), batches
+Scale's paging fields; every created body checked against the rule book, see
+:mod:`~prelabel.sandbox.rules`), cancel (with ``clear_unique_id``), file upload (multipart → ``{id, attachment_url, …}``), batches
 (create/get/finalize/status), HTTP Basic auth (401 like Scale), Scale's 409 body for a reused
 unique_id. Everything received is stored in SQLite (``STORE/sandbox.sqlite``; uploaded files
 under ``STORE/files/``) so it can be inspected.
@@ -52,6 +53,7 @@ from prelabel.sandbox.handlers import (
     _list_tasks,
     _upload_file,
 )
+from prelabel.sandbox.lifecycle import _cancel_task
 from prelabel.sandbox.store import SandboxStore
 
 __all__ = [
@@ -63,7 +65,11 @@ __all__ = [
 
 
 def make_app(
-    store: SandboxStore, *, faults: Faults | None = None, api_key: str | None = None
+    store: SandboxStore,
+    *,
+    faults: Faults | None = None,
+    api_key: str | None = None,
+    lenient: frozenset[str] = frozenset(),
 ) -> web.Application:
     """The aiohttp application serving ``/v1``.
 
@@ -71,15 +77,18 @@ def make_app(
         store: Where received tasks, files and batches go.
         faults: Fault injection; none by default.
         api_key: Accept only this key; None accepts any non-empty Basic-auth username.
+        lenient: Rules of :data:`prelabel.config.rules.RELAXABLE` not to enforce.
     """
     faults = faults or Faults()
     app = web.Application(
         middlewares=[_fault_middleware, _auth_middleware], client_max_size=200 * 1024**2
     )
-    app[_STATE] = _State(store, faults, api_key, random.Random(faults.seed))
+    state = _State(store, faults, api_key, random.Random(faults.seed), lenient=lenient)
+    app[_STATE] = state
     app.add_routes(
         [
             web.post("/v1/task/{task_type}", _create_task),
+            web.post("/v1/task/{task_id}/cancel", _cancel_task),
             web.get("/v1/task/{task_id}", _get_task),
             web.get("/v1/tasks", _list_tasks),
             web.post("/v1/files/upload", _upload_file),
@@ -129,6 +138,7 @@ def run_sandbox(
     store: str | os.PathLike[str] | None = None,
     faults: Faults | None = None,
     api_key: str | None = None,
+    lenient: frozenset[str] = frozenset(),
 ) -> Iterator[Sandbox]:
     """Run a sandbox on 127.0.0.1 in a background thread for the ``with`` block.
 
@@ -137,13 +147,14 @@ def run_sandbox(
         store: Directory for ``sandbox.sqlite`` and ``files/``; a temporary one by default.
         faults: Fault injection.
         api_key: Accept only this key (default: any non-empty key).
+        lenient: Undocumented rules not to enforce (``prelabel sandbox --lenient``).
 
     Yields:
         The running :class:`Sandbox`.
     """
     with tempfile.TemporaryDirectory(prefix="prelabel-sandbox-") as tmp:
         db = SandboxStore(store if store is not None else tmp)
-        app = make_app(db, faults=faults, api_key=api_key)
+        app = make_app(db, faults=faults, api_key=api_key, lenient=lenient)
         loop = asyncio.new_event_loop()
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         ready = threading.Event()
@@ -200,9 +211,12 @@ def serve_forever(
     faults: Faults | None = None,
     api_key: str | None = None,
     on_ready: Callable[[Sandbox], None] | None = None,
+    lenient: frozenset[str] = frozenset(),
 ) -> None:
     """Run a sandbox in the foreground until interrupted (the ``prelabel sandbox`` command)."""
-    with run_sandbox(port=port, store=store, faults=faults, api_key=api_key) as sandbox:
+    with run_sandbox(
+        port=port, store=store, faults=faults, api_key=api_key, lenient=lenient
+    ) as sandbox:
         if on_ready is not None:
             on_ready(sandbox)
         try:
