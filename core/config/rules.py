@@ -359,8 +359,8 @@ RULES: Final[tuple[Rule, ...]] = (
          "and video types); a config fills neither", TASKS_DOC, True, config=True),
     Rule("prelabel-shape", "segmentannotation: {labelMapping, annotations.combined.indexedImage}; "
          "imageannotation: {annotations: [...]}; videoplaybackannotation: {annotations: {url}}; "
-         "videoannotation: {annotations: [per-frame list] or {url}}; base_annotations always "
-         "holds annotations", "https://docs.scale.com/reference/image-annotation-hypothesis-2",
+         "videoannotation: {annotations: [per-frame list] or {url}} (inferred: no page); "
+         "base_annotations always holds annotations", "https://docs.scale.com/reference/image-annotation-hypothesis-2",
          True),
     Rule("indexed-image", "a segmentation prelabel names a single-channel 8-bit PNG as "
          "annotations.combined.indexedImage; an extendedIndexedImage never replaces it",

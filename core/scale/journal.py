@@ -256,7 +256,8 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
 
 
 def _foreign(path: Path, why: str) -> InputError:
-    return InputError(f"not a prelabel journal ({why}); move it away or pass --journal", path=path)
+    reason = f"not a prelabel journal ({why}); move it away or give --journal another file"
+    return InputError(reason, path=path)
 
 
 def _journal_error(exc: sqlite3.Error, path: Path) -> PrelabelError:
