@@ -80,7 +80,7 @@ class Runner:
         self._upload_locks: dict[str, threading.Lock] = {}
         self._urls: dict[str, str] = {}
         self._sha: dict[str, str] = {}
-        self._done: set[str] = set()
+        self._done: set[str] = set()  # unique_ids in a batch that exist now
         self._stop = threading.Event()
 
     def run(self, tasks: list[TaskLine], concurrency: int, progress: ProgressFn | None) -> None:
@@ -227,7 +227,8 @@ class Runner:
         name = COUNTED.get(outcome, outcome)
         with self._lock:
             setattr(self.summary, name, getattr(self.summary, name) + 1)
-            if outcome in ("created", "adopted", "skipped", "replaced", "kept"):
+            done = outcome in ("created", "adopted", "skipped", "replaced", "kept")
+            if done and task.batch is not None:  # only batches need it (finalize): no growth
                 self._done.add(task.unique_id)
         return outcome
 
