@@ -152,7 +152,9 @@ def test_fault_drop_closes_without_response(tmp_path: Path) -> None:
         for _ in range(4):
             with pytest.raises(httpx.RemoteProtocolError):
                 httpx.post(
-                    sb.url + "/task/imageannotation", json={"unique_id": "d", **IMAGE}, auth=(KEY, "")
+                    sb.url + "/task/imageannotation",
+                    json={"unique_id": "d", **IMAGE},
+                    auth=(KEY, ""),
                 )
         assert sb.stats["fault_drop_after"] + sb.stats["fault_drop_before"] == 4
 
@@ -177,7 +179,9 @@ def test_fixed_port_and_store_on_disk(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     with run_sandbox(port=port, store=tmp_path) as sb:
         assert sb.url == f"http://127.0.0.1:{port}/v1"
-        httpx.post(sb.url + "/task/imageannotation", json={"unique_id": "k", **IMAGE}, auth=(KEY, ""))
+        httpx.post(
+            sb.url + "/task/imageannotation", json={"unique_id": "k", **IMAGE}, auth=(KEY, "")
+        )
     assert (tmp_path / "sandbox.sqlite").is_file()
     with run_sandbox(store=tmp_path) as again:  # the store outlives the server
         assert [t["unique_id"] for t in again.tasks()] == ["k"]
