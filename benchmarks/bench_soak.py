@@ -111,14 +111,22 @@ def print_series(series: list[tuple[float, float, int]], n: int) -> None:
     print("memory of the submitting process (VmRSS) over time:")
     print("   t [s]   RSS [MB]   tasks on server")
     step = max(1, len(series) // 25)
-    for t, mb, tasks in series[::step] + ([series[-1]] if len(series) % step != 1 else []):
+    for t, mb, tasks in series[::step] + ([series[-1]] if (len(series) - 1) % step else []):
         print(f"  {t:6.0f}   {mb:8.1f}   {tasks:15d}")
-    rss = [mb for _, mb, _ in series]
-    half = series[len(series) // 2 :]
-    per_min = slope([(t, mb) for t, mb, _ in half]) * 60
-    per_10k = slope([(float(k), mb) for _, mb, k in half]) * 10_000
-    print(f"RSS: first {rss[0]:.1f} MB, peak {max(rss):.1f} MB, last {rss[-1]:.1f} MB;"
-          f" second-half slope {per_min:+.2f} MB/min, {per_10k:+.2f} MB per 10,000 tasks")  # fmt: skip
+    # the steady half: from half the tasks on the server until the last one (the teardown
+    # after it, when the process frees its memory, is not part of the run)
+    steady = [(t, mb, k) for t, mb, k in series if n // 2 <= k < n]
+    if len(steady) < 3:
+        print("too few samples in the second half for a slope; lower --every")
+        return
+    per_min = slope([(t, mb) for t, mb, _ in steady]) * 60
+    per_10k = slope([(float(k), mb) for _, mb, k in steady]) * 10_000
+    at = {q: next(mb for _, mb, k in series if k >= q * n // 4) for q in (1, 2, 3, 4)}
+    print("RSS at 25/50/75/100 % of the tasks: "
+          + " / ".join(f"{at[q]:.1f}" for q in (1, 2, 3, 4)) + " MB; peak"
+          f" {max(mb for _, mb, _ in series):.1f} MB")  # fmt: skip
+    print(f"second-half slope: {per_min:+.2f} MB/min, {per_10k:+.2f} MB per 10,000 tasks"
+          f" ({len(steady)} samples)")  # fmt: skip
 
 
 def report(sb: Sandbox, uids: list[str], journal: Path) -> None:
