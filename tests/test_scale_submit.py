@@ -351,3 +351,21 @@ def test_a_create_answer_without_task_id_fails_that_task(tmp_path: Path) -> None
         summary = submit_dir(tmp_path / "a", client=client)
     assert summary.failed == 2 and summary.failed_by_reason == {"HTTP 200": 2}
     assert "no task_id" in summary.failures[0]["reason"]
+
+
+def test_a_journal_from_before_digests_is_upgraded_in_place(tmp_path: Path) -> None:
+    """An older journal (no digest column) keeps working: its done tasks are skipped."""
+    path = tmp_path / "journal.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE tasks (target TEXT NOT NULL, unique_id TEXT NOT NULL, task_type TEXT"
+            " NOT NULL, state TEXT NOT NULL, task_id TEXT, reason TEXT, attempts INTEGER NOT"
+            " NULL DEFAULT 0, updated_at REAL NOT NULL, PRIMARY KEY (target, unique_id));"
+            "INSERT INTO tasks VALUES ('t', 'u1', 'imageannotation', 'created', 'id1', NULL,"
+            " 1, 0);"
+        )
+    with Journal(path, target="t") as journal:
+        row = journal.task("u1")
+        assert row is not None and row.done and row.digest is None
+        journal.mark_done("u2", "imageannotation", "created", "id2", "abc")
+        assert journal.tasks()["u2"].digest == "abc"

@@ -1,8 +1,11 @@
 """The checks on a task config's ``task_type`` and ``[params]``: names, types, Scale's limits,
 attachments, label taxonomies, geometries and annotation attributes.
 
-Each check raises one :class:`~prelabel.errors.ConfigError` with the field path and the rule;
-the limits themselves are data in :mod:`prelabel.config.rules`.
+Each check raises one :class:`~prelabel.errors.ConfigError` with the field path, the reason
+and the rule book's id (``exc.rule``); the limits themselves are data in
+:mod:`prelabel.config.rules`. The same checks run on the params part of every task body
+(:mod:`prelabel.rulebook`, for ``validate`` and the sandbox), so a rule about params is
+enforced the same way in all three places.
 """
 
 from __future__ import annotations
