@@ -116,3 +116,14 @@ def artifact_refs(value: Any, where: str = "body") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for i, item in enumerate(value):
             yield from artifact_refs(item, f"{where}[{i}]")
+
+
+def substitute(value: Any, urls: dict[str, str]) -> Any:
+    """``value`` with each ``artifact://NAME`` replaced by ``urls[NAME]``."""
+    if isinstance(value, str) and value.startswith(ARTIFACT_SCHEME):
+        return urls[value[len(ARTIFACT_SCHEME) :]]
+    if isinstance(value, dict):
+        return {k: substitute(v, urls) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, urls) for v in value]
+    return value

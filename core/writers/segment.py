@@ -12,8 +12,10 @@ with one ``numpy.take``), else ``item.instances`` rasterised with overlaps resol
 
 More than 255 indices follow ``[prelabel] segment_overflow``: ``error``, ``drop-smallest``,
 or ``extended`` — an ``extendedIndexedImage`` (4-channel PNG, index = R + 256 G + 65536 B,
-alpha 255). Scale documents ``extendedIndexedImage`` in the RESPONSE format only, not in the
-hypothesis; whether a hypothesis may carry it is unknown, and the report says so.
+alpha 255) beside the mandatory ``indexedImage``, which then holds the 255 largest segments
+(indices are given largest first). Scale documents ``extendedIndexedImage`` in the RESPONSE
+format only, not in the hypothesis; whether a hypothesis may carry it is unknown, and the
+report says so.
 """
 
 from __future__ import annotations
@@ -99,11 +101,13 @@ def write_segment_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     canvas, extended = _overflow(canvas, item, ctx, uid)
     _fill_unlabeled(canvas, item, ctx)
     _record(canvas, ctx, uid)
-    key = "extendedIndexedImage" if extended else "indexedImage"
-    ref = ctx.artifacts.add(f"{item.key}.png", encode_index_png(canvas.index, extended=extended))
+    combined = {"indexedImage": ctx.artifacts.add(f"{item.key}.png", _indexed_png(canvas))}
+    if extended:  # never instead of the mandatory indexedImage: beside it
+        data = encode_index_png(canvas.index, extended=True)
+        combined["extendedIndexedImage"] = ctx.artifacts.add(f"{item.key}.extended.png", data)
     prelabels = {
         "labelMapping": label_mapping(canvas.entries),
-        "annotations": {"combined": {key: ref}},
+        "annotations": {"combined": combined},
     }
     ctx.place(body, prelabels)
     return body
@@ -325,7 +329,8 @@ def _overflow(canvas: Canvas, item: Item, ctx: WriteContext, uid: str) -> tuple[
     policy = ctx.config.prelabel.segment_overflow
     if policy == "extended":
         ctx.report.note(EXTENDED_NOTE)
-        return canvas, True
+        order = sorted(range(1, count + 1), key=lambda i: (-canvas.entries[i - 1].pixels, i))
+        return _remap(canvas, order), True
     if policy == "drop-smallest":
         order = sorted(range(1, count + 1), key=lambda i: (-canvas.entries[i - 1].pixels, i))
         keep, drop = sorted(order[:MAX_INDEX]), order[MAX_INDEX:]
@@ -416,6 +421,15 @@ def label_mapping(entries: list[Entry]) -> dict[str, Any]:
         else:
             mapping[entry.label] = obj
     return mapping
+
+
+def _indexed_png(canvas: Canvas) -> bytes:
+    """The 8-bit indexedImage: over 255 segments it holds the 255 largest (indices 1..255
+    after the extended remap) and leaves the rest unlabeled."""
+    index = canvas.index
+    if index.dtype != np.uint8:
+        index = np.where(index <= MAX_INDEX, index, 0).astype(np.uint8)
+    return encode_index_png(index)
 
 
 def encode_index_png(index: Array, *, extended: bool = False) -> bytes:
