@@ -111,5 +111,7 @@ def run_convert(
             "out": str(out_dir),
             "totals": report.totals(),
             "dropped_by_reason": report.reasons(),
+            "tasks_empty": report.empty_tasks(),
+            "tasks_skipped": len(report.skipped_tasks),
         }
         click.echo(orjson.dumps(summary).decode())
