@@ -69,7 +69,7 @@ def reader_command(entry: ReaderEntry) -> click.Command:
     f = click.argument(
         entry.inputs.name,
         nargs=-1 if entry.inputs.many else 1,
-        required=True,
+        required=entry.inputs.required,
         type=click.Path(exists=True, file_okay=kind != "dir", dir_okay=kind != "file"),
     )(f)
     command: click.Command = click.command(entry.name, cls=SectionedCommand, help=entry.help)(f)

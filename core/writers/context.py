@@ -108,7 +108,10 @@ class WriteContext:
                 "e.g. 'https://cdn.example.com/{file_name}'",
                 location=f"item {item.key}",
             )
-        return render_template(template, fields, what="attachment_url")
+        try:
+            return render_template(template, fields, what="attachment_url")
+        except PayloadError as exc:  # name the item whose fields lack the placeholder
+            raise PayloadError(exc.reason, location=f"item {item.key}") from None
 
     def place(self, body: dict[str, Any], prelabels: dict[str, Any]) -> None:
         """Put prelabels under ``hypothesis`` or ``base_annotations`` as configured."""
