@@ -217,6 +217,7 @@ def png_header_only(path: Path, width: int, height: int, bit_depth: int = 8) -> 
     ("name", "message"),
     [
         ("truncated", "cannot decode the image: "),
+        ("corrupt", "cannot decode the image: corrupt file: chunk IDAT at byte "),
         ("bomb", f"image is 20000x20000, but a task image is at most {MAX_IMAGE_SIDE} px a side"),
         ("wide", f"image is {MAX_IMAGE_SIDE + 1}x1, but a task image is at most"),
     ],
@@ -226,6 +227,12 @@ def test_broken_or_oversized_png_exits_3_naming_it(tmp_path: Path, name: str, me
         path = tmp_path / "truncated.png"
         data = MASK_3.read_bytes()
         path.write_bytes(data[: len(data) // 2])
+    elif name == "corrupt":  # grey, so OpenCV's libpng decodes it (and would print its error)
+        path = tmp_path / "corrupt.png"
+        Image.fromarray(np.array(Image.open(MASK_3))).save(path)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2 : len(data) // 2 + 40] = b"\xff" * 40
+        path.write_bytes(bytes(data))
     elif name == "bomb":  # 400 Mpx declared in ~400 bytes: over Pillow's bomb limit too
         path = png_header_only(tmp_path / "bomb.png", 20000, 20000)
         assert path.stat().st_size < 1000

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,7 @@ def decode(path: Path) -> Array:
 def _decode(path: Path, mode: str) -> Array:
     if mode in ("L", "I", "I;16", "I;16B", "RGB", "RGBA"):  # Pillow < 10.1 opens 16-bit PNGs as "I"
         data = np.fromfile(path, dtype=np.uint8)
+        check_png(data.data)  # libpng would print its own complaint on stderr
         arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if arr is not None:
             if arr.ndim == 3:
@@ -97,6 +99,28 @@ def _decode(path: Path, mode: str) -> Array:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as im:
             return _pixels(im)
+
+
+def check_png(data: memoryview) -> None:
+    """Check a PNG's chunks (lengths and CRCs) before libpng decodes it: a truncated or
+    corrupt file is a ValueError saying where, not a libpng message on stderr. Files that
+    are not PNGs pass."""
+    if bytes(data[:8]) != PNG_SIGNATURE:
+        return
+    at, end = 8, len(data)
+    while at + 12 <= end:
+        length, raw = struct.unpack(">I4s", data[at : at + 8])
+        kind = raw.decode("latin-1")
+        stop = at + 12 + length
+        if stop > end:
+            raise ValueError(f"truncated file: chunk {kind} at byte {at} runs past the end")
+        (crc,) = struct.unpack(">I", data[stop - 4 : stop])
+        if zlib.crc32(data[at + 4 : stop - 4]) != crc:
+            raise ValueError(f"corrupt file: chunk {kind} at byte {at} fails its CRC")
+        if kind == "IEND":
+            return
+        at = stop
+    raise ValueError("truncated file: no IEND chunk")
 
 
 def _pixels(im: Image.Image) -> Array:
