@@ -31,6 +31,8 @@ from prelabel.output.report import Report
 from prelabel.output.tasks import TasksWriter
 from prelabel.writers.context import WriteContext, Writer
 
+# why --skip-empty leaves a task out (report.json skipped_tasks)
+EMPTY_REASON = "no prelabel: no object of the item became an annotation"
 # what each model geometry kind becomes in a task taxonomy
 TAXONOMY_KIND = {
     "mask": "polygon",
@@ -52,6 +54,11 @@ class ConvertOptions:
     emit_taxonomy: bool = option(
         False,
         help="Also write DIR/taxonomy.json: the labels/geometries block derived from the data.",
+    )
+    skip_empty: bool = option(
+        False,
+        help="Leave out tasks that carry no prelabel (each is named in report.json's "
+        "skipped_tasks).",
     )
 
 
@@ -129,6 +136,7 @@ def _write_tasks(
     ctx: WriteContext,
     filt: LabelFilter,
     sink: TasksWriter,
+    skip_empty: bool = False,
 ) -> list[dict[str, Any]]:
     writer: Writer = get_task_type(config.task_type).load_writer()
     seen: dict[str, str] = {}
@@ -142,21 +150,28 @@ def _write_tasks(
             )
         seen[task] = item.key
         prepare_item(item, config, filt, task)
-        expected, before = pending_objects(item), ctx.report.totals()["objects_in"]
+        expected, before = pending_objects(item), ctx.report.totals()
+        artifacts = len(ctx.artifacts.written)
         body = writer(item, ctx)
-        recorded = ctx.report.totals()["objects_in"] - before
+        after = ctx.report.totals()
+        recorded = after["objects_in"] - before["objects_in"]
         if expected is not None and recorded < expected:
             raise PayloadError(
                 f"the {config.task_type} writer accounted for {recorded} of the {expected} "
                 f"objects of item {item.key!r}; nothing may be lost without a record "
                 "(this is a bug: please report it)"
             )
-        sink.write(config.task_type, body)
         for note in item.notes:
             ctx.report.note(note)
-        tasks.append(
-            {"unique_id": task, "key": item.key, "width": item.width, "height": item.height}
-        )
+        entry = {"unique_id": task, "key": item.key, "width": item.width, "height": item.height}
+        if after["annotations_out"] == before["annotations_out"]:  # no prelabel object
+            if skip_empty:
+                ctx.artifacts.discard(artifacts)
+                ctx.report.skipped(task, item.key, EMPTY_REASON)
+                continue
+            entry["empty"] = True
+        sink.write(config.task_type, body)
+        tasks.append(entry)
     return tasks
 
 
@@ -205,7 +220,8 @@ def convert(
         if not get_task_type(config.task_type).video:  # one task per image: split videos
             source_items = frame_items(source_items)
         with TasksWriter(out) as sink, _progress(source_items, progress) as items:
-            tasks = _write_tasks(iter(items), config, ctx, filt, sink)
+            skip = options is not None and options.skip_empty
+            tasks = _write_tasks(iter(items), config, ctx, filt, sink, skip)
     except BaseException:
         report.close()
         raise

@@ -473,3 +473,9 @@ def _check_fill_unlabeled(label: str, task_type: str, limits: TaskLimits) -> Non
     if label not in limits.segment_labels:
         hint = suggest(label, limits.segment_labels)
         fail("prelabel.fill_unlabeled", f"{label!r} is not a leaf of params.labels{hint}")
+    if limits.allow_unlabeled:
+        fail(
+            "prelabel.fill_unlabeled",
+            "params.allow_unlabeled is true, so no pixel would be filled; remove "
+            "fill_unlabeled or set allow_unlabeled = false",
+        )

@@ -43,6 +43,12 @@ class ArtifactStore:
         self.written.append(name)
         return self.reference(name)
 
+    def discard(self, since: int) -> None:
+        """Delete the files written after the first ``since`` (those of a task left out)."""
+        for name in self.written[since:]:
+            (self.root / name).unlink(missing_ok=True)
+        del self.written[since:]
+
     def reference(self, name: str) -> str:
         """What a body holds for the written file ``artifacts/NAME``."""
         if self.url_template is None:

@@ -110,7 +110,10 @@ class WriteContext:
                 self.report.note(
                     "params.attachment is replaced on every task by the attachment_url template"
                 )
-            url = render_template(template, fields, what="attachment_url")
+            try:
+                url = render_template(template, fields, what="attachment_url")
+            except PayloadError as exc:  # name the item whose fields lack the placeholder
+                raise PayloadError(exc.reason, location=f"item {item.key}") from None
         else:
             url = self._untemplated_attachment(item, fields, frame)
         problem = self.config.attachment_problem(url, frame=frame)

@@ -10,6 +10,11 @@ Sources: ``item.raster()`` when present (fast path: a value -> index lookup tabl
 with one ``numpy.take``), else ``item.instances`` rasterised with overlaps resolved by score
 (the higher score keeps the pixels; the loser records the overlap as a fix).
 
+Unlabeled pixels (index 0) are an error when the task has ``allow_unlabeled`` false, unless
+``fill_unlabeled`` names the label to fill them with; pixels the reader read as void
+(``--void``, a colour map's void colour) are never filled, so with ``allow_unlabeled``
+false they are an error.
+
 More than 255 indices follow ``[prelabel] segment_overflow``: ``error``, ``drop-smallest``,
 or ``extended`` — an ``extendedIndexedImage`` (4-channel PNG, index = R + 256 G + 65536 B,
 alpha 255) beside the mandatory ``indexedImage``, which then holds the 255 largest segments
@@ -32,7 +37,7 @@ import numpy.typing as npt
 
 from prelabel.errors import PayloadError
 from prelabel.geometry.primitives import rasterize as geometry_rasterize
-from prelabel.geometry.raster import histogram, lookup, valid_counts
+from prelabel.geometry.raster import histogram, lookup, valid_counts, void_mask
 from prelabel.model import Geometry, IndexRaster, Instance, Item, SourceRef
 from prelabel.writers.context import WriteContext
 
@@ -64,6 +69,8 @@ class Canvas:
     entries: list[Entry]
     # entry pixel counts already known (from the reader's histogram)
     counted: bool = False
+    # the raster it was built from: where the reader's void pixels are (never filled)
+    source: IndexRaster | None = None
 
 
 # --- entry point ---------------------------------------------------------------------------
@@ -160,9 +167,9 @@ def canvas_from_raster(raster: IndexRaster, item: Item, ctx: WriteContext, uid: 
     identity = len(mapping) == len(raster.segments) and all(v == i for v, i in mapping.items())
     if identity and raster.values.dtype == np.uint8:
         # every non-zero value has a segment (the raster contract) and maps to itself
-        return Canvas(raster.values, entries, counts is not None)
+        return Canvas(raster.values, entries, counts is not None, raster)
     index = apply_lookup(raster.values, mapping, len(entries))
-    return Canvas(index, entries, counts is not None)
+    return Canvas(index, entries, counts is not None, raster)
 
 
 def apply_lookup(values: Array, mapping: dict[int, int], count: int) -> Array:
@@ -298,7 +305,8 @@ def _remap(canvas: Canvas, keep: list[int]) -> Canvas:
     lut = np.zeros(len(canvas.entries) + 1, dtype=np.uint8 if count <= MAX_INDEX else np.uint32)
     for new, old in enumerate(keep, 1):
         lut[old] = new
-    return Canvas(lookup(canvas.index, lut), [canvas.entries[k - 1] for k in keep])
+    entries = [canvas.entries[k - 1] for k in keep]
+    return Canvas(lookup(canvas.index, lut), entries, source=canvas.source)
 
 
 def _compact(canvas: Canvas, ctx: WriteContext, uid: str) -> Canvas:
@@ -351,6 +359,14 @@ def _overflow(canvas: Canvas, item: Item, ctx: WriteContext, uid: str) -> tuple[
 def _fill_unlabeled(canvas: Canvas, item: Item, ctx: WriteContext) -> None:
     if ctx.config.limits.allow_unlabeled:
         return
+    void = void_mask(canvas.source) if canvas.source is not None else None
+    if void is not None and void.any():
+        raise PayloadError(
+            f"{int(np.count_nonzero(void))} px are void (--void values or the colour "
+            "map's void colour) and stay unlabeled (fill_unlabeled never covers them), but "
+            "the task has allow_unlabeled false; set params.allow_unlabeled = true",
+            location=f"item {item.key}",
+        )
     empty = canvas.index == 0
     unlabeled = int(empty.sum())
     if unlabeled == 0:
