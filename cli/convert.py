@@ -69,7 +69,7 @@ def reader_command(entry: ReaderEntry) -> click.Command:
     f = click.argument(
         entry.inputs.name,
         nargs=-1 if entry.inputs.many else 1,
-        required=True,
+        required=entry.inputs.required,
         type=click.Path(exists=True, file_okay=kind != "dir", dir_okay=kind != "file"),
     )(f)
     command: click.Command = click.command(entry.name, cls=SectionedCommand, help=entry.help)(f)
@@ -111,5 +111,7 @@ def run_convert(
             "out": str(out_dir),
             "totals": report.totals(),
             "dropped_by_reason": report.reasons(),
+            "tasks_empty": report.empty_tasks(),
+            "tasks_skipped": len(report.skipped_tasks),
         }
         click.echo(orjson.dumps(summary).decode())

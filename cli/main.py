@@ -2,7 +2,7 @@
 
 Exit codes (also in the README):
   0 ok · 1 internal error · 2 usage · 3 bad input or config · 4 limit violation ·
-  5 submit failure · 130 interrupted
+  5 submit failure · 6 environment (a path not writable) · 130 interrupted
 """
 
 from __future__ import annotations

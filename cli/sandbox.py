@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from prelabel.config.rules import RELAXABLE
 from prelabel.sandbox.complete import Completion
 from prelabel.sandbox.faults import Faults
 from prelabel.sandbox.server import Sandbox, serve_forever
@@ -112,16 +113,28 @@ def completion_of(mode: str | None, rate: float = 0.3, seed: int = 0) -> Complet
     show_default=True,
     help="With --complete edit: chance that an object is edited, and that one is added.",
 )
+@click.option(
+    "--lenient",
+    "lenient",
+    multiple=True,
+    type=click.Choice(RELAXABLE),
+    metavar="RULE",
+    help=f"Do not enforce RULE, one Scale does not document (repeatable): {', '.join(RELAXABLE)}.",
+)
 def sandbox_command(port: int, store: str, require_key: str | None, latency_ms: float,
                     error_after: float, error_before: float, throttle: float, retry_after: float,
                     drop: float, slow: float, slow_seconds: float, seed: int,
-                    complete: str | None, edit_rate: float) -> None:  # fmt: skip
+                    complete: str | None, edit_rate: float,
+                    lenient: tuple[str, ...]) -> None:  # fmt: skip
     """Run a local Scale-compatible API on 127.0.0.1 until Ctrl-C.
 
     \b
     Serves /v1: task create/get/list (unique_id, project, batch, status
-    filters; limit/next_token paging; 409 on reuse), file upload, batches,
-    Basic auth. Stores everything it receives in STORE.
+    filters; limit/next_token paging; 409 on reuse), cancel (clear_unique_id),
+    file upload, batches, Basic auth. Every task body is checked against the
+    rule book like Scale would (404 unknown task type, 400 naming the field
+    and rule); undocumented rules are strict unless --lenient. Stores
+    everything it receives in STORE.
     --complete accept finishes each task with the prelabels as sent;
     --complete edit applies seeded edits (moves, deletions, additions, label
     changes) and writes each to STORE/edits.jsonl. Results are served at
@@ -150,4 +163,5 @@ def sandbox_command(port: int, store: str, require_key: str | None, latency_ms: 
         api_key=require_key,
         on_ready=ready,
         complete=completion,
+        lenient=frozenset(lenient),
     )

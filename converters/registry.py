@@ -29,6 +29,9 @@ class Inputs:
     name: str = "inputs"  # shown as NAME... in the usage line (NAME when not ``many``)
     kind: PathKind = "file"
     many: bool = True  # one or more paths; else exactly one (the reader still gets a list)
+    # False: the paths may be left out (``many`` only; the reader gets [] and finds its
+    # inputs elsewhere, e.g. the masks a --manifest lists)
+    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +101,15 @@ ENTRIES = (
         "panoptic.\n\n\b\nExamples:\n"
         "    prelabel convert masks SegmentationClass/ --images JPEGImages/ \\\n"
         "        --classes class_names.txt -c seg.toml -o out/\n"
-        "    prelabel convert masks panoptic/ --panoptic panoptic.json -c seg.toml -o out/",
+        "    prelabel convert masks panoptic/ --panoptic panoptic.json -c seg.toml -o out/\n"
+        "    prelabel convert masks --manifest train.txt --colormap camvid -c seg.toml -o out/",
         targets={
             "imageannotation": "polygon (holes kept)",
             "segmentannotation": "indexed PNG + labelMapping",
             "videoannotation": "polygon per frame",
             "videoplaybackannotation": "polygon per frame",
         },
-        inputs=Inputs("masks", "any"),
+        inputs=Inputs("masks", "any", required=False),
     ),
     ReaderEntry(
         name="yolo",

@@ -28,6 +28,8 @@ from prelabel.writers.context import WriteContext, Writer
 
 # attributes rebuilt on first use in each process (not pickled)
 _CACHES = ("_filter", "_writer")
+# why skip_empty (--skip-empty) leaves a task out (report.json skipped_tasks)
+EMPTY_REASON = "no prelabel: no object of the item became an annotation"
 
 
 def _expand_rasters(holder: Item | Frame, raster_task: bool, filt: LabelFilter, task: str) -> None:
@@ -99,6 +101,9 @@ class Converter:
             :func:`~prelabel.config.load.load_config` takes (a config file path or a mapping).
         format: what the report names as the input format (a reader's name, or ``memory``).
         source: input file stem(s), available to templates as ``{source}``.
+        skip_empty: leave out tasks that carry no prelabel (``--skip-empty``): such a task
+            comes back with :attr:`~prelabel.Task.skipped` set, no artifacts, and its entry in
+            the report's ``skipped_tasks``; an output directory writes no line for it.
 
     ``report`` holds the totals of the tasks :meth:`convert` has returned so far (records are
     kept by each task, not here). A converter pickles with its config and running state; the
@@ -118,10 +123,12 @@ class Converter:
         *,
         format: str = "memory",
         source: str = "",
+        skip_empty: bool = False,
     ) -> None:
         self.config = config if isinstance(config, TaskConfig) else load_config(config)
         self.format = format
         self.source = source
+        self.skip_empty = skip_empty
         self.report = Report(format=format, task_type=self.config.task_type)
         # labels kept by model geometry kind, over every item so far (--emit-taxonomy)
         self.labels: dict[str, set[str]] = {}
@@ -163,7 +170,7 @@ class Converter:
         """
         report = Report(format=self.format, task_type=self.task_type)
         store = ArtifactStore(None, self.config.prelabel.artifact_url)
-        body, labels = self._run(item, report, store)
+        body, labels, _ = self._run(item, report, store)
         self.report.merge(report, records=False)
         kept = {kind: sorted(names) for kind, names in labels.items()}
         return Task(self.task_type, body, store.files, report, kept)
@@ -178,16 +185,18 @@ class Converter:
         writes, with records and artifacts written as they are made (a million-row track
         table is never held as one task). Totals go to ``out.report``; returns the unique_id.
         """
-        body, _ = self._run(item, out.report, out.artifacts)
-        out.write_body(self.task_type, body)
+        body, _, kept = self._run(item, out.report, out.artifacts)
+        if kept:
+            out.write_body(self.task_type, body)
         return str(body.get("unique_id", ""))
 
     # --- one item ---------------------------------------------------------------------
 
     def _run(
         self, item: Item, report: Report, store: ArtifactStore
-    ) -> tuple[dict[str, Any], dict[str, set[str]]]:
-        """Filter and write one item, recording into ``report`` and ``store``."""
+    ) -> tuple[dict[str, Any], dict[str, set[str]], bool]:
+        """Filter and write one item, recording into ``report`` and ``store``; False when
+        the task is left out (``skip_empty`` and no prelabel)."""
         if item.frames is not None and not get_task_type(self.task_type).video:
             raise PayloadError(
                 f"{self.task_type} makes one task per frame of a video item: "
@@ -201,21 +210,26 @@ class Converter:
         for dropped in item.dropped:
             report.dropped(dropped.source, dropped.reason, label=dropped.label, task=task)
         prepare_item(item, self.config, filt, task)
-        expected, before = pending_objects(item), report.totals()["objects_in"]
+        expected, before = pending_objects(item), report.totals()
         written = len(store.written)
         body = self._load_writer()(item, ctx)
-        self._check_accounted(item, expected, report.totals()["objects_in"] - before)
+        after = report.totals()
+        self._check_accounted(item, expected, after["objects_in"] - before["objects_in"])
         for note in item.notes:
             report.note(note)
-        report.task_items.append(
-            {"unique_id": task, "key": item.key, "width": item.width, "height": item.height}
-        )
-        report.tasks += 1
-        report.artifacts += len(store.written) - written
         for kind, names in filt.seen.items():
             self.labels.setdefault(kind, set()).update(names)
         self._unique_ids[task] = item.key  # claimed once the item made its task
-        return body, filt.seen
+        empty = after["annotations_out"] == before["annotations_out"]
+        if empty and self.skip_empty:
+            store.discard(written)
+            report.skipped(task, item.key, EMPTY_REASON)
+            return body, filt.seen, False
+        entry = {"unique_id": task, "key": item.key, "width": item.width, "height": item.height}
+        report.task_items.append({**entry, "empty": True} if empty else entry)
+        report.tasks += 1
+        report.artifacts += len(store.written) - written
+        return body, filt.seen, True
 
     def _unclaimed(self, task: str, key: str) -> str:
         """``task``, which no earlier item may have made (an item that failed claimed none)."""

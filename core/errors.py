@@ -8,6 +8,7 @@
     ├── LimitViolation             a geometry breaks a task limit under
     │                              on_violation = "error", or `validate` found some   exit 4
     ├── PayloadError               the model cannot be written as the target task body exit 3
+    ├── EnvironmentFailure         a path not writable, a full disk                    exit 6
     └── SubmitError                a request to Scale (or the sandbox) failed          exit 5
         ├── SubmitTransportError   connection refused, reset, timed out
         └── SubmitRejectedError    an HTTP error status, with Scale's own message
@@ -60,7 +61,19 @@ class InputError(PrelabelError):
 
 
 class ConfigError(InputError):
-    """The task config breaks a rule; location is the field path."""
+    """The task config breaks a rule; location is the field path, ``rule`` the rule book's id
+    (``prelabel.config.rules.RULES``) when the broken rule is one of Scale's."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        location: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        self.rule = rule
+        super().__init__(reason, path=path, location=location)
 
 
 class UnknownFormatError(InputError):
@@ -86,6 +99,12 @@ class PayloadError(PrelabelError):
     """The model cannot be expressed as the target task body."""
 
     exit_code = 3
+
+
+class EnvironmentFailure(PrelabelError):
+    """The machine refused: a path that cannot be created or written, a full disk."""
+
+    exit_code = 6
 
 
 class SubmitError(PrelabelError):

@@ -50,6 +50,11 @@ class ConvertOptions:
         False,
         help="Also write DIR/taxonomy.json: the labels/geometries block derived from the data.",
     )
+    skip_empty: bool = option(
+        False,
+        help="Leave out tasks that carry no prelabel (each is named in report.json's "
+        "skipped_tasks).",
+    )
 
 
 def _progress(items: Any, enabled: bool) -> Any:
@@ -91,7 +96,8 @@ def convert(
     Example:
         >>> report = convert(read_coco(["r.json"], CocoOptions(images="i.json")), cfg, "out")
     """
-    converter = Converter(config, format=dataset.format, source=source)
+    skip_empty = options is not None and options.skip_empty
+    converter = Converter(config, format=dataset.format, source=source, skip_empty=skip_empty)
     with OutputDir(
         out_dir,
         format=dataset.format,

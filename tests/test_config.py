@@ -198,7 +198,8 @@ BROKEN: list[tuple[dict[str, Any], Patch, str | None, str]] = [
         IMAGE,
         params(metadata=BIG_METADATA),
         "params.metadata",
-        f"{BIG_METADATA_SIZE} bytes serialized, Scale allows 10240",
+        f"{BIG_METADATA_SIZE} bytes serialized (+{rules.DIGEST_RESERVE_BYTES} for prelabel's"
+        " body digest), Scale allows 10240",
     ),
     (
         IMAGE,
@@ -664,7 +665,7 @@ def test_segment_limits_from_nested_label_descriptions() -> None:
         "bicycle",
         "parked car",
     }
-    # instance_label on "vehicle" is inherited; "parked car" turns it off for itself
+    # instance_label is set on each leaf ("parked car" has none); nothing is inherited
     assert limits.instance_labels == {"person", "car", "bus", "bicycle"}
     assert limits.allow_unlabeled is False
     assert not limits.geometries

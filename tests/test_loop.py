@@ -42,7 +42,7 @@ def loop(
 ) -> tuple[Path, Path, dict[str, Any]]:
     out, final = tmp / "out", tmp / "final"
     run("convert", *convert, "-o", out, "-q")
-    run("submit", out, "--sandbox", "--complete", mode, "-q")
+    run("submit", out, "--sandbox", "--create-batch", "--complete", mode, "-q")
     extra = [x for k, v in import_opts.items() for x in (f"--{k.replace('_', '-')}", v)]
     run("import", out, "-o", final, "--sandbox", "-q", *extra)
     summary = json.loads(run("score", out, final, "--json", "-q", "--no-html"))

@@ -21,7 +21,7 @@ from prelabel.converters.masks import decode
 from prelabel.converters.masks import kinds as mask_kinds
 from prelabel.converters.masks.read import MaskOptions, read_masks
 from prelabel.errors import InputError
-from prelabel.geometry.raster import raster_to_instances
+from prelabel.geometry.raster import raster_to_instances, void_mask
 from prelabel.geometry.rle import decode_mask
 from prelabel.model import Dataset, IndexRaster, Item, Mask
 
@@ -82,7 +82,16 @@ def test_palette_masks_read_as_indices_not_colours(shared: Path) -> None:
     ignore_bgr = expanded[raw == 255][0].tolist()
     assert ignore_bgr == [192, 224, 224]  # VOC's (224, 224, 192) void colour
     (item,) = items(read_masks([str(path)], MaskOptions(classes=str(VOC / "class_names.txt"))))
-    assert set(np.unique(load(item).values).tolist()) == {0, 5, 15}  # 255 = void -> 0
+    r = load(item)
+    # 255 = void -> 0; class 0 (_background_) is named, so it is a segment at an unused value
+    assert {v: s.label for v, s in r.segments.items()} == {
+        1: "_background_",
+        5: "bottle",
+        15: "person",
+    }
+    assert set(np.unique(r.values).tolist()) == {0, 1, 5, 15}
+    assert int((r.values == 1).sum()) == int((raw == 0).sum())
+    assert np.array_equal(void_mask(r), raw == 255)
 
 
 def test_labelme_voc_class_masks(shared: Path, update_goldens: bool) -> None:
@@ -95,7 +104,8 @@ def test_labelme_voc_class_masks(shared: Path, update_goldens: bool) -> None:
     assert got["2011_000003"]["size"] == [500, 338]
     assert "255" not in got["2011_000003"]["pixels"]  # void -> unlabeled
     assert got["2011_000003"]["segments"]["15"][0] == "person"
-    assert ds.notes == ["value 0 (_background_) is read as unlabeled"]
+    assert got["2011_000003"]["segments"]["1"][:3] == ["_background_", False, "pixel value 0"]
+    assert ds.notes == []
     check_golden("labelme_voc_class", got, update_goldens)
 
 
@@ -113,6 +123,8 @@ def test_voc_class_plus_object_masks_and_void_disagreement(
         "read as unlabeled"
     ]
     six = got["2011_000006"]["segments"]
+    background = [v for v, s in six.items() if s[0] == "_background_"]
+    assert len(background) == 1 and not six.pop(background[0])[1]  # class 0: not an instance
     # instances 1,2,3,4,5,7 (a gap at 6), each its own instance segment
     assert sorted(int(v) // 256 for v in six) == [1, 2, 3, 4, 5, 7]
     assert all(s[1] for s in six.values())
@@ -134,7 +146,7 @@ def test_labelme_video_frames(shared: Path) -> None:
     for frame in frames:
         assert frame.raster is not None
         r = frame.raster()
-        assert {s.label for s in r.segments.values()} == {"car", "track"}
+        assert {s.label for s in r.segments.values()} == {"_background_", "car", "track"}
         assert int((r.values == 1).sum()) == 8942  # the static car region of every frame
         assert frame.fields["file_name"] == f"{frame.number:08d}.jpg"
 
@@ -144,7 +156,10 @@ def test_labelme_video_frames(shared: Path) -> None:
 
 def test_datumaro_voc_rgb_masks_use_the_builtin_voc_map(shared: Path) -> None:
     root = DM / "voc_dataset/voc_dataset1"
-    ds = read_masks([str(root / "SegmentationClass")], MaskOptions(images=str(root / "JPEGImages")))
+    ds = read_masks(
+        [str(root / "SegmentationClass")],
+        MaskOptions(images=str(root / "JPEGImages"), colormap="voc"),
+    )
     (item,) = items(ds)
     r = load(item)
     assert (item.width, item.height) == (20, 10)
@@ -280,6 +295,7 @@ def test_cityscapes_8bit_class_ids_and_16bit_instances(shared: Path, tmp_path: P
         7: ("road", False),
         26001: ("car", True),
         26002: ("car", True),
+        26003: ("unlabeled", False),  # class 0 is named: a segment at an unused value
     }
 
 
@@ -428,10 +444,11 @@ def test_raster_to_instances_gives_one_mask_per_segment(shared: Path) -> None:
     )
     r = load(items(ds)[0])
     instances = raster_to_instances(r)
-    assert len(instances) == len(r.segments) == 6
+    assert len(instances) == len(r.segments) == 7  # 6 objects and class 0
+    assert [i.label for i in instances if i.instance_id is None] == ["_background_"]
     for inst in instances:
-        assert isinstance(inst.geometry, Mask) and inst.instance_id is not None
-        value = int(inst.instance_id)
+        assert isinstance(inst.geometry, Mask)
+        value = int(inst.instance_id) if inst.instance_id is not None else max(r.segments)
         assert np.array_equal(decode_mask(inst.geometry), r.values == value)
         assert inst.label == r.segments[value].label
 
@@ -455,7 +472,7 @@ project = "masks"
 allow_unlabeled = true
 labels = [{labels}]
 [prelabel]
-attachment_url = "https://cdn.example.com/{{file_name}}"
+attachment_url = "https://cdn.example.com/{{stem}}.jpg"
 """
 
 
@@ -556,7 +573,7 @@ def test_cli_panoptic_to_segmentannotation(shared: Path, tmp_path: Path) -> None
     lines = [json.loads(x) for x in (out / "tasks.jsonl").read_text().splitlines()]
     assert len(lines) == 2 and summary_out["totals"]["objects_dropped"] == 0
     body = lines[0]["body"]
-    assert body["attachment"] == "https://cdn.example.com/000000142238.jpg"
+    assert body["attachment"] == "https://cdn.example.com/000000142238.jpg"  # panoptic JSON
     ref = body["hypothesis"]["annotations"]["combined"]["indexedImage"]
     png = cv2.imread(str(out / "artifacts" / ref.removeprefix("artifact://")), cv2.IMREAD_UNCHANGED)
     assert png.dtype == np.uint8 and png.shape == (427, 640)
@@ -577,7 +594,7 @@ def test_cli_masks_to_polygons(shared: Path, tmp_path: Path) -> None:
         'task_type = "imageannotation"\n[params]\nproject = "p"\n'
         '[params.geometries.polygon]\nobjects_to_annotate = ["person", "bottle"]\n'
         "max_vertices = 100\n[prelabel]\n"
-        'attachment_url = "https://cdn.example.com/{file_name}"\n'
+        'attachment_url = "https://cdn.example.com/{stem}.jpg"\n'
     )
     out = tmp_path / "out"
     proc = run_cli(
@@ -588,6 +605,10 @@ def test_cli_masks_to_polygons(shared: Path, tmp_path: Path) -> None:
         str(VOC / "class_names.txt"),
         "--objects",
         str(VOC / "SegmentationObject"),
+        "--void",
+        "0",
+        "--void",
+        "255",
         "-c",
         str(config),
         "-o",
@@ -642,6 +663,8 @@ def test_cli_video_masks_to_videoplayback_tracks_per_class(shared: Path, tmp_pat
         "5",
         "--classes",
         str(VIDEO / "class_names.txt"),
+        "--void",
+        "0",
         "--images",
         str(VIDEO / "JPEGImages"),
         "-c",
@@ -666,7 +689,8 @@ def test_datumaro_rgb_class_and_object_masks(shared: Path) -> None:
     """VOC masks stored as RGB: both decode through the VOC palette; names default to VOC's."""
     root = DM / "voc_dataset/voc_dataset1"
     ds = read_masks(
-        [str(root / "SegmentationClass")], MaskOptions(objects=str(root / "SegmentationObject"))
+        [str(root / "SegmentationClass")],
+        MaskOptions(objects=str(root / "SegmentationObject"), void=(0, 255)),
     )
     r = load(items(ds)[0])
     (seg,) = r.segments.values()

@@ -276,6 +276,7 @@ def test_video_frames_come_from_images_and_mp4_is_readable(shared: Path, tmp_pat
         [LABELME_VIDEO / "SegmentationClassPNG"],
         VIDEO_CONFIG,
         classes=str(LABELME_VIDEO / "class_names.txt"),
+        void=(0,),  # _background_: unlabeled
         video=True,
         images=str(LABELME_VIDEO / "JPEGImages"),
     )

@@ -24,12 +24,14 @@ from prelabel.responses import fetch
 from prelabel.sandbox.complete import Completion
 from prelabel.sandbox.server import Sandbox, run_sandbox
 from prelabel.scale.client import ScaleClient
+from prelabel.scale.errors import BadRequestError
 
 KEY = "test_complete"
 GEOMETRIES = {
     "box": {"objects_to_annotate": ["car", "bus"]},
     "point": {"objects_to_annotate": ["car"]},
 }
+BOXES = {"box": {"objects_to_annotate": ["car"]}}
 
 
 @contextmanager
@@ -122,7 +124,8 @@ def test_segmentation_response_hosts_every_png_scale_documents(tmp_path: Path) -
         mapping = {"road": {"index": 1}, "person": [{"index": 2, "color": "#ff0000"}, {"index": 3}]}
         hyp = {"labelMapping": mapping, "annotations": {"combined": {"indexedImage": url}}}
         body = {"project": "p", "unique_id": "s/1", "attachment": "https://x/1.jpg",
-                "labels": ["road", {"choice": "person", "instance_label": True}], "hypothesis": hyp}  # fmt: skip
+                "allow_unlabeled": True, "hypothesis": hyp,
+                "labels": ["road", {"choice": "person", "instance_label": True}]}  # fmt: skip
         task = client.get_task(client.create_task("segmentannotation", body)["task_id"])
         response = task["response"]
 
@@ -155,17 +158,20 @@ def test_segmentation_response_hosts_every_png_scale_documents(tmp_path: Path) -
         assert tuple(colours[0, 3, :3]) == (0, 0, 255)  # "#ff0000" as BGR
 
 
-def test_segmentation_past_255_answers_with_the_extended_png_only(tmp_path: Path) -> None:
+def test_segmentation_past_255_answers_with_both_pngs(tmp_path: Path) -> None:
+    """Past 255 segments the hypothesis carries the extendedIndexedImage beside the mandatory
+    indexedImage (which holds what fits); the response hosts both, the extended one exact."""
     index = np.array([[300, 0], [7, 300]], dtype=np.int64)
     with sandbox(tmp_path) as (_, client):
-        url = upload_png(client, index)
+        extended = upload_png(client, index)
+        indexed = upload_png(client, np.where(index > 255, 0, index))
         hyp = {"labelMapping": {"a": {"index": 7}, "b": {"index": 300}},
-               "annotations": {"combined": {"extendedIndexedImage": url}}}  # fmt: skip
-        task = client.get_task(
-            client.create_task("segmentannotation", {"hypothesis": hyp})["task_id"]
-        )
+               "annotations": {"combined": {"indexedImage": indexed,
+                                            "extendedIndexedImage": extended}}}  # fmt: skip
+        body = {"attachment": "https://x/1.png", "labels": ["a", "b"], "allow_unlabeled": True,
+                "hypothesis": hyp}  # fmt: skip
+        task = client.get_task(client.create_task("segmentannotation", body)["task_id"])
         combined = task["response"]["annotations"]["combined"]
-        assert "indexedImage" not in combined
         assert (
             decode_index_png(httpx.get(combined["extendedIndexedImage"]).content) == index
         ).all()
@@ -178,10 +184,17 @@ def test_video_responses_host_the_files_in_scales_shapes(tmp_path: Path) -> None
                       "frames": [{"key": 0, "timestamp": 0.0, "left": 1, "top": 2, "width": 3, "height": 4}]}}  # fmt: skip
     with sandbox(tmp_path) as (_, client):
         hosted = client.upload_file("h.json", orjson.dumps(objects))["attachment_url"]
-        video = client.create_task("videoannotation", {"base_annotations": {"annotations": frames}})
+        frame_urls = ["https://x/0.jpg", "https://x/1.jpg"]
+        video = client.create_task(
+            "videoannotation",
+            {"attachments": frame_urls, "attachment_type": "image", "geometries": BOXES,
+             "base_annotations": {"annotations": frames}},
+        )  # fmt: skip
         playback = client.create_task(
-            "videoplaybackannotation", {"hypothesis": {"annotations": {"url": hosted}}}
-        )
+            "videoplaybackannotation",
+            {"attachment": "https://x/v.mp4", "geometries": BOXES,
+             "hypothesis": {"annotations": {"url": hosted}}},
+        )  # fmt: skip
         v = client.get_task(video["task_id"])["response"]
         p = client.get_task(playback["task_id"])["response"]
         assert httpx.get(v["annotations"]["url"]).json() == frames
@@ -189,14 +202,12 @@ def test_video_responses_host_the_files_in_scales_shapes(tmp_path: Path) -> None
         assert httpx.get(p["events"]["url"]).json() == {"events": []}
 
 
-def test_unreadable_prelabels_end_in_error_like_scale(tmp_path: Path) -> None:
+def test_prelabels_naming_a_file_never_uploaded_are_refused_at_create(tmp_path: Path) -> None:
     with sandbox(tmp_path) as (_, client):
         hyp = {"annotations": {"url": "artifact://never-uploaded.json"}}
-        task = client.get_task(
-            client.create_task("videoplaybackannotation", {"hypothesis": hyp})["task_id"]
-        )
-    assert task["status"] == "error"
-    assert "could not be downloaded" in task["error"] and "response" not in task
+        body = {"attachment": "https://x/v.mp4", "geometries": BOXES, "hypothesis": hyp}
+        with pytest.raises(BadRequestError, match=r"\[hosted-file\]"):
+            client.create_task("videoplaybackannotation", body)
 
 
 def image_body(n: int) -> dict[str, Any]:
@@ -205,6 +216,7 @@ def image_body(n: int) -> dict[str, Any]:
     return {
         "project": "p",
         "unique_id": f"p/{n}",
+        "attachment": f"https://x/{n}.jpg",
         "geometries": GEOMETRIES,
         "hypothesis": {"annotations": anns},
     }
@@ -245,7 +257,9 @@ def test_list_tasks_pages_and_filters_like_scale(
         client.create_batch("p", "b1")
         made = [client.create_task("imageannotation", {**image_body(n), **({"batch": "b1"} if n < 4 else {})})
                 for n in range(8)]  # fmt: skip
-        client.create_task("imageannotation", {"project": "q", "unique_id": "q/1"})
+        client.create_task(
+            "imageannotation", {**image_body(99), "project": "q", "unique_id": "q/1"}
+        )
         ids = [t["task_id"] for t in made]
         assert [t["task_id"] for t in fetch.list_tasks(client, project="p")] == ids
         assert [t["task_id"] for t in fetch.list_tasks(client, batch="b1")] == ids[:4]
@@ -262,10 +276,15 @@ def test_the_sandbox_never_reaches_other_hosts(tmp_path: Path) -> None:
     with sandbox(tmp_path) as (_, client):
         remote = {"annotations": {"url": "https://cdn.example.com/hypothesis.json"}}
         started = time.monotonic()
-        failed = client.create_task("videoplaybackannotation", {"hypothesis": remote})
+        failed = client.create_task(
+            "videoplaybackannotation",
+            {"attachment": "https://x/v.mp4", "geometries": BOXES, "hypothesis": remote},
+        )
         assert time.monotonic() - started < 5  # not fetched: no DNS lookup, no timeout
         assert client.get_task(failed["task_id"])["status"] == "error"
         body = {
+            "attachment": "https://x/1.jpg",
+            "geometries": GEOMETRIES,
             "callback_url": "https://hooks.example.com/scale",
             "hypothesis": {"annotations": []},
         }
@@ -275,16 +294,16 @@ def test_the_sandbox_never_reaches_other_hosts(tmp_path: Path) -> None:
     assert task["status"] == "completed" and "callback_succeeded" not in task
 
 
-def test_odd_prelabels_still_get_an_answer(tmp_path: Path) -> None:
+def test_a_task_without_prelabels_completes_and_a_junk_png_is_refused(tmp_path: Path) -> None:
     with sandbox(tmp_path) as (_, client):
-        empty = client.create_task("segmentannotation", {"labels": ["road"]})
+        body = {"attachment": "https://x/1.jpg", "labels": ["road"], "allow_unlabeled": True}
+        empty = client.get_task(client.create_task("segmentannotation", body)["task_id"])
         junk = client.upload_file("x.png", b"not a png")["attachment_url"]
         hyp = {
             "labelMapping": {"road": {"index": 1}},
             "annotations": {"combined": {"indexedImage": junk}},
         }
-        broken = client.create_task("segmentannotation", {"hypothesis": hyp})
-        empty, broken = client.get_task(empty["task_id"]), client.get_task(broken["task_id"])
+        with pytest.raises(BadRequestError, match=r"\[indexed-image\]"):
+            client.create_task("segmentannotation", {**body, "hypothesis": hyp})
     assert empty["status"] == "completed"
     assert empty["response"] == {"annotations": {}, "labelMapping": {}}
-    assert broken["status"] == "error" and "not a readable PNG" in broken["error"]

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import FIXTURES, SHARED
+from PIL import Image
 
 from prelabel.config.limits import TaskLimits
 from prelabel.config.load import TaskConfig
@@ -43,7 +44,7 @@ def make_ctx(
     config = TaskConfig(
         task_type="segmentannotation",
         params={"project": "p", "labels": sorted(labels)},
-        prelabel=PrelabelOptions(attachment_url="https://cdn/{file_name}", **options),
+        prelabel=PrelabelOptions(attachment_url="https://cdn/{key}.jpg", **options),
         limits=TaskLimits(
             task_type="segmentannotation",
             segment_labels=frozenset(labels),
@@ -88,7 +89,8 @@ def check_golden(name: str, data: Any, update: bool) -> None:
 def test_labelme_voc_with_person_instances(
     shared: Path, tmp_path: Path, update_goldens: bool
 ) -> None:
-    names = [x.strip() for x in (VOC / "class_names.txt").read_text().splitlines()[1:]]
+    # class 0 (_background_) is a task label like the others: it is that label (issue 12)
+    names = [x.strip() for x in (VOC / "class_names.txt").read_text().splitlines()]
     ctx = make_ctx(tmp_path, set(names), {"person"})
     ds = read_masks(
         [str(VOC / "SegmentationClass")],
@@ -113,8 +115,11 @@ def test_labelme_voc_with_person_instances(
     mapping = golden["2011_000006"]["labelMapping"]
     assert [e["index"] for e in mapping["person"]] == [1, 2, 3, 5]  # a list: instance label
     assert isinstance(mapping["chair"], dict) and isinstance(mapping["sofa"], dict)
+    assert isinstance(mapping["_background_"], dict)
+    stored = np.array(Image.open(VOC / "SegmentationClass/2011_000006.png"))
+    assert mapping["_background_"]["numPixels"] == int((stored == 0).sum()) > 0
     totals = ctx.report.totals()
-    assert totals["objects_in"] == totals["objects_out"] == 12  # every segment exactly once
+    assert totals["objects_in"] == totals["objects_out"] == 15  # every segment exactly once
     check_golden("segment_labelme_voc", golden, update_goldens)
 
 

@@ -44,7 +44,12 @@ def test_tasks_in_memory_are_created_once_with_their_artifacts_uploaded(
     faults = Faults(error_after=0.25, throttle=0.2, retry_after=0.05, seed=3)
     with run_sandbox(api_key=KEY, faults=faults) as sandbox:
         first = submit_tasks(
-            segment_tasks, api_url=sandbox.url, api_key=KEY, journal=journal, retry=FAST_RETRY
+            segment_tasks,
+            api_url=sandbox.url,
+            api_key=KEY,
+            journal=journal,
+            retry=FAST_RETRY,
+            create_batches=True,  # the sandbox refuses tasks into a batch that does not exist
         )
         again = submit_tasks(
             segment_tasks, api_url=sandbox.url, api_key=KEY, journal=journal, retry=FAST_RETRY
@@ -69,7 +74,12 @@ def test_tasks_in_memory_are_created_once_with_their_artifacts_uploaded(
 
 
 def test_mappings_are_tasks_too_and_bad_ones_fail_before_any_request(tmp_path: Path) -> None:
-    body = {"unique_id": "a", "attachment": "https://x/a.jpg", "hypothesis": {"annotations": []}}
+    body = {
+        "unique_id": "a",
+        "attachment": "https://x/a.jpg",
+        "geometries": {"box": {"objects_to_annotate": ["car"]}},  # the rule book requires it
+        "hypothesis": {"annotations": []},
+    }
     with run_sandbox(api_key=KEY) as sandbox:
         url = sandbox.url
         ok = submit_tasks(

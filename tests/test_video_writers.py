@@ -216,6 +216,4 @@ def test_attribute_values_outside_choices_are_not_sent(tmp_path: Path) -> None:
     body = write_video_task(item, ctx)
     anns = [a for f in body["base_annotations"]["annotations"] for a in f["annotations"]]
     assert len(anns) == 2 and all("attributes" not in a for a in anns)
-    assert any(
-        "'visibility'" in n and "not among the task's choices" in n for n in ctx.report.notes
-    )
+    assert any("'visibility'" in n and "is not one of its choices" in n for n in ctx.report.notes)

@@ -39,6 +39,7 @@ from prelabel.config.limits import GeometryLimits, TargetKind, TaskLimits
 from prelabel.config.options import PrelabelOptions
 from prelabel.config.params import (
     as_table,
+    attachment_problem,
     check_params,
     check_task_type,
     check_taxonomies,
@@ -47,7 +48,6 @@ from prelabel.config.params import (
     fail,
     one_of,
     suggest,
-    url_suffix,
 )
 from prelabel.config.task_types import get_task_type
 from prelabel.config.taxonomy import Taxonomy
@@ -91,18 +91,16 @@ class TaskConfig:
             return label in self.limits.segment_labels
         return any(g.accepts_label(label) for g in self.limits.geometries.values())
 
-    def attachment_problem(self, url: str) -> str | None:
+    def attachment_problem(self, url: str, *, frame: bool = False) -> str | None:
         """Why a per-item attachment URL breaks Scale's rules, or None when it is fine.
 
-        Writers call this on each rendered attachment: video tasks need mp4, webm or ogg,
-        image tasks an image type, and no context attachment may repeat it.
+        Writers call this on each rendered attachment: video tasks need mp4, webm or ogg
+        (``frame``: one image of ``attachments``, an image type), image tasks an image type,
+        and no context attachment may repeat it.
         """
-        video = get_task_type(self.task_type).video
-        allowed = rules.VIDEO_EXTENSIONS if video else rules.IMAGE_EXTENSIONS
-        suffix = url_suffix(url)
-        if suffix and suffix[1:] not in allowed:
-            what = "video attachments" if video else "image attachments"
-            return f"{what} must be {either(list(allowed))} (got {suffix})"
+        problem = attachment_problem(self.task_type, url, frame=frame)
+        if problem:
+            return problem
         contexts = self.params.get("context_attachments") or []
         if any(c.get("attachment") == url for c in contexts):
             return f"attachment {url} repeats one of params.context_attachments"
@@ -176,7 +174,7 @@ def config_from_dict(
     except ConfigError as exc:
         if exc.path is not None or path is None:
             raise
-        raise ConfigError(exc.reason, path=path, location=exc.location) from None
+        raise ConfigError(exc.reason, path=path, location=exc.location, rule=exc.rule) from None
 
 
 def _build(
@@ -373,7 +371,9 @@ def _blame_command_line(exc: ConfigError, given: Mapping[str, Any]) -> ConfigErr
     """Say so when the broken value came from the command line, not the file."""
     option = (exc.location or "").split(".")[1:2]
     if option and option[0] in given:
-        return ConfigError(exc.reason, location=f"{exc.location} (from the command line)")
+        return ConfigError(
+            exc.reason, location=f"{exc.location} (from the command line)", rule=exc.rule
+        )
     return exc
 
 
@@ -415,7 +415,8 @@ def _check_options(options: PrelabelOptions, task_type: str, limits: TaskLimits)
         fail("prelabel.label_map", f"no such file: {options.label_map}")
     targets = rules.PRELABEL_TARGETS[task_type]
     if options.prelabel_as not in targets:
-        fail("prelabel.prelabel_as", f"{task_type} takes prelabels in {either(targets)} only")
+        reason = f"{task_type} takes prelabels in {either(targets)} only"
+        fail("prelabel.prelabel_as", reason, "prelabel-field")
     if options.fill_unlabeled is not None:
         _check_fill_unlabeled(options.fill_unlabeled, task_type, limits)
 
@@ -481,3 +482,9 @@ def _check_fill_unlabeled(label: str, task_type: str, limits: TaskLimits) -> Non
     if label not in limits.segment_labels:
         hint = suggest(label, limits.segment_labels)
         fail("prelabel.fill_unlabeled", f"{label!r} is not a leaf of params.labels{hint}")
+    if limits.allow_unlabeled:
+        fail(
+            "prelabel.fill_unlabeled",
+            "params.allow_unlabeled is true, so no pixel would be filled; remove "
+            "fill_unlabeled or set allow_unlabeled = false",
+        )

@@ -30,7 +30,7 @@ class TaskType:
     video: bool  # one task per video (frames); else one per image (video items are split)
     raster: bool  # prelabels are an indexed image + labelMapping; the taxonomy is ``labels``
     writer: str  # write(item, ctx) -> body: the exact JSON of the create request
-    check: str  # check(prelabels, where, limits, size, artifacts) -> problems, for validate
+    check: str  # check(prelabels, where, scope) -> rule-book violations (validate, sandbox)
     preview: str  # render(output_dir, task, finder) -> (picture, image found), for preview
 
     @property
@@ -59,7 +59,7 @@ ENTRIES = (
         video=False,
         raster=True,
         writer="writers.segment:write_segment_task",
-        check="validate:check_segment_prelabels",
+        check="rulebook.segment:check_segment",
         preview="review.segment:render_segment_task",
     ),
     TaskType(
@@ -67,7 +67,7 @@ ENTRIES = (
         video=False,
         raster=False,
         writer="writers.image:write_image_task",
-        check="validate:check_image_prelabels",
+        check="rulebook.annotations:check_image",
         preview="review.preview:render_image_task",
     ),
     TaskType(
@@ -75,7 +75,7 @@ ENTRIES = (
         video=True,
         raster=False,
         writer="writers.video:write_video_task",
-        check="validate:check_video_prelabels",
+        check="rulebook.video:check_video",
         preview="review.video:render_video_task",
     ),
     TaskType(
@@ -83,7 +83,7 @@ ENTRIES = (
         video=True,
         raster=False,
         writer="writers.video:write_videoplayback_task",
-        check="validate:check_playback_prelabels",
+        check="rulebook.video:check_playback",
         preview="review.video:render_video_task",
     ),
 )

@@ -57,6 +57,15 @@ class ArtifactStore:
         self.written.append(name)
         return self.reference(name)
 
+    def discard(self, since: int) -> None:
+        """Delete the files written after the first ``since`` (those of a task left out)."""
+        for name in self.written[since:]:
+            if self.root is None:
+                self.files.pop(name, None)
+            else:
+                (self.root / name).unlink(missing_ok=True)
+        del self.written[since:]
+
     def reference(self, name: str) -> str:
         """What a body holds for the stored file ``NAME``."""
         if self.url_template is None:
@@ -131,3 +140,14 @@ def artifact_refs(value: Any, where: str = "body") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for i, item in enumerate(value):
             yield from artifact_refs(item, f"{where}[{i}]")
+
+
+def substitute(value: Any, urls: dict[str, str]) -> Any:
+    """``value`` with each ``artifact://NAME`` replaced by ``urls[NAME]``."""
+    if isinstance(value, str) and value.startswith(ARTIFACT_SCHEME):
+        return urls[value[len(ARTIFACT_SCHEME) :]]
+    if isinstance(value, dict):
+        return {k: substitute(v, urls) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, urls) for v in value]
+    return value

@@ -69,10 +69,12 @@ class OutputDir:
         self._tasks.write(task_type, body)
 
     def add(self, task: Task) -> None:
-        """Write a task made in memory: its artifacts, its line and its share of the report."""
+        """Write a task made in memory: its artifacts, its line (none for a skipped task)
+        and its share of the report."""
         for name, data in task.artifacts.items():
             self.artifacts.add(name, data)
-        self._tasks.write(task.task_type, task.body)
+        if not task.skipped:
+            self._tasks.write(task.task_type, task.body)
         self.report.merge(task.report)
 
     def finish(self, dropped: Iterable[Dropped] = (), notes: Iterable[str] = ()) -> Report:

@@ -18,6 +18,7 @@ TASKS_FILE = "tasks.jsonl"
 REPORT_FILE = "report.json"
 ARTIFACTS_DIR = "artifacts"
 TAXONOMY_FILE = "taxonomy.json"
+JOURNAL_FILE = "journal.sqlite"  # written by `submit`, never removed by `convert`
 PARTIAL = ".partial"  # suffix of a file being written; renamed into place when complete
 
 

@@ -2,7 +2,9 @@
 
 ``report.json`` holds the totals and one record per object; the invariant
 ``objects_in == objects_out + objects_dropped`` holds by construction (fixed objects count
-among ``objects_out``).
+among ``objects_out``). Tasks that carry no prelabel are flagged ``"empty": true`` in
+``tasks`` and counted in the summary; with ``--skip-empty`` they are left out and named in
+``skipped_tasks``.
 """
 
 from __future__ import annotations
@@ -86,8 +88,11 @@ class Report:
     notes: list[str] = field(default_factory=list)
     tasks: int = 0
     artifacts: int = 0
-    # one entry per task written: unique_id, item key, image size (validate needs the size)
+    # one entry per task written: unique_id, item key, image size (validate needs the size),
+    # "empty": true when it carries no prelabel
     task_items: list[dict[str, Any]] = field(default_factory=list)
+    # tasks left out (--skip-empty): unique_id, item key, reason
+    skipped_tasks: list[dict[str, str]] = field(default_factory=list)
     spool: Path | None = None
     # per task unique_id: which tracker id became which uuid (``tasks[].tracks``)
     _tracks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -191,6 +196,14 @@ class Report:
         if entries:
             self._tracks.setdefault(task, []).extend(entries)
 
+    def skipped(self, task: str, key: str, reason: str) -> None:
+        """Record a task left out of ``tasks.jsonl`` (its objects keep their own records)."""
+        self.skipped_tasks.append({"unique_id": task, "key": key, "reason": reason})
+
+    def empty_tasks(self) -> int:
+        """How many written tasks carry no prelabel."""
+        return sum(1 for t in self.task_items if t.get("empty"))
+
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
@@ -245,6 +258,7 @@ class Report:
             "fixes_by_kind": self.fix_kinds(),
             "iou": self.iou_summary(),
             "notes": self.notes,
+            "skipped_tasks": self.skipped_tasks,
             "tasks": [
                 {**t, "tracks": self._tracks[t["unique_id"]]}
                 if t.get("unique_id") in self._tracks
@@ -288,6 +302,13 @@ class Report:
             f"{t['tasks']} task(s), {t['artifacts']} artifact(s); objects: {t['objects_in']} in, "
             f"{t['objects_out']} out ({t['objects_fixed']} fixed), {t['objects_dropped']} dropped"
         ]
+        if self.skipped_tasks:
+            lines.append(
+                f"  left out {len(self.skipped_tasks)} task(s) with no prelabel (--skip-empty; "
+                "report.json skipped_tasks names them)"
+            )
+        if empty := self.empty_tasks():
+            lines.append(f"  {empty} task(s) carry no prelabel (--skip-empty leaves them out)")
         for reason, n in self.reasons().items():
             lines.append(f"  dropped {n}: {reason}")
         for kind, n in self.fix_kinds().items():
@@ -309,8 +330,8 @@ class Report:
         A task's own report (:attr:`prelabel.Task.report`) folds into a run's this way, so a
         directory written from tasks made elsewhere (another process) holds the same report
         as one written as the tasks were made. ``records=False`` keeps the totals and notes
-        only (no object records, task entries or track maps: a running tally that does not
-        grow with the tasks).
+        only (no object records, task entries, skipped tasks or track maps: a running tally
+        that does not grow with the tasks).
         """
         self._outcomes.update(other._outcomes)
         self._reasons.update(other._reasons)
@@ -324,6 +345,7 @@ class Report:
         if not records:
             return
         self.task_items.extend(other.task_items)
+        self.skipped_tasks.extend(other.skipped_tasks)
         for task, entries in other._tracks.items():
             self._tracks.setdefault(task, []).extend(entries)
         self._take_records(other)

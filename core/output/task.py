@@ -42,6 +42,12 @@ class Task:
         return str(self.body.get("unique_id") or "")
 
     @property
+    def skipped(self) -> bool:
+        """True when the task is left out (``skip_empty`` and no prelabel): no line is
+        written or submitted for it; its objects keep their records."""
+        return bool(self.report.skipped_tasks)
+
+    @property
     def records(self) -> list[ObjectRecord]:
         """One record per input object of the item: converted, fixed (how) or dropped (why)."""
         return self.report.records

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from prelabel.errors import InputError
 from prelabel.geometry.indexed import decode_index_png
 from prelabel.sandbox.edit import Edit, Editor
 from prelabel.sandbox.faults import PUBLIC_PREFIX, STATE, Handler
+from prelabel.sandbox.handlers import now_iso
 from prelabel.sandbox.respond import (
     IMAGE_TYPES,
     RESULTS,
@@ -104,7 +104,7 @@ class Completer:
 
     def fail(self, doc: dict[str, Any], message: str, base: str) -> None:
         """End a task in ``error`` (Scale's state for tasks it cannot work on) and call back."""
-        doc.update(status="error", updated_at=_now(), error=message)
+        doc.update(status="error", updated_at=now_iso(), error=message)
         self.store.update_task(doc)
         self.callback(doc, {"error": message}, base)
 
@@ -116,7 +116,7 @@ class Completer:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         response = _relocate(answer.response, task_id)
-        now = _now()
+        now = now_iso()
         doc.update(status="completed", completed_at=now, updated_at=now, response=response)
         self.store.update_task(doc)
         self.write_edits(doc, edits)
@@ -233,10 +233,6 @@ def on_this_machine(url: str) -> bool:
     """Whether ``url`` is http(s) on a loopback host (the only ones the sandbox calls)."""
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and parts.hostname in LOOPBACK
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
 
 def _relocate(response: dict[str, Any], task_id: str) -> dict[str, Any]:

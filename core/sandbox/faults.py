@@ -74,6 +74,7 @@ class SandboxState:
     api_key: str | None
     rng: random.Random
     stats: Counter[str] = field(default_factory=Counter)
+    lenient: frozenset[str] = frozenset()  # rules --lenient turned off (see sandbox.rules)
 
 
 # -- middlewares -------------------------------------------------------------------------

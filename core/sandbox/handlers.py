@@ -18,13 +18,14 @@ import orjson
 from aiohttp import web
 
 from prelabel.sandbox.faults import STATE, error_response
+from prelabel.sandbox.rules import check_create
 
 
-def _now() -> str:
+def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
 
-def _json(doc: Any, status: int = 200) -> web.Response:
+def json_response(doc: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(doc), content_type="application/json")
 
 
@@ -44,11 +45,15 @@ async def create_task(request: web.Request) -> web.StreamResponse:
     if isinstance(body, web.Response):
         return body
     task_type = request.match_info["task_type"]
-    if body.get("batch") is not None and body.get("project") is None:
+    rejected = check_create(state.store, state.lenient, task_type, body)
+    if rejected is not None:
+        state.stats[str(rejected.status)] += 1
+        return rejected
+    if body.get("batch") is not None:
         batch = state.store.batch(str(body["batch"]))
         if batch is None:
-            return error_response(400, f"Batch {body['batch']!r} does not exist.")
-        body = {**body, "project": batch.get("project")}
+            return error_response(400, f"batch: Batch {body['batch']!r} does not exist.")
+        body = {**body, "project": body.get("project") or batch.get("project")}
     doc = _task_doc(task_type, body)
     existing = state.store.insert_task(doc)
     if existing is not None:
@@ -59,14 +64,14 @@ async def create_task(request: web.Request) -> web.StreamResponse:
             f'The unique_id ("{uid}") is already used for a different task ({existing}).',
         )
     state.stats["tasks_created"] += 1
-    return _json(doc)
+    return json_response(doc)
 
 
 _TOP_LEVEL = ("project", "batch", "unique_id", "callback_url", "instruction", "tags", "priority")
 
 
 def _task_doc(task_type: str, body: dict[str, Any]) -> dict[str, Any]:
-    now = _now()
+    now = now_iso()
     params = {k: v for k, v in body.items() if k not in (*_TOP_LEVEL, "metadata")}
     doc: dict[str, Any] = {
         "task_id": uuid.uuid4().hex[:24],
@@ -92,7 +97,7 @@ async def get_task(request: web.Request) -> web.StreamResponse:
     doc = request.app[STATE].store.task(request.match_info["task_id"])
     if doc is None:
         return error_response(404, f"No task with id {request.match_info['task_id']!r}.")
-    return _json(doc)
+    return json_response(doc)
 
 
 _LIST_FILTERS = {"unique_id": "unique_id", "project": "project", "batch": "batch",
@@ -109,7 +114,7 @@ async def list_tasks(request: web.Request) -> web.StreamResponse:
         return error_response(400, "limit and next_token must be integers.")
     total, docs = request.app[STATE].store.query_tasks(filters, limit, offset)
     has_more = offset + len(docs) < total
-    return _json(
+    return json_response(
         {
             "docs": docs,
             "total": total,
@@ -138,11 +143,11 @@ async def upload_file(request: web.Request) -> web.StreamResponse:
         "size": len(content),
         "project_name": form.get("project_name") if isinstance(form.get("project_name"), str)
         else None,
-        "created_at": _now(),
+        "created_at": now_iso(),
     }  # fmt: skip
     request.app[STATE].store.insert_file(doc, content)
     request.app[STATE].stats["files"] += 1
-    return _json(doc)
+    return json_response(doc)
 
 
 async def create_batch(request: web.Request) -> web.StreamResponse:
@@ -159,19 +164,19 @@ async def create_batch(request: web.Request) -> web.StreamResponse:
         "name": name,
         "project": project,
         "status": "staging",
-        "created_at": _now(),
+        "created_at": now_iso(),
         "callback": body.get("callback") or "",
         "metadata": body.get("metadata") or {},
     }
     store.put_batch(doc)
-    return _json(doc)
+    return json_response(doc)
 
 
 async def get_batch(request: web.Request) -> web.StreamResponse:
     doc = request.app[STATE].store.batch(request.match_info["name"])
     if doc is None:
         return error_response(404, f"No batch named {request.match_info['name']!r}.")
-    return _json(doc)
+    return json_response(doc)
 
 
 async def finalize_batch(request: web.Request) -> web.StreamResponse:
@@ -182,7 +187,7 @@ async def finalize_batch(request: web.Request) -> web.StreamResponse:
     if doc["status"] == "staging":
         doc = {**doc, "status": "in_progress"}
         store.put_batch(doc)
-    return _json(doc)
+    return json_response(doc)
 
 
 async def batch_status(request: web.Request) -> web.StreamResponse:
@@ -190,4 +195,4 @@ async def batch_status(request: web.Request) -> web.StreamResponse:
     doc = store.batch(request.match_info["name"])
     if doc is None:
         return error_response(404, f"No batch named {request.match_info['name']!r}.")
-    return _json({"status": doc["status"], **store.batch_counts(doc["name"])})
+    return json_response({"status": doc["status"], **store.batch_counts(doc["name"])})

@@ -1,7 +1,8 @@
 """A local Scale-compatible server (aiohttp) for tests, benchmarks and dry rehearsals.
 
 Serves ``/v1``: create/get/list tasks (unique_id, project, batch, type, status filters;
-Scale's paging fields), file upload (multipart → ``{id, attachment_url, …}``), batches
+Scale's paging fields; every created body checked against the rule book, see
+:mod:`~prelabel.sandbox.rules`), cancel (with ``clear_unique_id``), file upload (multipart → ``{id, attachment_url, …}``), batches
 (create/get/finalize/status), HTTP Basic auth (401 like Scale), Scale's 409 body for a reused
 unique_id. Everything received is stored in SQLite (``STORE/sandbox.sqlite``; uploaded files
 under ``STORE/files/``) so it can be inspected.
@@ -54,6 +55,7 @@ from prelabel.sandbox.handlers import (
     list_tasks,
     upload_file,
 )
+from prelabel.sandbox.lifecycle import cancel_task
 from prelabel.sandbox.store import SandboxStore
 
 __all__ = [
@@ -70,6 +72,7 @@ def make_app(
     faults: Faults | None = None,
     api_key: str | None = None,
     complete: Completion | None = None,
+    lenient: frozenset[str] = frozenset(),
 ) -> web.Application:
     """The aiohttp application serving ``/v1``.
 
@@ -79,19 +82,22 @@ def make_app(
         api_key: Accept only this key; None accepts any non-empty Basic-auth username.
         complete: Complete each created task (:mod:`prelabel.sandbox.complete`); None
             leaves tasks pending.
+        lenient: Rules of :data:`prelabel.config.rules.RELAXABLE` not to enforce.
     """
     faults = faults or Faults()
     app = web.Application(
         middlewares=[fault_middleware, auth_middleware, results_urls],
         client_max_size=200 * 1024**2,
     )
-    app[STATE] = SandboxState(store, faults, api_key, random.Random(faults.seed))
+    state = SandboxState(store, faults, api_key, random.Random(faults.seed), lenient=lenient)
+    app[STATE] = state
     app.add_routes(
         [
             web.post(
                 "/v1/task/{task_type}",
                 create_task if complete is None else completing(create_task),
             ),
+            web.post("/v1/task/{task_id}/cancel", cancel_task),
             web.get("/v1/task/{task_id}", get_task),
             web.get("/v1/tasks", list_tasks),
             web.post("/v1/files/upload", upload_file),
@@ -145,6 +151,7 @@ def run_sandbox(
     faults: Faults | None = None,
     api_key: str | None = None,
     complete: Completion | None = None,
+    lenient: frozenset[str] = frozenset(),
 ) -> Iterator[Sandbox]:
     """Run a sandbox on 127.0.0.1 in a background thread for the ``with`` block.
 
@@ -154,13 +161,14 @@ def run_sandbox(
         faults: Fault injection.
         api_key: Accept only this key (default: any non-empty key).
         complete: Complete each created task (accept or seeded edits); None: stay pending.
+        lenient: Undocumented rules not to enforce (``prelabel sandbox --lenient``).
 
     Yields:
         The running :class:`Sandbox`.
     """
     with tempfile.TemporaryDirectory(prefix="prelabel-sandbox-") as tmp:
         db = SandboxStore(store if store is not None else tmp)
-        app = make_app(db, faults=faults, api_key=api_key, complete=complete)
+        app = make_app(db, faults=faults, api_key=api_key, complete=complete, lenient=lenient)
         loop = asyncio.new_event_loop()
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         ready = threading.Event()
@@ -218,10 +226,16 @@ def serve_forever(
     api_key: str | None = None,
     on_ready: Callable[[Sandbox], None] | None = None,
     complete: Completion | None = None,
+    lenient: frozenset[str] = frozenset(),
 ) -> None:
     """Run a sandbox in the foreground until interrupted (the ``prelabel sandbox`` command)."""
     with run_sandbox(
-        port=port, store=store, faults=faults, api_key=api_key, complete=complete
+        port=port,
+        store=store,
+        faults=faults,
+        api_key=api_key,
+        complete=complete,
+        lenient=lenient,
     ) as sandbox:
         if on_ready is not None:
             on_ready(sandbox)

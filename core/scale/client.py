@@ -28,7 +28,7 @@ from tenacity import (
 )
 
 from prelabel.errors import InputError, SubmitRejectedError, SubmitTransportError
-from prelabel.scale.errors import RetryableError, error_for_status, scrub
+from prelabel.scale.errors import RetryableError, cut, error_for_status, scrub
 from prelabel.scale.ratelimit import TokenBucket
 
 DEFAULT_API_URL = "https://api.scale.com/v1"
@@ -65,6 +65,10 @@ def load_api_key(api_key_file: str | os.PathLike[str] | None = None) -> str:
         except OSError as exc:
             raise InputError(
                 f"cannot read API key file: {exc.strerror}", path=api_key_file
+            ) from None
+        except UnicodeDecodeError:  # never echo the bytes: they may be the key
+            raise InputError(
+                "API key file is not UTF-8 text (an API key is ASCII)", path=api_key_file
             ) from None
         if not key:
             raise InputError("API key file is empty", path=api_key_file)
@@ -107,14 +111,18 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: httpx.Response, secrets: tuple[str, ...]) -> str:
+    """Scale's ``error`` message (or the body's text), scrubbed, THEN cut to 500 characters:
+    cutting first could leave a fragment of a key the scrub no longer recognises."""
     try:
         payload = response.json()
     except ValueError:
-        return response.text.strip()[:500]
+        payload = None
     if isinstance(payload, dict) and "error" in payload:
-        return str(payload["error"])
-    return response.text.strip()[:500]
+        text = str(payload["error"])
+    else:
+        text = response.text.strip()
+    return cut(scrub(text, secrets), 500)
 
 
 class ScaleClient:
@@ -197,6 +205,13 @@ class ScaleClient:
     def get_task(self, task_id: str) -> dict[str, Any]:
         """``GET /task/{task_id}``."""
         return _as_dict(self.request("GET", f"task/{quote(task_id, safe='')}"), "task")
+
+    def cancel_task(self, task_id: str, *, clear_unique_id: bool = False) -> dict[str, Any]:
+        """``POST /task/{task_id}/cancel[?clear_unique_id=true]``: Scale cancels only a task
+        whose work has not started (a 400 otherwise)."""
+        params = {"clear_unique_id": "true"} if clear_unique_id else None
+        path = f"task/{quote(task_id, safe='')}/cancel"
+        return _as_dict(self.request("POST", path, params=params), "task")
 
     def list_tasks(self, **params: Any) -> dict[str, Any]:
         """``GET /tasks`` with Scale's filters (unique_id, project, batch, type, status, …)."""
@@ -314,7 +329,7 @@ class ScaleClient:
             detail = self.scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
             raise SubmitTransportError(detail, location=where) from None
         if response.status_code >= 400:
-            message = self.scrub(_error_message(response))
+            message = _error_message(response, self._secrets)
             raise error_for_status(
                 response.status_code,
                 message,

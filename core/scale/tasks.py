@@ -28,7 +28,8 @@ from prelabel.scale.client import (
     ScaleClient,
     load_api_key,
 )
-from prelabel.scale.submit import ProgressFn, SubmitSummary, submit_lines
+from prelabel.scale.runner import OnChanged, ProgressFn
+from prelabel.scale.submit import SubmitSummary, submit_lines
 
 MEMORY = "<memory>"  # what errors name as the file of tasks given in memory
 
@@ -46,13 +47,14 @@ def submit_tasks(
     timeout: float = 60.0,
     create_batches: bool = False,
     finalize: bool = False,
+    on_changed: OnChanged = "error",
     progress: ProgressFn | None = None,
 ) -> SubmitSummary:
     """Create each task on Scale exactly once; safe to rerun with the same journal.
 
     Args:
-        tasks: :class:`~prelabel.Task` objects, or mappings with ``task_type``, ``body``
-            and optionally ``artifacts`` (name -> bytes).
+        tasks: :class:`~prelabel.Task` objects (skipped ones are not sent), or mappings
+            with ``task_type``, ``body`` and optionally ``artifacts`` (name -> bytes).
         api_url: the API's base URL (``https://api.scale.com/v1``, or a sandbox's URL).
         journal: the SQLite journal file (created if missing; keep it for reruns).
         api_key: the key; the ``SCALE_API_KEY`` environment variable when None.
@@ -63,6 +65,8 @@ def submit_tasks(
         timeout: seconds to wait for each response.
         create_batches: create the batches the bodies name first.
         finalize: finalize each batch once all its tasks exist.
+        on_changed: a task that exists with a different body: ``error``, ``skip`` or
+            ``replace`` (as ``prelabel submit --on-changed``).
         progress: called once per task with its outcome and its line (``line`` is the
             task's 1-based position in ``tasks``).
 
@@ -93,6 +97,7 @@ def submit_tasks(
             concurrency=concurrency,
             create_batches=create_batches,
             finalize=finalize,
+            on_changed=on_changed,
             progress=progress,
         )
     summary.elapsed_s = time.perf_counter() - started
@@ -106,6 +111,8 @@ def _lines(tasks: Iterable[Task | Mapping[str, Any]]) -> tuple[list[TaskLine], d
     owner: dict[str, str] = {}
     seen: dict[str, int] = {}
     for number, task in enumerate(tasks, start=1):
+        if isinstance(task, Task) and task.skipped:  # left out by skip_empty: nothing to send
+            continue
         line, artifacts = _line(number, task)
         uid = line.unique_id
         if uid in seen:
