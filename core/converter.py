@@ -19,7 +19,7 @@ from prelabel.config.load import TaskConfig, load_config
 from prelabel.config.task_types import get_task_type
 from prelabel.errors import PayloadError
 from prelabel.filters import LabelFilter
-from prelabel.model import Frame, Item
+from prelabel.model import Dropped, Frame, Item
 from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.directory import OutputDir
 from prelabel.output.report import Report
@@ -28,6 +28,8 @@ from prelabel.writers.context import WriteContext, Writer
 
 # attributes rebuilt on first use in each process (not pickled)
 _CACHES = ("_filter", "_writer")
+# the artifact store of a context that only renders templates
+_NO_FILES = ArtifactStore(None)
 # why skip_empty (--skip-empty) leaves a task out (report.json skipped_tasks)
 EMPTY_REASON = "no prelabel: no object of the item became an annotation"
 
@@ -168,7 +170,17 @@ class Converter:
                 :meth:`convert_all`).
             LimitViolation: a geometry breaks a limit under ``on_violation = "error"``.
         """
-        report = Report(format=self.format, task_type=self.task_type)
+        return self._task(item, Report(format=self.format, task_type=self.task_type))
+
+    def ship(self, item: Item) -> Task:
+        """:meth:`convert` for a task that goes to another process: its records are kept
+        as report.json lines (``task.report.lines``), so the receiving side adds them to
+        its report with no per-record work (:meth:`OutputDir.add
+        <prelabel.output.directory.OutputDir.add>`)."""
+        report = Report(format=self.format, task_type=self.task_type, lines=bytearray())
+        return self._task(item, report)
+
+    def _task(self, item: Item, report: Report) -> Task:
         store = ArtifactStore(None, self.config.prelabel.artifact_url)
         body, labels, _ = self._run(item, report, store)
         self.report.merge(report, records=False)
@@ -190,6 +202,23 @@ class Converter:
             out.write_body(self.task_type, body)
         return str(body.get("unique_id", ""))
 
+    def unique_id(self, item: Item) -> str:
+        """The unique_id ``item``'s task gets (the ``unique_id`` template over its fields).
+
+        Raises:
+            PayloadError: the template names a field the item lacks.
+        """
+        return WriteContext(self.config, self.report, _NO_FILES, self.source).unique_id(item)
+
+    def claim(self, unique_id: str, key: str) -> None:
+        """Note that item ``key`` made the task ``unique_id`` (tasks made elsewhere, e.g. by
+        worker processes, are checked here: no two items may share a unique_id).
+
+        Raises:
+            PayloadError: an earlier item made a task with this unique_id.
+        """
+        self._unique_ids[self._unclaimed(unique_id, key)] = key
+
     # --- one item ---------------------------------------------------------------------
 
     def _run(
@@ -207,14 +236,15 @@ class Converter:
         task = self._unclaimed(ctx.unique_id(item), item.key)
         filt = self._label_filter()
         filt.report, filt.seen = report, {}
-        for dropped in item.dropped:
-            report.dropped(dropped.source, dropped.reason, label=dropped.label, task=task)
+        given = len(item.dropped)  # what the item's maker could not use, first
+        self._record_dropped(item.dropped[:given], report, task)
         prepare_item(item, self.config, filt, task)
         expected, before = pending_objects(item), report.totals()
         written = len(store.written)
         body = self._load_writer()(item, ctx)
         after = report.totals()
         self._check_accounted(item, expected, after["objects_in"] - before["objects_in"])
+        self._record_dropped(item.dropped[given:], report, task)  # its raster's, read just now
         for note in item.notes:
             report.note(note)
         for kind, names in filt.seen.items():
@@ -230,6 +260,11 @@ class Converter:
         report.tasks += 1
         report.artifacts += len(store.written) - written
         return body, filt.seen, True
+
+    @staticmethod
+    def _record_dropped(dropped: list[Dropped], report: Report, task: str) -> None:
+        for d in dropped:
+            report.dropped(d.source, d.reason, label=d.label, task=task)
 
     def _unclaimed(self, task: str, key: str) -> str:
         """``task``, which no earlier item may have made (an item that failed claimed none)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, overload
+from typing import Any, Literal, Protocol, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -401,6 +401,20 @@ class Dropped:
     label: str | None = None
 
 
+class ItemRecipe(Protocol):
+    """A picklable maker of one item: ``recipe()`` builds it, in whichever process converts
+    it (``prelabel convert --workers N``). ``key`` is the item's key; ``weight`` about how
+    many objects it holds (how work is split)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def weight(self) -> int: ...
+
+    def __call__(self) -> Item: ...
+
+
 @dataclass(slots=True)
 class Dataset:
     """What a reader returns: an iterable of items (often a generator: consume once).
@@ -417,3 +431,7 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     # geometry kinds the reader produces, when known (taxonomy emission)
     kinds: set[str] = field(default_factory=set)
+    # the same items as recipes (a reader that groups a big file gives them): each builds
+    # its item where it is called, so workers get small bytes, not objects; consume either
+    # ``items`` or ``recipes``, once
+    recipes: Iterable[ItemRecipe] | None = None

@@ -5,7 +5,9 @@ The output contract (README "Output", :mod:`prelabel.output.layout`): ``DIR/task
 ``DIR/artifacts/`` (files the bodies reference) and ``DIR/report.json`` (totals and one record
 per input object).
 Items stream through one at a time (:class:`prelabel.converter.Converter`, the same object the
-library converts with in memory); nothing holds the whole input.
+library converts with in memory); nothing holds the whole input. With ``workers`` above 1
+(``--workers N``) they are converted in N processes and written here in the same order
+(:mod:`prelabel.workers`): the same bytes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from prelabel.model import Dataset
 from prelabel.output.directory import OutputDir
 from prelabel.output.layout import TAXONOMY_FILE
 from prelabel.output.report import Report
+from prelabel.workers import convert_in_workers, worker_count
 
 # what each model geometry kind becomes in a task taxonomy
 TAXONOMY_KIND = {
@@ -54,6 +57,13 @@ class ConvertOptions:
         False,
         help="Leave out tasks that carry no prelabel (each is named in report.json's "
         "skipped_tasks).",
+    )
+    workers: int = option(
+        1,
+        low=0,
+        metavar="N",
+        help="Convert in N processes (0: one per core). The output is byte for byte the "
+        "one of --workers 1.",
     )
 
 
@@ -96,19 +106,28 @@ def convert(
     Example:
         >>> report = convert(read_coco(["r.json"], CocoOptions(images="i.json")), cfg, "out")
     """
-    skip_empty = options is not None and options.skip_empty
-    converter = Converter(config, format=dataset.format, source=source, skip_empty=skip_empty)
+    options = options or ConvertOptions()
+    converter = Converter(
+        config, format=dataset.format, source=source, skip_empty=options.skip_empty
+    )
     with OutputDir(
         out_dir,
         format=dataset.format,
         task_type=config.task_type,
         artifact_url=config.prelabel.artifact_url,
     ) as out:
-        with _progress(converter.task_items(dataset.items), progress) as items:
-            for item in items:
-                converter.write(item, out)
+        workers = worker_count(options.workers)
+        if workers == 1:
+            with _progress(converter.task_items(dataset.items), progress) as items:
+                for item in items:
+                    converter.write(item, out)
+        else:
+            units = dataset.recipes if dataset.recipes is not None else dataset.items
+            with _progress(units, progress) as sent:
+                for task in convert_in_workers(converter, sent, workers):
+                    out.add(task)
     report = out.finish(dataset.dropped, dataset.notes)
-    if options is not None and options.emit_taxonomy:
+    if options.emit_taxonomy:
         write_taxonomy(converter.labels, dataset, config, Path(out_dir) / TAXONOMY_FILE)
     return report
 

@@ -9,6 +9,7 @@ among ``objects_out``). Tasks that carry no prelabel are flagged ``"empty": true
 
 from __future__ import annotations
 
+import io
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -79,7 +80,10 @@ class Report:
     Totals are kept as counters while records arrive. By default records are kept in
     memory (``records``); with ``spool`` set (the pipeline does) each record is written to
     that file as it arrives and never held, so a conversion of millions of objects keeps a
-    constant-size report in memory.
+    constant-size report in memory. With ``lines`` set (a bytearray) each record is kept as
+    its report.json line instead, and each IoU in arrival order: what a worker process
+    sends back, folded into a run's report (:meth:`merge`) with no per-record work and the
+    same bytes as if the run had made the records itself.
     """
 
     format: str = ""
@@ -94,6 +98,7 @@ class Report:
     # tasks left out (--skip-empty): unique_id, item key, reason
     skipped_tasks: list[dict[str, str]] = field(default_factory=list)
     spool: Path | None = None
+    lines: bytearray | None = None
     # per task unique_id: which tracker id became which uuid (``tasks[].tracks``)
     _tracks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _outcomes: Counter[str] = field(default_factory=Counter)
@@ -101,6 +106,7 @@ class Report:
     _fixes: Counter[str] = field(default_factory=Counter)
     _annotations: int = 0
     _iou: list[float] = field(default_factory=lambda: [0, 0.0, 1.0])  # count, sum, min
+    _ious: list[float] = field(default_factory=list)  # each IoU, in order (``lines`` only)
     _sink: IO[bytes] | None = None
     _written: Path | None = None
 
@@ -113,16 +119,23 @@ class Report:
         for fix in rec.fixes:
             self._fixes[fix.split(":")[0]] += 1
         if rec.iou is not None:
-            self._iou[0] += 1
-            self._iou[1] += rec.iou
-            self._iou[2] = min(self._iou[2], rec.iou)
-        if self.spool is None:
+            self._add_iou(rec.iou)
+        if self.lines is not None:
+            self.lines += orjson.dumps(rec.as_dict()) + b"\n"
+        elif self.spool is None:
             self.records.append(rec)
         else:
             if self._sink is None:
                 self._sink = self.spool.open("wb")
             self._sink.write(orjson.dumps(rec.as_dict()) + b"\n")
         return rec
+
+    def _add_iou(self, iou: float) -> None:
+        self._iou[0] += 1
+        self._iou[1] += iou
+        self._iou[2] = min(self._iou[2], iou)
+        if self.lines is not None:
+            self._ious.append(iou)
 
     def converted(
         self,
@@ -182,6 +195,9 @@ class Report:
             return
         if not lines.endswith(b"\n"):
             lines += b"\n"
+        if self.lines is not None:
+            self.lines += lines
+            return
         if self.spool is None:
             self.records.extend(ObjectRecord.from_dict(orjson.loads(x)) for x in lines.splitlines())
             return
@@ -237,6 +253,9 @@ class Report:
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         """Every record as its report.json dict, in arrival order (from the spool if any)."""
+        if self.lines is not None:
+            yield from (orjson.loads(line) for line in bytes(self.lines).splitlines())
+            return
         if self.spool is None:
             yield from (r.as_dict() for r in self.records)
             return
@@ -282,6 +301,8 @@ class Report:
                     _copy_records(records, f)
                 self.spool.unlink()
                 self._written = path
+            elif self.lines is not None:
+                _copy_records(io.BytesIO(self.lines), f)
             else:
                 for n, rec in enumerate(self.records):
                     f.write((b"\n    " if n == 0 else b",\n    ") + orjson.dumps(rec.as_dict()))
@@ -353,18 +374,26 @@ class Report:
     def _merge_iou(self, other: Report) -> None:
         """IoUs of records in memory are added one by one, in order, so the sum (and the
         mean report.json shows) is the float a report that saw them arrive holds."""
+        if other.lines is not None:
+            for iou in other._ious:
+                self._add_iou(iou)
+            return
         if other.spool is None:
             for rec in other.records:
                 if rec.iou is not None:
-                    self._iou[0] += 1
-                    self._iou[1] += rec.iou
-                    self._iou[2] = min(self._iou[2], rec.iou)
+                    self._add_iou(rec.iou)
             return
         count, total, least = other._iou
         if count:
             self._iou = [self._iou[0] + count, self._iou[1] + total, min(self._iou[2], least)]
 
     def _take_records(self, other: Report) -> None:
+        if other.lines is not None:
+            self.add_lines(bytes(other.lines), outcomes={})
+            return
+        if self.lines is not None:
+            self.lines += b"".join(orjson.dumps(r) + b"\n" for r in other.iter_records())
+            return
         if self.spool is None:
             if other.spool is None:
                 self.records.extend(other.records)

@@ -50,6 +50,8 @@ class Task:
     @property
     def records(self) -> list[ObjectRecord]:
         """One record per input object of the item: converted, fixed (how) or dropped (why)."""
+        if self.report.lines is not None:  # made to be shipped: kept as report.json lines
+            return [ObjectRecord.from_dict(r) for r in self.report.iter_records()]
         return self.report.records
 
     @property
