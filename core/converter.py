@@ -187,10 +187,12 @@ class Converter:
         kept = {kind: sorted(names) for kind, names in labels.items()}
         return Task(self.task_type, body, store.files, report, kept)
 
-    def convert_all(self, items: Iterable[Item]) -> Iterator[Task]:
-        """:meth:`convert` over :meth:`task_items` (video items split for image tasks)."""
+    def convert_all(self, items: Iterable[Item], *, ship: bool = False) -> Iterator[Task]:
+        """:meth:`convert` (or with ``ship``, :meth:`ship`) over :meth:`task_items` (video
+        items split for image tasks)."""
+        make = self.ship if ship else self.convert
         for item in self.task_items(items):
-            yield self.convert(item)
+            yield make(item)
 
     def write(self, item: Item, out: OutputDir) -> str:
         """Convert ``item`` straight into ``out``: the bytes ``out.add(convert(item))``

@@ -5,19 +5,32 @@ Tasks arrive one at a time, either made in memory elsewhere (:meth:`OutputDir.ad
 the converter (:meth:`prelabel.converter.Converter.write`: records and artifacts go to disk
 as they are made). Both leave the same bytes. ``tasks.jsonl`` and ``report.json`` appear
 only when the run succeeds (see :class:`~prelabel.output.tasks.TasksWriter`).
+
+One shard of a sharded directory (``shard=NAME``) is written the same way into
+``DIR/shards/NAME/``, its artifacts into the shared ``DIR/artifacts/``; several writers
+write theirs at once, and :func:`commit_shards` makes the directory complete.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from prelabel.errors import PayloadError
 from prelabel.model import Dropped
 from prelabel.output.artifacts import ArtifactStore
-from prelabel.output.layout import ARTIFACTS_DIR, PARTIAL, REPORT_FILE, reset_outputs
+from prelabel.output.layout import (
+    ARTIFACTS_DIR,
+    PARTIAL,
+    REPORT_FILE,
+    Shard,
+    reset_outputs,
+    write_manifest,
+)
 from prelabel.output.report import Report
 from prelabel.output.task import Task
 from prelabel.output.tasks import TasksWriter
@@ -32,6 +45,8 @@ class OutputDir:
         format: the reader's format name (the report's ``format``).
         task_type: the Scale task type.
         artifact_url: the ``artifact_url`` template (None: bodies hold ``artifact://NAME``).
+        shard: write one shard of a sharded directory, ``DIR/shards/NAME/`` (the directory
+            is not reset: :func:`start_shards` did that once for every writer).
     """
 
     def __init__(
@@ -41,13 +56,17 @@ class OutputDir:
         format: str,
         task_type: str,
         artifact_url: str | None = None,
+        shard: str | None = None,
     ) -> None:
-        self.path = Path(path)
+        root = Path(path)
+        self.shard = Shard(root, shard or "")
+        self.path = self.shard.folder
         self.path.mkdir(parents=True, exist_ok=True)
-        reset_outputs(self.path)
+        if shard is None:
+            reset_outputs(self.path)
         spool = self.path / (REPORT_FILE + PARTIAL)
         self.report = Report(format=format, task_type=task_type, spool=spool)
-        self.artifacts = ArtifactStore(self.path / ARTIFACTS_DIR, artifact_url)
+        self.artifacts = ArtifactStore(root / ARTIFACTS_DIR, artifact_url)
         self._tasks = TasksWriter(self.path)
 
     def __enter__(self) -> OutputDir:
@@ -86,3 +105,62 @@ class OutputDir:
             self.report.note(note)
         self.report.write(self.path / REPORT_FILE)
         return self.report
+
+
+def start_shards(path: str | os.PathLike[str]) -> Path:
+    """Before the writers of a sharded directory start: create it, remove what an earlier
+    run wrote there (plain or sharded; a submit journal stays)."""
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    reset_outputs(root)
+    return root
+
+
+def commit_shards(path: str | os.PathLike[str], shards: Iterable[dict[str, Any]]) -> None:
+    """After every writer finished: check no unique_id is in two shards, then write the
+    manifest (the shards in order) that makes the directory complete.
+
+    ``shards``: per shard ``name``, ``order`` (its place: the position of its first task in
+    the whole job) and ``unique_ids``; only ``name`` and the task count are kept.
+
+    Raises:
+        PayloadError: two shards hold a task with the same unique_id (no manifest is
+            written: the directory stays incomplete).
+    """
+    ordered = sorted(shards, key=lambda s: (s["order"], s["name"]))
+    seen: dict[str, str] = {}
+    for shard in ordered:
+        for uid in shard["unique_ids"]:
+            if uid in seen:
+                raise PayloadError(
+                    f"shards {seen[uid]!r} and {shard['name']!r} both hold unique_id {uid!r}; "
+                    "make the unique_id template include a field that tells them apart"
+                )
+            seen[uid] = shard["name"]
+    entries = [{"name": s["name"], "tasks": len(s["unique_ids"])} for s in ordered]
+    write_manifest(Path(path), entries, tasks=len(seen))
+
+
+def write_shard(
+    path: str | os.PathLike[str],
+    name: str,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    format: str = "memory",
+    order: int = 0,
+) -> dict[str, Any]:
+    """Write task rows (:meth:`Task.to_row <prelabel.output.task.Task.to_row>`) as shard
+    ``name`` of the sharded directory ``path`` (one writer's share of a job); returns what
+    :func:`commit_shards` needs (nothing for no rows: no shard)."""
+    tasks = (Task.from_row(row) for row in rows)
+    first = next(tasks, None)
+    if first is None:
+        return {}
+    unique_ids: list[str] = []
+    with OutputDir(path, format=format, task_type=first.task_type, shard=name) as out:
+        for task in itertools.chain([first], tasks):
+            out.add(task)
+            if not task.skipped:
+                unique_ids.append(task.unique_id)
+    out.finish()
+    return {"name": name, "order": order, "unique_ids": unique_ids}

@@ -21,7 +21,7 @@ import orjson
 
 from prelabel.errors import InputError
 from prelabel.model import SourceRef
-from prelabel.output.layout import REPORT_FILE
+from prelabel.output.layout import MANIFEST_FILE, REPORT_FILE, output_shards
 
 Outcome = Literal["converted", "fixed", "dropped"]
 
@@ -342,6 +342,46 @@ class Report:
         lines.extend(f"  note: {n}" for n in self.notes)
         return lines
 
+    # --- a task's share, travelling as JSON ----------------------------------------------
+
+    def share(self) -> dict[str, Any]:
+        """Everything but the records, as JSON-ready data (the records travel as report.json
+        lines); :meth:`from_share` rebuilds the report exactly (a spooled report's IoUs are
+        not kept one by one: not for a spooled report)."""
+        return {
+            "outcomes": dict(self._outcomes),
+            "reasons": dict(self._reasons),
+            "fixes": dict(self._fixes),
+            "annotations": self._annotations,
+            "ious": self._ious
+            if self.lines is not None
+            else [r.iou for r in self.records if r.iou is not None],
+            "notes": list(self.notes),
+            "tasks": list(self.task_items),
+            "skipped_tasks": list(self.skipped_tasks),
+            "tracks": dict(self._tracks),
+            "artifacts": self.artifacts,
+        }
+
+    @classmethod
+    def from_share(
+        cls, share: Mapping[str, Any], lines: bytes, *, format: str = "", task_type: str = ""
+    ) -> Report:
+        """The report :meth:`share` and its record lines describe."""
+        report = cls(format=format, task_type=task_type, lines=bytearray(lines))
+        report._outcomes.update(share["outcomes"])
+        report._reasons.update(share["reasons"])
+        report._fixes.update(share["fixes"])
+        report._annotations = int(share["annotations"])
+        for iou in share["ious"]:
+            report._add_iou(float(iou))
+        report.notes = list(share["notes"])
+        report.task_items = list(share["tasks"])
+        report.skipped_tasks = list(share["skipped_tasks"])
+        report._tracks = dict(share["tracks"])
+        report.tasks, report.artifacts = len(report.task_items), int(share["artifacts"])
+        return report
+
     # --- folding reports together --------------------------------------------------------
 
     def merge(self, other: Report, *, records: bool = True) -> None:
@@ -430,12 +470,19 @@ def _copy_records(records: IO[bytes], out: IO[bytes], block: int = 1 << 20) -> N
 
 
 def read_report(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """``DIR/report.json`` of an output directory (empty when there is none).
+    """``DIR/report.json`` of an output directory (empty when there is none); of a sharded
+    directory, its shards' reports as one (:func:`merge_reports`).
 
     Raises:
-        InputError: the file is not a JSON object.
+        InputError: a file is not a JSON object.
     """
-    path = Path(directory) / REPORT_FILE
+    root = Path(directory)
+    if (root / MANIFEST_FILE).is_file():
+        return merge_reports([_report_file(s.report) for s in output_shards(root)])
+    return _report_file(root / REPORT_FILE)
+
+
+def _report_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
@@ -445,6 +492,43 @@ def read_report(directory: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", path=path)
     return data
+
+
+def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reports of shards as one report: totals and counts added up, IoU count, mean and min
+    over all, notes once each, tasks, skipped tasks and objects one shard after the other."""
+    reports = [r for r in reports if r]
+    if not reports:
+        return {}
+    totals: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    fixes: Counter[str] = Counter()
+    for report in reports:
+        totals.update(report.get("totals") or {})
+        reasons.update(report.get("dropped_by_reason") or {})
+        fixes.update(report.get("fixes_by_kind") or {})
+    notes = list(dict.fromkeys(n for r in reports for n in r.get("notes") or []))
+    return {
+        "format": reports[0].get("format", ""),
+        "task_type": reports[0].get("task_type", ""),
+        "totals": {k: totals[k] for k in reports[0].get("totals") or totals},
+        "dropped_by_reason": dict(reasons.most_common()),
+        "fixes_by_kind": dict(fixes.most_common()),
+        "iou": _merged_iou([r.get("iou") for r in reports]),
+        "notes": notes,
+        "skipped_tasks": [t for r in reports for t in r.get("skipped_tasks") or []],
+        "tasks": [t for r in reports for t in r.get("tasks") or []],
+        "objects": [o for r in reports for o in r.get("objects") or []],
+    }
+
+
+def _merged_iou(parts: list[Any]) -> dict[str, float] | None:
+    parts = [p for p in parts if isinstance(p, dict) and p.get("count")]
+    if not parts:
+        return None
+    count = sum(int(p["count"]) for p in parts)
+    total = sum(float(p["mean"]) * int(p["count"]) for p in parts)
+    return {"count": count, "mean": total / count, "min": min(float(p["min"]) for p in parts)}
 
 
 def task_entries(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -8,6 +8,7 @@ arrays and bytes only), so it can come back from a worker process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,8 +63,50 @@ class Task:
     @property
     def key(self) -> str:
         """The item's key."""
-        return str(self.report.task_items[0]["key"]) if self.report.task_items else ""
+        entries = self.report.task_items or self.report.skipped_tasks
+        return str(entries[0]["key"]) if entries else ""
+
+    def to_row(self) -> dict[str, Any]:
+        """The task as a row of plain columns (what a dataframe or a Ray dataset holds):
+        ``unique_id``, ``task_type``, ``key``, ``skipped``; ``body`` (the JSON text
+        tasks.jsonl holds), ``artifacts`` (``[{"name", "data"}]``, data as bytes),
+        ``records`` (the report.json lines of its objects) and ``report`` (the rest of its
+        share of the report, JSON: counts, notes, its entry). :meth:`from_row` inverts it,
+        to the same bytes."""
+        report = self.report
+        if report.lines is None:  # records kept as objects: make them lines
+            report = Report.from_share(report.share(), _record_lines(report))
+        share = {**report.share(), "labels": self.labels}
+        return {
+            "unique_id": self.unique_id,
+            "task_type": self.task_type,
+            "key": self.key,
+            "skipped": self.skipped,
+            "body": orjson.dumps(self.body).decode(),
+            "artifacts": [{"name": n, "data": d} for n, d in self.artifacts.items()],
+            "records": bytes(report.lines or b"").decode(),
+            "report": orjson.dumps(share).decode(),
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Task:
+        """The task :meth:`to_row` made this row of."""
+        share = orjson.loads(row["report"])
+        records = row["records"]
+        lines = records.encode() if isinstance(records, str) else bytes(records)
+        artifacts = {str(a["name"]): bytes(a["data"]) for a in row["artifacts"] or ()}
+        return cls(
+            str(row["task_type"]),
+            orjson.loads(row["body"]),
+            artifacts,
+            Report.from_share(share, lines, task_type=str(row["task_type"])),
+            {str(k): list(v) for k, v in share.get("labels", {}).items()},
+        )
 
     def line(self) -> bytes:
         """The task's line of ``tasks.jsonl`` (with its newline)."""
         return orjson.dumps({"task_type": self.task_type, "body": self.body}) + b"\n"
+
+
+def _record_lines(report: Report) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in report.iter_records())
