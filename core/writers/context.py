@@ -3,6 +3,8 @@ and shared helpers (uuids, templates, attributes, fitting and recording)."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ def _accepted(value: Any, definition: Any) -> Any:
     return None if value is None or value_problem(value, definition) else value
 
 
+@functools.lru_cache(maxsize=4096)
 def file_key(path: str) -> str:
     """What a source file contributes to a uuid: its name, not the path it was given by, so
     the same input converted from another folder or checkout gets the same uuids."""
@@ -51,13 +54,22 @@ def _uuid_part(part: object) -> str:
     return str(part)
 
 
+_NAMESPACE_BYTES = UUID_NAMESPACE.bytes
+
+
 def stable_uuid(*parts: object) -> str:
     """A uuid5 derived from ``parts``: the same inputs give the same uuid on every run.
 
     A :class:`SourceRef` part contributes its file *name* and location, so uuids do not
-    depend on where the input was read from.
+    depend on where the input was read from. (``uuid.uuid5``'s exact algorithm, without
+    its object: one per object is a measurable share of a big conversion.)
     """
-    return str(uuidlib.uuid5(UUID_NAMESPACE, "\x1f".join(_uuid_part(p) for p in parts)))
+    name = "\x1f".join(_uuid_part(p) for p in parts)
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @dataclass(slots=True)
