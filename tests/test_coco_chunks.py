@@ -19,7 +19,13 @@ from prelabel.errors import InputError
 TRICKY = st.sampled_from(["},{", "}, {", "}\n,\n{", "]", "[", "\\", '"', "{", "}", "", "é"])
 TEXT = st.lists(st.one_of(TRICKY, st.text(max_size=5)), max_size=4).map("".join)
 VALUE = st.recursive(
-    st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), TEXT, st.none()),
+    # integers within 64 bits: orjson (like most JSON parsers) reads bigger ones as floats
+    st.one_of(
+        st.integers(-(2**63), 2**64 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        TEXT,
+        st.none(),
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)),
     max_leaves=8,
 )
