@@ -16,18 +16,20 @@ from pathlib import Path
 
 from prelabel.converters.tracking.mot import read_mot
 from prelabel.model import Box
-from prelabel.tracks.filter import expand
 from prelabel.tracks.keyframes import Thinning, Tolerance, as_arrays, thin_track
+from prelabel.tracks.rows import frame_instances
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "motmetrics" / "data"
 SEQUENCES = ("TUD-Campus", "TUD-Stadtmitte")
 
 
 def tracks(sequence: str) -> dict[str, list[tuple[int, Box]]]:
-    (item,) = [expand(i) for i in read_mot([str(SHARED / sequence / "test.txt")]).items]
+    (item,) = read_mot([str(SHARED / sequence / "test.txt")]).items
+    assert item.tracks is not None and item.frames is not None
+    rows = frame_instances(item.tracks, len(item.frames))
     out: dict[str, list[tuple[int, Box]]] = defaultdict(list)
-    for frame in item.frames or []:
-        for inst in frame.instances:
+    for frame in item.frames:
+        for inst in rows[frame.index]:
             assert isinstance(inst.geometry, Box) and inst.track_id is not None
             out[inst.track_id].append((frame.number, inst.geometry))
     return out

@@ -67,6 +67,19 @@ class ObjectRecord:
         return out
 
 
+def expand_record(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """One record per object: a run record (``"count"``, ``source.lines``) gives one record
+    per line of its run, any other record itself."""
+    source = record.get("source") or {}
+    lines = source.get("lines")
+    if not lines:
+        yield dict(record)
+        return
+    rest = {k: v for k, v in record.items() if k not in ("source", "count")}
+    for line in range(int(lines[0]), int(lines[1]) + 1):
+        yield {"source": {"file": source.get("file"), "location": f"line {line}"}, **rest}
+
+
 @dataclass(slots=True)
 class Report:
     """Collects object records, notes and task counts for one conversion.
@@ -103,9 +116,7 @@ class Report:
         for fix in rec.fixes:
             self._fixes[fix.split(":")[0]] += 1
         if rec.iou is not None:
-            self._iou[0] += 1
-            self._iou[1] += rec.iou
-            self._iou[2] = min(self._iou[2], rec.iou)
+            self.add_iou(rec.iou)
         if self.spool is None:
             self.records.append(rec)
         else:
@@ -178,6 +189,13 @@ class Report:
         if self._sink is None:
             self._sink = self.spool.open("wb")
         self._sink.write(lines)
+
+    def add_iou(self, iou: float) -> None:
+        """Count the IoU of one traced mask (records added by :meth:`add_lines` carry their
+        IoU in the text only: their writer adds each here, in record order)."""
+        self._iou[0] += 1
+        self._iou[1] += iou
+        self._iou[2] = min(self._iou[2], iou)
 
     def note(self, text: str) -> None:
         if text not in self.notes:

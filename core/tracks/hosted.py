@@ -1,51 +1,106 @@
-"""The hosted JSON of the columnar tracking path: the videoplayback hypothesis (streamed in
-chunks of whole objects) and the videoannotation per-frame list, assembled by polars."""
+"""The JSON of a planned table: the videoplayback hypothesis (streamed in chunks of whole
+objects) and the videoannotation per-frame list, assembled by polars.
+
+Rows sent as fitted boxes become text column by column; rows sent as another geometry (and
+every row's attributes, when the task takes some) are written one by one with
+:mod:`prelabel.geometry.scale` and put in place.
+"""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import polars as pl
 
-from prelabel.model import Frame, Item, TrackTable
+from prelabel.geometry.scale import geometry_fields, to_annotation
+from prelabel.model import Frame, TrackTable
 from prelabel.tracks.filter import appearance
 from prelabel.tracks.keys import frame_numbers, frame_times
 from prelabel.tracks.numbers import number_columns, number_text
-from prelabel.tracks.plan import Plan, plan
+from prelabel.tracks.plan import Context, Plan
 from prelabel.tracks.records import CHUNK, Records, _json, record_line
-
-if TYPE_CHECKING:
-    from prelabel.writers.context import ArtifactStore, WriteContext
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-def _attribute_note(plan_: Plan, ctx: WriteContext) -> None:
-    """The note the per-object writer makes when rows carry attributes the task lacks."""
-    if not len(plan_.rows) or not plan_.table.attributes:
-        return
-    defined = ctx.config.params.get("annotation_attributes") or {}
-    skipped = sorted(set(plan_.table.attributes) - set(defined))
-    if skipped:
-        ctx.report.note(
-            "attributes not defined in params.annotation_attributes were not sent: "
-            + ", ".join(skipped)
+# --- rows on frames that are no task frame --------------------------------------------------
+
+
+def drop_frames(
+    table: TrackTable, keep: BoolArray, reasons: Sequence[str], ctx: Context, task: str
+) -> TrackTable:
+    """The table without rows on frames not in ``keep`` (a mask over the item's frames),
+    each recorded as dropped with the ``reasons`` entry of its frame, in appearance order."""
+    rows = ~keep[table.frame]
+    if not rows.any():
+        return table
+    records = Records()
+    order = appearance(table)
+    for k, r in enumerate(order[rows[order]].tolist()):
+        reason = reasons[int(table.frame[r])]
+        line = record_line(
+            table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
         )
+        records.dropped(k, line, reason)
+    records.flush(ctx.report)
+    return table.take(~rows)
 
 
-def _box_columns(plan_: Plan) -> pl.DataFrame:
-    """The sent rows' fitted boxes as number text."""
-    r = plan_.rows
+def unsampled(frames: Sequence[Frame]) -> list[str]:
+    """Per frame, the reason a row on it is dropped when it is no task frame."""
+    return [
+        f"not a task frame: frame {n} falls between frame_rate samples"
+        for n in frame_numbers(frames).tolist()
+    ]
+
+
+# --- attributes -------------------------------------------------------------------------------
+
+
+def _attributes(plan_: Plan, ctx: Context) -> list[dict[str, Any]] | None:
+    """The attributes sent with each row to send (None when no row sends any), asked of
+    the writer row by row in send order; the writer's note when none is defined."""
+    table = plan_.table
+    if not len(plan_.rows):
+        return None
+    scored = not bool(np.isnan(table.score).all())
+    if table.objects is None and not ctx.sends_attributes(list(table.attributes), scored=scored):
+        if table.attributes:  # what the writer says when it leaves attributes out
+            ctx.attributes(table.row_attributes(int(plan_.rows[0])))
+        return None
+    out = [
+        ctx.attributes(table.row_attributes(r), score=table.row_score(r))
+        for r in plan_.rows.tolist()
+    ]
+    return out if any(out) else None
+
+
+def _attribute_texts(attributes: list[dict[str, Any]] | None, n: int) -> pl.Series:
+    if attributes is None:
+        return pl.select(pl.repeat("", n, dtype=pl.String)).to_series()
+    texts = [',"attributes":' + _json(a) if a else "" for a in attributes]
+    return pl.Series(texts, dtype=pl.String)
+
+
+# --- geometry text ----------------------------------------------------------------------------
+
+
+def _box_columns(plan_: Plan, rows: IntArray) -> pl.DataFrame:
+    """The fitted boxes of ``rows`` as number text (0 where a row is another geometry)."""
     fit = plan_.fit
-    return number_columns(
-        {"left": fit.left[r], "top": fit.top[r], "width": fit.width[r], "height": fit.height[r]}
-    )
+    cols = {"left": fit.left[rows], "top": fit.top[rows], "width": fit.width[rows]}
+    cols["height"] = fit.height[rows]
+    if plan_.shapes:
+        other = np.isin(rows, list(plan_.shapes))
+        cols = {k: np.where(other, 0.0, v) for k, v in cols.items()}
+    return number_columns(cols)
 
 
 def _geometry_text(prefix: pl.Expr) -> pl.Expr:
@@ -64,78 +119,106 @@ def _geometry_text(prefix: pl.Expr) -> pl.Expr:
     )
 
 
-def playback_json(item: Item, ctx: WriteContext, task: str, fps: float) -> Iterator[bytes]:
-    """The uuid-keyed videoplayback hypothesis of ``item.tracks``, in chunks of whole objects
-    (records and notes are made before the first chunk)."""
-    table = item.tracks
-    frames = item.frames or []
-    assert table is not None
-    plan_ = plan(table, item, ctx, task, np.arange(len(frames), dtype=np.int64))
-    _attribute_note(plan_, ctx)
-    return _playback_chunks(plan_, frames, ctx.config.prelabel.frame_key_base, fps)
+def _integer(ctx: Context, kind: str) -> bool:
+    return ctx.config.limits.geometries[kind].integer_pixels  # type: ignore[index]
 
 
-def _playback_chunks(
-    plan_: Plan, frames: Sequence[Frame], base: int, fps: float
+def _put(texts: pl.Series, at: list[int], values: list[str]) -> pl.Series:
+    """``texts`` with the entries at positions ``at`` replaced."""
+    if not at:
+        return texts
+    return texts.scatter(at, pl.Series(values, dtype=pl.String))
+
+
+# --- videoplayback ----------------------------------------------------------------------------
+
+
+def playback_chunks(
+    plan_: Plan, frames: Sequence[Frame], ctx: Context, fps: float
 ) -> Iterator[bytes]:
+    """The uuid-keyed videoplayback hypothesis, in chunks of whole objects."""
     if not len(plan_.rows):
         yield b"{}"
         return
+    attributes = _attributes(plan_, ctx)
+    base = ctx.config.prelabel.frame_key_base
     heads = _frame_heads(frames, base, fps)
     starts = np.flatnonzero(np.r_[True, plan_.obj[1:] != plan_.obj[:-1]])
     at = np.searchsorted(starts, np.arange(CHUNK, len(plan_.rows), CHUNK))
     bounds = [*sorted({0, *starts[at[at < len(starts)]].tolist()}), len(plan_.rows)]
+    stamps, _ = frame_times(frames, fps) if plan_.shapes else (None, None)
     for n, (a, b) in enumerate(itertools.pairwise(bounds)):
-        yield (b"{" if n == 0 else b",") + _playback_part(plan_, heads, slice(a, b))
+        part = slice(a, b)
+        texts = _playback_entries(plan_, heads, part, attributes, ctx, base, stamps)
+        yield (b"{" if n == 0 else b",") + _playback_part(plan_, texts, part)
     yield b"}"
 
 
-def _playback_part(plan_: Plan, heads: pl.Series, part: slice) -> bytes:
+def _playback_entries(
+    plan_: Plan,
+    heads: pl.Series,
+    part: slice,
+    attributes: list[dict[str, Any]] | None,
+    ctx: Context,
+    base: int,
+    stamps: FloatArray | None,
+) -> pl.Series:
+    """Each row's frame entry without its closing brace."""
+    rows = plan_.rows[part]
+    cols = _box_columns(plan_, rows).with_columns(
+        head=heads.gather(plan_.table.frame[rows]),
+        attrs=_attribute_texts(None if attributes is None else attributes[part], len(rows)),
+    )
+    text = pl.concat_str([_geometry_text(pl.col("head")), pl.col("attrs")])
+    entries = cols.select(text).to_series()
+    if not plan_.shapes:
+        return entries
+    at, values = [], []
+    for k, r in enumerate(rows.tolist()):
+        if r in plan_.shapes:
+            kind, geometry = plan_.shapes[r]
+            f = int(plan_.table.frame[r])
+            assert stamps is not None
+            entry: dict[str, Any] = {"key": f + base, "timestamp": round(float(stamps[f]), 6)}
+            fields = geometry_fields(geometry, integer_pixels=_integer(ctx, kind))
+            fields.pop("type")
+            entry.update(fields)
+            if attributes is not None and attributes[part.start + k]:
+                entry["attributes"] = attributes[part.start + k]
+            at.append(k)
+            values.append(orjson.dumps(entry).decode()[:-1])
+    return _put(entries, at, values)
+
+
+def _playback_part(plan_: Plan, entries: pl.Series, part: slice) -> bytes:
     """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part``.
 
     Rows are in object order, so each row's text is its frame entry led by the object's
     opening (first row) or a comma, and closed by ``]}`` on the object's last row: one
     concatenation, no grouping.
     """
-    rows = plan_.rows[part]
     obj = plan_.obj[part]
-    n = len(rows)
+    n = len(obj)
     first = np.flatnonzero(np.r_[True, obj[1:] != obj[:-1]])
     last = np.r_[first[1:] - 1, n - 1]
+    objects = plan_.objects
     openings = [
         ("," if k else "")
-        + _json(plan_.uuids[o])
+        + _json(objects.uuids[o])
         + ':{"label":'
-        + _json(plan_.labels[o])
-        + ',"geometry":"box","frames":['
+        + _json(objects.labels[o])
+        + ',"geometry":'
+        + _json(plan_.kinds[o])
+        + ',"frames":['
         for k, o in enumerate(obj[first].tolist())
     ]
     lead = pl.select(pl.repeat(",", n, dtype=pl.String)).to_series()
     lead = lead.scatter(first, pl.Series(openings, dtype=pl.String))
     trail = pl.select(pl.repeat("}", n, dtype=pl.String)).to_series().scatter(last, "}]}")
-    fit = plan_.fit
-    cols = number_columns(
-        {
-            "left": fit.left[rows],
-            "top": fit.top[rows],
-            "width": fit.width[rows],
-            "height": fit.height[rows],
-        }
-    ).with_columns(head=heads.gather(plan_.table.frame[rows]), lead=lead, trail=trail)
-    text = pl.concat_str([pl.col("lead"), _geometry_text(pl.col("head")), pl.col("trail")])
-    data: bytes = cols.select(text.str.join("")).to_series().cast(pl.Binary).item()
+    frame = pl.DataFrame({"lead": lead, "entry": entries, "trail": trail})
+    text = pl.concat_str([pl.col("lead"), pl.col("entry"), pl.col("trail")])
+    data: bytes = frame.select(text.str.join("")).to_series().cast(pl.Binary).item()
     return data
-
-
-def add_artifact(store: ArtifactStore, name: str, chunks: Iterable[bytes]) -> str:
-    """``ArtifactStore.add`` for data written a chunk at a time (never whole in memory)."""
-    path = store.root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-    store.written.append(name)
-    return store.reference(name)
 
 
 def _frame_heads(frames: Sequence[Frame], base: int, fps: float) -> pl.Series:
@@ -158,54 +241,57 @@ def _frame_heads(frames: Sequence[Frame], base: int, fps: float) -> pl.Series:
     ).to_series()
 
 
-def video_frames_json(item: Item, used: Sequence[Frame], ctx: WriteContext, task: str) -> bytes:
-    """The videoannotation per-frame list for ``used`` task frames (records and notes made);
-    rows on source frames that are no task frame are dropped with the reference reason."""
-    table = item.tracks
-    frames = item.frames or []
-    assert table is not None
-    unique = list({f.index: f for f in used}.values())
-    frame_pos = np.full(len(frames), len(frames), dtype=np.int64)
-    frame_pos[[f.index for f in unique]] = np.arange(len(unique))
-    chosen = frame_pos[table.frame] < len(frames)
-    _drop_unsampled(table, ~chosen, frames, task, ctx)
-    if not chosen.all():
-        table = table.take(chosen)
-    plan_ = plan(table, item, ctx, task, frame_pos)
+# --- videoannotation --------------------------------------------------------------------------
+
+
+def frames_json(plan_: Plan, used: Sequence[Frame], frame_pos: IntArray, ctx: Context) -> bytes:
+    """The videoannotation per-frame list: one ``{"annotations": [...]}`` per task frame."""
+    table = plan_.table
     by_frame: dict[int, str] = {}
     if len(plan_.rows):
+        attributes = _attributes(plan_, ctx)
+        objects = plan_.objects
         suffix = [
-            ',"label":' + _json(plan_.labels[o]) + ',"uuid":' + _json(plan_.uuids[o]) + "}"
-            for o in range(len(plan_.uuids))
+            ',"label":' + _json(objects.labels[o]) + ',"uuid":' + _json(objects.uuids[o])
+            for o in range(len(objects.uuids))
         ]
-        cols = _box_columns(plan_).with_columns(
+        cols = _box_columns(plan_, plan_.rows).with_columns(
             tail=pl.Series(suffix, dtype=pl.String).gather(plan_.obj),
+            attrs=_attribute_texts(attributes, len(plan_.rows)),
             frame=pl.Series(table.frame[plan_.rows]),
         )
-        order = np.argsort(frame_pos[table.frame[plan_.rows]], kind="stable")
-        entries = cols[order].select(
-            pl.col("frame"),
-            pl.concat_str([_geometry_text(pl.lit('{"type":"box",')), pl.col("tail")]).alias("e"),
+        text = pl.concat_str(
+            [_geometry_text(pl.lit('{"type":"box",')), pl.col("tail"), pl.col("attrs"), pl.lit("}")]
         )
-        grouped = entries.group_by("frame", maintain_order=True).agg(pl.col("e").str.join(","))
+        entries = _put(cols.select(text).to_series(), *_annotations(plan_, attributes, ctx))
+        order = np.argsort(frame_pos[table.frame[plan_.rows]], kind="stable")
+        frame = pl.DataFrame({"frame": cols["frame"], "e": entries})[order]
+        grouped = frame.group_by("frame", maintain_order=True).agg(pl.col("e").str.join(","))
         by_frame = dict(zip(grouped["frame"].to_list(), grouped["e"].to_list(), strict=True))
-        _attribute_note(plan_, ctx)
     parts = ['{"annotations":[' + by_frame.get(f.index, "") + "]}" for f in used]
     return ("[" + ",".join(parts) + "]").encode()
 
 
-def _drop_unsampled(
-    table: TrackTable, rows: BoolArray, frames: Sequence[Frame], task: str, ctx: WriteContext
-) -> None:
-    if not rows.any():
-        return
-    records = Records()
-    numbers = frame_numbers(frames).tolist()
-    order = appearance(table)
-    for k, r in enumerate(order[rows[order]].tolist()):
-        reason = f"not a task frame: frame {numbers[int(table.frame[r])]} falls between frame_rate samples"
-        line = record_line(
-            table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
+def _annotations(
+    plan_: Plan, attributes: list[dict[str, Any]] | None, ctx: Context
+) -> tuple[list[int], list[str]]:
+    """Positions and annotation texts of the rows sent as another geometry."""
+    at: list[int] = []
+    values: list[str] = []
+    if not plan_.shapes:
+        return at, values
+    objects = plan_.objects
+    for k, (r, o) in enumerate(zip(plan_.rows.tolist(), plan_.obj.tolist(), strict=True)):
+        if r not in plan_.shapes:
+            continue
+        kind, geometry = plan_.shapes[r]
+        annotation = to_annotation(
+            geometry,
+            label=objects.labels[o],
+            uuid=objects.uuids[o],
+            attributes=None if attributes is None else attributes[k],
+            integer_pixels=_integer(ctx, kind),
         )
-        records.dropped(k, line, reason)
-    records.flush(ctx.report)
+        at.append(k)
+        values.append(orjson.dumps(annotation).decode())
+    return at, values

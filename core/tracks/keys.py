@@ -1,4 +1,4 @@
-"""Keys of the columnar tracking path: object uuids (``stable_uuid`` without a ``UUID``
+"""Keys of the track engine: object uuids (``stable_uuid`` without a ``UUID``
 object each) and frame numbers, indices and timestamps (without making the frames of a
 :class:`~prelabel.model.FrameRange`)."""
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from prelabel.model import Frame, FrameRange
+from prelabel.model import UUID_NAMESPACE, Frame, FrameRange
 from prelabel.tracks.records import paused_gc
 
 FloatArray = npt.NDArray[np.float64]
@@ -39,8 +39,6 @@ def frame_times(frames: Sequence[Frame], fps: float) -> tuple[FloatArray, IntArr
 def uuid_texts(prefix: tuple[str, ...], names: list[str]) -> list[str]:
     """``stable_uuid(*prefix, name)`` of each name (the uuid5 of the parts joined by
     ``\\x1f``), hashing the shared prefix once and making no ``UUID`` object."""
-    from prelabel.writers.context import UUID_NAMESPACE
-
     if not names:
         return []
     base = hashlib.sha1(UUID_NAMESPACE.bytes + "".join(p + "\x1f" for p in prefix).encode())

@@ -1,4 +1,4 @@
-"""Numbers as text, as ``prelabel.writers.common`` writes them: rounded to 3 decimals like
+"""Numbers as text, as ``prelabel.geometry.scale`` writes them: rounded to 3 decimals like
 Python's ``round`` (ambiguous halves settled by Python itself), integral values as ints."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def number_columns(
     columns: dict[str, FloatArray], decimals: int = 3, *, as_float: bool = False
 ) -> pl.DataFrame:
     """Numbers as the writers write them, one text column per input:
-    ``prelabel.writers.common`` (3 decimals, integral values as ints), or with ``as_float``
+    ``prelabel.geometry.scale`` (3 decimals, integral values as ints), or with ``as_float``
     as orjson writes ``round(v, decimals)`` (``2.0``).
 
     ``m / 10**decimals`` of the exact scaled integer ``m`` is the very float ``round``

@@ -1,276 +1,348 @@
-"""Group, fit, thin and record the rows of a track table (the per-object ``prepare``): the
-rows to send, object by object, with their uuids and labels."""
+"""Fit, thin and record every row of a table, object by object: the rows to send.
+
+Each row's task geometry is chosen by its label and geometry kind. Unrotated boxes bound for
+a ``box`` geometry are fitted all at once (:mod:`prelabel.tracks.fit`); every other row (a
+polygon, mask, line, point..., or a box bound for a polygon) goes through
+:func:`prelabel.fit.engine.fit_geometry` one by one. Every row is recorded in the report
+exactly once: dropped (no task geometry, broken past repair), thinned (a keyframe
+interpolation reproduces it), or converted / fixed.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import itertools
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 
+from prelabel.config.limits import Bounds, TargetKind
+from prelabel.config.load import TaskConfig
 from prelabel.errors import LimitViolation
-from prelabel.model import Box, Instance, Item, SourceRef, TrackTable
-from prelabel.output.report import ObjectRecord
-from prelabel.tracks.filter import appearance
+from prelabel.fit.run import FitPolicy, Fitted
+from prelabel.fit.target import choose_target
+from prelabel.model import Box, Geometry, Item, SourceRef, TrackTable
+from prelabel.output.report import ObjectRecord, Report
 from prelabel.tracks.fit import BoxFit, fit_boxes
 from prelabel.tracks.keyframes import Thinning, Tolerance, thin_track
-from prelabel.tracks.keys import frame_numbers, uuid_texts
-from prelabel.tracks.records import FIX_TEXTS, THINNED_BIT, Records, record_line
-
-if TYPE_CHECKING:
-    from prelabel.writers.context import WriteContext
+from prelabel.tracks.keys import frame_numbers
+from prelabel.tracks.objects import Objects, group
+from prelabel.tracks.records import FIX_TEXTS, THINNED, THINNED_BIT, Records, record_line
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-# --- the writers --------------------------------------------------------------------------
+class Context(Protocol):
+    """What the engine needs from the writer of a task (a ``WriteContext`` is one)."""
 
+    config: TaskConfig
+    report: Report
+    policy: FitPolicy
 
-def columnar_ok(item: Item, ctx: WriteContext) -> bool:
-    """Whether ``item.tracks`` can take the columnar path: every label becomes a ``box`` (or
-    has no task geometry) and no attribute or score attribute would be sent."""
-    from prelabel.writers.context import SCORE_ATTRIBUTES
-    from prelabel.writers.image import choose_target
+    def attributes(
+        self, attributes: dict[str, Any], *, score: float | None = None
+    ) -> dict[str, Any]: ...
 
-    table = item.tracks
-    if table is None:
-        return False
-    defined = ctx.config.params.get("annotation_attributes") or {}
-    if any(name in defined for name in table.attributes):
-        return False
-    if any(name in defined for name in SCORE_ATTRIBUTES) and not np.isnan(table.score).all():
-        return False
-    probe = Box(0, 0, 1, 1)
-    for label in table.labels:
-        target = choose_target(Instance(label, probe, SourceRef("", "")), ctx)
-        if target in ctx.config.limits.geometries and target != "box":
-            return False
-    return True
+    def sends_attributes(self, names: Collection[str], *, scored: bool) -> bool: ...
 
 
 @dataclass(slots=True)
 class Plan:
-    """The rows to send, in the order the per-object writer sends them."""
+    """The rows to send, object by object, frame by frame, and what they became."""
 
-    rows: IntArray  # table rows, object by object, frame by frame
-    obj: IntArray  # object number of each sent row
-    uuids: list[str]
-    labels: list[str]  # label of each object
-    fit: BoxFit  # fitted boxes (indexed by table row)
+    rows: IntArray  # table rows to send
+    obj: IntArray  # the object of each row to send
+    objects: Objects  # uuids, labels and tracks of the objects
+    kinds: list[str]  # the geometry of each object (its first row's)
+    fit: BoxFit  # fitted boxes, by table row
+    shapes: dict[int, tuple[TargetKind, Geometry]]  # rows sent as another geometry
     table: TrackTable
 
 
-def _objects(
-    table: TrackTable, item: Item, ctx: WriteContext, frame_pos: IntArray
-) -> tuple[IntArray, IntArray, list[str], list[str]]:
-    """(rows in object order, object of each, uuid and label per object), notes emitted."""
-    from prelabel.writers.context import file_key
-    from prelabel.writers.video import sequence_of
+@dataclass(slots=True)
+class Targets:
+    """The task geometry of every row."""
 
-    rows, t_rank, ids, first, singles = _track_order(table, frame_pos)
-    if not len(rows):
-        return _singles(table, item, singles, 0, [], [])
-    same = t_rank[1:] == t_rank[:-1]
-    starts = np.flatnonzero(np.r_[True, ~same])
-    index = table.frame[rows]
-    gap = np.r_[False, (index[1:] != index[:-1] + 1) & same]
-    del index
-    split = ctx.config.prelabel.track_gaps == "split"
-    labels = _track_labels(table, rows, starts, item, ctx)
-    new_obj = np.r_[True, ~same] | (gap if split else False)
-    del same
-    heads = np.flatnonzero(new_obj)
-    runs = _run_numbers(gap, starts, rows)[heads].tolist() if split else [0] * len(heads)
-    names = [
-        f"{tid}\x1f{n}" if n else str(tid)
-        for tid, n in zip(table.track[rows[heads]].tolist(), runs, strict=True)
-    ]
-    uuids: list[str] = uuid_texts((file_key(table.file), sequence_of(item)), names)
-    obj_labels = [labels[t] for t in t_rank[heads].tolist()]
-    _note_gaps(ids[np.argsort(first, kind="stable")], gap, t_rank, item, ctx, split)
-    del t_rank, gap
-    obj: IntArray = np.cumsum(new_obj, dtype=np.int64)
-    obj -= 1
-    s_rows, s_obj, uuids, obj_labels = _singles(table, item, singles, len(uuids), uuids, obj_labels)
-    if not len(s_rows):
-        return rows.astype(np.int64, copy=False), obj, uuids, obj_labels
-    all_rows = np.concatenate([rows, s_rows]).astype(np.int64, copy=False)
-    return all_rows, np.concatenate([obj, s_obj]), uuids, obj_labels
+    names: list[str]  # a target kind, or the reason there is none
+    code: IntArray  # per table row: an index into names
+    boxed: BoolArray  # per table row: an unrotated box bound for ``box`` (fitted at once)
+    missing: BoolArray  # per table row: no task geometry
 
 
-def _track_order(
-    table: TrackTable, frame_pos: IntArray
-) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
-    """Tracked rows by track (first appearance), then frame; each one's track rank; the
-    sorted track ids and their first row; the untracked rows in appearance order. Arrays
-    are freed as soon as they are spent (a million rows: 8 MB each)."""
-    order = appearance(table, frame_pos)
-    mask = table.track[order] >= 0
-    tracked, singles = order[mask], order[~mask]
-    del order, mask
-    track = table.track[tracked]
-    ids, first = np.unique(track, return_index=True)
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(ids))
-    t_rank = rank[np.searchsorted(ids, track)]
-    del track
-    perm = np.lexsort((frame_pos[table.frame[tracked]], t_rank))
-    rows, t_rank = tracked[perm], t_rank[perm]
-    return rows, t_rank, ids, first, singles
+@dataclass(slots=True)
+class Fits:
+    """What fitting made of the rows, by position in object order."""
+
+    fit: BoxFit
+    alive: BoolArray
+    shaped: dict[int, Fitted] = field(default_factory=dict)  # position -> its fit
+    kinds: dict[int, TargetKind] = field(default_factory=dict)  # position -> target
 
 
-def _run_numbers(gap: BoolArray, starts: IntArray, rows: IntArray) -> IntArray:
-    """Per row, how many gaps precede it within its track (the run number)."""
-    seen = np.cumsum(gap)
-    out: IntArray = seen - np.repeat(seen[starts] - gap[starts], _sizes(starts, rows))
-    return out
-
-
-def _singles(
+def plan(
     table: TrackTable,
     item: Item,
-    singles: IntArray,
-    first: int,
-    uuids: list[str],
-    labels: list[str],
-) -> tuple[IntArray, IntArray, list[str], list[str]]:
-    """Untracked rows: one object each, after the tracks, in appearance order."""
-    from prelabel.writers.context import file_key
-    from prelabel.writers.video import sequence_of
+    ctx: Context,
+    task: str,
+    frame_pos: IntArray,
+    *,
+    one_kind: bool = False,
+) -> Plan:
+    """Group, fit, thin and record every row; the rows to send.
 
-    names = [f"line {n}" for n in table.line[singles].tolist()]
-    uuids.extend(uuid_texts((file_key(table.file), sequence_of(item)), names))
-    labels.extend(table.labels[c] for c in table.label[singles].tolist())
-    obj: IntArray = (first + np.arange(len(singles))).astype(np.int64)
-    return singles.astype(np.int64), obj, uuids, labels
-
-
-def _sizes(starts: IntArray, rows: IntArray) -> IntArray:
-    out: IntArray = np.diff(np.r_[starts, len(rows)]).astype(np.int64)
-    return out
-
-
-def _track_labels(
-    table: TrackTable, rows: IntArray, starts: IntArray, item: Item, ctx: WriteContext
-) -> list[str]:
-    """Label per track (the most common; first met wins ties), noting label changes."""
-    names = table.labels
-    codes = table.label[rows]
-    if len(names) <= 1 or not len(rows):
-        return [names[0] if names else ""] * len(starts)
-    lo = np.minimum.reduceat(codes, starts)
-    hi = np.maximum.reduceat(codes, starts)
-    out = [names[int(c)] for c in lo.tolist()]
-    bounds = np.r_[starts, len(rows)]
-    for t in np.flatnonzero(lo != hi).tolist():
-        counts = Counter(names[c] for c in codes[bounds[t] : bounds[t + 1]].tolist())
-        label = counts.most_common(1)[0][0]
-        out[t] = label
-        seen = ", ".join(f"{k} x{v}" for k, v in counts.most_common())
-        tid = int(table.track[rows[bounds[t]]])
-        ctx.report.note(f"{item.key}: track {tid} changes label ({seen}); sent as {label!r}")
-    return out
-
-
-def _note_gaps(
-    ids: IntArray, gap: BoolArray, t_rank: IntArray, item: Item, ctx: WriteContext, split: bool
-) -> None:
-    gappy = ids[np.unique(t_rank[gap])] if gap.any() else ids[:0]
-    if len(gappy):
-        how = "split into one object per run" if split else "kept whole (one uuid across the gap)"
-        names = [str(t) for t in gappy.tolist()]
-        ctx.report.note(
-            f"{item.key}: {len(names)} track(s) with missing frames, {how}: "
-            + ", ".join(names[:10])
-            + (" ..." if len(names) > 10 else "")
-        )
-
-
-def _targets(table: TrackTable, ctx: WriteContext) -> dict[int, str]:
-    """Label codes with no task geometry, with the reference drop reason."""
-    from prelabel.writers.image import choose_target
-
-    out: dict[int, str] = {}
-    probe = Box(0, 0, 1, 1)
-    for code, label in enumerate(table.labels):
-        target = choose_target(Instance(label, probe, SourceRef("", "")), ctx)
-        if target not in ctx.config.limits.geometries:
-            out[code] = str(target)
-    return out
-
-
-def plan(table: TrackTable, item: Item, ctx: WriteContext, task: str, frame_pos: IntArray) -> Plan:
-    """Group, fit, thin and record every row (the per-object ``prepare``); the rows to send.
+    ``frame_pos`` orders the frames (the task's order). With ``one_kind`` (a videoplayback
+    object has one geometry) rows whose geometry is not their object's first one are
+    dropped.
 
     Raises:
         LimitViolation: under ``on_violation = "error"``, naming the first row in send order.
     """
-    rows, obj, uuids, labels = _objects(table, item, ctx, frame_pos)
-    no_target = _targets(table, ctx)
-    blocked = np.isin(table.label[rows], list(no_target)) if no_target else None
+    split = ctx.config.prelabel.track_gaps == "split"
+    objects = group(table, item, ctx.report, frame_pos, split=split)
+    rows, obj = objects.rows, objects.obj
+    targets = _targets(table, ctx)
+    fits = _fit(table, item, ctx, rows, targets)
+    records = Records()
+    key = obj * (2 * len(rows)) + len(rows) + np.arange(len(rows), dtype=np.int64)
+    _no_target(table, rows, targets, key - len(rows), records, task)
+    boxed = targets.boxed[rows]
+    _drops(table, rows, boxed, fits, key, records, task)
+    kinds = _kinds(obj, fits)
+    if one_kind:
+        _mixed(table, rows, obj, fits, kinds, key, records, task)
+    thinned = _thin(table, item, ctx, rows, obj, fits)
+    fits.fit.fixes[rows[thinned & boxed]] |= THINNED_BIT
+    _converted(records, table, rows, key, fits.alive & boxed, thinned, fits.fit, task)
+    _shaped(records, table, rows, key, fits, thinned, task)
+    del key
+    records.flush(ctx.report)
+    sent = fits.alive & ~thinned
+    shapes = {
+        int(rows[p]): (fits.kinds[p], f.geometries[0]) for p, f in fits.shaped.items() if sent[p]
+    }
+    return Plan(rows[sent], obj[sent], objects, kinds, fits.fit, shapes, table)
+
+
+# --- targets and fits ---------------------------------------------------------------------
+
+
+def _targets(table: TrackTable, ctx: Context) -> Targets:
+    """Each row's task geometry, chosen once per (label, geometry kind)."""
+    geometries = ctx.config.limits.geometries
+    kinds, plain = ["box"], np.ones(len(table), dtype=bool)
+    kind = np.zeros(len(table), dtype=np.int64)
+    if table.objects is not None:
+        seen = [o.geometry.kind for o in table.objects.tolist()]
+        kinds = list(dict.fromkeys(seen))
+        kind = np.array([kinds.index(k) for k in seen], dtype=np.int64).reshape(-1)
+        plain = ~np.isnan(table.width)
+    pair = table.label.astype(np.int64) * len(kinds) + kind
+    tally = np.bincount(pair) if len(pair) else np.zeros(0, dtype=np.int64)
+    present = np.flatnonzero(tally)
+    lookup = np.zeros(len(tally), dtype=np.int64)
+    lookup[present] = np.arange(len(present))
+    names = [
+        choose_target(kinds[p % len(kinds)], table.labels[p // len(kinds)], geometries)
+        for p in present.tolist()
+    ]
+    code = lookup[pair]
+    is_box = np.array([n == "box" for n in names], dtype=bool)
+    missing = np.array([n not in geometries for n in names], dtype=bool)
+    if not names:
+        return Targets(names, code, plain[:0], plain[:0])
+    return Targets(names, code, is_box[code] & plain, missing[code])
+
+
+def _fit(table: TrackTable, item: Item, ctx: Context, rows: IntArray, targets: Targets) -> Fits:
+    """Fit every row that has a task geometry.
+
+    Raises:
+        LimitViolation: the first row in ``rows`` order that breaks a limit under ``error``.
+    """
     limits = ctx.config.limits.geometries.get("box")
     bounds = ctx.config.limits.bounds(item.width, item.height)
     boxes = (table.left, table.top, table.width, table.height)
     # the writer is the table's last reader: its box columns become the fitted boxes
+    # (unless other rows still read theirs)
+    every = bool(targets.boxed.all())
     fit = (
-        fit_boxes(boxes, limits, bounds, ctx.policy, in_place=True)
-        if limits is not None
+        fit_boxes(boxes, limits, bounds, ctx.policy, in_place=every)
+        if limits is not None and targets.boxed.any()
         else _no_fit(table)
     )
-    fitted = np.ones(len(rows), dtype=bool) if blocked is None else ~blocked
-    if fit.errors:
-        err = rows[fitted & np.isin(rows, list(fit.errors))][0]
-        src = SourceRef(table.file, f"line {int(table.line[err])}")
-        raise LimitViolation(fit.errors[int(err)], path=src.file, location=src.location)
-    records = Records()
-    key = obj * (2 * len(rows))
-    key += len(rows)
-    key += np.arange(len(rows), dtype=np.int64)
-    if blocked is not None:
-        for p in np.flatnonzero(blocked).tolist():
-            r = int(rows[p])
-            reason = no_target[int(table.label[r])]
-            line = record_line(
-                table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
-            )
-            records.dropped(int(obj[p]) * 2 * len(rows) + p, line, reason)
-    alive = fitted & fit.alive[rows]
-    for p in np.flatnonzero(fitted & ~fit.alive[rows]).tolist():
-        r = int(rows[p])
-        reason = fit.dropped[r]
-        line = record_line(
-            table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
+    if not every:
+        _only(fit, targets.boxed)
+    boxed = targets.boxed[rows]
+    fits = Fits(fit, boxed & fit.alive[rows])
+    first_error = _first(table, rows, boxed, fit.errors)
+    for p in np.flatnonzero(~boxed & ~targets.missing[rows]).tolist():
+        if first_error is not None and p > first_error[0]:
+            break
+        error = _fit_one(table, int(rows[p]), p, targets, ctx, bounds, fits)
+        if error is not None:
+            first_error = error
+    if first_error is not None:
+        raise first_error[1]
+    return fits
+
+
+def _first(
+    table: TrackTable, rows: IntArray, boxed: BoolArray, errors: dict[int, str]
+) -> tuple[int, LimitViolation] | None:
+    """The box fit's first error in ``rows`` order (its position and the error)."""
+    if not errors:
+        return None
+    p = int(np.flatnonzero(boxed & np.isin(rows, list(errors)))[0])
+    src = table.source(int(rows[p]))
+    return p, LimitViolation(errors[int(rows[p])], path=src.file, location=src.location)
+
+
+def _fit_one(
+    table: TrackTable,
+    r: int,
+    p: int,
+    targets: Targets,
+    ctx: Context,
+    bounds: Bounds | None,
+    fits: Fits,
+) -> tuple[int, LimitViolation] | None:
+    """Fit row ``r`` (position ``p``) through the limits engine; the error it raises."""
+    from prelabel.fit.engine import fit_geometry
+
+    kind: TargetKind = targets.names[int(targets.code[r])]  # type: ignore[assignment]
+    geometry = _geometry(table, r)
+    try:
+        fitted = fit_geometry(
+            geometry, kind, ctx.config.limits.geometries[kind], bounds, ctx.policy
         )
-        records.dropped(int(key[p]), line, reason)
-    thinned = _thin(table, item, ctx, rows, obj, alive, fit)
-    fit.fixes[rows[thinned]] |= THINNED_BIT
-    _converted(records, table, rows, key, alive, thinned, fit, task)
-    del key
-    records.flush(ctx.report)
-    sent = alive & ~thinned
-    return Plan(rows[sent], obj[sent], uuids, labels, fit, table)
+    except LimitViolation as exc:
+        src = table.source(r)
+        return p, LimitViolation(exc.reason, path=src.file, location=src.location)
+    fits.shaped[p], fits.kinds[p] = fitted, kind
+    if fitted.dropped is None and fitted.geometries:
+        fits.alive[p] = True
+        g = fitted.geometries[0]
+        if isinstance(g, Box) and len(fitted.geometries) == 1:  # thinned as a box
+            fit = fits.fit
+            fit.left[r], fit.top[r], fit.width[r], fit.height[r] = g.left, g.top, g.width, g.height
+    return None
+
+
+def _geometry(table: TrackTable, r: int) -> Geometry:
+    if table.objects is not None:
+        geometry: Geometry = table.objects[r].geometry
+        return geometry
+    return Box(*(float(c[r]) for c in (table.left, table.top, table.width, table.height)))
 
 
 def _no_fit(table: TrackTable) -> BoxFit:
-    n = len(table)
-    return BoxFit(table.left, table.top, table.width, table.height, np.zeros(n, dtype=np.uint8))
+    """Box columns nothing fits (no row is a box bound for ``box``), as a fit's own arrays."""
+    return BoxFit(
+        np.array(table.left, dtype=np.float64),
+        np.array(table.top, dtype=np.float64),
+        np.array(table.width, dtype=np.float64),
+        np.array(table.height, dtype=np.float64),
+        np.zeros(len(table), dtype=np.uint8),
+    )
+
+
+def _only(fit: BoxFit, boxed: BoolArray) -> None:
+    """Forget what the box fit said of rows it does not fit (other geometries)."""
+    for found in (fit.dropped, fit.flags, fit.errors):
+        for r in [r for r in found if not boxed[r]]:
+            del found[r]
+    fit.fixes[~boxed] = 0
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def _label(table: TrackTable, r: int) -> str:
+    return table.labels[int(table.label[r])]
+
+
+def _no_target(
+    table: TrackTable, rows: IntArray, targets: Targets, key: IntArray, records: Records, task: str
+) -> None:
+    for p in np.flatnonzero(targets.missing[rows]).tolist():
+        r = int(rows[p])
+        reason = targets.names[int(targets.code[r])]
+        line = record_line(table, r, "dropped", _label(table, r), task, reason=reason)
+        records.dropped(int(key[p]), line, reason)
+
+
+def _drops(
+    table: TrackTable,
+    rows: IntArray,
+    boxed: BoolArray,
+    fits: Fits,
+    key: IntArray,
+    records: Records,
+    task: str,
+) -> None:
+    """Rows the fit dropped (broken past repair), with its reason."""
+    for p in np.flatnonzero(boxed & ~fits.alive).tolist():
+        r = int(rows[p])
+        reason = fits.fit.dropped[r]
+        line = record_line(table, r, "dropped", _label(table, r), task, reason=reason)
+        records.dropped(int(key[p]), line, reason)
+    for p, fitted in fits.shaped.items():
+        if fitted.dropped is not None or not fitted.geometries:
+            r = int(rows[p])
+            reason = fitted.dropped or "nothing left after fitting"
+            line = record_line(
+                table, r, "dropped", _label(table, r), task, reason=reason, iou=fitted.iou
+            )
+            records.dropped(int(key[p]), line, reason, fitted.iou)
+
+
+def _kinds(obj: IntArray, fits: Fits) -> list[str]:
+    """The geometry of each object: its first fitted row's (``box`` without one)."""
+    n_obj = int(obj[-1]) + 1 if len(obj) else 0
+    out = ["box"] * n_obj
+    if not fits.kinds:
+        return out
+    alive = np.flatnonzero(fits.alive)
+    heads = alive[np.r_[True, obj[alive][1:] != obj[alive][:-1]]] if len(alive) else alive
+    for p in heads.tolist():
+        out[int(obj[p])] = fits.kinds.get(p, "box")
+    return out
+
+
+def _mixed(
+    table: TrackTable,
+    rows: IntArray,
+    obj: IntArray,
+    fits: Fits,
+    kinds: list[str],
+    key: IntArray,
+    records: Records,
+    task: str,
+) -> None:
+    """Drop rows whose geometry is not their object's (a videoplayback object has one)."""
+    for p in np.flatnonzero(fits.alive).tolist():
+        kind = fits.kinds.get(p, "box")
+        want = kinds[int(obj[p])]
+        if kind == want:
+            continue
+        r = int(rows[p])
+        fits.alive[p] = False
+        reason = f"mixed geometry: a {kind} on a track sent as a {want} (its first frame's)"
+        line = record_line(table, r, "dropped", _label(table, r), task, reason=reason)
+        records.dropped(int(key[p]), line, reason)
 
 
 def _thin(
-    table: TrackTable,
-    item: Item,
-    ctx: WriteContext,
-    rows: IntArray,
-    obj: IntArray,
-    alive: BoolArray,
-    fit: BoxFit,
+    table: TrackTable, item: Item, ctx: Context, rows: IntArray, obj: IntArray, fits: Fits
 ) -> BoolArray:
-    """Keyframe thinning per object (positions in ``rows`` thinned away); notes the figures."""
+    """Keyframe thinning per object (positions in ``rows`` thinned away); notes the figures.
+
+    Rows fitted to one box take part (boxes bound for ``box``, and others fitted to one)."""
     options = ctx.config.prelabel
     tol = Tolerance(options.keyframe_iou, options.keyframe_px)
     thinned = np.zeros(len(rows), dtype=bool)
@@ -278,10 +350,14 @@ def _thin(
         return thinned
     numbers = frame_numbers(item.frames or [])
     total = Thinning()
-    pos = np.flatnonzero(alive)
+    boxy = fits.alive.copy()
+    for at, fitted in fits.shaped.items():
+        boxy[at] &= len(fitted.geometries) == 1 and isinstance(fitted.geometries[0], Box)
+    pos = np.flatnonzero(boxy)
     objs = obj[pos]
-    starts = np.flatnonzero(np.r_[True, objs[1:] != objs[:-1]]) if len(pos) else pos
-    for a, b in zip(starts.tolist(), np.r_[starts[1:], len(pos)].tolist(), strict=True):
+    starts = np.flatnonzero(np.r_[True, objs[1:] != objs[:-1]]).tolist() if len(pos) else []
+    fit = fits.fit
+    for a, b in itertools.pairwise([*starts, len(pos)]):
         p = pos[a:b]
         r = rows[p]
         if len(p) < 3:
@@ -296,6 +372,38 @@ def _thin(
     return thinned
 
 
+def _shaped(
+    records: Records,
+    table: TrackTable,
+    rows: IntArray,
+    key: IntArray,
+    fits: Fits,
+    thinned: BoolArray,
+    task: str,
+) -> None:
+    """Records of the rows fitted one by one and kept (as the report records a fit)."""
+    for p, fitted in fits.shaped.items():
+        if not fits.alive[p]:
+            continue
+        r = int(rows[p])
+        if thinned[p]:
+            fixes, iou, n = [*fitted.fixes, THINNED], None, 0
+        else:
+            fixes, iou, n = fitted.fixes, fitted.iou, len(fitted.geometries)
+        rec = ObjectRecord(
+            table.source(r),
+            "fixed" if fixes else "converted",
+            label=_label(table, r),
+            task=task,
+            fixes=list(fixes),
+            flags=list(fitted.flags),
+            iou=iou,
+            annotations=n,
+        )
+        records.text(int(key[p]), orjson.dumps(rec.as_dict()), iou)
+        _count(records, fixes, n)
+
+
 def _converted(
     records: Records,
     table: TrackTable,
@@ -306,10 +414,13 @@ def _converted(
     fit: BoxFit,
     task: str,
 ) -> None:
-    """Records of the fitted rows: flagged ones one by one, the rest as polars strings."""
+    """Records of the boxes fitted at once: flagged ones (and rows made from instances) one
+    by one, the rest as polars strings."""
     flagged = np.zeros(len(rows), dtype=bool)
     if fit.flags:
         flagged = alive & np.isin(rows, list(fit.flags))
+    if table.objects is not None:
+        flagged = alive
     for p in np.flatnonzero(flagged).tolist():
         r = int(rows[p])
         fixes = [text for bit, text in FIX_TEXTS if fit.fixes[r] & bit]
@@ -318,10 +429,10 @@ def _converted(
             table,
             r,
             "fixed" if fixes else "converted",
-            table.labels[int(table.label[r])],
+            _label(table, r),
             task,
             fixes=fixes,
-            flags=[fit.flags[r]],
+            flags=[fit.flags[r]] if r in fit.flags else [],
             annotations=n,
         )
         records.text(int(key[p]), line)

@@ -1,5 +1,6 @@
-"""Report records of the columnar tracking path: one NDJSON record per row, made a chunk at
-a time by polars from a line number and a per-(label, fixes) template."""
+"""Report records of the track engine: one NDJSON record per row, made a chunk at a time by
+polars from a line number and a per-(label, fixes) template (or one by one, by
+:func:`record_line`, for odd rows and rows made from instances)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,15 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 import polars as pl
 
-from prelabel.model import SourceRef, TrackTable
+from prelabel.model import TrackTable
 from prelabel.output.report import ObjectRecord, Report
-
-if TYPE_CHECKING:
-    pass
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -27,11 +25,12 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 CLIPPED, GROWN, ROUNDED, THINNED_BIT = 1, 2, 4, 8
+THINNED = "thinned: interpolated between keyframes"
 FIX_TEXTS = (
     (CLIPPED, "clipped: to padded image"),
     (GROWN, "grown: box to min size"),
     (ROUNDED, "rounded: integer_pixels"),
-    (THINNED_BIT, "thinned: interpolated between keyframes"),
+    (THINNED_BIT, THINNED),
 )
 # report records are joined and handed to the report this many at a time
 CHUNK = 25_000
@@ -63,17 +62,19 @@ def record_line(
     reason: str | None = None,
     fixes: list[str] | None = None,
     flags: list[str] | None = None,
+    iou: float | None = None,
     annotations: int = 0,
 ) -> bytes:
     """One report record (``ObjectRecord.as_dict`` shape) for one row, by the reference code."""
     rec = ObjectRecord(
-        SourceRef(table.file, f"line {int(table.line[row])}"),
+        table.source(row),
         outcome,  # type: ignore[arg-type]
         label=label,
         task=task,
         reason=reason,
         fixes=list(fixes or []),
         flags=list(flags or []),
+        iou=iou,
         annotations=annotations,
     )
     return orjson.dumps(rec.as_dict())
@@ -94,20 +95,23 @@ class Records:
     which: list[IntArray] = field(default_factory=list)  # index into texts
     one_keys: list[int] = field(default_factory=list)
     one_texts: list[int] = field(default_factory=list)
+    ious: list[tuple[int, float]] = field(default_factory=list)  # (key, IoU) of some texts
     outcomes: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     fixes: Counter[str] = field(default_factory=Counter)
     annotations: int = 0
 
-    def text(self, key: int, line: bytes) -> None:
-        """One whole record (made by :func:`record_line`), not counted."""
+    def text(self, key: int, line: bytes, iou: float | None = None) -> None:
+        """One whole record (made by :func:`record_line`), not counted (its IoU is)."""
+        if iou is not None:
+            self.ious.append((key, iou))
         self.one_keys.append(key)
         self.one_texts.append(len(self.texts))
         self.texts.append(line.decode())
 
-    def dropped(self, key: int, line: bytes, reason: str) -> None:
+    def dropped(self, key: int, line: bytes, reason: str, iou: float | None = None) -> None:
         """One dropped record, made by :func:`record_line`."""
-        self.text(key, line)
+        self.text(key, line, iou)
         self.outcomes["dropped"] += 1
         self.reasons[reason.split(":")[0]] += 1
 
@@ -141,6 +145,9 @@ class Records:
 
     def flush(self, report: Report) -> None:
         """Add the records to ``report`` sorted by key, a chunk at a time (bounded memory)."""
+        for _, iou in sorted(self.ious, key=lambda k_iou: k_iou[0]):
+            report.add_iou(iou)
+        self.ious = []
         if not self.keys and not self.one_keys:
             return
         if len(self.keys) == 1 and not self.one_keys and _ascending(self.keys[0]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import string
-import uuid as uuidlib
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,6 @@ from prelabel.output.report import Report
 ARTIFACT_SCHEME = "artifact://"
 # annotation attributes filled from the instance score when the task defines them
 SCORE_ATTRIBUTES = ("score", "confidence")
-# one namespace for every uuid prelabel derives, so reruns give the same uuids
-UUID_NAMESPACE = uuidlib.UUID("6f1f8a52-3c2e-4b1e-9d2a-7a6b9c0e5d11")
 
 
 class _Fields(dict[str, Any]):
@@ -58,27 +56,6 @@ def _choices(definition: Any) -> list[str]:
     return [str(c.get("choice")) if isinstance(c, dict) else str(c) for c in raw]
 
 
-def file_key(path: str) -> str:
-    """What a source file contributes to a uuid: its name, not the path it was given by, so
-    the same input converted from another folder or checkout gets the same uuids."""
-    return Path(path).name
-
-
-def _uuid_part(part: object) -> str:
-    if isinstance(part, SourceRef):
-        return f"{file_key(part.file)}, {part.location}"
-    return str(part)
-
-
-def stable_uuid(*parts: object) -> str:
-    """A uuid5 derived from ``parts``: the same inputs give the same uuid on every run.
-
-    A :class:`SourceRef` part contributes its file *name* and location, so uuids do not
-    depend on where the input was read from.
-    """
-    return str(uuidlib.uuid5(UUID_NAMESPACE, "\x1f".join(_uuid_part(p) for p in parts)))
-
-
 @dataclass(slots=True)
 class ArtifactStore:
     """Files the task bodies reference by URL, written under ``DIR/artifacts``.
@@ -96,6 +73,16 @@ class ArtifactStore:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+        self.written.append(name)
+        return self.reference(name)
+
+    def add_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
+        """:meth:`add` for data made a chunk at a time (never whole in memory)."""
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
         self.written.append(name)
         return self.reference(name)
 
@@ -193,6 +180,13 @@ class WriteContext:
                 )
                 del out[name]
         return out
+
+    def sends_attributes(self, names: Collection[str], *, scored: bool) -> bool:
+        """Whether attributes named ``names`` (and a score, when ``scored``) would put
+        anything in an annotation: the task defines one of them."""
+        defined = self.config.params.get("annotation_attributes") or {}
+        wanted = [*names, *(SCORE_ATTRIBUTES if scored else ())]
+        return any(name in defined for name in wanted)
 
     # --- fitting and recording ----------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Model geometry -> Scale annotation objects (the shape shared by response, hypothesis and
-base_annotations; scale-api.md §3.3). Used by the image and video writers.
+base_annotations; scale-api.md §3.3). Used by the image and video writers and the track engine.
 """
 
 from __future__ import annotations
