@@ -14,7 +14,7 @@ from prelabel.converters.tracking.kitti import read_kitti
 from prelabel.converters.tracking.mot import read_mot
 from prelabel.errors import PayloadError
 from prelabel.model import Item
-from prelabel.output.report import Report
+from prelabel.output.report import Report, expand_record
 from prelabel.writers.context import ArtifactStore, WriteContext
 from prelabel.writers.video import write_video_task, write_videoplayback_task
 
@@ -54,7 +54,9 @@ def check_golden(name: str, data: Any, update: bool) -> None:
 def balanced(report: Report, n: int) -> None:
     t = report.totals()
     assert t["objects_in"] == n == t["objects_out"] + t["objects_dropped"]
-    assert len({(r.source.file, r.source.location) for r in report.records}) == n  # each once
+    rows = [row for r in report.records for row in expand_record(r.as_dict())]
+    sources = {(r["source"]["file"], r["source"]["location"]) for r in rows}
+    assert len(rows) == len(sources) == n  # each once
 
 
 def test_videoplayback_golden(shared: Path, tmp_path: Path, update_goldens: bool) -> None:
@@ -138,7 +140,8 @@ def test_video_attachment_samples_frames(shared: Path, tmp_path: Path) -> None:
     assert len(body["base_annotations"]["annotations"]) == 10  # 2 s at 5 fps
     balanced(ctx.report, 222)
     # task frames are source frames 1, 6, 11, ... (every 5th at 25 fps): the rest are dropped
-    sent = {r.source.location for r in ctx.report.records if r.outcome != "dropped"}
+    rows = [row for r in ctx.report.records for row in expand_record(r.as_dict())]
+    sent = {r["source"]["location"] for r in rows if r["outcome"] != "dropped"}
     assert len(sent) == sum(len(f["annotations"]) for f in body["base_annotations"]["annotations"])
     assert all(
         r.reason and r.reason.startswith("not a task frame: frame ")

@@ -1,8 +1,10 @@
 """The conversion report: every input object ends up converted, fixed (how) or dropped (why).
 
-``report.json`` holds the totals and one record per object; the invariant
-``objects_in == objects_out + objects_dropped`` holds by construction (fixed objects count
-among ``objects_out``).
+``report.json`` holds the totals and one record per object, except that a run of plainly
+converted rows on consecutive lines of a file may be one run record (``source.lines``
+``[first, last]`` and ``count``; :func:`expand_record` gives one record per line); the
+invariant ``objects_in == objects_out + objects_dropped`` holds by construction (fixed
+objects count among ``objects_out``).
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ class ObjectRecord:
     flags: list[str] = field(default_factory=list)
     iou: float | None = None
     annotations: int = 0  # how many Scale annotations it became
+    # a run record: the lines first..last of source.file, each an object with this outcome
+    lines: tuple[int, int] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ObjectRecord:
         """The inverse of :meth:`as_dict`."""
+        lines = data["source"].get("lines")
         return cls(
             SourceRef(data["source"]["file"], data["source"]["location"]),
             data["outcome"],
@@ -47,13 +52,21 @@ class ObjectRecord:
             flags=list(data.get("flags", [])),
             iou=data.get("iou"),
             annotations=data.get("annotations", 0),
+            lines=None if lines is None else (int(lines[0]), int(lines[1])),
         )
 
+    @property
+    def count(self) -> int:
+        """How many objects the record stands for (a run: one per line)."""
+        return 1 if self.lines is None else self.lines[1] - self.lines[0] + 1
+
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "source": {"file": self.source.file, "location": self.source.location},
-            "outcome": self.outcome,
-        }
+        source: dict[str, Any] = {"file": self.source.file, "location": self.source.location}
+        out: dict[str, Any] = {"source": source}
+        if self.lines is not None:
+            source["lines"] = list(self.lines)
+            out["count"] = self.count
+        out["outcome"] = self.outcome
         for key in ("label", "task", "reason", "iou"):
             value = getattr(self, key)
             if value is not None:
@@ -68,8 +81,8 @@ class ObjectRecord:
 
 
 def expand_record(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """One record per object: a run record (``"count"``, ``source.lines``) gives one record
-    per line of its run, any other record itself."""
+    """One record per object (a report.json ``objects`` entry): a run record (``"count"``,
+    ``source.lines``) gives one record per line of its run, any other record itself."""
     source = record.get("source") or {}
     lines = source.get("lines")
     if not lines:

@@ -21,9 +21,9 @@ from prelabel.geometry.scale import geometry_fields, to_annotation
 from prelabel.model import Frame, TrackTable
 from prelabel.tracks.filter import appearance
 from prelabel.tracks.keys import frame_numbers, frame_times
-from prelabel.tracks.numbers import number_columns, number_text
+from prelabel.tracks.numbers import number_frame, number_text
 from prelabel.tracks.plan import Context, Plan
-from prelabel.tracks.records import CHUNK, Records, _json, record_line
+from prelabel.tracks.records import Records, _json, record_line
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -92,31 +92,20 @@ def _attribute_texts(attributes: list[dict[str, Any]] | None, n: int) -> pl.Seri
 # --- geometry text ----------------------------------------------------------------------------
 
 
-def _box_columns(plan_: Plan, rows: IntArray) -> pl.DataFrame:
-    """The fitted boxes of ``rows`` as number text (0 where a row is another geometry)."""
+def _box_frame(plan_: Plan, rows: IntArray) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """The fitted boxes of ``rows`` as scaled integers, and the text of their fields
+    ``"left":..,"top":..,"width":..,"height":..`` (0 where a row is another geometry)."""
     fit = plan_.fit
     cols = {"left": fit.left[rows], "top": fit.top[rows], "width": fit.width[rows]}
     cols["height"] = fit.height[rows]
     if plan_.shapes:
         other = np.isin(rows, list(plan_.shapes))
         cols = {k: np.where(other, 0.0, v) for k, v in cols.items()}
-    return number_columns(cols)
-
-
-def _geometry_text(prefix: pl.Expr) -> pl.Expr:
-    return pl.concat_str(
-        [
-            prefix,
-            pl.lit('"left":'),
-            pl.col("left"),
-            pl.lit(',"top":'),
-            pl.col("top"),
-            pl.lit(',"width":'),
-            pl.col("width"),
-            pl.lit(',"height":'),
-            pl.col("height"),
-        ]
-    )
+    frame, text = number_frame(cols)
+    parts: list[pl.Expr] = []
+    for n, name in enumerate(cols):
+        parts += [pl.lit(("," if n else "") + f'"{name}":'), text[name]]
+    return frame, parts
 
 
 def _integer(ctx: Context, kind: str) -> bool:
@@ -130,7 +119,14 @@ def _put(texts: pl.Series, at: list[int], values: list[str]) -> pl.Series:
     return texts.scatter(at, pl.Series(values, dtype=pl.String))
 
 
+def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> pl.Series:
+    return frame.select(pl.concat_str(parts)).to_series()
+
+
 # --- videoplayback ----------------------------------------------------------------------------
+
+# rows of hosted JSON made per polars call (a few tens of MB of text at a time)
+ROWS = 25_000
 
 
 def playback_chunks(
@@ -143,54 +139,76 @@ def playback_chunks(
     attributes = _attributes(plan_, ctx)
     base = ctx.config.prelabel.frame_key_base
     heads = _frame_heads(frames, base, fps)
+    openings = _openings(plan_)
     starts = np.flatnonzero(np.r_[True, plan_.obj[1:] != plan_.obj[:-1]])
-    at = np.searchsorted(starts, np.arange(CHUNK, len(plan_.rows), CHUNK))
+    at = np.searchsorted(starts, np.arange(ROWS, len(plan_.rows), ROWS))
     bounds = [*sorted({0, *starts[at[at < len(starts)]].tolist()}), len(plan_.rows)]
     stamps, _ = frame_times(frames, fps) if plan_.shapes else (None, None)
     for n, (a, b) in enumerate(itertools.pairwise(bounds)):
         part = slice(a, b)
-        texts = _playback_entries(plan_, heads, part, attributes, ctx, base, stamps)
-        yield (b"{" if n == 0 else b",") + _playback_part(plan_, texts, part)
+        entries = _playback_entries(plan_, heads, part, attributes)
+        if plan_.shapes:
+            assert stamps is not None
+            entries = _put(entries, *_playback_shapes(plan_, part, attributes, ctx, base, stamps))
+        yield (b"{" if n == 0 else b",") + _playback_part(plan_, openings, entries, part)
     yield b"}"
 
 
+def _openings(plan_: Plan) -> pl.Series:
+    """Each object's ``,"uuid":{"label":..,"geometry":..,"frames":[``."""
+    objects = plan_.objects
+    labels = [_json(x) for x in objects.labels]
+    return pl.Series(
+        [
+            ',"' + uuid + '":{"label":' + label + ',"geometry":"' + kind + '","frames":['
+            for uuid, label, kind in zip(objects.uuids, labels, plan_.kinds, strict=True)
+        ],
+        dtype=pl.String,
+    )
+
+
 def _playback_entries(
+    plan_: Plan, heads: pl.Series, part: slice, attributes: list[dict[str, Any]] | None
+) -> pl.Series:
+    """Each row's frame entry ``{"key":..,"timestamp":..,"left":..}`` without its ``}``."""
+    rows = plan_.rows[part]
+    frame, parts = _box_frame(plan_, rows)
+    frame = frame.with_columns(head=heads.gather(plan_.table.frame[rows]))
+    parts = [pl.col("head"), *parts]
+    if attributes is not None:
+        frame = frame.with_columns(attrs=_attribute_texts(attributes[part], len(rows)))
+        parts.append(pl.col("attrs"))
+    return _text(frame, parts)
+
+
+def _playback_shapes(
     plan_: Plan,
-    heads: pl.Series,
     part: slice,
     attributes: list[dict[str, Any]] | None,
     ctx: Context,
     base: int,
-    stamps: FloatArray | None,
-) -> pl.Series:
-    """Each row's frame entry without its closing brace."""
-    rows = plan_.rows[part]
-    cols = _box_columns(plan_, rows).with_columns(
-        head=heads.gather(plan_.table.frame[rows]),
-        attrs=_attribute_texts(None if attributes is None else attributes[part], len(rows)),
-    )
-    text = pl.concat_str([_geometry_text(pl.col("head")), pl.col("attrs")])
-    entries = cols.select(text).to_series()
-    if not plan_.shapes:
-        return entries
-    at, values = [], []
-    for k, r in enumerate(rows.tolist()):
-        if r in plan_.shapes:
-            kind, geometry = plan_.shapes[r]
-            f = int(plan_.table.frame[r])
-            assert stamps is not None
-            entry: dict[str, Any] = {"key": f + base, "timestamp": round(float(stamps[f]), 6)}
-            fields = geometry_fields(geometry, integer_pixels=_integer(ctx, kind))
-            fields.pop("type")
-            entry.update(fields)
-            if attributes is not None and attributes[part.start + k]:
-                entry["attributes"] = attributes[part.start + k]
-            at.append(k)
-            values.append(orjson.dumps(entry).decode()[:-1])
-    return _put(entries, at, values)
+    stamps: FloatArray,
+) -> tuple[list[int], list[str]]:
+    """Positions in ``part`` and frame entries of the rows sent as another geometry."""
+    at: list[int] = []
+    values: list[str] = []
+    for k, r in enumerate(plan_.rows[part].tolist()):
+        if r not in plan_.shapes:
+            continue
+        kind, geometry = plan_.shapes[r]
+        f = int(plan_.table.frame[r])
+        entry: dict[str, Any] = {"key": f + base, "timestamp": round(float(stamps[f]), 6)}
+        fields = geometry_fields(geometry, integer_pixels=_integer(ctx, kind))
+        fields.pop("type")
+        entry.update(fields)
+        if attributes is not None and attributes[part.start + k]:
+            entry["attributes"] = attributes[part.start + k]
+        at.append(k)
+        values.append(orjson.dumps(entry).decode()[:-1])
+    return at, values
 
 
-def _playback_part(plan_: Plan, entries: pl.Series, part: slice) -> bytes:
+def _playback_part(plan_: Plan, openings: pl.Series, entries: pl.Series, part: slice) -> bytes:
     """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part``.
 
     Rows are in object order, so each row's text is its frame entry led by the object's
@@ -201,23 +219,14 @@ def _playback_part(plan_: Plan, entries: pl.Series, part: slice) -> bytes:
     n = len(obj)
     first = np.flatnonzero(np.r_[True, obj[1:] != obj[:-1]])
     last = np.r_[first[1:] - 1, n - 1]
-    objects = plan_.objects
-    openings = [
-        ("," if k else "")
-        + _json(objects.uuids[o])
-        + ':{"label":'
-        + _json(objects.labels[o])
-        + ',"geometry":'
-        + _json(plan_.kinds[o])
-        + ',"frames":['
-        for k, o in enumerate(obj[first].tolist())
-    ]
-    lead = pl.select(pl.repeat(",", n, dtype=pl.String)).to_series()
-    lead = lead.scatter(first, pl.Series(openings, dtype=pl.String))
+    opening = openings.gather(obj[first])
+    if part.start == 0:  # the file's first object: no comma before it
+        opening = opening.scatter(0, opening[0][1:])
+    lead = pl.select(pl.repeat(",", n, dtype=pl.String)).to_series().scatter(first, opening)
     trail = pl.select(pl.repeat("}", n, dtype=pl.String)).to_series().scatter(last, "}]}")
     frame = pl.DataFrame({"lead": lead, "entry": entries, "trail": trail})
-    text = pl.concat_str([pl.col("lead"), pl.col("entry"), pl.col("trail")])
-    data: bytes = frame.select(text.str.join("")).to_series().cast(pl.Binary).item()
+    text = pl.concat_str([pl.col("lead"), pl.col("entry"), pl.col("trail")]).str.join("")
+    data: bytes = frame.select(text).to_series().cast(pl.Binary).item()
     return data
 
 
@@ -255,21 +264,19 @@ def frames_json(plan_: Plan, used: Sequence[Frame], frame_pos: IntArray, ctx: Co
             ',"label":' + _json(objects.labels[o]) + ',"uuid":' + _json(objects.uuids[o])
             for o in range(len(objects.uuids))
         ]
-        cols = _box_columns(plan_, plan_.rows).with_columns(
+        cols, parts = _box_frame(plan_, plan_.rows)
+        cols = cols.with_columns(
             tail=pl.Series(suffix, dtype=pl.String).gather(plan_.obj),
             attrs=_attribute_texts(attributes, len(plan_.rows)),
-            frame=pl.Series(table.frame[plan_.rows]),
         )
-        text = pl.concat_str(
-            [_geometry_text(pl.lit('{"type":"box",')), pl.col("tail"), pl.col("attrs"), pl.lit("}")]
-        )
-        entries = _put(cols.select(text).to_series(), *_annotations(plan_, attributes, ctx))
+        parts = [pl.lit('{"type":"box",'), *parts, pl.col("tail"), pl.col("attrs"), pl.lit("}")]
+        entries = _put(_text(cols, parts), *_annotations(plan_, attributes, ctx))
         order = np.argsort(frame_pos[table.frame[plan_.rows]], kind="stable")
-        frame = pl.DataFrame({"frame": cols["frame"], "e": entries})[order]
+        frame = pl.DataFrame({"frame": table.frame[plan_.rows], "e": entries})[order]
         grouped = frame.group_by("frame", maintain_order=True).agg(pl.col("e").str.join(","))
         by_frame = dict(zip(grouped["frame"].to_list(), grouped["e"].to_list(), strict=True))
-    parts = ['{"annotations":[' + by_frame.get(f.index, "") + "]}" for f in used]
-    return ("[" + ",".join(parts) + "]").encode()
+    lists = ['{"annotations":[' + by_frame.get(f.index, "") + "]}" for f in used]
+    return ("[" + ",".join(lists) + "]").encode()
 
 
 def _annotations(

@@ -3,6 +3,7 @@ Python's ``round`` (ambiguous halves settled by Python itself), integral values 
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,7 @@ def _text_expr(name: str, unit: int, decimals: int, as_float: bool) -> pl.Expr:
     return text.str.strip_chars_end(".").alias(name)
 
 
+@functools.lru_cache(maxsize=4)
 def _suffixes(decimals: int) -> pl.Series:
     """``""`` / ``".5"`` / ``".125"``: the fraction text of each value of ``m % 10**decimals``."""
     unit = 10**decimals
@@ -63,47 +65,53 @@ def _suffixes(decimals: int) -> pl.Series:
     )
 
 
+def digit_text(name: str, negative: bool = True) -> pl.Expr:
+    """The text of column ``name`` holding ``round(v, 3) * 1000`` as integers (:func:`scaled`)
+    as ``prelabel.geometry.scale`` writes ``v``: its whole part, then its fraction from a
+    table of the 1000 fraction texts (``negative``: the column may hold values below 0)."""
+    m = pl.col(name)
+    a = m.abs() if negative else m
+    text = pl.concat_str([(a // 1000).cast(pl.String), pl.lit(_suffixes(3)).gather(a % 1000)])
+    if not negative:
+        return text
+    return pl.concat_str([pl.when(m < 0).then(pl.lit("-")).otherwise(pl.lit("")), text])
+
+
+def number_frame(columns: dict[str, FloatArray]) -> tuple[pl.DataFrame, dict[str, pl.Expr]]:
+    """The columns as scaled integers (:func:`scaled`, 3 decimals), and each one's text as an
+    expression over that frame (:func:`digit_text`), to put into a larger concatenation.
+
+    The digits of the exact scaled integer are the text ``round`` and then ``json.dumps``
+    give: the correctly rounded decimal has at most 3 fraction digits, which is also the
+    shortest text of the float ``round`` returns; integral values are written as ints.
+    """
+    ints = {k: scaled(v) for k, v in columns.items()}
+    exprs = {k: digit_text(k, bool((m < 0).any())) for k, m in ints.items()}
+    return pl.DataFrame(ints), exprs
+
+
 def number_columns(
     columns: dict[str, FloatArray], decimals: int = 3, *, as_float: bool = False
 ) -> pl.DataFrame:
     """Numbers as the writers write them, one text column per input:
-    ``prelabel.geometry.scale`` (3 decimals, integral values as ints), or with ``as_float``
-    as orjson writes ``round(v, decimals)`` (``2.0``).
+    ``prelabel.geometry.scale`` (3 decimals, integral values as ints, :func:`number_frame`),
+    or with ``as_float`` as orjson writes ``round(v, decimals)`` (``2.0``).
 
-    ``m / 10**decimals`` of the exact scaled integer ``m`` is the very float ``round``
-    returns (both are the correctly rounded decimal), and polars writes a float as orjson
-    does (shortest round-trip text), so one cast makes the text; only integral values lose
-    their ``.0`` for the writers' ints. Magnitudes past 2**53 (where ints and exponents part
-    ways) take the digit path.
+    For ``as_float``, ``m / 10**decimals`` of the exact scaled integer ``m`` is the very
+    float ``round`` returns (both are the correctly rounded decimal), and polars writes a
+    float as orjson does (shortest round-trip text), so one cast makes the text.
+    Magnitudes past 2**53 (where ints and exponents part ways) take the digit path.
     """
+    if not as_float and decimals == 3:
+        frame, exprs = number_frame(columns)
+        return frame.select(**exprs)
     unit = 10**decimals
     ints = {k: scaled(v, decimals) for k, v in columns.items()}
     if all(not len(m) or int(np.abs(m).max()) < 2**53 for m in ints.values()):
         frame = pl.DataFrame({k: m / unit for k, m in ints.items()})
         text = pl.all().cast(pl.String)
         return frame.select(text if as_float else text.str.strip_suffix(".0"))
-    return _digit_columns(ints, decimals, as_float)
-
-
-def _digit_columns(ints: dict[str, IntArray], decimals: int, as_float: bool) -> pl.DataFrame:
-    """:func:`number_columns` from the scaled integers' digits (any magnitude)."""
-    unit = 10**decimals
-    if as_float or decimals > 3:
-        frame = pl.DataFrame(ints)
-        return frame.select([_text_expr(k, unit, decimals, as_float) for k in ints])
-    suffixes = _suffixes(decimals)
-    out = {}
-    for name, m in ints.items():
-        a = np.abs(m)
-        parts = pl.DataFrame({"w": a // unit, "f": suffixes.gather(a % unit)})
-        if (m < 0).any():
-            parts = parts.with_columns(n=pl.Series(m < 0))
-            sign = pl.when(pl.col("n")).then(pl.lit("-")).otherwise(pl.lit(""))
-            text = pl.concat_str([sign, pl.col("w").cast(pl.String), pl.col("f")])
-        else:
-            text = pl.concat_str([pl.col("w").cast(pl.String), pl.col("f")])
-        out[name] = parts.select(text).to_series()
-    return pl.DataFrame(out)
+    return pl.DataFrame(ints).select([_text_expr(k, unit, decimals, as_float) for k in ints])
 
 
 def number_text(values: FloatArray, decimals: int = 3, *, as_float: bool = False) -> pl.Series:

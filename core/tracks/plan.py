@@ -108,8 +108,8 @@ def plan(
     targets = _targets(table, ctx)
     fits = _fit(table, item, ctx, rows, targets)
     records = Records()
-    key = obj * (2 * len(rows)) + len(rows) + np.arange(len(rows), dtype=np.int64)
-    _no_target(table, rows, targets, key - len(rows), records, task)
+    key, early = _keys(table, rows, obj)
+    _no_target(table, rows, targets, early, records, task)
     boxed = targets.boxed[rows]
     _drops(table, rows, boxed, fits, key, records, task)
     kinds = _kinds(obj, fits)
@@ -119,13 +119,24 @@ def plan(
     fits.fit.fixes[rows[thinned & boxed]] |= THINNED_BIT
     _converted(records, table, rows, key, fits.alive & boxed, thinned, fits.fit, task)
     _shaped(records, table, rows, key, fits, thinned, task)
-    del key
+    del key, early
     records.flush(ctx.report)
     sent = fits.alive & ~thinned
     shapes = {
         int(rows[p]): (fits.kinds[p], f.geometries[0]) for p, f in fits.shaped.items() if sent[p]
     }
     return Plan(rows[sent], obj[sent], objects, kinds, fits.fit, shapes, table)
+
+
+def _keys(table: TrackTable, rows: IntArray, obj: IntArray) -> tuple[IntArray, IntArray]:
+    """The order of the records: a file's rows by line (so plainly converted rows on
+    consecutive lines make one run record); rows made from instances object by object,
+    a row without a task geometry before the others of its object (the second key)."""
+    if table.objects is None:
+        lines: IntArray = table.line[rows]
+        return lines, lines
+    key = obj * (2 * len(rows)) + len(rows) + np.arange(len(rows), dtype=np.int64)
+    return key, key - len(rows)
 
 
 # --- targets and fits ---------------------------------------------------------------------
@@ -325,6 +336,8 @@ def _mixed(
     task: str,
 ) -> None:
     """Drop rows whose geometry is not their object's (a videoplayback object has one)."""
+    if not fits.kinds:  # every row a box
+        return
     for p in np.flatnonzero(fits.alive).tolist():
         kind = fits.kinds.get(p, "box")
         want = kinds[int(obj[p])]
@@ -453,7 +466,7 @@ def _converted(
     lookup[combos] = np.arange(len(combos))
     inverse, counts = lookup[combo], tally[combos]
     del combo
-    tails = []
+    tails, compact = [], []
     for c, n_rows in zip(combos.tolist(), counts.tolist(), strict=True):
         fixes = [text for bit, text in FIX_TEXTS if (c % 16) & bit]
         n = 0 if (c % 16) & THINNED_BIT else 1
@@ -466,13 +479,13 @@ def _converted(
             annotations=n,
         )
         tails.append(orjson.dumps(rec.as_dict()).decode().split('"},', 1)[1])
+        compact.append(not fixes)
         records.outcomes["fixed" if fixes else "converted"] += n_rows
         for fix in fixes:
             records.fixes[fix.split(":")[0]] += n_rows
         records.annotations += n * n_rows
-    records.bulk(
-        table.file, key[bulk], table.line[sel], inverse.astype(np.int64, copy=False), tails
-    )
+    which = inverse.astype(np.int64, copy=False)
+    records.bulk(table.file, key[bulk], table.line[sel], which, tails, compact)
 
 
 def _count(records: Records, fixes: list[str], annotations: int) -> None:

@@ -42,7 +42,7 @@ import orjson
 from prelabel.errors import PayloadError
 from prelabel.model import Frame, Item
 from prelabel.tracks.hosted import drop_frames, frames_json, playback_chunks, unsampled
-from prelabel.tracks.plan import Plan, plan
+from prelabel.tracks.plan import plan
 from prelabel.tracks.rows import video_table
 from prelabel.tracks.timing import VideoSampling, sample_video
 from prelabel.writers.context import WriteContext
@@ -161,7 +161,7 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
         body["attachment"] = ctx.attachment(item)
     body["unique_id"] = task
     frame_pos = np.arange(len(frames), dtype=np.int64)
-    planned: Plan = plan(video_table(item), item, ctx, task, frame_pos, one_kind=True)
+    planned = plan(video_table(item), item, ctx, task, frame_pos, one_kind=True)
     chunks = playback_chunks(planned, frames, ctx, float(fps))
     ref = ctx.artifacts.add_chunks(artifact_name(task, ".json"), chunks)
     ctx.place(body, {"annotations": {"url": ref}})
