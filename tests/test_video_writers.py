@@ -20,6 +20,7 @@ from prelabel.writers.video import write_video_task, write_videoplayback_task
 
 CONFIGS = FIXTURES / "configs"
 CAMPUS = "motmetrics/data/TUD-Campus/test.txt"
+N_TRACKS = 13  # distinct ids in TUD-Campus/test.txt
 
 
 def campus(shared: Path, **kwargs: Any) -> Item:
@@ -217,3 +218,55 @@ def test_attribute_values_outside_choices_are_not_sent(tmp_path: Path) -> None:
     assert any(
         "'visibility'" in n and "not among the task's choices" in n for n in ctx.report.notes
     )
+
+
+# --- report.json: tracker ids -> annotation uuids ---------------------------------------------
+
+
+def converted(
+    tmp: Path, config: str, dataset: Any, **overrides: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """report.json and the one task body of a conversion through the pipeline."""
+    from prelabel.pipeline import convert
+
+    convert(dataset, load_config(CONFIGS / config, overrides), tmp / "out")
+    report = json.loads((tmp / "out" / "report.json").read_text())
+    (line,) = (tmp / "out" / "tasks.jsonl").read_text().splitlines()
+    return report, json.loads(line)["body"]
+
+
+def test_track_map_joins_mot_ids_to_hypothesis_uuids(shared: Path, tmp_path: Path) -> None:
+    path = shared / CAMPUS
+    ds = read_mot([str(path)], fps=25, image_size=(640, 480))
+    report, body = converted(tmp_path, "tracking_playback.toml", ds)
+    (task,) = report["tasks"]
+    hyp = json.loads(
+        (tmp_path / "out/artifacts" / body["hypothesis"]["annotations"]["url"][11:]).read_text()
+    )
+    rows = [line.split(",") for line in path.read_text().split()]
+    ids = {str(int(float(r[1]))) for r in rows}
+    assert {t["track_id"] for t in task["tracks"]} == ids and len(ids) == N_TRACKS
+    assert {t["uuid"] for t in task["tracks"]} == set(hyp)
+    for entry in task["tracks"]:
+        assert entry["source"] == "test.txt" and entry["run"] == 0
+        keys = [f["key"] for f in hyp[entry["uuid"]]["frames"]]
+        frames = sorted(
+            int(float(r[0])) - 1 for r in rows if str(int(float(r[1]))) == entry["track_id"]
+        )
+        assert keys == frames  # MOT frames are 1-based, keys 0-based
+
+
+def test_track_map_gives_each_run_of_a_split_kitti_track(tmp_path: Path) -> None:
+    ds = read_kitti([str(FIXTURES / "kitti/label_02/0000.txt")], fps=10, image_size=(1242, 375))
+    report, body = converted(tmp_path, "tracking_video.toml", ds, track_gaps="split")
+    (task,) = report["tasks"]
+    runs = sorted((t["track_id"], t["run"]) for t in task["tracks"])
+    assert runs == [("0", 0), ("1", 0), ("1", 1), ("2", 0)]  # pedestrian 1 misses frame 3
+    assert all(t["source"] == "0000.txt" for t in task["tracks"])
+    by_uuid = {t["uuid"]: t for t in task["tracks"]}
+    frames = body["base_annotations"]["annotations"]
+    for number, frame in enumerate(frames):
+        for ann in frame["annotations"]:
+            entry = by_uuid[ann["uuid"]]
+            assert entry["run"] == (1 if entry["track_id"] == "1" and number > 3 else 0)
+    assert len({a["uuid"] for f in frames for a in f["annotations"]}) == len(by_uuid)

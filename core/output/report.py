@@ -111,6 +111,9 @@ class Report:
     artifacts: int = 0
     # one entry per task written: unique_id, item key, image size (validate needs the size)
     task_items: list[dict[str, Any]] = field(default_factory=list)
+    # per video task (unique_id): which tracker track became which annotation uuid, as
+    # report.json's tasks[].tracks: {"source", "track_id", "uuid", "run"} each
+    track_maps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     spool: Path | None = None
     _outcomes: Counter[str] = field(default_factory=Counter)
     _reasons: Counter[str] = field(default_factory=Counter)
@@ -264,8 +267,12 @@ class Report:
             "fixes_by_kind": self.fix_kinds(),
             "iou": self.iou_summary(),
             "notes": self.notes,
-            "tasks": self.task_items,
+            "tasks": [self._task(t) for t in self.task_items],
         }
+
+    def _task(self, item: dict[str, Any]) -> dict[str, Any]:
+        tracks = self.track_maps.get(str(item.get("unique_id")))
+        return item if tracks is None else {**item, "tracks": tracks}
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.header(), "objects": list(self.iter_records())}

@@ -139,6 +139,19 @@ def _keys(table: TrackTable, rows: IntArray, obj: IntArray) -> tuple[IntArray, I
     return key, key - len(rows)
 
 
+def track_map(plan_: Plan) -> list[dict[str, Any]]:
+    """Which tracker track (and run) each object of the task is, and its annotation uuid:
+    report.json's ``tasks[].tracks`` (untracked rows and objects with nothing sent left out)."""
+    obj = plan_.obj
+    sent = obj[np.r_[True, obj[1:] != obj[:-1]]] if len(obj) else obj
+    refs, uuids = plan_.objects.refs, plan_.objects.uuids
+    return [
+        {"source": ref.source, "track_id": ref.track_id, "uuid": uuids[o], "run": ref.run}
+        for o in sent.tolist()
+        if (ref := refs[o]) is not None
+    ]
+
+
 # --- targets and fits ---------------------------------------------------------------------
 
 

@@ -42,7 +42,7 @@ import orjson
 from prelabel.errors import PayloadError
 from prelabel.model import Frame, Item
 from prelabel.tracks.hosted import drop_frames, frames_json, playback_chunks, unsampled
-from prelabel.tracks.plan import plan
+from prelabel.tracks.plan import plan, track_map
 from prelabel.tracks.rows import video_table
 from prelabel.tracks.timing import VideoSampling, sample_video
 from prelabel.writers.context import WriteContext
@@ -129,6 +129,7 @@ def write_video_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     frame_pos[[f.index for f in unique]] = np.arange(len(unique))
     table = drop_frames(video_table(item), frame_pos < len(frames), unsampled(frames), ctx, task)
     planned = plan(table, item, ctx, task, frame_pos)
+    ctx.report.track_maps[task] = track_map(planned)
     data = frames_json(planned, used, frame_pos, ctx)
     if ctx.config.prelabel.prelabel_as == "base_annotations":
         ctx.place(body, {"annotations": orjson.loads(data)})
@@ -162,6 +163,7 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     body["unique_id"] = task
     frame_pos = np.arange(len(frames), dtype=np.int64)
     planned = plan(video_table(item), item, ctx, task, frame_pos, one_kind=True)
+    ctx.report.track_maps[task] = track_map(planned)
     chunks = playback_chunks(planned, frames, ctx, float(fps))
     ref = ctx.artifacts.add_chunks(artifact_name(task, ".json"), chunks)
     ctx.place(body, {"annotations": {"url": ref}})
