@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +271,32 @@ def test_track_map_gives_each_run_of_a_split_kitti_track(tmp_path: Path) -> None
             entry = by_uuid[ann["uuid"]]
             assert entry["run"] == (1 if entry["track_id"] == "1" and number > 3 else 0)
     assert len({a["uuid"] for f in frames for a in f["annotations"]}) == len(by_uuid)
+
+
+# --- videoplayback with a time window --------------------------------------------------------
+
+
+def test_playback_time_window_keeps_the_task_grid(shared: Path, tmp_path: Path) -> None:
+    """start_time 1 s, duration 1 s, 5 fps on a 25 fps sequence: the task frames are source
+    frames 25, 30, 35, 40, 45; keys and timestamps name the source frame (index, index / fps);
+    every other row is dropped, outside the window or between samples, and says which."""
+    cfg = load_config(CONFIGS / "tracking_playback.toml", {})
+    params = {**cfg.params, "start_time": 1, "duration_time": 1, "frame_rate": 5}
+    ctx = WriteContext(
+        TaskConfig(cfg.task_type, params, cfg.prelabel, cfg.limits),
+        Report(),
+        ArtifactStore(tmp_path / "artifacts"),
+    )
+    body = write_videoplayback_task(campus(shared), ctx)
+    hyp = artifact(ctx, body["hypothesis"]["annotations"]["url"])
+    frames = [f for obj in hyp.values() for f in obj["frames"]]
+    assert {f["key"] for f in frames} == {25, 30, 35, 40, 45}
+    assert all(f["timestamp"] == pytest.approx(f["key"] / 25) for f in frames)
+    balanced(ctx.report, 222)
+    rows = [row for r in ctx.report.records for row in expand_record(r.as_dict())]
+    reasons = Counter(str(r.get("reason")).split(":")[0] for r in rows if r["outcome"] == "dropped")
+    assert reasons["outside the task's time window"] > 0 and reasons["not a task frame"] > 0
+    assert sum(reasons.values()) + len(frames) == 222
+    assert any("5 task frames at 5 fps in 1s..2s" in n for n in ctx.report.notes)
+    outside = next(r["reason"] for r in rows if "window" in str(r.get("reason")))
+    assert outside.endswith("is outside 1s..2s")

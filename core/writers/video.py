@@ -40,11 +40,12 @@ import numpy as np
 import orjson
 
 from prelabel.errors import PayloadError
-from prelabel.model import Frame, Item
+from prelabel.model import Frame, Item, TrackTable
 from prelabel.tracks.hosted import drop_frames, frames_json, playback_chunks, unsampled
+from prelabel.tracks.keys import frame_numbers
 from prelabel.tracks.plan import plan, track_map
 from prelabel.tracks.rows import video_table
-from prelabel.tracks.timing import VideoSampling, sample_video
+from prelabel.tracks.timing import VideoSampling, sample_video, time_window
 from prelabel.writers.context import WriteContext
 
 
@@ -106,6 +107,28 @@ def task_frames(item: Item, ctx: WriteContext, body: dict[str, Any]) -> Sequence
     return [frames[i] for i in picked]
 
 
+def in_window(
+    item: Item, table: TrackTable, ctx: WriteContext, task: str, fps: float
+) -> TrackTable:
+    """The rows a videoplayback task with a time window (``start_time`` / ``duration_time``)
+    takes: those on the task's ``frame_rate`` grid inside it; the others are dropped."""
+    params = ctx.config.params
+    if "start_time" not in params and "duration_time" not in params:
+        return table
+    where = f"item {item.key}"
+    sampling = VideoSampling.from_params(params, where=where)
+    frames = need_video(item)
+    window = time_window(frame_numbers(frames).tolist(), fps, sampling)
+    end = "the end" if window.end is None else f"{window.end:g}s"
+    ctx.report.note(
+        f"{item.key}: {window.picked} task frames at {sampling.frame_rate:g} fps in "
+        f"{window.start:g}s..{end} from {len(frames)} source frames at {fps:g} fps (nearest "
+        "source frame, halves up)"
+    )
+    keep = np.array(window.keep, dtype=bool).reshape(-1)
+    return drop_frames(table, keep, window.reasons, ctx, task)
+
+
 def artifact_name(task: str, suffix: str) -> str:
     return "hypothesis/" + re.sub(r"[^A-Za-z0-9._-]+", "_", task).strip("_") + suffix
 
@@ -155,14 +178,16 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
             location=f"item {item.key}",
         )
     body = body_params(ctx)
+    table = video_table(item)
     if attachment_type(ctx, "video") == "image":
         body["attachments"] = frame_urls(item, ctx)
         body["attachment_type"] = "image"
     else:
         body["attachment"] = ctx.attachment(item)
+        table = in_window(item, table, ctx, task, float(fps))
     body["unique_id"] = task
     frame_pos = np.arange(len(frames), dtype=np.int64)
-    planned = plan(video_table(item), item, ctx, task, frame_pos, one_kind=True)
+    planned = plan(table, item, ctx, task, frame_pos, one_kind=True)
     ctx.report.track_maps[task] = track_map(planned)
     chunks = playback_chunks(planned, frames, ctx, float(fps))
     ref = ctx.artifacts.add_chunks(artifact_name(task, ".json"), chunks)
