@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,42 @@ def test_playback_time_window_keeps_the_task_grid(shared: Path, tmp_path: Path) 
     assert any("5 task frames at 5 fps in 1s..2s" in n for n in ctx.report.notes)
     outside = next(r["reason"] for r in rows if "window" in str(r.get("reason")))
     assert outside.endswith("is outside 1s..2s")
+
+
+def test_a_playback_object_keeps_one_geometry(tmp_path: Path) -> None:
+    """A track that is a box on one frame and a polygon on the next: videoannotation sends
+    both; a videoplayback object has one geometry, so the polygon frame is dropped with the
+    reason (never recorded as sent and left out)."""
+    from prelabel.config.limits import GeometryLimits
+    from prelabel.model import Box, Frame, Instance, Polygon, SourceRef
+
+    def item() -> Item:
+        shapes = [Box(10, 10, 20, 20), Polygon.from_ring([(12, 10), (30, 12), (20, 30)])]
+        frames = [
+            Frame(i, i, [Instance("car", g, SourceRef("t.json", f"ann[{i}]"), track_id="1")])
+            for i, g in enumerate(shapes)
+        ]
+        return Item("clip", {"sequence": "clip"}, 100, 100, frames=frames, fps=10)
+
+    cfg = load_config(CONFIGS / "tracking_playback.toml", {})
+    car = frozenset({"car"})
+    limits = {k: GeometryLimits(kind=k, labels=car) for k in ("box", "polygon")}
+    cfg = replace(cfg, limits=replace(cfg.limits, geometries=limits))
+    ctx = WriteContext(cfg, Report(), ArtifactStore(tmp_path / "vpa"))
+    body = write_videoplayback_task(item(), ctx)
+    (obj,) = artifact(ctx, body["hypothesis"]["annotations"]["url"]).values()
+    assert obj["geometry"] == "box" and [f["key"] for f in obj["frames"]] == [0]
+    (dropped,) = [r for r in ctx.report.records if r.outcome == "dropped"]
+    assert (
+        dropped.reason == "mixed geometry: a polygon on a track sent as a box (its first frame's)"
+    )
+    balanced(ctx.report, 2)
+    options = cfg.prelabel.updated(
+        {"attachment_url": "https://x/{frame}.jpg", "prelabel_as": "base_annotations"}
+    )
+    params = {**cfg.params, "attachment_type": "image"}
+    video = replace(cfg, task_type="videoannotation", params=params, prelabel=options)
+    vctx = WriteContext(video, Report(), ArtifactStore(tmp_path / "va"))
+    frames = write_video_task(item(), vctx)["base_annotations"]["annotations"]
+    assert [a["type"] for f in frames for a in f["annotations"]] == ["box", "polygon"]
+    balanced(vctx.report, 2)
