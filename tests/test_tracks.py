@@ -450,3 +450,21 @@ def test_frame_range_is_lazy_on_the_columnar_path(shared: Path, tmp_path: Path) 
     stamps = frames.timestamps
     assert stamps is not None and [f.timestamp for f in made] == stamps.tolist()
     assert frames[3] is made[3] and frames[-1].index == len(frames) - 1
+
+
+@pytest.mark.parametrize("config", ["vpa", "vpa-polygon", "vpa-attributes-split"])
+def test_hosted_json_in_small_chunks_is_the_same(
+    config: str, shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A million rows are written a chunk of whole objects at a time: many tiny chunks give
+    the same bytes as one."""
+    from prelabel.tracks import hosted
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "many").mkdir()
+    whole = run("stadtmitte-test", CONFIGS[config], tmp_path / "one", shared)
+    monkeypatch.setattr(hosted, "ROWS", 7)
+    parts = run("stadtmitte-test", CONFIGS[config], tmp_path / "many", shared)
+    assert isinstance(whole, dict) and parts == whole
+    (name,) = [k for k in whole if k.startswith("artifacts/")]
+    assert len(json.loads(whole[name])) > 7

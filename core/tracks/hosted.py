@@ -150,7 +150,7 @@ def playback_chunks(
         if plan_.shapes:
             assert stamps is not None
             entries = _put(entries, *_playback_shapes(plan_, part, attributes, ctx, base, stamps))
-        yield (b"{" if n == 0 else b",") + _playback_part(plan_, openings, entries, part)
+        yield (b"{" if n == 0 else b"") + _playback_part(plan_, openings, entries, part)
     yield b"}"
 
 
