@@ -8,8 +8,9 @@ every row's attributes, when the task takes some) are written one by one with
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -143,14 +144,14 @@ def playback_chunks(
     starts = np.flatnonzero(np.r_[True, plan_.obj[1:] != plan_.obj[:-1]])
     at = np.searchsorted(starts, np.arange(ROWS, len(plan_.rows), ROWS))
     bounds = [*sorted({0, *starts[at[at < len(starts)]].tolist()}), len(plan_.rows)]
-    stamps, _ = frame_times(frames, fps) if plan_.shapes else (None, None)
+    shapes = None
+    if plan_.shapes:
+        shapes = functools.partial(_playback_shapes, plan_, ctx, base, frame_times(frames, fps)[0])
     for n, (a, b) in enumerate(itertools.pairwise(bounds)):
         part = slice(a, b)
-        entries = _playback_entries(plan_, heads, part, attributes)
-        if plan_.shapes:
-            assert stamps is not None
-            entries = _put(entries, *_playback_shapes(plan_, part, attributes, ctx, base, stamps))
-        yield (b"{" if n == 0 else b"") + _playback_part(plan_, openings, entries, part)
+        yield (b"{" if n == 0 else b"") + _playback_part(
+            plan_, heads, openings, part, attributes, shapes
+        )
     yield b"}"
 
 
@@ -167,27 +168,52 @@ def _openings(plan_: Plan) -> pl.Series:
     )
 
 
-def _playback_entries(
-    plan_: Plan, heads: pl.Series, part: slice, attributes: list[dict[str, Any]] | None
-) -> pl.Series:
-    """Each row's frame entry ``{"key":..,"timestamp":..,"left":..}`` without its ``}``."""
-    rows = plan_.rows[part]
-    frame, parts = _box_frame(plan_, rows)
-    frame = frame.with_columns(head=heads.gather(plan_.table.frame[rows]))
-    parts = [pl.col("head"), *parts]
+def _playback_part(
+    plan_: Plan,
+    heads: pl.Series,
+    openings: pl.Series,
+    part: slice,
+    attributes: list[dict[str, Any]] | None,
+    shapes: Callable[[slice, list[dict[str, Any]] | None], tuple[list[int], list[str]]] | None,
+) -> bytes:
+    """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part``.
+
+    Rows are in object order, so each row's text is its frame entry ``{"key":..,
+    "timestamp":..,"left":..}`` led by the object's opening (first row) or a comma, and
+    closed by ``]}`` on the object's last row: one concatenation, no grouping.
+    """
+    rows, obj = plan_.rows[part], plan_.obj[part]
+    n = len(obj)
+    first = np.flatnonzero(np.r_[True, obj[1:] != obj[:-1]])
+    last = np.r_[first[1:] - 1, n - 1]
+    opening = openings.gather(obj[first])
+    if part.start == 0:  # the file's first object: no comma before it
+        opening = opening.scatter(0, opening[0][1:])
+    frame, entry = _box_frame(plan_, rows)
+    frame = frame.with_columns(
+        head=heads.gather(plan_.table.frame[rows]),
+        lead=pl.select(pl.repeat(",", n, dtype=pl.String)).to_series().scatter(first, opening),
+        trail=pl.select(pl.repeat("}", n, dtype=pl.String)).to_series().scatter(last, "}]}"),
+    )
+    entry = [pl.col("head"), *entry]
     if attributes is not None:
-        frame = frame.with_columns(attrs=_attribute_texts(attributes[part], len(rows)))
-        parts.append(pl.col("attrs"))
-    return _text(frame, parts)
+        frame = frame.with_columns(attrs=_attribute_texts(attributes[part], n))
+        entry.append(pl.col("attrs"))
+    if shapes is not None:  # rows sent as another geometry: their entries put in place
+        frame = frame.with_columns(entry=_put(_text(frame, entry), *shapes(part, attributes)))
+        entry = [pl.col("entry")]
+    text = pl.concat_str([pl.col("lead"), *entry, pl.col("trail")]).str.join("")
+    data: bytes = frame.select(text).to_series().cast(pl.Binary).item()
+    return data
 
 
 def _playback_shapes(
     plan_: Plan,
-    part: slice,
-    attributes: list[dict[str, Any]] | None,
     ctx: Context,
     base: int,
     stamps: FloatArray,
+    part: slice,
+    attributes: list[dict[str, Any]] | None,
 ) -> tuple[list[int], list[str]]:
     """Positions in ``part`` and frame entries of the rows sent as another geometry."""
     at: list[int] = []
@@ -206,28 +232,6 @@ def _playback_shapes(
         at.append(k)
         values.append(orjson.dumps(entry).decode()[:-1])
     return at, values
-
-
-def _playback_part(plan_: Plan, openings: pl.Series, entries: pl.Series, part: slice) -> bytes:
-    """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part``.
-
-    Rows are in object order, so each row's text is its frame entry led by the object's
-    opening (first row) or a comma, and closed by ``]}`` on the object's last row: one
-    concatenation, no grouping.
-    """
-    obj = plan_.obj[part]
-    n = len(obj)
-    first = np.flatnonzero(np.r_[True, obj[1:] != obj[:-1]])
-    last = np.r_[first[1:] - 1, n - 1]
-    opening = openings.gather(obj[first])
-    if part.start == 0:  # the file's first object: no comma before it
-        opening = opening.scatter(0, opening[0][1:])
-    lead = pl.select(pl.repeat(",", n, dtype=pl.String)).to_series().scatter(first, opening)
-    trail = pl.select(pl.repeat("}", n, dtype=pl.String)).to_series().scatter(last, "}]}")
-    frame = pl.DataFrame({"lead": lead, "entry": entries, "trail": trail})
-    text = pl.concat_str([pl.col("lead"), pl.col("entry"), pl.col("trail")]).str.join("")
-    data: bytes = frame.select(text).to_series().cast(pl.Binary).item()
-    return data
 
 
 def _frame_heads(frames: Sequence[Frame], base: int, fps: float) -> pl.Series:
