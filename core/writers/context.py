@@ -12,7 +12,6 @@ from typing import Any
 from prelabel.config.limits import GeometryLimits, TargetKind
 from prelabel.config.load import TaskConfig
 from prelabel.errors import LimitViolation, PayloadError
-from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy, Fitted
 from prelabel.model import Instance, Item, SourceRef
 from prelabel.output.report import Report
@@ -195,6 +194,8 @@ class WriteContext:
 
     def fit(self, instance: Instance, target: TargetKind, item: Item, task: str) -> Fitted:
         """Fit one instance to ``target`` and record its outcome in the report."""
+        from prelabel.fit.engine import fit_geometry  # shapely and OpenCV load on first use
+
         limits = self.config.limits.geometries[target]
         bounds = self.config.limits.bounds(item.width, item.height)
         try:
