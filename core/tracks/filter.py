@@ -21,6 +21,8 @@ BoolArray = npt.NDArray[np.bool_]
 def appearance(table: TrackTable, frame_pos: IntArray | None = None) -> IntArray:
     """Row indices by frame (or by ``frame_pos`` of each frame), then in table order."""
     key = table.frame if frame_pos is None else frame_pos[table.frame]
+    if not len(key) or bool((key[1:] >= key[:-1]).all()):  # a file in frame order
+        return np.arange(len(key), dtype=np.int64)
     out: IntArray = np.argsort(key, kind="stable").astype(np.int64)
     return out
 

@@ -50,9 +50,8 @@ def uuid_texts(prefix: tuple[str, ...], names: list[str]) -> list[str]:
     raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 20)[:, :16].copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    hx = raw.tobytes().hex()
-    return [
-        f"{hx[i : i + 8]}-{hx[i + 8 : i + 12]}-{hx[i + 12 : i + 16]}-{hx[i + 16 : i + 20]}-"
-        f"{hx[i + 20 : i + 32]}"
-        for i in range(0, len(hx), 32)
-    ]
+    hx = np.frombuffer(raw.tobytes().hex().encode(), dtype=np.uint8).reshape(-1, 32)
+    text = np.full((len(hx), 37), ord("-"), dtype=np.uint8)  # 8-4-4-4-12 hex digits, a pad
+    text[:, [*range(8), *range(9, 13), *range(14, 18), *range(19, 23), *range(24, 36)]] = hx
+    joined = text.tobytes().decode()
+    return [joined[i : i + 36] for i in range(0, len(joined), 37)]

@@ -43,7 +43,7 @@ def group(
     table: TrackTable, item: Item, report: Report, frame_pos: IntArray, *, split: bool
 ) -> Objects:
     """The objects of ``table`` (rows ordered by ``frame_pos`` of their frames), notes made."""
-    rows, t_rank, ids, first, singles = _track_order(table, frame_pos)
+    rows, t_rank, ids, singles = _track_order(table, frame_pos)
     if not len(rows):
         return _singles(table, item, singles, Objects(rows, rows, [], [], []))
     same = t_rank[1:] == t_rank[:-1]
@@ -64,7 +64,7 @@ def group(
         TrackRef(f, t, n) for f, t, n in zip(files, tids, runs, strict=True)
     ]
     obj_labels = [labels[t] for t in t_rank[heads].tolist()]
-    _note_gaps(table, ids[np.argsort(first, kind="stable")], gap, t_rank, item, report, split)
+    _note_gaps(table, ids, gap, t_rank, item, report, split)
     del t_rank, gap
     obj: IntArray = np.cumsum(new_obj, dtype=np.int64)
     obj -= 1
@@ -73,23 +73,37 @@ def group(
 
 def _track_order(
     table: TrackTable, frame_pos: IntArray
-) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     """Tracked rows by track (first appearance), then frame; each one's track rank; the
-    sorted track ids and their first row; the untracked rows in appearance order. Arrays
-    are freed as soon as they are spent (a million rows: 8 MB each)."""
+    track ids by rank; the untracked rows in appearance order. Arrays are freed as soon
+    as they are spent (a million rows: 8 MB each)."""
     order = appearance(table, frame_pos)
     mask = table.track[order] >= 0
     tracked, singles = order[mask], order[~mask]
     del order, mask
+    if not len(tracked):
+        return tracked, tracked, tracked, singles
     track = table.track[tracked]
-    ids, first = np.unique(track, return_index=True)
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(ids))
-    t_rank = rank[np.searchsorted(ids, track)]
+    by_id = _stable_order(track)  # rows of one id together, each id's in appearance order
+    ids = track[by_id]
     del track
-    perm = np.lexsort((frame_pos[table.frame[tracked]], t_rank))
-    rows, t_rank = tracked[perm], t_rank[perm]
-    return rows.astype(np.int64, copy=False), t_rank, ids, first, singles
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ids = ids[starts]
+    rank = np.argsort(by_id[starts], kind="stable")  # ids by their first row
+    sizes = np.diff(np.r_[starts, len(by_id)])[rank]
+    begin = np.cumsum(sizes) - sizes  # where each id's rows go, in rank order
+    at = np.repeat(starts[rank] - begin, sizes) + np.arange(len(by_id))
+    rows: IntArray = tracked[by_id[at]].astype(np.int64, copy=False)
+    t_rank: IntArray = np.repeat(np.arange(len(rank), dtype=np.int64), sizes)
+    return rows, t_rank, ids[rank], singles
+
+
+def _stable_order(values: IntArray) -> IntArray:
+    """A stable argsort of non-negative ids (a radix sort when they span under 2**16)."""
+    if len(values) and int(values.max()) - int(values.min()) < 1 << 16:
+        values = (values - values.min()).astype(np.uint16)
+    out: IntArray = np.argsort(values, kind="stable")
+    return out
 
 
 def _run_numbers(gap: BoolArray, starts: IntArray, rows: IntArray) -> IntArray:

@@ -464,10 +464,15 @@ def _converted(
         records.text(int(key[p]), line)
         _count(records, fixes, n)
     plain = alive & ~flagged
-    every = bool(plain.all())  # the common case: no index copies
-    bulk: Any = slice(None) if every else np.flatnonzero(plain)
+    if table.objects is None:  # a file's rows: their records go by line, so take them so
+        bulk: Any = _table_order(rows[plain], len(table))
+        sel = bulk
+        key = table.line
+    else:
+        every = bool(plain.all())  # the common case: no index copies
+        bulk = slice(None) if every else np.flatnonzero(plain)
+        sel = rows if every else rows[bulk]
     del plain
-    sel = rows if every else rows[bulk]
     if not len(sel):
         return
     combo = table.label[sel].astype(np.int64)
@@ -499,6 +504,14 @@ def _converted(
         records.annotations += n * n_rows
     which = inverse.astype(np.int64, copy=False)
     records.bulk(table.file, key[bulk], table.line[sel], which, tails, compact)
+
+
+def _table_order(rows: IntArray, n: int) -> IntArray:
+    """``rows`` (distinct table rows) in table order, without a sort."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    out: IntArray = np.flatnonzero(mask)
+    return out
 
 
 def _count(records: Records, fixes: list[str], annotations: int) -> None:

@@ -164,14 +164,21 @@ class Records:
 
     def _sorted(self) -> tuple[IntArray, IntArray]:
         """Every record's line (-1: a whole text) and text index, in key order."""
-        if len(self.keys) == 1 and not self.one_keys and _ascending(self.keys[0]):
-            lines, which = self.lines[0], self.which[0]  # one bulk run in order: no sort
+        one_keys = np.array(self.one_keys, dtype=np.int64)
+        one_which = np.array(self.one_texts, dtype=np.int64)
+        if len(self.keys) == 1 and _ascending(self.keys[0]):
+            # one bulk run in order (a file's rows by line): the few whole texts go in
+            # between, no sort of the bulk
+            order = np.argsort(one_keys, kind="stable")
+            at = np.searchsorted(self.keys[0], one_keys[order], side="right")
+            lines = np.insert(self.lines[0], at, -1)
+            which = np.insert(self.which[0], at, one_which[order])
         else:
-            keys = np.concatenate([*self.keys, np.array(self.one_keys, dtype=np.int64)])
+            keys = np.concatenate([*self.keys, one_keys])
             order = np.argsort(keys, kind="stable")
             del keys
-            lines = np.concatenate([*self.lines, np.full(len(self.one_keys), -1, np.int64)])
-            which = np.concatenate([*self.which, np.array(self.one_texts, dtype=np.int64)])
+            lines = np.concatenate([*self.lines, np.full(len(one_keys), -1, np.int64)])
+            which = np.concatenate([*self.which, one_which])
             lines, which = lines[order], which[order]
         self.keys, self.lines, self.which, self.one_keys, self.one_texts = [], [], [], [], []
         return lines, which
