@@ -151,8 +151,11 @@ def command(kind: str, mot: Path, tmp: Path, baseline: Path) -> list[str]:
 
 def measure(cmd: list[str]) -> None:
     """Wrapper process: run ``cmd`` as the only child; print its seconds and peak RSS (MB)."""
+    # like an installed package (pip writes .pyc files), this checkout's modules load from
+    # bytecode: an environment that forbids writing it would charge them a compile per run
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t0
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr}")

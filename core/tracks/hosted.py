@@ -62,25 +62,7 @@ def unsampled(frames: Sequence[Frame]) -> list[str]:
     ]
 
 
-# --- attributes -------------------------------------------------------------------------------
-
-
-def _attributes(plan_: Plan, ctx: Context) -> list[dict[str, Any]] | None:
-    """The attributes sent with each row to send (None when no row sends any), asked of
-    the writer row by row in send order; the writer's note when none is defined."""
-    table = plan_.table
-    if not len(plan_.rows):
-        return None
-    scored = not bool(np.isnan(table.score).all())
-    if table.objects is None and not ctx.sends_attributes(list(table.attributes), scored=scored):
-        if table.attributes:  # what the writer says when it leaves attributes out
-            ctx.attributes(table.row_attributes(int(plan_.rows[0])))
-        return None
-    out = [
-        ctx.attributes(table.row_attributes(r), score=table.row_score(r))
-        for r in plan_.rows.tolist()
-    ]
-    return out if any(out) else None
+# --- attributes ---------------------------------------------------------------------------
 
 
 def _attribute_texts(attributes: list[dict[str, Any]] | None, n: int) -> pl.Series:
@@ -137,7 +119,7 @@ def playback_chunks(
     if not len(plan_.rows):
         yield b"{}"
         return
-    attributes = _attributes(plan_, ctx)
+    attributes = plan_.attributes
     base = ctx.config.prelabel.frame_key_base
     heads = _frame_heads(frames, base, fps)
     openings = _openings(plan_)
@@ -147,11 +129,16 @@ def playback_chunks(
     shapes = None
     if plan_.shapes:
         shapes = functools.partial(_playback_shapes, plan_, ctx, base, frame_times(frames, fps)[0])
-    for n, (a, b) in enumerate(itertools.pairwise(bounds)):
-        part = slice(a, b)
-        yield (b"{" if n == 0 else b"") + _playback_part(
-            plan_, heads, openings, part, attributes, shapes
-        )
+    parts = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+    batch = max(1, min(4, pl.thread_pool_size()))  # chunks made side by side
+    yield b"{"
+    for n in range(0, len(parts), batch):
+        texts = [
+            _playback_part(plan_, heads, openings, part, attributes, shapes)
+            for part in parts[n : n + batch]
+        ]
+        for text in pl.collect_all(texts):
+            yield text.to_series().cast(pl.Binary).item()
     yield b"}"
 
 
@@ -175,8 +162,9 @@ def _playback_part(
     part: slice,
     attributes: list[dict[str, Any]] | None,
     shapes: Callable[[slice, list[dict[str, Any]] | None], tuple[list[int], list[str]]] | None,
-) -> bytes:
-    """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part``.
+) -> pl.LazyFrame:
+    """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part`` (to
+    collect: a few chunks are made at once, one a thread).
 
     Rows are in object order, so each row's text is its frame entry ``{"key":..,
     "timestamp":..,"left":..}`` led by the object's opening (first row) or a comma, and
@@ -191,7 +179,7 @@ def _playback_part(
         opening = opening.scatter(0, opening[0][1:])
     frame, entry = _box_frame(plan_, rows)
     frame = frame.with_columns(
-        head=heads.gather(plan_.table.frame[rows]),
+        head=heads.gather(plan_.frame[rows]),
         lead=pl.select(pl.repeat(",", n, dtype=pl.String)).to_series().scatter(first, opening),
         trail=pl.select(pl.repeat("}", n, dtype=pl.String)).to_series().scatter(last, "}]}"),
     )
@@ -203,8 +191,7 @@ def _playback_part(
         frame = frame.with_columns(entry=_put(_text(frame, entry), *shapes(part, attributes)))
         entry = [pl.col("entry")]
     text = pl.concat_str([pl.col("lead"), *entry, pl.col("trail")]).str.join("")
-    data: bytes = frame.select(text).to_series().cast(pl.Binary).item()
-    return data
+    return frame.lazy().select(text)
 
 
 def _playback_shapes(
@@ -222,7 +209,7 @@ def _playback_shapes(
         if r not in plan_.shapes:
             continue
         kind, geometry = plan_.shapes[r]
-        f = int(plan_.table.frame[r])
+        f = int(plan_.frame[r])
         entry: dict[str, Any] = {"key": f + base, "timestamp": round(float(stamps[f]), 6)}
         fields = geometry_fields(geometry, integer_pixels=_integer(ctx, kind))
         fields.pop("type")
@@ -259,10 +246,9 @@ def _frame_heads(frames: Sequence[Frame], base: int, fps: float) -> pl.Series:
 
 def frames_json(plan_: Plan, used: Sequence[Frame], frame_pos: IntArray, ctx: Context) -> bytes:
     """The videoannotation per-frame list: one ``{"annotations": [...]}`` per task frame."""
-    table = plan_.table
     by_frame: dict[int, str] = {}
     if len(plan_.rows):
-        attributes = _attributes(plan_, ctx)
+        attributes = plan_.attributes
         objects = plan_.objects
         suffix = [
             ',"label":' + _json(objects.labels[o]) + ',"uuid":' + _json(objects.uuids[o])
@@ -275,8 +261,9 @@ def frames_json(plan_: Plan, used: Sequence[Frame], frame_pos: IntArray, ctx: Co
         )
         parts = [pl.lit('{"type":"box",'), *parts, pl.col("tail"), pl.col("attrs"), pl.lit("}")]
         entries = _put(_text(cols, parts), *_annotations(plan_, attributes, ctx))
-        order = np.argsort(frame_pos[table.frame[plan_.rows]], kind="stable")
-        frame = pl.DataFrame({"frame": table.frame[plan_.rows], "e": entries})[order]
+        frame_of = plan_.frame[plan_.rows]
+        order = np.argsort(frame_pos[frame_of], kind="stable")
+        frame = pl.DataFrame({"frame": frame_of, "e": entries})[order]
         grouped = frame.group_by("frame", maintain_order=True).agg(pl.col("e").str.join(","))
         by_frame = dict(zip(grouped["frame"].to_list(), grouped["e"].to_list(), strict=True))
     lists = ['{"annotations":[' + by_frame.get(f.index, "") + "]}" for f in used]

@@ -61,7 +61,8 @@ class Plan:
     kinds: list[str]  # the geometry of each object (its first row's)
     fit: BoxFit  # fitted boxes, by table row
     shapes: dict[int, tuple[TargetKind, Geometry]]  # rows sent as another geometry
-    table: TrackTable
+    frame: IntArray  # the frame of each table row
+    attributes: list[dict[str, Any]] | None  # per row to send (None: no row sends any)
 
 
 @dataclass(slots=True)
@@ -125,7 +126,25 @@ def plan(
     shapes = {
         int(rows[p]): (fits.kinds[p], f.geometries[0]) for p, f in fits.shaped.items() if sent[p]
     }
-    return Plan(rows[sent], obj[sent], objects, kinds, fits.fit, shapes, table)
+    if not sent.all():
+        rows, obj = rows[sent], obj[sent]
+    objects.rows = objects.obj = rows[:0]  # the plan's own arrays replace them (8 MB each)
+    attributes = _attributes(table, rows, ctx)
+    return Plan(rows, obj, objects, kinds, fits.fit, shapes, table.frame, attributes)
+
+
+def _attributes(table: TrackTable, rows: IntArray, ctx: Context) -> list[dict[str, Any]] | None:
+    """The attributes sent with each row to send (None when no row sends any), asked of
+    the writer row by row in send order; the writer's note when none is defined."""
+    if not len(rows):
+        return None
+    scored = not bool(np.isnan(table.score).all())
+    if table.objects is None and not ctx.sends_attributes(list(table.attributes), scored=scored):
+        if table.attributes:  # what the writer says when it leaves attributes out
+            ctx.attributes(table.row_attributes(int(rows[0])))
+        return None
+    out = [ctx.attributes(table.row_attributes(r), score=table.row_score(r)) for r in rows.tolist()]
+    return out if any(out) else None
 
 
 def _keys(table: TrackTable, rows: IntArray, obj: IntArray) -> tuple[IntArray, IntArray]:

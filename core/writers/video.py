@@ -5,7 +5,8 @@ Both read only the model: a video :class:`~prelabel.model.Item` whose rows are a
 instances on its frames), rows with a track id forming objects (rows without one are
 one-frame objects). The track engine (``prelabel.tracks``) fits every row to the task's
 ``box`` (or other) geometry, records it in the report exactly once and writes the JSON;
-these writers add the task's params, attachments and frame sampling.
+these writers add the task's params, attachments and frame sampling. They consume the item's
+rows (fitted boxes are written into its columns, and the table is let go once planned).
 
 videoannotation (scale-api.md §4.1)
     [DOC] the response file is a list with one ``{"annotations": [...]}`` per task frame, the
@@ -152,6 +153,8 @@ def write_video_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     frame_pos[[f.index for f in unique]] = np.arange(len(unique))
     table = drop_frames(video_table(item), frame_pos < len(frames), unsampled(frames), ctx, task)
     planned = plan(table, item, ctx, task, frame_pos)
+    del table
+    item.tracks = None  # the writer is the rows' last reader: free them
     ctx.report.track_maps[task] = track_map(planned)
     data = frames_json(planned, used, frame_pos, ctx)
     if ctx.config.prelabel.prelabel_as == "base_annotations":
@@ -188,6 +191,8 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     body["unique_id"] = task
     frame_pos = np.arange(len(frames), dtype=np.int64)
     planned = plan(table, item, ctx, task, frame_pos, one_kind=True)
+    del table
+    item.tracks = None  # the writer is the rows' last reader: free them
     ctx.report.track_maps[task] = track_map(planned)
     chunks = playback_chunks(planned, frames, ctx, float(fps))
     ref = ctx.artifacts.add_chunks(artifact_name(task, ".json"), chunks)
