@@ -108,7 +108,8 @@ def filter_table(filt: LabelFilter, table: TrackTable, task: str) -> TrackTable:
     out = table if keep.all() else table.take(keep)
     out.label = new_code[out.label].astype(np.int32)
     out.labels = new_labels
-    filt.seen.setdefault("box", set()).update(new_labels[c] for c in np.unique(out.label))
+    used = np.flatnonzero(np.bincount(out.label, minlength=len(new_labels)))
+    filt.seen.setdefault("box", set()).update(new_labels[c] for c in used.tolist())
     out = _top_k(filt, out, task, records, 2 * n)
     records.flush(filt.report)
     return out

@@ -174,7 +174,7 @@ def _note_gaps(
     report: Report,
     split: bool,
 ) -> None:
-    gappy = ids[np.unique(t_rank[gap])] if gap.any() else ids[:0]
+    gappy = ids[np.flatnonzero(np.bincount(t_rank[gap], minlength=len(ids)))]
     if len(gappy):
         how = "split into one object per run" if split else "kept whole (one uuid across the gap)"
         names = [table.track_id(t) for t in gappy.tolist()]
