@@ -9,9 +9,9 @@ are boxes bound for a ``box`` geometry; other rows are fitted one by one through
 - ``rows``: tables from per-frame instances, and per-frame instances from tables;
 - ``filter``: label and score filters over a tracking file's table, vectorised;
 - ``objects``: rows grouped into objects (tracks, runs, untracked rows) with uuids, labels;
-- ``plan``: each row's task geometry, fitted, thinned and recorded: the rows to send;
-- ``fit``: boxes fitted to a ``box`` target, every row at once;
-- ``records``: report records, made a chunk at a time;
+- ``plan``: grouped, fitted, thinned and recorded: the rows to send;
+- ``fit``: each row's task geometry and its fit (boxes bound for ``box`` all at once);
+- ``outcomes``, ``records``: each row's report record, made a chunk at a time;
 - ``hosted``: the JSON (videoplayback hypothesis, per-frame lists);
 - ``keys``, ``numbers``: uuids and frame keys; numbers written as the writers write them;
 - ``keyframes``: keep only the frames interpolation cannot reproduce;
