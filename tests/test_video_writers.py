@@ -340,3 +340,18 @@ def test_a_playback_object_keeps_one_geometry(tmp_path: Path) -> None:
     frames = write_video_task(item(), vctx)["base_annotations"]["annotations"]
     assert [a["type"] for f in frames for a in f["annotations"]] == ["box", "polygon"]
     balanced(vctx.report, 2)
+
+
+def test_sampling_is_no_gap_in_a_track(shared: Path, tmp_path: Path) -> None:
+    """Task frames every 5th source frame: a track on each of them has no gap, so
+    track_gaps = "split" keeps one uuid per track (before, every sample was its own object)."""
+    cfg = load_config(CONFIGS / "tracking_video.toml", {"track_gaps": "split"})
+    params = {**cfg.params, "attachment_type": "video", "frame_rate": 5}
+    options = cfg.prelabel.updated({"attachment_url": "https://cdn/{sequence}.mp4"})
+    ctx = WriteContext(
+        replace(cfg, params=params, prelabel=options), Report(), ArtifactStore(tmp_path)
+    )
+    frames = write_video_task(campus(shared), ctx)["base_annotations"]["annotations"]
+    uuids = {a["uuid"] for f in frames for a in f["annotations"]}
+    assert len(uuids) == len(ctx.report.track_maps["tracking-tests/videoannotation/TUD-Campus"])
+    assert len(uuids) <= N_TRACKS and not any("missing frames" in n for n in ctx.report.notes)

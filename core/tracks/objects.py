@@ -42,15 +42,16 @@ class Objects:
 def group(
     table: TrackTable, item: Item, report: Report, frame_pos: IntArray, *, split: bool
 ) -> Objects:
-    """The objects of ``table`` (rows ordered by ``frame_pos`` of their frames), notes made."""
+    """The objects of ``table``, notes made. ``frame_pos`` is each frame's position among the
+    task's frames: rows go in that order, and a track that misses a task frame has a gap."""
     rows, t_rank, ids, singles = _track_order(table, frame_pos)
     if not len(rows):
         return _singles(table, item, singles, Objects(rows, rows, [], [], []))
     same = t_rank[1:] == t_rank[:-1]
     starts = np.flatnonzero(np.r_[True, ~same])
-    index = table.frame[rows]
-    gap = np.r_[False, (index[1:] != index[:-1] + 1) & same]
-    del index
+    step = frame_pos[table.frame[rows]]  # a gap is a task frame the track misses
+    gap = np.r_[False, (step[1:] != step[:-1] + 1) & same]
+    del step
     labels = _track_labels(table, rows, starts, item, report)
     new_obj = np.r_[True, ~same] | (gap if split else False)
     del same

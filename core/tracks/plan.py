@@ -84,7 +84,8 @@ def plan(
     targets = row_targets(table, ctx.config)
     fits = fit_rows(table, item, ctx.config, ctx.policy, objects.rows, targets)
     kinds = _kinds(objects.obj, fits)
-    thinned = _record(table, item, ctx, task, objects, targets, fits, kinds if one_kind else None)
+    mixed = kinds if one_kind else None
+    thinned = _record(table, item, ctx, task, objects, targets, fits, frame_pos, mixed)
     return _to_send(table, ctx, objects, kinds, fits, thinned)
 
 
@@ -96,6 +97,7 @@ def _record(
     objects: Objects,
     targets: Targets,
     fits: Fits,
+    frame_pos: IntArray,
     one_kind: list[str] | None,
 ) -> BoolArray:
     """Record every row (dropped, thinned, converted / fixed); the positions thinned."""
@@ -107,7 +109,7 @@ def _record(
     outcomes.drops(table, rows, boxed, fits, key, records, task)
     if one_kind is not None:
         outcomes.mixed(table, rows, obj, fits, one_kind, key, records, task)
-    thinned = _thin(table, item, ctx, rows, obj, fits)
+    thinned = _thin(table, item, ctx, objects, fits, frame_pos)
     fits.fit.fixes[rows[thinned & boxed]] |= THINNED_BIT
     outcomes.converted(records, table, rows, key, fits.alive & boxed, thinned, fits.fit, task)
     outcomes.shaped(records, table, rows, key, fits, thinned, task)
@@ -191,11 +193,13 @@ def _kinds(obj: IntArray, fits: Fits) -> list[str]:
 
 
 def _thin(
-    table: TrackTable, item: Item, ctx: Context, rows: IntArray, obj: IntArray, fits: Fits
+    table: TrackTable, item: Item, ctx: Context, objects: Objects, fits: Fits, frame_pos: IntArray
 ) -> BoolArray:
     """Keyframe thinning per object (positions in ``rows`` thinned away); notes the figures.
 
-    Rows fitted to one box take part (boxes bound for ``box``, and others fitted to one)."""
+    Rows fitted to one box take part (boxes bound for ``box``, and others fitted to one).
+    Interpolation runs in frame numbers; a gap is a task frame missed (``frame_pos``)."""
+    rows, obj = objects.rows, objects.obj
     options = ctx.config.prelabel
     tol = Tolerance(options.keyframe_iou, options.keyframe_px)
     thinned = np.zeros(len(rows), dtype=bool)
@@ -218,7 +222,7 @@ def _thin(
             continue
         frames = numbers[table.frame[r]]
         boxes = np.stack([fit.left[r], fit.top[r], fit.width[r], fit.height[r]], axis=1)
-        keep, figures = thin_track(frames, boxes, tol)
+        keep, figures = thin_track(frames, boxes, tol, frame_pos[table.frame[r]])
         total.add(figures)
         thinned[p[~keep]] = True
     ctx.report.note(f"{item.key}: {total.describe()}")
