@@ -299,6 +299,7 @@ def test_playback_time_window_keeps_the_task_grid(shared: Path, tmp_path: Path) 
     assert reasons["outside the task's time window"] > 0 and reasons["not a task frame"] > 0
     assert sum(reasons.values()) + len(frames) == 222
     assert any("5 task frames at 5 fps in 1s..2s" in n for n in ctx.report.notes)
+    assert not any("missing frames" in n for n in ctx.report.notes)  # samples are no gaps
     outside = next(r["reason"] for r in rows if "window" in str(r.get("reason")))
     assert outside.endswith("is outside 1s..2s")
 

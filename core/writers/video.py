@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from prelabel.errors import PayloadError
@@ -48,6 +49,8 @@ from prelabel.tracks.plan import plan, track_map
 from prelabel.tracks.rows import video_table
 from prelabel.tracks.timing import VideoSampling, sample_video, time_window
 from prelabel.writers.context import WriteContext
+
+IntArray = npt.NDArray[np.int64]
 
 
 def body_params(ctx: WriteContext) -> dict[str, Any]:
@@ -110,15 +113,15 @@ def task_frames(item: Item, ctx: WriteContext, body: dict[str, Any]) -> Sequence
 
 def in_window(
     item: Item, table: TrackTable, ctx: WriteContext, task: str, fps: float
-) -> TrackTable:
-    """The rows a videoplayback task with a time window (``start_time`` / ``duration_time``)
-    takes: those on the task's ``frame_rate`` grid inside it; the others are dropped."""
+) -> tuple[TrackTable, IntArray]:
+    """The rows a videoplayback task takes, and each frame's position among the task's
+    frames. With a time window (``start_time`` / ``duration_time``): the rows on the
+    task's ``frame_rate`` grid inside it, the others dropped; else every row."""
+    frames = need_video(item)
     params = ctx.config.params
     if "start_time" not in params and "duration_time" not in params:
-        return table
-    where = f"item {item.key}"
-    sampling = VideoSampling.from_params(params, where=where)
-    frames = need_video(item)
+        return table, np.arange(len(frames), dtype=np.int64)
+    sampling = VideoSampling.from_params(params, where=f"item {item.key}")
     window = time_window(frame_numbers(frames).tolist(), fps, sampling)
     end = "the end" if window.end is None else f"{window.end:g}s"
     ctx.report.note(
@@ -127,7 +130,8 @@ def in_window(
         "source frame, halves up)"
     )
     keep = np.array(window.keep, dtype=bool).reshape(-1)
-    return drop_frames(table, keep, window.reasons, ctx, task)
+    frame_pos: IntArray = np.cumsum(keep) - 1  # the rows on other frames are dropped
+    return drop_frames(table, keep, window.reasons, ctx, task), frame_pos
 
 
 def artifact_name(task: str, suffix: str) -> str:
@@ -182,14 +186,14 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
         )
     body = body_params(ctx)
     table = video_table(item)
+    frame_pos = np.arange(len(frames), dtype=np.int64)
     if attachment_type(ctx, "video") == "image":
         body["attachments"] = frame_urls(item, ctx)
         body["attachment_type"] = "image"
     else:
         body["attachment"] = ctx.attachment(item)
-        table = in_window(item, table, ctx, task, float(fps))
+        table, frame_pos = in_window(item, table, ctx, task, float(fps))
     body["unique_id"] = task
-    frame_pos = np.arange(len(frames), dtype=np.int64)
     planned = plan(table, item, ctx, task, frame_pos, one_kind=True)
     del table
     item.tracks = None  # the writer is the rows' last reader: free them
