@@ -14,7 +14,8 @@ imports count), best of ``--repeat``:
   and ``python3 -m venv ../wt-baseline/.venv && ../wt-baseline/.venv/bin/pip install
   ../wt-baseline``);
 * floor: polars reads the file and writes the same uuid-keyed hypothesis JSON (no report,
-  no clipping, no checks): what parsing and writing cost on their own.
+  no clipping, no checks): what parsing and writing cost on their own;
+* imports: ``python -c "import numpy, polars"``, which every run above pays first.
 
 Both prelabel runs must write the same tasks.jsonl and hypothesis bytes (checked). Peak RSS
 is the child's own: each run goes through a small wrapper process whose only child it is,
@@ -56,7 +57,7 @@ attachment_url = "https://cdn.example.com/{sequence}.mp4"
 """
 GOAL_RATIO, GOAL_RSS = 3.0, 300.0  # issue 14: at least 3x bbe7593 in the same run, < 300 MB
 BASELINE_PYTHON = REPO.parent / "wt-baseline" / ".venv" / "bin" / "python"
-KINDS = ("baseline", "prelabel", "floor")
+KINDS = ("baseline", "prelabel", "floor", "imports")
 
 
 def make_file(path: Path, rows: int) -> int:
@@ -139,6 +140,8 @@ def floor(mot: str, out: str) -> None:
 def command(kind: str, mot: Path, tmp: Path, baseline: Path) -> list[str]:
     if kind == "floor":
         return [sys.executable, __file__, "--floor", str(mot), str(tmp)]
+    if kind == "imports":  # what every run pays before reading a byte
+        return [sys.executable, "-c", "import numpy, polars"]
     config = tmp / "task.toml"
     config.write_text(CONFIG)
     python = str(baseline) if kind == "baseline" else sys.executable
@@ -303,7 +306,7 @@ def main() -> None:
 
 def report(best: dict[str, dict[str, float]], rows: int, repeat: int) -> None:
     base = best["baseline"]
-    for kind in KINDS:
+    for kind in KINDS[:3]:
         r = best[kind]
         print(
             f"{kind:9s} best of {repeat}: {r['seconds']:6.2f} s  {rows / r['seconds']:>10,.0f} "
@@ -312,6 +315,12 @@ def report(best: dict[str, dict[str, float]], rows: int, repeat: int) -> None:
         )
     ours = best["prelabel"]
     ratio = base["seconds"] / ours["seconds"]
+    lead = best["imports"]["seconds"]
+    print(
+        f"imports   best of {repeat}: {lead:6.2f} s (python + numpy + polars); past them, "
+        f"prelabel does the work {(base['seconds'] - lead) / (ours['seconds'] - lead):.2f}x "
+        "as fast as bbe7593"
+    )
     print(
         f"prelabel at {best['floor']['seconds'] / ours['seconds']:.2f} of the floor's speed; "
         f"goal >= {GOAL_RATIO:g}x bbe7593: {'met' if ratio >= GOAL_RATIO else 'NOT met'} "
