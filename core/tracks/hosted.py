@@ -24,7 +24,7 @@ from prelabel.tracks.filter import appearance
 from prelabel.tracks.keys import frame_numbers, frame_times
 from prelabel.tracks.numbers import number_frame, number_text
 from prelabel.tracks.plan import Context, Plan
-from prelabel.tracks.records import Records, _json, record_line
+from prelabel.tracks.records import Records, json_text, record_line
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -68,7 +68,7 @@ def unsampled(frames: Sequence[Frame]) -> list[str]:
 def _attribute_texts(attributes: list[dict[str, Any]] | None, n: int) -> pl.Series:
     if attributes is None:
         return pl.select(pl.repeat("", n, dtype=pl.String)).to_series()
-    texts = [',"attributes":' + _json(a) if a else "" for a in attributes]
+    texts = [',"attributes":' + json_text(a) if a else "" for a in attributes]
     return pl.Series(texts, dtype=pl.String)
 
 
@@ -145,7 +145,7 @@ def playback_chunks(
 def _openings(plan_: Plan) -> pl.Series:
     """Each object's ``,"uuid":{"label":..,"geometry":..,"frames":[``."""
     objects = plan_.objects
-    labels = [_json(x) for x in objects.labels]
+    labels = [json_text(x) for x in objects.labels]
     return pl.Series(
         [
             ',"' + uuid + '":{"label":' + label + ',"geometry":"' + kind + '","frames":['
@@ -251,7 +251,7 @@ def frames_json(plan_: Plan, used: Sequence[Frame], frame_pos: IntArray, ctx: Co
         attributes = plan_.attributes
         objects = plan_.objects
         suffix = [
-            ',"label":' + _json(objects.labels[o]) + ',"uuid":' + _json(objects.uuids[o])
+            ',"label":' + json_text(objects.labels[o]) + ',"uuid":' + json_text(objects.uuids[o])
             for o in range(len(objects.uuids))
         ]
         cols, parts = _box_frame(plan_, plan_.rows)

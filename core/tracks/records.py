@@ -150,7 +150,7 @@ class Records:
         del which
         texts = pl.Series(self.texts, dtype=pl.String)
         self.texts, self.compact = [], []
-        head = '{"source":{"file":' + _json(self.file) + ',"location":"line'
+        head = '{"source":{"file":' + json_text(self.file) + ',"location":"line'
         for n, start in enumerate(range(0, len(runs.first), CHUNK)):
             part = slice(start, start + CHUNK)
             data = runs.text(part, lines, texts, head)
@@ -233,5 +233,6 @@ def _ascending(keys: IntArray) -> bool:
     return bool(len(keys) < 2 or (keys[1:] >= keys[:-1]).all())
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """``value`` as JSON text (orjson's, as the records and hosted files write it)."""
     return orjson.dumps(value).decode()
