@@ -470,3 +470,28 @@ def test_hosted_json_in_small_chunks_is_the_same(
     assert isinstance(whole, dict) and parts == whole
     (name,) = [k for k in whole if k.startswith("artifacts/")]
     assert len(json.loads(whole[name])) > 7
+
+
+def test_review_reads_run_records(shared: Path, tmp_path: Path) -> None:
+    """The review readers of report.json take a report with run records as before: a run
+    stands for plainly converted rows, which the legend and the page do not list; fixed and
+    dropped rows keep a record each."""
+    from prelabel.review.draw import Colours
+    from prelabel.review.legend import Legend
+    from prelabel.review.load import load_output
+    from prelabel.review.page import objects_html
+
+    cfg = box(vpa(small_boxes="drop"), min_width=40)
+    out = run("stadtmitte-test", cfg, tmp_path, shared)
+    assert isinstance(out, dict)
+    report = json.loads(out["report.json"])
+    assert any("count" in r for r in report["objects"])  # runs made
+    loaded = load_output(tmp_path / "out")
+    (task,) = loaded.tasks
+    legend = Legend(Colours(task.body))
+    legend.add_records(loaded.records(task.unique_id))
+    totals = report["totals"]
+    assert legend.fixed == totals["objects_fixed"] > 0
+    assert sum(legend.dropped.values()) == totals["objects_dropped"] > 0
+    listed = totals["objects_fixed"] + totals["objects_dropped"]
+    assert f"Fixed and dropped objects ({listed})" in objects_html(report)
