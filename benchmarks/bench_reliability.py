@@ -30,15 +30,18 @@ from prelabel.sandbox.server import Sandbox, run_sandbox
 
 
 def write_dir(directory: Path, n: int, artifacts: int) -> list[str]:
+    """``n`` videoplayback tasks sharing ``artifacts`` hosted hypothesis files; every body
+    follows the rule book, so the sandbox creates each one."""
     (directory / "artifacts").mkdir(parents=True)
     for a in range(artifacts):
-        doc = {"annotations": [{"label": "car", "frames": [{"key": 0, "left": a, "top": 1,
-                                                             "width": 5, "height": 5}]}]}  # fmt: skip
+        frames = [{"key": 0, "timestamp": 0.0, "left": a, "top": 1, "width": 5, "height": 5}]
+        doc = {f"track-{a:03d}": {"label": "car", "geometry": "box", "frames": frames}}
         (directory / "artifacts" / f"h{a:03d}.json").write_bytes(orjson.dumps(doc))
     uids = [f"rel/videoplaybackannotation/clip-{i:06d}" for i in range(n)]
     lines = [
         orjson.dumps({"task_type": "videoplaybackannotation", "body": {
             "project": "rel", "unique_id": uid, "attachment": f"https://example.com/{i}.mp4",
+            "geometries": {"box": {"objects_to_annotate": ["car"]}},
             "hypothesis": {"annotations": {"url": f"artifact://h{i % artifacts:03d}.json"}},
         }})
         for i, uid in enumerate(uids)

@@ -5,42 +5,18 @@ from __future__ import annotations
 import click
 import orjson
 
+from prelabel.config.task_types import TASK_TYPES
 from prelabel.converters.registry import READERS
 
-TARGETS = ("imageannotation", "segmentannotation", "videoannotation", "videoplaybackannotation")
-
-# reader -> target -> what the reader's data becomes there (absent: not supported)
-SUPPORT: dict[str, dict[str, str]] = {
-    "coco": {
-        "imageannotation": "box, polygon, point (keypoints)",
-        "segmentannotation": "indexed PNG + labelMapping",
-        "videoannotation": "per-frame list",
-        "videoplaybackannotation": "hosted JSON keyed by uuid",
-    },
-    "masks": {
-        "imageannotation": "polygon (holes kept)",
-        "segmentannotation": "indexed PNG + labelMapping",
-        "videoannotation": "polygon per frame",
-        "videoplaybackannotation": "polygon per frame",
-    },
-    "mot": {
-        "imageannotation": "box per frame",
-        "videoannotation": "per-frame list",
-        "videoplaybackannotation": "hosted JSON keyed by uuid",
-    },
-    "kitti": {
-        "imageannotation": "box per frame",
-        "videoannotation": "per-frame list",
-        "videoplaybackannotation": "hosted JSON keyed by uuid",
-    },
-}
+# the task types a reader can write, in name order
+TARGETS = sorted(TASK_TYPES)
 
 
 def formats_table() -> list[dict[str, object]]:
     """One entry per registered reader: name, description and per-target support."""
     return [
-        {"reader": name, "reads": desc, "targets": SUPPORT.get(name, {})}
-        for name, (_, _, desc) in sorted(READERS.items())
+        {"reader": name, "reads": entry.reads, "targets": dict(entry.targets)}
+        for name, entry in sorted(READERS.items())
     ]
 
 

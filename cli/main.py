@@ -2,7 +2,7 @@
 
 Exit codes (also in the README):
   0 ok · 1 internal error · 2 usage · 3 bad input or config · 4 limit violation ·
-  5 submit failure · 130 interrupted
+  5 submit failure · 6 environment (a path not writable) · 130 interrupted
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import click
 
 from prelabel import __version__
 from prelabel.errors import PrelabelError
+from prelabel.geometry.kernels import loader
 
 # command name -> module under prelabel.cli exposing a click command of the same name
 COMMANDS: dict[str, str] = {
@@ -26,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "preview": "preview",
     "report": "review",
     "formats": "formats",
+    "import": "import_",
+    "score": "score",
 }
 
 
@@ -90,8 +93,12 @@ def cli(verbose: bool) -> None:
         prelabel convert coco results.json --images instances.json -c task.toml -o out/
         prelabel validate out/ -c task.toml
         prelabel submit out/ --sandbox
+        prelabel import out/ -o final/
+        prelabel score out/ final/
     """
 
 
 def main() -> None:
+    if sys.stderr.isatty():  # say why the first traced masks after an install run slower
+        loader.on_status = lambda text: click.echo(f"note: {text}", err=True)
     cli(prog_name="prelabel")

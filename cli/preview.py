@@ -10,6 +10,7 @@ from typing import Any
 import click
 import orjson
 
+from prelabel.cli.options import output_options
 from prelabel.config.load import TaskConfig, load_config
 from prelabel.review.preview import preview_dir
 
@@ -56,11 +57,6 @@ def load_optional_config(path: str | None) -> TaskConfig | None:
     return load_config(path) if path else None
 
 
-def json_quiet_options(f: Any) -> Any:
-    f = click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")(f)
-    return click.option("--quiet", "-q", is_flag=True, help="No progress or summary on stderr.")(f)
-
-
 @click.command("preview")
 @click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
 @images_option
@@ -74,7 +70,7 @@ def json_quiet_options(f: Any) -> Any:
 @max_option
 @optional_config_option
 @click.option("--mp4", is_flag=True, help="Also write an annotated MP4 per video task.")
-@json_quiet_options
+@output_options
 def preview_command(
     out_dir: str,
     images: str | None,

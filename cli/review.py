@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 import orjson
 
+from prelabel.cli.options import output_options
 from prelabel.cli.preview import (
     images_option,
-    json_quiet_options,
     load_optional_config,
     optional_config_option,
     progress_factory,
@@ -38,7 +38,7 @@ DEFAULT_THUMBNAILS = 500
     help="Thumbnails for at most N tasks (the table and totals cover all).",
 )
 @optional_config_option
-@json_quiet_options
+@output_options
 def report_command(
     out_dir: str,
     images: str | None,

@@ -16,9 +16,10 @@ from prelabel.pipeline import validate_dir
 @config_option
 @output_options
 def validate_command(out_dir: str, config_path: str, quiet: bool, as_json: bool) -> None:
-    """Re-check DIR (written by `convert`) against the config and every limit.
+    """Re-check DIR (written by `convert`) against the config and the rule book.
 
-    Exits 4 on any violation, naming the task and the annotation.
+    Every body goes through the same rules the sandbox enforces (see the README's
+    rule book). Exits 4 on any violation, naming the task, the field and the rule.
 
     \b
     Example:

@@ -1,37 +1,149 @@
-"""The reader registry: format name -> module and function, imported lazily."""
+"""The reader registry: one entry per input format, naming its code lazily.
+
+An entry says what the reader reads, where its function and its options class are (imported
+only when used), and what its data becomes in each task type. ``prelabel convert <name>`` is
+generated from the entry (its options class's declared fields are the flags, see
+:mod:`prelabel.config.declare`) and ``prelabel formats`` prints ``reads`` and ``targets``.
+Adding a reader is its module plus one entry here.
+"""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
+from prelabel.config.declare import PathKind
 from prelabel.errors import UnknownFormatError
 from prelabel.model import Dataset
 
-# format name -> (module under prelabel.converters, reader function, one-line description)
-READERS: dict[str, tuple[str, str, str]] = {
-    "coco": (
-        "coco.read",
-        "read_coco",
-        "COCO dataset files and results lists, CocoVID / YouTube-VIS",
-    ),
-    "masks": ("masks.read", "read_masks", "mask PNGs: index, palette, colour, instance, panoptic"),
-    "mot": (
-        "tracking.mot",
-        "read_mot",
-        "MOTChallenge txt: ground truth, tracker results, detections",
-    ),
-    "kitti": ("tracking.kitti", "read_kitti", "KITTI tracking labels and results"),
+# read_<format>(paths, options) -> Dataset; options is the entry's options class (None: defaults)
+Reader: TypeAlias = Callable[[list[str], Any], Dataset]
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The command's positional argument: paths that must exist (files, folders or either)."""
+
+    name: str = "inputs"  # shown as NAME... in the usage line (NAME when not ``many``)
+    kind: PathKind = "file"
+    many: bool = True  # one or more paths; else exactly one (the reader still gets a list)
+    # False: the paths may be left out (``many`` only; the reader gets [] and finds its
+    # inputs elsewhere, e.g. the masks a --manifest lists)
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderEntry:
+    """One reader: what it reads, where its code is, what it supports."""
+
+    name: str  # the format name: ``prelabel convert <name>``
+    reads: str  # one line for ``prelabel formats`` and the README's formats table
+    read: str  # "module:function" under prelabel.converters: read(paths, options) -> Dataset
+    options: str  # "module:Class" under prelabel.converters: a dataclass of declared options
+    help: str  # the command's help text (its first sentence is the short help)
+    targets: Mapping[str, str]  # task type -> what the reader's data becomes there
+    inputs: Inputs = Inputs()
+    # "module:function" the CLI calls once before reading: process-wide settings the library
+    # must not make on its own (its process may not be prelabel's)
+    setup: str | None = None
+
+    def reader(self) -> Reader:
+        """The reader function (its module imported now)."""
+        reader: Reader = _load(self.read)
+        return reader
+
+    def options_class(self) -> type:
+        """The reader's options dataclass (its module imported now)."""
+        cls: type = _load(self.options)
+        return cls
+
+    def run_setup(self) -> None:
+        """Call the entry's process setup, if it has one."""
+        if self.setup is not None:
+            _load(self.setup)()
+
+
+def _load(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(f"prelabel.converters.{module}"), name)
+
+
+TRACKING_TARGETS = {
+    "imageannotation": "box per frame",
+    "videoannotation": "per-frame list",
+    "videoplaybackannotation": "hosted JSON keyed by uuid",
 }
 
+ENTRIES = (
+    ReaderEntry(
+        name="coco",
+        reads="COCO dataset files and results lists, CocoVID / YouTube-VIS",
+        read="coco.read:read_coco",
+        options="coco.common:CocoOptions",
+        help="Convert COCO json: dataset files, results lists, CocoVID / YouTube-VIS, "
+        "mmtracking.\n\n\b\nA results list needs --images or --image-size. Masks (RLE) go to\n"
+        "segmentannotation as they are, or are traced to polygons for imageannotation.",
+        targets={
+            "imageannotation": "box, polygon, point (keypoints)",
+            "segmentannotation": "indexed PNG + labelMapping",
+            "videoannotation": "per-frame list",
+            "videoplaybackannotation": "hosted JSON keyed by uuid",
+        },
+    ),
+    ReaderEntry(
+        name="masks",
+        reads="mask PNGs: index, palette, colour, instance, panoptic",
+        read="masks.read:read_masks",
+        options="masks.read:MaskOptions",
+        help="Convert mask PNGs (files or folders): semantic, palette, colour, instance, "
+        "panoptic.\n\n\b\nExamples:\n"
+        "    prelabel convert masks SegmentationClass/ --images JPEGImages/ \\\n"
+        "        --classes class_names.txt -c seg.toml -o out/\n"
+        "    prelabel convert masks panoptic/ --panoptic panoptic.json -c seg.toml -o out/\n"
+        "    prelabel convert masks --manifest train.txt --colormap camvid -c seg.toml -o out/",
+        targets={
+            "imageannotation": "polygon (holes kept)",
+            "segmentannotation": "indexed PNG + labelMapping",
+            "videoannotation": "polygon per frame",
+            "videoplaybackannotation": "polygon per frame",
+        },
+        inputs=Inputs("masks", "any", required=False),
+    ),
+    ReaderEntry(
+        name="mot",
+        reads="MOTChallenge txt: ground truth, tracker results, detections",
+        read="tracking.mot:read_mot",
+        options="tracking.mot:MotOptions",
+        help="Convert MOTChallenge txt files (one video task per file).\n\n\b\n"
+        "Column meaning is decided by the column count (6-10) and said in the report.\n"
+        "Frames are 1-based; every frame 1..seqLength becomes a task frame.",
+        targets=TRACKING_TARGETS,
+        setup="tracking.parse:large_frees_to_os",
+    ),
+    ReaderEntry(
+        name="kitti",
+        reads="KITTI tracking labels and results",
+        read="tracking.kitti:read_kitti",
+        options="tracking.kitti:KittiOptions",
+        help="Convert KITTI tracking txt files (one video task per sequence file).\n\n\b\n"
+        "Frames are 0-based; DontCare rows are ignore regions and are reported as dropped.",
+        targets=TRACKING_TARGETS,
+        setup="tracking.parse:large_frees_to_os",
+    ),
+)
+READERS: dict[str, ReaderEntry] = {entry.name: entry for entry in ENTRIES}
 
-def get_reader(name: str) -> Callable[..., Dataset]:
-    """The reader function for ``name``; unknown names list the choices."""
+
+def reader_entry(name: str) -> ReaderEntry:
+    """The registry entry for ``name``; unknown names list the choices."""
     try:
-        module_name, func, _ = READERS[name]
+        return READERS[name]
     except KeyError:
         raise UnknownFormatError(name, choices=sorted(READERS)) from None
-    module: Any = importlib.import_module(f"prelabel.converters.{module_name}")
-    reader: Callable[..., Dataset] = getattr(module, func)
-    return reader
+
+
+def get_reader(name: str) -> Reader:
+    """The reader function for ``name``; unknown names list the choices."""
+    return reader_entry(name).reader()

@@ -3,10 +3,11 @@
 Library entry points (the CLI is a thin layer over these)::
 
     from prelabel import load_config, convert
-    from prelabel.converters.registry import get_reader
+    from prelabel.converters.coco.common import CocoOptions
+    from prelabel.converters.coco.read import read_coco
 
     config = load_config("task.toml")
-    dataset = get_reader("coco")(["results.json"], images="instances.json")
+    dataset = read_coco(["results.json"], CocoOptions(images="instances.json"))
     report = convert(dataset, config, "out/")
 """
 

@@ -8,6 +8,7 @@
     ├── LimitViolation             a geometry breaks a task limit under
     │                              on_violation = "error", or `validate` found some   exit 4
     ├── PayloadError               the model cannot be written as the target task body exit 3
+    ├── EnvironmentFailure         a path not writable, a full disk                    exit 6
     └── SubmitError                a request to Scale (or the sandbox) failed          exit 5
         ├── SubmitTransportError   connection refused, reset, timed out
         └── SubmitRejectedError    an HTTP error status, with Scale's own message
@@ -60,7 +61,19 @@ class InputError(PrelabelError):
 
 
 class ConfigError(InputError):
-    """The task config breaks a rule; location is the field path."""
+    """The task config breaks a rule; location is the field path, ``rule`` the rule book's id
+    (``prelabel.config.rules.RULES``) when the broken rule is one of Scale's."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        location: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        self.rule = rule
+        super().__init__(reason, path=path, location=location)
 
 
 class UnknownFormatError(InputError):
@@ -88,6 +101,12 @@ class PayloadError(PrelabelError):
     exit_code = 3
 
 
+class EnvironmentFailure(PrelabelError):
+    """The machine refused: a path that cannot be created or written, a full disk."""
+
+    exit_code = 6
+
+
 class SubmitError(PrelabelError):
     """A request to Scale (or the sandbox) failed."""
 
@@ -111,13 +130,3 @@ class SubmitRejectedError(SubmitError):
     ) -> None:
         self.status = status
         super().__init__(reason, path=path, location=location)
-
-
-EXIT_CODES: dict[str, int] = {
-    "ok": 0,
-    "internal error": 1,
-    "usage": 2,
-    "bad input or config": InputError.exit_code,
-    "limit violation": LimitViolation.exit_code,
-    "submit failure": SubmitError.exit_code,
-}

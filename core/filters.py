@@ -9,12 +9,14 @@ table (``Item.tracks``) gets the same filters vectorised (:meth:`LabelFilter.tab
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from prelabel.config.load import TaskConfig
+from prelabel.config.params import suggest
 from prelabel.errors import InputError
 from prelabel.model import IndexRaster, Instance, RasterSource, SourceRef, TrackTable
 from prelabel.output.report import Report
@@ -26,6 +28,17 @@ def _load_label_map(path: str | None) -> dict[str, str | None]:
     from prelabel.config.labelmap import load_label_map
 
     return load_label_map(path)
+
+
+def label_hint(label: str, allowed: Iterable[str]) -> str:
+    """``"; did you mean X?"`` for the task label ``label`` is closest to: the same but for
+    case first (``Person`` -> ``person``), then by spelling (``_background_`` ->
+    ``background``); "" when none is close."""
+    choices = sorted(allowed)
+    folded = [c for c in choices if c.casefold() == label.casefold()]
+    if folded:
+        return f"; did you mean {folded[0]}?"
+    return suggest(label, choices)
 
 
 @dataclass(slots=True)
@@ -56,7 +69,8 @@ class LabelFilter:
         choices = ", ".join(sorted(self.allowed))
         raise InputError(
             f"label {label!r} is not one of the task's labels ({choices}); map it with "
-            "--label-map, or pass --allow-unmatched-labels to drop such objects",
+            "--label-map, or pass --allow-unmatched-labels to drop such objects"
+            + label_hint(label, self.allowed),
             path=source.file,
             location=source.location,
         )

@@ -1,36 +1,38 @@
 """convert: read -> filter labels and scores -> write task bodies -> report.
 
-The output contract (README "Output"): ``DIR/tasks.jsonl`` (one ``{"task_type", "body"}`` a
-line, body exactly the JSON for ``POST /v1/task/{task_type}``), ``DIR/artifacts/`` (files the
-bodies reference) and ``DIR/report.json`` (totals and one record per input object).
+The output contract (README "Output", :mod:`prelabel.output.layout`): ``DIR/tasks.jsonl`` (one
+``{"task_type", "body"}`` a line, body exactly the JSON for ``POST /v1/task/{task_type}``),
+``DIR/artifacts/`` (files the bodies reference) and ``DIR/report.json`` (totals and one record
+per input object).
 Items stream through one at a time; nothing holds the whole input.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, ClassVar
 
 import orjson
 
+from prelabel.config.declare import option
 from prelabel.config.load import TaskConfig
+from prelabel.config.task_types import get_task_type
 from prelabel.errors import PayloadError
 from prelabel.filters import LabelFilter
 from prelabel.model import Dataset, Frame, Item
+from prelabel.output.artifacts import ArtifactStore
+from prelabel.output.layout import ARTIFACTS_DIR, PARTIAL, REPORT_FILE, TAXONOMY_FILE, reset_outputs
 from prelabel.output.report import Report
-from prelabel.writers import get_writer
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.output.tasks import TasksWriter
+from prelabel.writers.context import WriteContext, Writer
 
-TASKS_FILE = "tasks.jsonl"
-REPORT_FILE = "report.json"
-ARTIFACTS_DIR = "artifacts"
-# task types whose tasks show one image: a video item becomes one task per frame
-IMAGE_TASK_TYPES = ("imageannotation", "segmentannotation")
+# why --skip-empty leaves a task out (report.json skipped_tasks)
+EMPTY_REASON = "no prelabel: no object of the item became an annotation"
 # what each model geometry kind becomes in a task taxonomy
 TAXONOMY_KIND = {
     "mask": "polygon",
@@ -43,6 +45,23 @@ TAXONOMY_KIND = {
 }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConvertOptions:
+    """Options of one conversion, whatever the reader (``prelabel convert`` flags)."""
+
+    SECTION: ClassVar[str] = "Convert options (every reader)"
+
+    emit_taxonomy: bool = option(
+        False,
+        help="Also write DIR/taxonomy.json: the labels/geometries block derived from the data.",
+    )
+    skip_empty: bool = option(
+        False,
+        help="Leave out tasks that carry no prelabel (each is named in report.json's "
+        "skipped_tasks).",
+    )
+
+
 def _progress(items: Any, enabled: bool) -> Any:
     if not enabled or not sys.stderr.isatty():
         return nullcontext(items)
@@ -51,11 +70,12 @@ def _progress(items: Any, enabled: bool) -> Any:
     return tqdm(items, desc="items", unit="item", file=sys.stderr, leave=False)
 
 
-def _expand_rasters(holder: Item | Frame, segment_task: bool, filt: LabelFilter, task: str) -> None:
-    """Route a raster: filtered in place for segment tasks, traced to instances otherwise."""
+def _expand_rasters(holder: Item | Frame, raster_task: bool, filt: LabelFilter, task: str) -> None:
+    """Route a raster: filtered in place for raster (segment) tasks, traced to instances
+    otherwise."""
     if holder.raster is None:
         return
-    if segment_task:
+    if raster_task:
         holder.raster = filt.raster(holder.raster, task)
         return
     from prelabel.geometry.raster import raster_to_instances
@@ -66,13 +86,13 @@ def _expand_rasters(holder: Item | Frame, segment_task: bool, filt: LabelFilter,
 
 def prepare_item(item: Item, config: TaskConfig, filt: LabelFilter, task: str) -> None:
     """Apply the format-neutral filters to an item (and its frames) in place."""
-    segment_task = config.task_type == "segmentannotation"
+    raster_task = get_task_type(config.task_type).raster
     if item.tracks is not None:  # a tracking item: rows are in the table, frames are empty
         item.tracks = filt.table(item.tracks, task)
         return
     holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
     for holder in holders:
-        _expand_rasters(holder, segment_task, filt, task)
+        _expand_rasters(holder, raster_task, filt, task)
         holder.instances = filt.instances(holder.instances, task)
 
 
@@ -111,17 +131,15 @@ def frame_items(items: Iterable[Item]) -> Iterator[Item]:
             )
 
 
-def _reset_outputs(out: Path) -> None:
-    """Remove outputs of an earlier conversion (never the submit journal)."""
-    shutil.rmtree(out / ARTIFACTS_DIR, ignore_errors=True)
-    for name in (TASKS_FILE, REPORT_FILE, "taxonomy.json"):
-        (out / name).unlink(missing_ok=True)
-
-
 def _write_tasks(
-    items: Iterator[Item], config: TaskConfig, ctx: WriteContext, filt: LabelFilter, sink: IO[bytes]
+    items: Iterator[Item],
+    config: TaskConfig,
+    ctx: WriteContext,
+    filt: LabelFilter,
+    sink: TasksWriter,
+    skip_empty: bool = False,
 ) -> list[dict[str, Any]]:
-    writer = get_writer(config.task_type)
+    writer: Writer = get_task_type(config.task_type).load_writer()
     seen: dict[str, str] = {}
     tasks: list[dict[str, Any]] = []
     for item in items:
@@ -133,21 +151,28 @@ def _write_tasks(
             )
         seen[task] = item.key
         prepare_item(item, config, filt, task)
-        expected, before = pending_objects(item), ctx.report.totals()["objects_in"]
+        expected, before = pending_objects(item), ctx.report.totals()
+        artifacts = len(ctx.artifacts.written)
         body = writer(item, ctx)
-        recorded = ctx.report.totals()["objects_in"] - before
+        after = ctx.report.totals()
+        recorded = after["objects_in"] - before["objects_in"]
         if expected is not None and recorded < expected:
             raise PayloadError(
                 f"the {config.task_type} writer accounted for {recorded} of the {expected} "
                 f"objects of item {item.key!r}; nothing may be lost without a record "
                 "(this is a bug: please report it)"
             )
-        sink.write(orjson.dumps({"task_type": config.task_type, "body": body}) + b"\n")
         for note in item.notes:
             ctx.report.note(note)
-        tasks.append(
-            {"unique_id": task, "key": item.key, "width": item.width, "height": item.height}
-        )
+        entry = {"unique_id": task, "key": item.key, "width": item.width, "height": item.height}
+        if after["annotations_out"] == before["annotations_out"]:  # no prelabel object
+            if skip_empty:
+                ctx.artifacts.discard(artifacts)
+                ctx.report.skipped(task, item.key, EMPTY_REASON)
+                continue
+            entry["empty"] = True
+        sink.write(config.task_type, body)
+        tasks.append(entry)
     return tasks
 
 
@@ -155,10 +180,10 @@ def convert(
     dataset: Dataset,
     config: TaskConfig,
     out_dir: str | os.PathLike[str],
+    options: ConvertOptions | None = None,
     *,
     source: str = "",
     progress: bool = False,
-    taxonomy: str | os.PathLike[str] | None = None,
 ) -> Report:
     """Write ``tasks.jsonl``, ``artifacts/`` and ``report.json`` for ``dataset`` into ``out_dir``.
 
@@ -167,9 +192,9 @@ def convert(
         config: the loaded task config.
         out_dir: the output directory (created; outputs of an earlier run are replaced,
             a submit journal is kept).
+        options: the run's options (:class:`ConvertOptions`); defaults if None.
         source: input file stem(s), available to templates as ``{source}``.
         progress: show a progress bar on stderr when it is a terminal.
-        taxonomy: also write the labels / geometries block derived from the data here.
 
     Returns:
         The report (also written as ``report.json``).
@@ -180,30 +205,27 @@ def convert(
         LimitViolation: a geometry breaks a limit under ``on_violation = "error"``.
 
     Example:
-        >>> report = convert(get_reader("coco")(["r.json"], images="i.json"), cfg, "out")
+        >>> report = convert(read_coco(["r.json"], CocoOptions(images="i.json")), cfg, "out")
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _reset_outputs(out)
+    reset_outputs(out)
     report = Report(
-        format=dataset.format, task_type=config.task_type, spool=out / (REPORT_FILE + ".partial")
+        format=dataset.format, task_type=config.task_type, spool=out / (REPORT_FILE + PARTIAL)
     )
     store = ArtifactStore(out / ARTIFACTS_DIR, config.prelabel.artifact_url)
     ctx = WriteContext(config, report, store, source)
     filt = LabelFilter(config, report)
-    partial = out / (TASKS_FILE + ".partial")
     try:
         source_items = dataset.items
-        if config.task_type in IMAGE_TASK_TYPES:
+        if not get_task_type(config.task_type).video:  # one task per image: split videos
             source_items = frame_items(source_items)
-        with partial.open("wb") as sink, _progress(source_items, progress) as items:
-            tasks = _write_tasks(iter(items), config, ctx, filt, sink)
-        partial.replace(out / TASKS_FILE)
+        with TasksWriter(out) as sink, _progress(source_items, progress) as items:
+            skip = options is not None and options.skip_empty
+            tasks = _write_tasks(iter(items), config, ctx, filt, sink, skip)
     except BaseException:
         report.close()
         raise
-    finally:
-        partial.unlink(missing_ok=True)
     for dropped in dataset.dropped:
         report.dropped(dropped.source, dropped.reason, label=dropped.label)
     for note in dataset.notes:
@@ -212,14 +234,14 @@ def convert(
     report.artifacts = len(store.written)
     report.task_items = tasks
     report.write(out / REPORT_FILE)
-    if taxonomy is not None:
-        write_taxonomy(filt.seen, dataset, config, Path(taxonomy))
+    if options is not None and options.emit_taxonomy:
+        write_taxonomy(filt.seen, dataset, config, out / TAXONOMY_FILE)
     return report
 
 
 def taxonomy_block(seen: dict[str, set[str]], dataset: Dataset, task_type: str) -> dict[str, Any]:
-    """The Scale ``labels`` (segmentation) or ``geometries`` block for the labels seen."""
-    if task_type == "segmentannotation":
+    """The Scale ``labels`` (raster tasks) or ``geometries`` block for the labels seen."""
+    if get_task_type(task_type).raster:
         seen_labels: set[str] = set().union(*seen.values()) if seen else set(dataset.labels)
         return {"labels": sorted(seen_labels)}
     by_kind: dict[str, set[str]] = {}

@@ -109,8 +109,8 @@ def test_validate_names_task_and_annotation_and_exits_4(tmp_path: Path) -> None:
     uid = victim["body"]["unique_id"]
     violations = orjson.loads(proc.stdout)["violations"]
     assert violations == [
-        f"task {uid}, annotation 0 ({victim['body']['hypothesis']['annotations'][0]['uuid']}): "
-        "label 'giraffe' is not in polygon.objects_to_annotate"
+        f"task {uid}: hypothesis.annotations[0].label: 'giraffe' is not a leaf of "
+        "geometries.polygon.objects_to_annotate [prelabel-label]"
     ]
     assert proc.stderr.splitlines()[-1] == f"Error: {out}: 1 violation(s)"
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import FIXTURES, SHARED
 from pycocotools import mask as mask_utils
 
-from prelabel.converters.coco.common import dump_dataset
+from prelabel.converters.coco.common import CocoOptions, dump_dataset
 from prelabel.converters.coco.read import read_coco
 from prelabel.errors import InputError, InvalidAnnotationError
 from prelabel.model import Box, Dataset, Instance, Item, Mask, Point, Polygon
@@ -131,7 +131,7 @@ def test_panoptic_detection_format_rle(shared: Path) -> None:
 
 
 def test_bbox_results_with_dataset_file(shared: Path) -> None:
-    ds = read_coco([str(BBOX)], images=str(GT100))
+    ds = read_coco([str(BBOX)], CocoOptions(images=str(GT100)))
     assert isinstance(ds.items, types.GeneratorType)
     items = items_of(ds)
     assert len(items) == 100  # every image of the dataset file, even without results
@@ -145,12 +145,12 @@ def test_bbox_results_with_dataset_file(shared: Path) -> None:
         assert inst.geometry == Box(*map(float, rec["bbox"]))
         assert inst.score == rec["score"]
     assert "COCO results list" in ds.notes[0] and "734 results on 99 images" in ds.notes[0]
-    only = items_of(read_coco([str(BBOX)], images=str(GT100), only_with_results=True))
+    only = items_of(read_coco([str(BBOX)], CocoOptions(images=str(GT100), only_with_results=True)))
     assert len(only) == 99
 
 
 def test_segm_results_masks_with_backslashes(shared: Path) -> None:
-    insts = instances(items_of(read_coco([str(SEGM)], images=str(GT100))))
+    insts = instances(items_of(read_coco([str(SEGM)], CocoOptions(images=str(GT100)))))
     raw = load(SEGM)
     assert len(insts) == 734
     slashed = 0
@@ -167,7 +167,7 @@ def test_segm_results_masks_with_backslashes(shared: Path) -> None:
 
 def test_results_from_image_folder(shared: Path) -> None:
     path = MMPOSE / "test_coco_det_AP_H_56.json"
-    ds = read_coco([str(path)], images=str(MMPOSE))
+    ds = read_coco([str(path)], CocoOptions(images=str(MMPOSE)))
     items = items_of(ds)
     sizes = {
         str(i["id"]): (i["width"], i["height"]) for i in load(MMPOSE / "test_coco.json")["images"]
@@ -178,7 +178,7 @@ def test_results_from_image_folder(shared: Path) -> None:
 
 
 def test_results_with_image_size_only(shared: Path) -> None:
-    items = items_of(read_coco([str(BBOX)], image_size=(640, 480)))
+    items = items_of(read_coco([str(BBOX)], CocoOptions(image_size=(640, 480))))
     assert len(items) == 99 and {(it.width, it.height) for it in items} == {(640, 480)}
     assert isinstance(items[0].fields["id"], int)
 
@@ -186,7 +186,11 @@ def test_results_with_image_size_only(shared: Path) -> None:
 def test_results_with_polygons(shared: Path) -> None:
     base = shared / "faster_coco_eval/dataset"
     insts = instances(
-        items_of(read_coco([str(base / "dt_dataset.json")], images=str(base / "gt_dataset.json")))
+        items_of(
+            read_coco(
+                [str(base / "dt_dataset.json")], CocoOptions(images=str(base / "gt_dataset.json"))
+            )
+        )
     )
     assert len(insts) == 9 and all(isinstance(i.geometry, Polygon) for i in insts)
     assert all(i.score is not None for i in insts)
@@ -196,7 +200,9 @@ def test_results_with_polygons(shared: Path) -> None:
 
 
 def test_fake_keypoints_visibility_flags(shared: Path) -> None:
-    ds = read_coco([str(KPTS)], images=str(GT100), keypoint_schema=str(MMPOSE / "test_coco.json"))
+    ds = read_coco(
+        [str(KPTS)], CocoOptions(images=str(GT100), keypoint_schema=str(MMPOSE / "test_coco.json"))
+    )
     points = instances(items_of(ds))
     assert len(points) == 1314 + 162 and all(isinstance(p.geometry, Point) for p in points)
     assert len(ds.dropped) == 649
@@ -210,7 +216,7 @@ def test_fake_keypoints_visibility_flags(shared: Path) -> None:
 
 
 def test_keypoints_without_schema_are_numbered(shared: Path) -> None:
-    ds = read_coco([str(KPTS)], images=str(GT100))
+    ds = read_coco([str(KPTS)], CocoOptions(images=str(GT100)))
     points = instances(items_of(ds))
     assert {p.label for p in points} <= {f"keypoint_{k}" for k in range(1, 18)}
     assert ds.labels == ["person"] + [f"keypoint_{k}" for k in range(1, 18)]
@@ -221,14 +227,14 @@ def test_predicted_keypoint_confidences(shared: Path) -> None:
     paths, gt = [str(base / "dt_dataset.json")], str(base / "gt_dataset.json")
     raw = load(base / "dt_dataset.json")
     confs = [v for r in raw for v in r["keypoints"][2::3]]
-    ds = read_coco(paths, images=gt, keypoint_threshold=0.3)
+    ds = read_coco(paths, CocoOptions(images=gt, keypoint_threshold=0.3))
     insts = instances(items_of(ds))
     points = [i for i in insts if isinstance(i.geometry, Point)]
     assert len(points) == sum(c >= 0.3 for c in confs)
     assert len(ds.dropped) == sum(c < 0.3 for c in confs)
     assert all(p.geometry.confidence >= 0.3 for p in points)  # type: ignore[union-attr,operator]
     assert sum(isinstance(i.geometry, Box) for i in insts) == 128
-    everything = instances(items_of(read_coco(paths, images=gt)))
+    everything = instances(items_of(read_coco(paths, CocoOptions(images=gt))))
     assert len(everything) == 128 + len(confs)
 
 
@@ -246,7 +252,7 @@ def test_crowdpose_schema(shared: Path) -> None:
     base = shared / "faster_coco_eval/dataset"
     ds = read_coco(
         [str(base / "example_crowdpose_preds.json")],
-        images=str(base / "example_crowdpose_val.json"),
+        CocoOptions(images=str(base / "example_crowdpose_val.json")),
     )
     labels = {i.label for i in instances(items_of(ds))}
     assert {"head", "neck", "left_shoulder"} <= labels and "nose" not in labels
@@ -271,10 +277,12 @@ def test_youtube_vis_ground_truth_and_results(shared: Path, update_goldens: bool
     (gt,) = items_of(read_coco([str(ann)]))
     (mask,) = [i.geometry for i in gt.iter_instances()]
     assert isinstance(mask, Mask) and (mask.height, mask.width) == (720, 1280)
-    results = read_coco([str(MMTRACK / "demo_vis_data/results.json")], images=str(ann))
+    results = read_coco([str(MMTRACK / "demo_vis_data/results.json")], CocoOptions(images=str(ann)))
     assert "mmtracking results" in results.notes[0]
     check_golden("vis_results", results, update_goldens)
-    (item,) = items_of(read_coco([str(MMTRACK / "demo_vis_data/results.json")], images=str(ann)))
+    (item,) = items_of(
+        read_coco([str(MMTRACK / "demo_vis_data/results.json")], CocoOptions(images=str(ann)))
+    )
     (inst,) = list(item.iter_instances())
     assert inst.track_id == "3" and inst.label == "sedan" and isinstance(inst.geometry, Mask)
     # the tracked mask overlaps the ground-truth mask of the same car
@@ -306,7 +314,7 @@ def test_result_id_without_image(shared: Path, tmp_path: Path) -> None:
     raw[2]["image_id"] = 987654321
     path = write(tmp_path, "res.json", raw)
     with pytest.raises(InvalidAnnotationError) as err:
-        read_coco([path], images=str(GT100))
+        read_coco([path], CocoOptions(images=str(GT100)))
     assert str(err.value).startswith(f"{path}, results[2]: image_id 987654321 has no image")
 
 
@@ -329,7 +337,7 @@ def test_results_need_an_image_source(tmp_path: Path) -> None:
 def test_bad_json_has_a_position(tmp_path: Path, text: bytes, where: str) -> None:
     path = write(tmp_path, "bad.json", text)
     with pytest.raises(InputError, match="invalid JSON") as err:
-        read_coco([path], image_size=(4, 4))
+        read_coco([path], CocoOptions(image_size=(4, 4)))
     assert err.value.location == where
 
 
@@ -385,7 +393,7 @@ def test_spill_is_removed_after_streaming(
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    ds = read_coco([str(BBOX)], images=str(GT100))
+    ds = read_coco([str(BBOX)], CocoOptions(images=str(GT100)))
     assert list(tmp_path.glob("prelabel-coco-*"))
     assert len(instances(items_of(ds))) == 734
     assert not list(tmp_path.glob("prelabel-coco-*"))
@@ -405,14 +413,14 @@ def test_mask_decode_matches_numpy_reference(tmp_path: Path) -> None:
 
 def test_cocovid_fps_gives_timestamps(shared: Path) -> None:
     path = MMTRACK / "demo_cocovid_data/ann.json"
-    (item,) = items_of(read_coco([str(path)], fps=4))
+    (item,) = items_of(read_coco([str(path)], CocoOptions(fps=4)))
     assert item.fps == 4 and item.frames is not None
     assert [f.timestamp for f in item.frames] == [n / 4 for n in range(8)]
 
 
 def test_mmtracking_results_with_image_size(shared: Path) -> None:
     path = MMTRACK / "demo_vis_data/results.json"
-    ds = read_coco([str(path)], image_size=(1280, 720))
+    ds = read_coco([str(path)], CocoOptions(image_size=(1280, 720)))
     (item,) = items_of(ds)
     (inst,) = list(item.iter_instances())
     assert inst.label == "0" and inst.track_id == "3" and (item.width, item.height) == (1280, 720)
@@ -426,5 +434,5 @@ def test_json_error_in_a_large_file_names_the_last_result(
     monkeypatch.setattr(coco_results, "_LOCATE_LIMIT", 0)  # as if the file were too big to re-parse
     text = b'[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}, {"image_id": }]'
     with pytest.raises(InputError, match="invalid JSON") as err:
-        read_coco([write(tmp_path, "big.json", text)], image_size=(4, 4))
+        read_coco([write(tmp_path, "big.json", text)], CocoOptions(image_size=(4, 4)))
     assert err.value.location == "after results[0]"

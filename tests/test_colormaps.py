@@ -36,7 +36,8 @@ def test_voc_palette_matches_the_palette_inside_real_voc_pngs(shared: Path) -> N
 
 def test_builtin_maps() -> None:
     voc = voc_colormap()
-    assert len(voc.colors) == 256 and voc.names[15] == "person" and voc.void == (0,)
+    assert len(voc.colors) == 256 and voc.names[15] == "person"
+    assert voc.void == (255,) and voc.colors[(224, 224, 192)] == 255  # background is a class
     camvid = camvid_colormap()
     assert len(camvid.colors) == 32 and camvid.names[camvid.colors[(128, 64, 128)]] == "Road"
     assert camvid.names[camvid.void[0]] == "Void"
@@ -86,7 +87,7 @@ def test_bad_files(tmp_path: Path, content: str, message: str) -> None:
 
 
 def test_missing_file_lists_builtins(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="built in: voc, camvid"):
+    with pytest.raises(InputError, match="built in: voc, cityscapes, camvid, ade20k"):
         load_colormap(str(tmp_path / "nope.json"))
 
 
@@ -106,3 +107,32 @@ def test_nearest_within_tolerance(index: int, dr: int, dg: int, db: int) -> None
     out = decode_colors(rgb, voc_colormap(), tolerance=6, path="x.png")
     assert out.values.tolist() == [[index, index]]
     assert out.nearest == (0 if noisy == voc_palette()[index] else 1)
+
+
+def test_cityscapes_and_ade20k_are_built_in() -> None:
+    city = load_colormap("cityscapes")
+    assert len(city.names) == 34 and city.names[26] == "car" and city.colors[(0, 0, 142)] == 26
+    assert city.void == (0, 1, 2, 3, 4, 5, 6)  # the "void" category
+    assert city.colors[(0, 0, 0)] == 0 and city.colors[(153, 153, 153)] == 17  # shared: lowest
+    ade = load_colormap("ade20k")
+    assert len(ade.names) == 151 and ade.names[0] == "other" and ade.void == (0,)
+    assert ade.names[1] == "wall" and ade.names[150] == "flag" and ade.names[8] == "bed"
+    assert ade.colors[(120, 120, 120)] == 1 and ade.colors[(92, 0, 255)] == 150
+    assert len(ade.colors) == 150  # 151 values, road and skyscraper share one grey
+    assert ade.colors[(140, 140, 140)] == 7 and ade.names[49] == "skyscraper"
+
+
+def test_a_json_colour_map_marks_its_void_colour(tmp_path: Path) -> None:
+    path = tmp_path / "map.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"name": "unknown", "color": [0, 0, 0], "void": True},
+                {"name": "road", "color": "#804080"},
+                {"name": "car", "color": [0, 0, 142], "id": 7},
+            ]
+        )
+    )
+    cmap = load_colormap(str(path))
+    assert cmap.names == {0: "unknown", 1: "road", 7: "car"} and cmap.void == (0,)
+    assert cmap.colors == {(0, 0, 0): 0, (128, 64, 128): 1, (0, 0, 142): 7}

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from prelabel.config import rules
 from prelabel.config.load import TaskConfig, config_from_dict, load_config, read_config_file
+from prelabel.config.task_types import TASK_TYPES
 from prelabel.config.taxonomy import TaxonomyError, parse_labels
 from prelabel.errors import ConfigError, InputError
 
@@ -197,7 +198,8 @@ BROKEN: list[tuple[dict[str, Any], Patch, str | None, str]] = [
         IMAGE,
         params(metadata=BIG_METADATA),
         "params.metadata",
-        f"{BIG_METADATA_SIZE} bytes serialized, Scale allows 10240",
+        f"{BIG_METADATA_SIZE} bytes serialized (+{rules.DIGEST_RESERVE_BYTES} for prelabel's"
+        " body digest), Scale allows 10240",
     ),
     (
         IMAGE,
@@ -510,7 +512,7 @@ def test_broken_config_names_field_and_rule(
 
 
 def test_broken_table_covers_every_task_type() -> None:
-    assert {base["task_type"] for base, *_ in BROKEN} == set(rules.TASK_TYPES)
+    assert {base["task_type"] for base, *_ in BROKEN} == set(TASK_TYPES)
 
 
 # --- files and syntax ------------------------------------------------------------------------
@@ -572,7 +574,7 @@ EXAMPLES = sorted(
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_configs_load(path: Path) -> None:
     config = load_config(path)
-    assert config.task_type in rules.TASK_TYPES
+    assert config.task_type in TASK_TYPES
     assert config.path == str(path)
     assert config.leaf_labels()
     for label in config.leaf_labels():
@@ -580,7 +582,7 @@ def test_example_configs_load(path: Path) -> None:
 
 
 def test_one_example_per_task_type() -> None:
-    assert {load_config(p).task_type for p in EXAMPLES} == set(rules.TASK_TYPES)
+    assert {load_config(p).task_type for p in EXAMPLES} == set(TASK_TYPES)
 
 
 def test_example_round_trips_through_json(tmp_path: Path) -> None:
@@ -663,7 +665,7 @@ def test_segment_limits_from_nested_label_descriptions() -> None:
         "bicycle",
         "parked car",
     }
-    # instance_label on "vehicle" is inherited; "parked car" turns it off for itself
+    # instance_label is set on each leaf ("parked car" has none); nothing is inherited
     assert limits.instance_labels == {"person", "car", "bus", "bicycle"}
     assert limits.allow_unlabeled is False
     assert not limits.geometries
@@ -775,7 +777,7 @@ def test_limits_are_data_in_scale_rules() -> None:
     assert rules.VIDEO_EXTENSIONS == ("mp4", "webm", "ogg")
     assert rules.MAX_IMAGE_SIDE == 10000
     assert rules.CREATE_RATE_PER_SECOND == 30 and rules.LIST_PAGE_SIZE == 100
-    for task_type in rules.TASK_TYPES:
+    for task_type in TASK_TYPES:
         assert set(rules.REQUIRED_PARAMS[task_type]) <= rules.PARAMS[task_type]
 
 

@@ -595,7 +595,7 @@ def test_mask_iou_equals_whole_window_raster(
     for ring in rings:
         full |= rings_mod.rings_to_mask([ring], *window.shape, origin=(ox - pad, oy - pad))
     expected = rings_mod.iou(full, window)
-    assert kernels.compiled() is not None
+    assert kernels.compiled(wait=True) is not None
     off = np.array([ox, oy], float)
     traced = [(e + off, [h + off for h in hs]) for e, hs in trace.trace_parts(crop)]
     assert _mask_iou(rings, traced) == expected

@@ -6,9 +6,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from unittest.mock import patch
 
@@ -24,6 +27,7 @@ from hypothesis.extra.numpy import arrays
 from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy
+from prelabel.fit.warmup import exercise, warm_up
 from prelabel.geometry import rings as rings_mod
 from prelabel.geometry import rle, trace
 from prelabel.geometry.kernels import loader as kernels
@@ -33,7 +37,7 @@ from prelabel.geometry.trace import _CORNERS, _SIDES, _edge_ring
 from prelabel.model import Mask, Polygon
 
 RESULTS = "cocoapi/results/instances_val2014_fakesegm100_results.json"
-COMPILED = kernels.compiled()
+COMPILED = kernels.compiled(wait=True)
 # every module that picks the compiled kernels or its numpy path
 USERS = (
     "prelabel.geometry.rle",
@@ -307,10 +311,74 @@ def test_ranked_simplification_is_valid_and_within_budget(binary: np.ndarray, bu
 
 
 def test_prelabel_jit_0_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "_STATE", kernels._State())
     monkeypatch.setenv("PRELABEL_JIT", "0")
-    assert kernels.compiled.__wrapped__() is None  # type: ignore[attr-defined]
+    assert kernels.compiled(wait=True) is None
     monkeypatch.setenv("PRELABEL_JIT", "1")
-    assert kernels.compiled.__wrapped__() is not None  # type: ignore[attr-defined]
+    assert kernels.compiled(wait=True) is not None
+
+
+def test_a_cold_cache_starts_one_background_compile_and_does_not_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """First traced mask after an install: no 20 s wait in this process; one detached
+    process compiles into the cache (its lock file names it), and the status hook says so."""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(kernels, "_STATE", kernels._State())
+    said: list[str] = []
+    monkeypatch.setattr(kernels, "on_status", said.append)
+    assert kernels.compiled() is None  # cold: the caller runs the fallbacks
+    assert kernels.compiled() is None  # and does not start a second compile
+    assert len(said) == 1 and "background" in said[0]
+    lock = kernels._lock()
+    deadline = time.monotonic() + 30
+    while not (lock.exists() and lock.read_text()) and not kernels._marker().exists():
+        assert time.monotonic() < deadline, "no warm-up process took the lock"
+        time.sleep(0.05)
+    pid = int(lock.read_text()) if lock.exists() else 0
+    if pid:  # don't spend CI's cores on a second compile: stop it
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert lock.parent == tmp_path
+
+
+def test_warm_up_compiles_every_kernel_as_real_conversions_call_it(
+    shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warm-up's synthetic fits compile each kernel for exactly the argument types real
+    fits use: fitting the real masks afterwards compiles nothing new."""
+    monkeypatch.setattr(kernels, "_STATE", kernels._State())
+    fresh = kernels.compiled(wait=True)
+    assert fresh is not None
+    exercise()
+    signatures = {f.name: len(getattr(fresh, f.name).signatures) for f in fields(fresh)}
+    # the kernels Python calls (the others are called only by these, compiled with them)
+    entries = ("decode_crop", "edge_rings", "rings_iou", "midpoint_ring", "ranked_select")
+    assert all(signatures[name] for name in entries), signatures
+    for m in real_masks(shared)[::7]:
+        bounds = Bounds.for_image(m.width, m.height)
+        for budget in (12, 100):
+            limits = GeometryLimits("polygon", max_vertices=budget)
+            fit_geometry(m, "polygon", limits, bounds, FitPolicy())
+    assert {f.name: len(getattr(fresh, f.name).signatures) for f in fields(fresh)} == signatures
+
+
+def test_warm_up_marks_the_cache_and_a_new_process_loads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker, lock = tmp_path / "k.warm", tmp_path / "k.lock"
+    monkeypatch.setattr(kernels, "_marker", lambda: marker)
+    monkeypatch.setattr(kernels, "_lock", lambda: lock)
+    monkeypatch.setattr(kernels, "_STATE", kernels._State())
+    lock.write_text("12345")  # another process is compiling: this one leaves it alone
+    warm_up()
+    assert not marker.exists() and lock.exists()
+    lock.unlink()
+    warm_up()
+    assert marker.exists() and not lock.exists()
+    monkeypatch.setattr(kernels, "_STATE", kernels._State())
+    monkeypatch.setattr(kernels, "_start_warmup", lambda: pytest.fail("compiled again"))
+    assert kernels.compiled() is not None
 
 
 def test_cli_output_is_byte_identical_without_the_kernels(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO, on_frames
 
-from prelabel.converters.tracking.kitti import read_kitti
+from prelabel.converters.tracking.kitti import KittiOptions, read_kitti
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Box, Item
 
@@ -18,7 +18,7 @@ KITTI = FIXTURES / "kitti"
 
 
 def one(path: Path, **kwargs: object) -> tuple[Item, list[str]]:
-    ds = read_kitti([str(path)], **kwargs)  # type: ignore[arg-type]
+    ds = read_kitti([str(path)], KittiOptions(**kwargs))  # type: ignore[arg-type]
     (item,) = [on_frames(i) for i in ds.items]
     return item, [f"{d.source.location}: {d.reason}" for d in ds.dropped]
 

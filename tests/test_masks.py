@@ -19,9 +19,9 @@ from PIL import Image
 
 from prelabel.converters.masks import decode
 from prelabel.converters.masks import kinds as mask_kinds
-from prelabel.converters.masks.read import read_masks
+from prelabel.converters.masks.read import MaskOptions, read_masks
 from prelabel.errors import InputError
-from prelabel.geometry.raster import raster_to_instances
+from prelabel.geometry.raster import raster_to_instances, void_mask
 from prelabel.geometry.rle import decode_mask
 from prelabel.model import Dataset, IndexRaster, Item, Mask
 
@@ -81,22 +81,31 @@ def test_palette_masks_read_as_indices_not_colours(shared: Path) -> None:
     assert expanded.ndim == 3  # the trap the reader avoids
     ignore_bgr = expanded[raw == 255][0].tolist()
     assert ignore_bgr == [192, 224, 224]  # VOC's (224, 224, 192) void colour
-    (item,) = items(read_masks([str(path)], classes=str(VOC / "class_names.txt")))
-    assert set(np.unique(load(item).values).tolist()) == {0, 5, 15}  # 255 = void -> 0
+    (item,) = items(read_masks([str(path)], MaskOptions(classes=str(VOC / "class_names.txt"))))
+    r = load(item)
+    # 255 = void -> 0; class 0 (_background_) is named, so it is a segment at an unused value
+    assert {v: s.label for v, s in r.segments.items()} == {
+        1: "_background_",
+        5: "bottle",
+        15: "person",
+    }
+    assert set(np.unique(r.values).tolist()) == {0, 1, 5, 15}
+    assert int((r.values == 1).sum()) == int((raw == 0).sum())
+    assert np.array_equal(void_mask(r), raw == 255)
 
 
 def test_labelme_voc_class_masks(shared: Path, update_goldens: bool) -> None:
     ds = read_masks(
         [str(VOC / "SegmentationClass")],
-        images=str(VOC / "JPEGImages"),
-        classes=str(VOC / "class_names.txt"),
+        MaskOptions(images=str(VOC / "JPEGImages"), classes=str(VOC / "class_names.txt")),
     )
     got = summary(ds)
     assert got["2011_000003"]["file_name"] == "2011_000003.jpg"
     assert got["2011_000003"]["size"] == [500, 338]
     assert "255" not in got["2011_000003"]["pixels"]  # void -> unlabeled
     assert got["2011_000003"]["segments"]["15"][0] == "person"
-    assert ds.notes == ["value 0 (_background_) is read as unlabeled"]
+    assert got["2011_000003"]["segments"]["1"][:3] == ["_background_", False, "pixel value 0"]
+    assert ds.notes == []
     check_golden("labelme_voc_class", got, update_goldens)
 
 
@@ -105,8 +114,7 @@ def test_voc_class_plus_object_masks_and_void_disagreement(
 ) -> None:
     ds = read_masks(
         [str(VOC / "SegmentationClass")],
-        classes=str(VOC / "class_names.txt"),
-        objects=str(VOC / "SegmentationObject"),
+        MaskOptions(classes=str(VOC / "class_names.txt"), objects=str(VOC / "SegmentationObject")),
     )
     got = summary(ds)
     first = got["2011_000003"]
@@ -115,6 +123,8 @@ def test_voc_class_plus_object_masks_and_void_disagreement(
         "read as unlabeled"
     ]
     six = got["2011_000006"]["segments"]
+    background = [v for v, s in six.items() if s[0] == "_background_"]
+    assert len(background) == 1 and not six.pop(background[0])[1]  # class 0: not an instance
     # instances 1,2,3,4,5,7 (a gap at 6), each its own instance segment
     assert sorted(int(v) // 256 for v in six) == [1, 2, 3, 4, 5, 7]
     assert all(s[1] for s in six.values())
@@ -125,9 +135,9 @@ def test_voc_class_plus_object_masks_and_void_disagreement(
 def test_labelme_video_frames(shared: Path) -> None:
     ds = read_masks(
         [str(VIDEO / "SegmentationClassPNG")],
-        images=str(VIDEO / "JPEGImages"),
-        classes=str(VIDEO / "class_names.txt"),
-        video=True,
+        MaskOptions(
+            images=str(VIDEO / "JPEGImages"), classes=str(VIDEO / "class_names.txt"), video=True
+        ),
     )
     (video,) = items(ds)
     frames = video.frames or []
@@ -136,7 +146,7 @@ def test_labelme_video_frames(shared: Path) -> None:
     for frame in frames:
         assert frame.raster is not None
         r = frame.raster()
-        assert {s.label for s in r.segments.values()} == {"car", "track"}
+        assert {s.label for s in r.segments.values()} == {"_background_", "car", "track"}
         assert int((r.values == 1).sum()) == 8942  # the static car region of every frame
         assert frame.fields["file_name"] == f"{frame.number:08d}.jpg"
 
@@ -146,7 +156,10 @@ def test_labelme_video_frames(shared: Path) -> None:
 
 def test_datumaro_voc_rgb_masks_use_the_builtin_voc_map(shared: Path) -> None:
     root = DM / "voc_dataset/voc_dataset1"
-    ds = read_masks([str(root / "SegmentationClass")], images=str(root / "JPEGImages"))
+    ds = read_masks(
+        [str(root / "SegmentationClass")],
+        MaskOptions(images=str(root / "JPEGImages"), colormap="voc"),
+    )
     (item,) = items(ds)
     r = load(item)
     assert (item.width, item.height) == (20, 10)
@@ -160,7 +173,9 @@ def test_camvid_masks_paired_by_manifest(shared: Path, update_goldens: bool) -> 
     root = DM / "camvid_dataset"
     got = {}
     for split in ("train", "val", "test"):
-        ds = read_masks([str(root)], manifest=str(root / f"{split}.txt"), colormap="camvid")
+        ds = read_masks(
+            [str(root)], MaskOptions(manifest=str(root / f"{split}.txt"), colormap="camvid")
+        )
         got.update(summary(ds))
     assert set(got) == {"0001TP_006690", "0016E5_07959", "0001TP_008550", "0001TP_008580"}
     # the manifest pairs /trainannot/X.png with /train/X.png (leading / = dataset root)
@@ -173,7 +188,8 @@ def test_camvid_masks_paired_by_manifest(shared: Path, update_goldens: bool) -> 
 def test_common_semantic_segmentation_with_dataset_meta(shared: Path) -> None:
     root = DM / "common_semantic_segmentation_dataset/dataset"
     ds = read_masks(
-        [str(root / "masks")], images=str(root / "images"), colormap=str(root / "dataset_meta.json")
+        [str(root / "masks")],
+        MaskOptions(images=str(root / "images"), colormap=str(root / "dataset_meta.json")),
     )
     got = {i.key: {v: s.label for v, s in load(i).segments.items()} for i in items(ds)}
     assert got == {"0001": {4: "Bicyclist", 6: "Road"}, "0002": {2: "Animal", 5: "Child"}}
@@ -188,15 +204,15 @@ def write_rgb(path: Path, pixels: list[list[tuple[int, int, int]]]) -> Path:
 def test_off_palette_colour_is_an_error_or_nearest_within_tolerance(tmp_path: Path) -> None:
     mask = write_rgb(tmp_path / "m.png", [[(64, 128, 64), (66, 126, 65), (0, 0, 0)]])
     with pytest.raises(InputError) as err:
-        items(read_masks([str(mask)], colormap="camvid"))[0].raster()  # type: ignore[misc]
+        items(read_masks([str(mask)], MaskOptions(colormap="camvid")))[0].raster()  # type: ignore[misc]
     assert "off-palette colour (66, 126, 65) (1 px" in str(err.value)
     assert str(err.value).startswith(str(mask))
-    (item,) = items(read_masks([str(mask)], colormap="camvid", tolerance=4))
+    (item,) = items(read_masks([str(mask)], MaskOptions(colormap="camvid", tolerance=4)))
     r = load(item)
     assert r.values.tolist() == [[1, 1, 0]]  # Animal twice, Void (background) -> 0
     assert item.notes == ["m.png: 1 px matched to the nearest colour of camvid within tolerance 4"]
     with pytest.raises(InputError, match=r"off-palette colour \(66, 126, 65\)"):
-        items(read_masks([str(mask)], colormap="camvid", tolerance=2))[0].raster()  # type: ignore[misc]
+        items(read_masks([str(mask)], MaskOptions(colormap="camvid", tolerance=2)))[0].raster()  # type: ignore[misc]
 
 
 # --- 16-bit instance masks ----------------------------------------------------------------------
@@ -206,9 +222,7 @@ def test_kitti_class_times_256(shared: Path) -> None:
     root = DM / "kitti_dataset/kitti_segmentation/training"
     ds = read_masks(
         [str(root / "instance")],
-        kind="instance256",
-        classes=CITYSCAPES_NAMES,
-        images=str(root / "image_2"),
+        MaskOptions(kind="instance256", classes=CITYSCAPES_NAMES, images=str(root / "image_2")),
     )
     first = load(items(ds)[0])
     assert first.values.dtype == np.int32
@@ -220,7 +234,8 @@ def test_kitti_class_times_256(shared: Path) -> None:
 def test_mots_class_times_1000(shared: Path) -> None:
     path = DM / "mots_dataset/train/instances/1.png"
     ds = read_masks(
-        [str(path)], kind="instance1000", classes=str(FIXTURES / "masks/mots_classes.json")
+        [str(path)],
+        MaskOptions(kind="instance1000", classes=str(FIXTURES / "masks/mots_classes.json")),
     )
     r = load(items(ds)[0])
     assert {v: (s.label, s.instance) for v, s in r.segments.items()} == {
@@ -232,7 +247,9 @@ def test_mots_class_times_1000(shared: Path) -> None:
 
 def test_mots_labels_txt_is_zero_based_so_class_4_is_unknown(shared: Path) -> None:
     root = DM / "mots_dataset/train/instances"
-    ds = read_masks([str(root / "1.png")], kind="instance1000", classes=str(root / "labels.txt"))
+    ds = read_masks(
+        [str(root / "1.png")], MaskOptions(kind="instance1000", classes=str(root / "labels.txt"))
+    )
     with pytest.raises(InputError) as err:
         load(items(ds)[0])
     assert "unknown class 4 in 1.png: labels.txt has 4 lines" in str(err.value)
@@ -244,9 +261,9 @@ def test_mots_mask_and_image_sizes_differ(shared: Path) -> None:
         items(
             read_masks(
                 [str(root / "instances/1.png")],
-                kind="instance1000",
-                images=str(root / "images"),
-                classes=CITYSCAPES_NAMES,
+                MaskOptions(
+                    kind="instance1000", images=str(root / "images"), classes=CITYSCAPES_NAMES
+                ),
             )
         )
     assert "mask is 5x1 but image" in str(err.value) and "1.jpg is 1x5" in str(err.value)
@@ -256,9 +273,9 @@ def test_cityscapes_8bit_class_ids_and_16bit_instances(shared: Path, tmp_path: P
     root = DM / "cityscapes_dataset/dataset"
     ds = read_masks(
         [str(root / "gtFine")],
-        kind="instance1000",
-        classes=CITYSCAPES_NAMES,
-        images=str(root / "leftImg8bit"),
+        MaskOptions(
+            kind="instance1000", classes=CITYSCAPES_NAMES, images=str(root / "leftImg8bit")
+        ),
     )
     got = {
         i.key: (i.fields["file_name"], {s.label for s in load(i).segments.values()})
@@ -270,19 +287,22 @@ def test_cityscapes_8bit_class_ids_and_16bit_instances(shared: Path, tmp_path: P
     arr = np.array([[26001, 26001, 26002, 7, 0]], dtype=np.uint16)
     path = tmp_path / "x_gtFine_instanceIds.png"
     assert cv2.imwrite(str(path), arr)
-    (item,) = items(read_masks([str(path)], kind="instance1000", classes=CITYSCAPES_NAMES))
+    (item,) = items(
+        read_masks([str(path)], MaskOptions(kind="instance1000", classes=CITYSCAPES_NAMES))
+    )
     r = load(item)
     assert {v: (s.label, s.instance) for v, s in r.segments.items()} == {
         7: ("road", False),
         26001: ("car", True),
         26002: ("car", True),
+        26003: ("unlabeled", False),  # class 0 is named: a segment at an unused value
     }
 
 
 def test_16bit_without_kind_hints_at_instance_kinds(shared: Path) -> None:
     path = DM / "mots_dataset/val/instances/3.png"
     with pytest.raises(InputError, match="need --kind instance1000 or instance256"):
-        load(items(read_masks([str(path)], classes=CITYSCAPES_NAMES))[0])
+        load(items(read_masks([str(path)], MaskOptions(classes=CITYSCAPES_NAMES)))[0])
 
 
 # --- COCO panoptic ----------------------------------------------------------------------------
@@ -291,8 +311,7 @@ def test_16bit_without_kind_hints_at_instance_kinds(shared: Path) -> None:
 def panoptic(shared: Path) -> Dataset:
     return read_masks(
         [str(PAN / "panoptic_examples")],
-        panoptic=str(PAN / "panoptic_examples.json"),
-        images=str(PAN / "input_images"),
+        MaskOptions(panoptic=str(PAN / "panoptic_examples.json"), images=str(PAN / "input_images")),
     )
 
 
@@ -322,8 +341,7 @@ def test_panoptic_two_channel_form_is_the_same_partition(shared: Path) -> None:
     rgb = {i.key: load(i) for i in items(panoptic(shared))}
     two = read_masks(
         [str(PAN / "panoptic_examples_2ch_format")],
-        panoptic=str(PAN / "images_info_examples.json"),
-        kind="panoptic2ch",
+        MaskOptions(panoptic=str(PAN / "images_info_examples.json"), kind="panoptic2ch"),
     )
     for item in items(two):
         r2, r1 = load(item), rgb[item.key]
@@ -339,14 +357,19 @@ def test_datumaro_panoptic_size_mismatch_is_a_clear_error(shared: Path) -> None:
     root = DM / "coco_dataset/coco_panoptic/annotations"
     with pytest.raises(InputError) as err:
         items(
-            read_masks([str(root / "panoptic_train")], panoptic=str(root / "panoptic_train.json"))
+            read_masks(
+                [str(root / "panoptic_train")],
+                MaskOptions(panoptic=str(root / "panoptic_train.json")),
+            )
         )
     assert str(err.value) == (
         f"{root / 'panoptic_train/a.png'}: mask is 5x5 but image a.jpg in "
         "panoptic_train.json is 10x5 (width x height)"
     )
     (ok,) = items(
-        read_masks([str(root / "panoptic_val")], panoptic=str(root / "panoptic_val.json"))
+        read_masks(
+            [str(root / "panoptic_val")], MaskOptions(panoptic=str(root / "panoptic_val.json"))
+        )
     )
     assert {v: (s.label, s.attributes) for v, s in load(ok).segments.items()} == {
         7: ("a", {}),
@@ -366,7 +389,7 @@ def test_binary_per_instance_masks(tmp_path: Path) -> None:
     b[1:4, 2:6] = 1
     Image.fromarray(a).save(folder / "car_1.png")
     Image.fromarray(b).save(folder / "person_2.png")
-    (item,) = items(read_masks([str(tmp_path / "masks")], kind="binary"))
+    (item,) = items(read_masks([str(tmp_path / "masks")], MaskOptions(kind="binary")))
     r = load(item)
     assert item.key == "img1" and (item.width, item.height) == (6, 4)
     assert {v: (s.label, s.instance) for v, s in r.segments.items()} == {
@@ -381,7 +404,7 @@ def test_unknown_value_names_file_and_class_file(tmp_path: Path) -> None:
     classes.write_text("\n".join(f"c{i}" for i in range(21)) + "\n")
     mask = tmp_path / "m.png"
     Image.fromarray(np.array([[0, 3, 37]], dtype=np.uint8)).save(mask)
-    (item,) = items(read_masks([str(mask)], classes=str(classes)))
+    (item,) = items(read_masks([str(mask)], MaskOptions(classes=str(classes))))
     with pytest.raises(InputError) as err:
         load(item)
     assert str(err.value) == (
@@ -391,7 +414,7 @@ def test_unknown_value_names_file_and_class_file(tmp_path: Path) -> None:
 
 def test_no_image_for_a_mask(shared: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no image with stem '2011_000003'"):
-        items(read_masks([str(VOC / "SegmentationClass")], images=str(tmp_path)))
+        items(read_masks([str(VOC / "SegmentationClass")], MaskOptions(images=str(tmp_path))))
 
 
 def test_nothing_is_decoded_until_raster_is_called(
@@ -405,7 +428,9 @@ def test_nothing_is_decoded_until_raster_is_called(
         return real(path)
 
     monkeypatch.setattr(mask_kinds, "decode", counting)  # where the raster builders look it up
-    ds = read_masks([str(VOC / "SegmentationClass")], classes=str(VOC / "class_names.txt"))
+    ds = read_masks(
+        [str(VOC / "SegmentationClass")], MaskOptions(classes=str(VOC / "class_names.txt"))
+    )
     all_items = items(ds)
     assert len(all_items) == 3 and calls == []
     load(all_items[1])
@@ -415,15 +440,15 @@ def test_nothing_is_decoded_until_raster_is_called(
 def test_raster_to_instances_gives_one_mask_per_segment(shared: Path) -> None:
     ds = read_masks(
         [str(VOC / "SegmentationClass/2011_000006.png")],
-        classes=str(VOC / "class_names.txt"),
-        objects=str(VOC / "SegmentationObject"),
+        MaskOptions(classes=str(VOC / "class_names.txt"), objects=str(VOC / "SegmentationObject")),
     )
     r = load(items(ds)[0])
     instances = raster_to_instances(r)
-    assert len(instances) == len(r.segments) == 6
+    assert len(instances) == len(r.segments) == 7  # 6 objects and class 0
+    assert [i.label for i in instances if i.instance_id is None] == ["_background_"]
     for inst in instances:
-        assert isinstance(inst.geometry, Mask) and inst.instance_id is not None
-        value = int(inst.instance_id)
+        assert isinstance(inst.geometry, Mask)
+        value = int(inst.instance_id) if inst.instance_id is not None else max(r.segments)
         assert np.array_equal(decode_mask(inst.geometry), r.values == value)
         assert inst.label == r.segments[value].label
 
@@ -447,7 +472,7 @@ project = "masks"
 allow_unlabeled = true
 labels = [{labels}]
 [prelabel]
-attachment_url = "https://cdn.example.com/{{file_name}}"
+attachment_url = "https://cdn.example.com/{{stem}}.jpg"
 """
 
 
@@ -548,7 +573,7 @@ def test_cli_panoptic_to_segmentannotation(shared: Path, tmp_path: Path) -> None
     lines = [json.loads(x) for x in (out / "tasks.jsonl").read_text().splitlines()]
     assert len(lines) == 2 and summary_out["totals"]["objects_dropped"] == 0
     body = lines[0]["body"]
-    assert body["attachment"] == "https://cdn.example.com/000000142238.jpg"
+    assert body["attachment"] == "https://cdn.example.com/000000142238.jpg"  # panoptic JSON
     ref = body["hypothesis"]["annotations"]["combined"]["indexedImage"]
     png = cv2.imread(str(out / "artifacts" / ref.removeprefix("artifact://")), cv2.IMREAD_UNCHANGED)
     assert png.dtype == np.uint8 and png.shape == (427, 640)
@@ -569,7 +594,7 @@ def test_cli_masks_to_polygons(shared: Path, tmp_path: Path) -> None:
         'task_type = "imageannotation"\n[params]\nproject = "p"\n'
         '[params.geometries.polygon]\nobjects_to_annotate = ["person", "bottle"]\n'
         "max_vertices = 100\n[prelabel]\n"
-        'attachment_url = "https://cdn.example.com/{file_name}"\n'
+        'attachment_url = "https://cdn.example.com/{stem}.jpg"\n'
     )
     out = tmp_path / "out"
     proc = run_cli(
@@ -580,6 +605,10 @@ def test_cli_masks_to_polygons(shared: Path, tmp_path: Path) -> None:
         str(VOC / "class_names.txt"),
         "--objects",
         str(VOC / "SegmentationObject"),
+        "--void",
+        "0",
+        "--void",
+        "255",
         "-c",
         str(config),
         "-o",
@@ -606,7 +635,9 @@ def test_panoptic_segment_without_pixels_is_dropped_with_reason(
     )
     doctored = tmp_path / "panoptic.json"
     doctored.write_text(json.dumps(data))
-    ds = read_masks([str(PAN / "panoptic_examples/000000439180.png")], panoptic=str(doctored))
+    ds = read_masks(
+        [str(PAN / "panoptic_examples/000000439180.png")], MaskOptions(panoptic=str(doctored))
+    )
     (item,) = items(ds)
     assert 42 not in load(item).segments
     assert [(d.source.location, d.reason, d.label) for d in ds.dropped] == [
@@ -632,6 +663,8 @@ def test_cli_video_masks_to_videoplayback_tracks_per_class(shared: Path, tmp_pat
         "5",
         "--classes",
         str(VIDEO / "class_names.txt"),
+        "--void",
+        "0",
         "--images",
         str(VIDEO / "JPEGImages"),
         "-c",
@@ -655,7 +688,10 @@ def test_cli_video_masks_to_videoplayback_tracks_per_class(shared: Path, tmp_pat
 def test_datumaro_rgb_class_and_object_masks(shared: Path) -> None:
     """VOC masks stored as RGB: both decode through the VOC palette; names default to VOC's."""
     root = DM / "voc_dataset/voc_dataset1"
-    ds = read_masks([str(root / "SegmentationClass")], objects=str(root / "SegmentationObject"))
+    ds = read_masks(
+        [str(root / "SegmentationClass")],
+        MaskOptions(objects=str(root / "SegmentationObject"), void=(0, 255)),
+    )
     r = load(items(ds)[0])
     (seg,) = r.segments.values()
     assert (seg.label, seg.instance, seg.source.location) == ("bicycle", True, "pixel value 1")
@@ -667,10 +703,12 @@ def test_mots_folder_as_video_instance_values_are_tracks(shared: Path) -> None:
     root = DM / "mots_dataset/train/instances"
     ds = read_masks(
         [str(root)],
-        kind="instance1000",
-        classes=str(FIXTURES / "masks/mots_classes.json"),
-        video=True,
-        fps=10,
+        MaskOptions(
+            kind="instance1000",
+            classes=str(FIXTURES / "masks/mots_classes.json"),
+            video=True,
+            fps=10,
+        ),
     )
     (video,) = items(ds)
     frames = video.frames or []

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, REPO, on_frames
 
-from prelabel.converters.tracking.mot import read_mot
+from prelabel.converters.tracking.mot import MotOptions, read_mot
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Box, Dataset, Item
 
@@ -64,7 +64,7 @@ def check_golden(name: str, data: Any, update: bool) -> None:
 def test_tracker_output(shared: Path) -> None:
     path = shared / MOT / "TUD-Campus/test.txt"
     assert b"\r\n" in path.read_bytes()  # CRLF as shipped
-    (item,) = items(read_mot([str(path)], fps=25, image_size=(640, 480)))
+    (item,) = items(read_mot([str(path)], MotOptions(fps=25, image_size=(640, 480))))
     assert item.key == "TUD-Campus" and item.fields["sequence"] == "TUD-Campus"
     assert len(item.frames or []) == 71
     rows = list(item.iter_instances())
@@ -110,7 +110,7 @@ def test_public_detections_need_untracked(shared: Path) -> None:
     with pytest.raises(InvalidAnnotationError) as err:
         items(read_mot([path]))
     assert err.value.location == "line 1" and "--untracked" in err.value.reason
-    (item,) = items(read_mot([path], untracked=True, label="person"))
+    (item,) = items(read_mot([path], MotOptions(untracked=True, label="person")))
     rows = list(item.iter_instances())
     assert len(rows) == 321 and all(r.track_id is None for r in rows)
     assert rows[0].score == pytest.approx(0.997784)
@@ -119,7 +119,9 @@ def test_public_detections_need_untracked(shared: Path) -> None:
 def test_mmtracking_seqinfo(shared: Path) -> None:
     seqinfo = shared / "mmtracking/demo_MOT15_data/train/TUD-Campus/seqinfo.ini"
     (item,) = items(
-        read_mot([str(shared / MOT / "TUD-Campus/gt.txt")], seqinfo=str(seqinfo), fps=25)
+        read_mot(
+            [str(shared / MOT / "TUD-Campus/gt.txt")], MotOptions(seqinfo=str(seqinfo), fps=25)
+        )
     )
     assert item.fields["sequence"] == "TUD-Campus" and len(item.frames or []) == 71
     assert item.width is None  # that seqinfo has no imWidth
@@ -131,7 +133,7 @@ def test_datumaro_nine_columns_with_labels_file(shared: Path) -> None:
     path = shared / "datumaro/mot_dataset/mot_seq_with_seqinfo/gt/gt.txt"
     with pytest.raises(InvalidAnnotationError):
         items(read_mot([str(path)]))  # id -1 in a GT file
-    (item,) = items(read_mot([str(path)], untracked=True))
+    (item,) = items(read_mot([str(path)], MotOptions(untracked=True)))
     (inst,) = item.iter_instances()
     assert inst.label == "label_2"  # class 3, 1-based into gt/labels.txt
     assert inst.attributes == {"visibility": 1.0}
@@ -154,7 +156,7 @@ def test_duplicate_track_in_frame_names_both_lines(tmp_path: Path) -> None:
     with pytest.raises(InvalidAnnotationError) as err:
         items(read_mot([path]))
     assert err.value.location == "line 3" and "lines 1 and 3" in err.value.reason
-    ds = read_mot([path], bad_rows="drop")
+    ds = read_mot([path], MotOptions(bad_rows="drop"))
     (item,) = items(ds)
     assert len(list(item.iter_instances())) == 2
     assert [d.source.location for d in ds.dropped] == ["line 3"]
@@ -169,10 +171,10 @@ def test_bad_rows_error_drop_fix(tmp_path: Path) -> None:
     with pytest.raises(InvalidAnnotationError) as err:
         items(read_mot([path]))
     assert str(err.value).endswith("line 2: x 'abc' is not a number")
-    ds = read_mot([path], bad_rows="drop")
+    ds = read_mot([path], MotOptions(bad_rows="drop"))
     (item,) = items(ds)
     assert [d.source.location for d in ds.dropped] == ["line 2", "line 4", "line 5"]
-    ds = read_mot([path], bad_rows="fix")
+    ds = read_mot([path], MotOptions(bad_rows="fix"))
     (item,) = items(ds)
     fixed = [i for i in item.iter_instances() if i.source.location == "line 5"]
     assert fixed[0].geometry == Box(6, 10, 4, 5)
@@ -184,7 +186,7 @@ def test_frames_beyond_seq_length(tmp_path: Path) -> None:
     with pytest.raises(InvalidAnnotationError) as err:
         items(read_mot([path]))
     assert err.value.location == "line 2" and "outside 1..3" in err.value.reason
-    (item,) = items(read_mot([path], bad_rows="drop"))
+    (item,) = items(read_mot([path], MotOptions(bad_rows="drop")))
     assert len(item.frames or []) == 3 and item.fields["sequence"] == "S"
     assert [len(f.instances) for f in item.frames or []] == [1, 0, 0]
 
@@ -197,7 +199,7 @@ def test_unknown_column_count(tmp_path: Path) -> None:
 
 def test_own_fixture_golden(update_goldens: bool) -> None:
     """A golden model dump of a MOT file made for this project (fixtures/mot/seq01.txt)."""
-    ds = read_mot([str(FIXTURES / "mot/seq01/gt/gt.txt")], bad_rows="drop")
+    ds = read_mot([str(FIXTURES / "mot/seq01/gt/gt.txt")], MotOptions(bad_rows="drop"))
     (item,) = items(ds)
     dropped = [
         f"{d.source.location}: {d.reason}".replace(str(FIXTURES), "FIXTURES") for d in ds.dropped
@@ -277,7 +279,9 @@ def test_cli_bad_input_is_one_line(shared: Path, tmp_path: Path) -> None:
 
 def test_image_size_from_frame_header(shared: Path) -> None:
     (item,) = items(
-        read_mot([str(shared / "datumaro/mot_dataset/mot_seq/gt/gt.txt")], untracked=True)
+        read_mot(
+            [str(shared / "datumaro/mot_dataset/mot_seq/gt/gt.txt")], MotOptions(untracked=True)
+        )
     )
     assert (item.width, item.height) == (16, 16)
     assert any("from" in n and "000001.jpg" in n for n in item.notes)
@@ -293,6 +297,6 @@ def test_video_header_gives_fps_and_size(tmp_path: Path) -> None:
         writer.write(np.zeros((48, 64, 3), dtype=np.uint8))
     writer.release()
     path = write(tmp_path, "res.txt", "1,1,0,0,5,5,-1\n3,1,1,1,5,5,-1\n")
-    (item,) = items(read_mot([path], video=str(video)))
+    (item,) = items(read_mot([path], MotOptions(video=str(video))))
     assert (item.fps, item.width, item.height, len(item.frames or [])) == (12.0, 64, 48, 5)
     assert (item.frames or [])[2].timestamp == pytest.approx(2 / 12)

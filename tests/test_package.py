@@ -74,3 +74,16 @@ def test_oldest_constraints_pin_every_lower_bound() -> None:
             name, _, version = line.partition("==")
             pins[name.strip().lower()] = version.strip()
     assert floors and pins == floors
+
+
+def test_every_package_folder_is_listed_in_pyproject() -> None:
+    """setuptools installs only the packages pyproject.toml lists: a folder left out works in
+    an editable checkout and is missing from the installed wheel."""
+    root = Path(__file__).resolve().parents[1]
+    tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {}
+    for name, folder in tool["package-dir"].items():
+        for init in sorted((root / folder).rglob("__init__.py")):
+            rel = init.parent.relative_to(root / folder).parts
+            folders[".".join([name, *rel])] = init.parent
+    assert set(folders) == set(tool["packages"])

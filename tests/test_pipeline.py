@@ -11,7 +11,7 @@ import pytest
 from prelabel.config.load import load_config
 from prelabel.errors import InputError, PayloadError
 from prelabel.model import Box, Dataset, Dropped, Instance, Item, Polygon, SourceRef
-from prelabel.pipeline import convert, validate_dir
+from prelabel.pipeline import ConvertOptions, convert, validate_dir
 
 CONFIG = """
 task_type = "imageannotation"
@@ -193,15 +193,17 @@ def test_validate_accepts_own_output_and_names_violations(tmp_path: Path) -> Non
     (out / "tasks.jsonl").write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in tasks))
     problems = validate_dir(out, config)
     assert len(problems) >= 2
-    assert problems[0].startswith("task demo/imageannotation/1, annotation 0 (")
-    assert "box 2x10 under min size 4x4" in problems[0]
-    assert any("max_vertices is 8" in p for p in problems)
+    assert problems[0] == (
+        "task demo/imageannotation/1: hypothesis.annotations[0]: box 2x10 is under the min size"
+        " 4x4 [box-settings]"
+    )
+    assert any("max_vertices is 8 [vertices]" in p for p in problems)
 
 
 def test_keyhole_ring_is_weakly_simple_but_a_bow_tie_is_not() -> None:
     import shapely
 
-    from prelabel.validate import weakly_simple
+    from prelabel.rulebook.annotations import weakly_simple
 
     # a square with a square hole, bridged along y = 4 (the ring touches itself at the bridge)
     keyhole = shapely.Polygon(
@@ -260,12 +262,19 @@ max = 100
 type = "number"
 min = 0
 max = 1
+step = 0.01
 """
     path = tmp_path / "task.toml"
     path.write_text(CONFIG.replace("[prelabel]", extra + "\n[prelabel]"))
     convert(dataset(), load_config(path), tmp_path / "out")
     first = read_tasks(tmp_path / "out")[0]["body"]["hypothesis"]["annotations"][0]  # type: ignore[index]
-    assert first["attributes"] == {"confidence": 90.0, "score": 0.9}
+    # a percent when max > 1, a fraction when max <= 1; rounded onto the step grid (default 1)
+    assert first["attributes"] == {"confidence": 90, "score": 0.9}
+    path.write_text(path.read_text().replace("step = 0.01\n", ""))
+    convert(dataset(), load_config(path), tmp_path / "out2")
+    first = read_tasks(tmp_path / "out2")[0]["body"]["hypothesis"]["annotations"][0]  # type: ignore[index]
+    assert first["attributes"] == {"confidence": 90, "score": 1}  # whole numbers by default
+    assert validate_dir(tmp_path / "out2", load_config(path)) == []
 
 
 def test_report_streams_records_to_disk_instead_of_holding_them(tmp_path: Path) -> None:
@@ -279,7 +288,7 @@ def test_report_streams_records_to_disk_instead_of_holding_them(tmp_path: Path) 
 
 def test_taxonomy_lists_the_labels_kept_per_task_geometry(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path))
-    convert(dataset(), config, tmp_path / "out", taxonomy=tmp_path / "out" / "taxonomy.json")
+    convert(dataset(), config, tmp_path / "out", ConvertOptions(emit_taxonomy=True))
     block = orjson.loads((tmp_path / "out" / "taxonomy.json").read_bytes())
     assert block == {
         "geometries": {
@@ -394,11 +403,11 @@ def test_video_items_become_one_image_task_per_frame(tmp_path: Path) -> None:
 def test_a_writer_that_loses_objects_is_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import prelabel.pipeline as pipeline
+    from prelabel.config.task_types import TaskType
 
     def forgetful(item: Item, ctx: object) -> dict[str, object]:
         return {"unique_id": "x"}
 
-    monkeypatch.setattr(pipeline, "get_writer", lambda task_type: forgetful)
+    monkeypatch.setattr(TaskType, "load_writer", lambda self: forgetful)
     with pytest.raises(PayloadError, match="accounted for 0 of the 4 objects of item '1'"):
         convert(dataset(), load_config(write_config(tmp_path)), tmp_path / "out")

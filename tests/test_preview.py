@@ -18,7 +18,7 @@ from PIL import Image as PILImage
 
 from prelabel.cli.main import cli
 from prelabel.config.load import load_config
-from prelabel.converters.registry import get_reader
+from prelabel.converters.registry import reader_entry
 from prelabel.errors import InputError
 from prelabel.pipeline import convert
 from prelabel.review.draw import (
@@ -72,7 +72,8 @@ def run_convert(tmp: Path, fmt: str, inputs: list[Path], config: str | Path, **r
         path = tmp / "config.toml"
         path.write_text(config)
         config = path
-    dataset = get_reader(fmt)([str(p) for p in inputs], **reader)
+    entry = reader_entry(fmt)
+    dataset = entry.reader()([str(p) for p in inputs], entry.options_class()(**reader))
     out = tmp / "out"
     convert(dataset, load_config(config), out)
     return out
@@ -275,6 +276,7 @@ def test_video_frames_come_from_images_and_mp4_is_readable(shared: Path, tmp_pat
         [LABELME_VIDEO / "SegmentationClassPNG"],
         VIDEO_CONFIG,
         classes=str(LABELME_VIDEO / "class_names.txt"),
+        void=(0,),  # _background_: unlabeled
         video=True,
         images=str(LABELME_VIDEO / "JPEGImages"),
     )

@@ -18,6 +18,7 @@ import pytest
 from conftest import FIXTURES, SHARED
 
 from prelabel.config.load import load_config
+from prelabel.converters.coco.common import CocoOptions
 from prelabel.converters.registry import get_reader
 from prelabel.pipeline import convert
 from prelabel.review.page import reason_keys, write_review
@@ -126,7 +127,7 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("review")
     dataset = get_reader("coco")(
         [str(SHARED / "cocoapi/results/instances_val2014_fakesegm100_results.json")],
-        images=str(SHARED / "faster_coco_eval/cocoapi/instances_val2014_100.json"),
+        CocoOptions(images=str(SHARED / "faster_coco_eval/cocoapi/instances_val2014_100.json")),
     )
     convert(dataset, load_config(FIXTURES / "demo/task.toml"), tmp / "out")
     return write_review(tmp / "out", None, tmp / "site" / "review.html", limit=6).path

@@ -63,9 +63,12 @@ def test_sandbox_flag_runs_end_to_end(out_dir: Path) -> None:
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 5
     assert "submit: 5/5" in err  # plain progress lines when not a terminal
-    # a second --sandbox run reopens the same store: everything is adopted, nothing duplicated
+    # a second --sandbox run reopens the same store on another port; the journal is keyed by
+    # the store, so every task is known done: skipped, nothing adopted, nothing duplicated
     code, out, err = run(["submit", str(out_dir), "--sandbox", "--json", "--quiet"])
-    assert code == 0 and orjson.loads(out)["adopted"] == 5 and err == ""
+    again = orjson.loads(out)
+    assert code == 0 and err == ""
+    assert (again["skipped"], again["adopted"], again["created"]) == (5, 0, 0)
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 5
 
@@ -91,13 +94,15 @@ def test_failures_exit_5_and_never_show_the_key(out_dir: Path, tmp_path: Path) -
     with run_sandbox(api_key="test_only_this") as sb:
         code, out, err = run(
             ["submit", str(out_dir), "--api-url", sb.url, "--api-key-file", str(key_file),
-             "--yes", "--json"],
+             "--yes", "--json", "--concurrency", "1"],
         )  # fmt: skip
     assert code == 5
     summary = orjson.loads(out)
-    assert summary["failed"] == 5 and summary["failed_by_reason"] == {"HTTP 401": 5}
-    assert "Error: " in err and "5 of 5 tasks failed" in err
-    assert "failed: 5 × HTTP 401" in err
+    assert summary["failed"] == 1 and summary["failed_by_reason"] == {"HTTP 401": 1}
+    assert summary["not_attempted"] == 4 and sb.stats["401"] == 1  # stopped at the first 401
+    assert "Error: " in err and "refused the API key" in err
+    assert "stopped: 4 of 5 tasks not attempted" in err
+    assert "failed: 1 × HTTP 401" in err
     journal = b"".join(p.read_bytes() for p in out_dir.glob("journal.sqlite*"))
     for blob in (out, err, journal.decode("latin-1")):
         assert LIVE not in blob and "TOPSECRET" not in blob
@@ -151,7 +156,8 @@ def test_sigkill_mid_run_then_rerun_no_duplicates_none_lost(tmp_path: Path) -> N
     d = tmp_path / "out"
     d.mkdir()
     uids = [f"p/imageannotation/k{i:04d}" for i in range(n)]
-    lines = [orjson.dumps({"task_type": "imageannotation", "body": {"project": "p", "unique_id": u}})
+    lines = [orjson.dumps({"task_type": "imageannotation", "body": {"project": "p", "unique_id": u,
+                  "attachment": "https://x/a.jpg", "geometries": {"box": {}}}})
              for u in uids]  # fmt: skip
     (d / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     store = tmp_path / "store"
@@ -192,7 +198,7 @@ def test_sandbox_command_serves_until_stopped(tmp_path: Path) -> None:
         first = proc.stderr.readline()
         assert first.startswith("sandbox listening on http://127.0.0.1:"), first
         url = first.split()[-1]
-        created = httpx.post(f"{url}/task/imageannotation", json={"unique_id": "cli"},
+        created = httpx.post(f"{url}/task/imageannotation", json={"unique_id": "cli", "attachment": "https://x/a.jpg", "geometries": {"box": {}}},
                              auth=("test_cli", ""))  # fmt: skip
         assert created.status_code == 200 and created.json()["status"] == "pending"
         assert str((tmp_path / "store").resolve()) in proc.stderr.readline()
@@ -208,7 +214,7 @@ def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
     from prelabel.cli.submit import _progress
-    from prelabel.scale.submit import TaskLine
+    from prelabel.output.tasks import TaskLine
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

@@ -290,6 +290,28 @@ def test_scrub_covers_raw_base64_and_quoted_forms() -> None:
     assert scrub(text, [key]) == "*** *** ***"
 
 
+def test_scrub_hides_fragments_and_a_cut_key() -> None:
+    key = "test_CANARY_5f2b8c1d9e7a4063"
+    assert scrub(f"echo {key[:14]} and {key[6:20]}", [key]) == "echo *** and ***"
+    assert scrub("the key ends in test_CANA", [key]) == "the key ends in ***"
+    assert scrub("this sandbox serves imageannotation", [key]) == (
+        "this sandbox serves imageannotation"  # ordinary words stay
+    )
+
+
+def test_error_text_is_scrubbed_before_it_is_cut() -> None:
+    """Issue 17: a 500 echoing the key near character 490 left ``test_CANAR`` after the cut."""
+    key = "test_CANARY_5f2b8c1d9e7a4063"
+    body = "x" * 490 + key + " rest"
+    transport = httpx.MockTransport(lambda r: httpx.Response(502, text=body))
+    policy = RetryPolicy(attempts=1, sleep=lambda s: None)
+    with ScaleClient(key, api_url="https://h/v1", transport=transport, retry=policy) as client:
+        with pytest.raises(SubmitRejectedError) as info:
+            client.get_task("t")
+    assert "CANA" not in info.value.message and "***" in info.value.message
+    assert len(info.value.reason) <= len("HTTP 502: ") + 500
+
+
 def test_key_never_in_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
     b64 = base64.b64encode(f"{KEY}:".encode()).decode()
 

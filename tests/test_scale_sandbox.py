@@ -17,6 +17,8 @@ from prelabel.sandbox.faults import Faults
 from prelabel.sandbox.server import Sandbox, run_sandbox
 
 KEY = "test_official_client"
+# the least imageannotation body Scale accepts: an attachment and one geometry
+IMAGE = {"attachment": "https://example.com/a.jpg", "geometries": {"box": {}}}
 
 
 @pytest.fixture
@@ -56,9 +58,9 @@ def test_official_client_creates_gets_and_lists_tasks(sandbox: Sandbox) -> None:
 
 def test_official_client_sees_scales_409_body(sandbox: Sandbox) -> None:
     client = official(sandbox)
-    first = client.create_task(TaskType.ImageAnnotation, project="p", unique_id="dup")  # type: ignore[attr-defined]
+    first = client.create_task(TaskType.ImageAnnotation, project="p", unique_id="dup", **IMAGE)  # type: ignore[attr-defined]
     with pytest.raises(ScaleDuplicateResource) as info:
-        client.create_task(TaskType.ImageAnnotation, project="p", unique_id="dup")  # type: ignore[attr-defined]
+        client.create_task(TaskType.ImageAnnotation, project="p", unique_id="dup", **IMAGE)  # type: ignore[attr-defined]
     assert info.value.code == 409
     assert info.value.message == (
         f'The unique_id ("dup") is already used for a different task ({first.id}).'
@@ -90,7 +92,7 @@ def test_official_client_batches(sandbox: Sandbox) -> None:
     client = official(sandbox)
     batch = client.create_batch(project="demo", batch_name="b1")  # type: ignore[attr-defined]
     assert batch.status == "staging" and batch.project == "demo"
-    client.create_task(TaskType.ImageAnnotation, batch="b1", unique_id="in-batch")  # type: ignore[attr-defined]
+    client.create_task(TaskType.ImageAnnotation, batch="b1", unique_id="in-batch", **IMAGE)  # type: ignore[attr-defined]
     with pytest.raises(ScaleDuplicateResource):
         client.create_batch(project="demo", batch_name="b1")  # type: ignore[attr-defined]
     assert client.finalize_batch("b1").status == "in_progress"  # type: ignore[attr-defined]
@@ -104,7 +106,7 @@ def test_list_paging_fields(sandbox: Sandbox) -> None:
     auth = (KEY, "")
     with httpx.Client(base_url=sandbox.url + "/", auth=auth) as http:
         for i in range(5):
-            http.post("task/imageannotation", json={"project": "p", "unique_id": f"u{i}"})
+            http.post("task/imageannotation", json={"project": "p", "unique_id": f"u{i}", **IMAGE})
         page = http.get("tasks", params={"project": "p", "limit": 2}).json()
         assert (page["total"], page["limit"], page["has_more"], len(page["docs"])) == (
             5,
@@ -131,7 +133,7 @@ def _always(kind: str) -> Faults:
 
 
 def test_fault_500_after_creates_the_task_before_not(tmp_path: Path) -> None:
-    body = {"project": "p", "unique_id": "x"}
+    body = {"project": "p", "unique_id": "x", **IMAGE}
     for kind, exists in (("error_after", 1), ("error_before", 0)):
         with run_sandbox(store=tmp_path / kind, faults=_always(kind)) as sb:
             r = httpx.post(sb.url + "/task/imageannotation", json=body, auth=(KEY, ""))
@@ -150,7 +152,9 @@ def test_fault_drop_closes_without_response(tmp_path: Path) -> None:
         for _ in range(4):
             with pytest.raises(httpx.RemoteProtocolError):
                 httpx.post(
-                    sb.url + "/task/imageannotation", json={"unique_id": "d"}, auth=(KEY, "")
+                    sb.url + "/task/imageannotation",
+                    json={"unique_id": "d", **IMAGE},
+                    auth=(KEY, ""),
                 )
         assert sb.stats["fault_drop_after"] + sb.stats["fault_drop_before"] == 4
 
@@ -158,7 +162,7 @@ def test_fault_drop_closes_without_response(tmp_path: Path) -> None:
 def test_fault_slow_outlasts_client_timeout(tmp_path: Path) -> None:
     with run_sandbox(store=tmp_path, faults=_always("slow")) as sb:
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(sb.url + "/task/imageannotation", json={"unique_id": "s"}, auth=(KEY, ""),
+            httpx.post(sb.url + "/task/imageannotation", json={"unique_id": "s", **IMAGE}, auth=(KEY, ""),
                        timeout=0.2)  # fmt: skip
         assert len(sb.tasks()) == 1  # the work was done before the slow answer
 
@@ -175,7 +179,9 @@ def test_fixed_port_and_store_on_disk(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     with run_sandbox(port=port, store=tmp_path) as sb:
         assert sb.url == f"http://127.0.0.1:{port}/v1"
-        httpx.post(sb.url + "/task/imageannotation", json={"unique_id": "k"}, auth=(KEY, ""))
+        httpx.post(
+            sb.url + "/task/imageannotation", json={"unique_id": "k", **IMAGE}, auth=(KEY, "")
+        )
     assert (tmp_path / "sandbox.sqlite").is_file()
     with run_sandbox(store=tmp_path) as again:  # the store outlives the server
         assert [t["unique_id"] for t in again.tasks()] == ["k"]

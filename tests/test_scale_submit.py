@@ -10,20 +10,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
 from prelabel.errors import InputError
+from prelabel.output.tasks import read_tasks
 from prelabel.sandbox.faults import Faults
 from prelabel.sandbox.server import Sandbox, run_sandbox
 from prelabel.scale.client import RetryPolicy, ScaleClient
+from prelabel.scale.digest import body_digest, with_digest
 from prelabel.scale.journal import Journal
-from prelabel.scale.submit import read_tasks, submit_dir
+from prelabel.scale.submit import submit_dir
 
 REPO = Path(__file__).resolve().parents[1]
 BASIC = REPO / "fixtures" / "http" / "basic"
 KEY = "test_submitkey_0123456789"
 FAST_RETRY = RetryPolicy(attempts=10, initial=0.02, max_wait=0.3)
+BOX = {"box": {"objects_to_annotate": ["car"]}}
 
 
 @pytest.fixture
@@ -52,13 +56,25 @@ def write_tasks(directory: Path, n: int, *, project: str = "p", prefix: str = "t
         orjson.dumps(
             {
                 "task_type": "imageannotation",
-                "body": {"project": project, "unique_id": uid, "attachment": f"https://x/{i}.jpg"},
+                "body": {
+                    "project": project,
+                    "unique_id": uid,
+                    "attachment": f"https://x/{i}.jpg",
+                    "geometries": BOX,
+                },
             }
         )
         for i, uid in enumerate(uids)
     ]
     (directory / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     return uids
+
+
+def sent_body(root: Path, uid: str) -> dict[str, Any]:
+    """What submit sends for ``uid`` of ``root/a``: the body with its digest in metadata
+    (as a task created by an earlier run, or one whose journal was lost, holds it)."""
+    task = next(t for t in read_tasks(root / "a") if t.unique_id == uid)
+    return with_digest(task.body, body_digest(task.task_type, task.body, {}))
 
 
 def test_fixture_dir_submits_uploads_once_and_substitutes(out_dir: Path, sandbox: Sandbox) -> None:
@@ -109,7 +125,9 @@ def test_uploads_remembered_across_runs_by_content_hash(out_dir: Path, sandbox: 
         extra = {
             "task_type": "segmentannotation",
             "body": {"project": "demo", "unique_id": "demo/seg/new", "labels": ["car"],
-                     "hypothesis": {"annotations": {"combined": {"indexedImage": "artifact://copy.png"}}}},
+                     "attachment": "https://example.com/new.png", "allow_unlabeled": True,
+                     "hypothesis": {"labelMapping": {"car": {"index": 1}},
+                                    "annotations": {"combined": {"indexedImage": "artifact://copy.png"}}}},
         }  # fmt: skip
         with (out_dir / "tasks.jsonl").open("ab") as fh:
             fh.write(orjson.dumps(extra) + b"\n")
@@ -131,7 +149,7 @@ def test_409_adopts_matching_task_without_duplicate(tmp_path: Path, sandbox: San
     uids = write_tasks(tmp_path / "a", 6)
     with client_for(sandbox) as client:
         for uid in uids[:3]:  # created earlier by someone/something else, e.g. a lost journal
-            client.create_task("imageannotation", {"project": "p", "unique_id": uid})
+            client.create_task("imageannotation", sent_body(tmp_path, uid))
         summary = submit_dir(tmp_path / "a", client=client)
     assert (summary.created, summary.adopted, summary.failed) == (3, 3, 0)
     assert sandbox.stats["409"] == 3
@@ -141,7 +159,11 @@ def test_409_adopts_matching_task_without_duplicate(tmp_path: Path, sandbox: San
 def test_409_on_foreign_task_is_a_conflict_naming_both(tmp_path: Path, sandbox: Sandbox) -> None:
     uids = write_tasks(tmp_path / "a", 2, project="mine")
     with client_for(sandbox) as client:
-        other = client.create_task("segmentannotation", {"project": "theirs", "unique_id": uids[0]})
+        other = client.create_task(
+            "segmentannotation",
+            {"project": "theirs", "unique_id": uids[0], "attachment": "https://x/0.jpg",
+             "labels": ["car"]},
+        )  # fmt: skip
         summary = submit_dir(tmp_path / "a", client=client)
     assert not summary.ok and summary.failed == 1 and summary.created == 1
     assert summary.failed_by_reason == {"unique_id conflict": 1}
@@ -159,7 +181,7 @@ def test_pending_row_from_a_crash_is_looked_up_not_recreated(
 ) -> None:
     uids = write_tasks(tmp_path / "a", 4)
     with client_for(sandbox) as client:
-        sent = client.create_task("imageannotation", {"project": "p", "unique_id": uids[0]})
+        sent = client.create_task("imageannotation", sent_body(tmp_path, uids[0]))
         with Journal(tmp_path / "a" / "journal.sqlite", target=sandbox.url) as journal:
             journal.mark_pending(uids[0], "imageannotation")  # crashed after sending
             journal.mark_pending(uids[1], "imageannotation")  # crashed before sending
@@ -206,7 +228,8 @@ def test_batches_created_submitted_into_and_finalized(tmp_path: Path, sandbox: S
     d.mkdir()
     lines = [
         orjson.dumps({"task_type": "imageannotation",
-                      "body": {"project": "p", "batch": f"b{i % 2}", "unique_id": f"u{i}"}})
+                      "body": {"project": "p", "batch": f"b{i % 2}", "unique_id": f"u{i}",
+                               "attachment": "https://x/a.jpg", "geometries": BOX}})
         for i in range(6)
     ]  # fmt: skip
     (d / "tasks.jsonl").write_bytes(b"\n".join(lines))
@@ -227,12 +250,32 @@ def test_rejected_tasks_fail_with_reason_and_rerun_retries(tmp_path: Path) -> No
     write_tasks(tmp_path / "a", 3)
     with run_sandbox(api_key="test_right") as sb:
         with ScaleClient("test_wrong", api_url=sb.url, rate=0, retry=FAST_RETRY) as client:
-            bad = submit_dir(tmp_path / "a", client=client)
+            bad = submit_dir(tmp_path / "a", client=client, concurrency=1)
         with ScaleClient("test_right", api_url=sb.url, rate=0, retry=FAST_RETRY) as client:
             good = submit_dir(tmp_path / "a", client=client)
-    assert bad.failed == 3 and bad.failed_by_reason == {"HTTP 401": 3}
-    assert "valid API key" in bad.failures[0]["reason"]
+    # the first 401 stops the run: the other tasks are not sent with a refused key
+    assert (bad.failed, bad.not_attempted, bad.failed_by_reason) == (1, 2, {"HTTP 401": 1})
+    assert "valid API key" in bad.failures[0]["reason"] and not bad.ok
     assert good.ok and good.created == 3
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_stops_at_the_first_refusal(tmp_path: Path, status: int) -> None:
+    """Issue 17: a wrong key sent all 2,000 requests and collected 2,000 401s."""
+    write_tasks(tmp_path / "a", 2000)
+    requests = Counter[str]()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests[request.url.path] += 1
+        return httpx.Response(status, json={"status_code": status, "error": "Nope."})
+
+    transport = httpx.MockTransport(handler)
+    with ScaleClient(KEY, rate=0, retry=FAST_RETRY, transport=transport) as client:
+        summary = submit_dir(tmp_path / "a", client=client, concurrency=8)
+    sent = sum(requests.values())
+    assert 1 <= sent <= 8  # at most the tasks already in flight
+    assert summary.failed == sent and summary.not_attempted == 2000 - sent
+    assert summary.failed_by_reason == {f"HTTP {status}": sent}
 
 
 @pytest.mark.parametrize(
@@ -309,3 +352,21 @@ def test_a_create_answer_without_task_id_fails_that_task(tmp_path: Path) -> None
         summary = submit_dir(tmp_path / "a", client=client)
     assert summary.failed == 2 and summary.failed_by_reason == {"HTTP 200": 2}
     assert "no task_id" in summary.failures[0]["reason"]
+
+
+def test_a_journal_from_before_digests_is_upgraded_in_place(tmp_path: Path) -> None:
+    """An older journal (no digest column) keeps working: its done tasks are skipped."""
+    path = tmp_path / "journal.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE tasks (target TEXT NOT NULL, unique_id TEXT NOT NULL, task_type TEXT"
+            " NOT NULL, state TEXT NOT NULL, task_id TEXT, reason TEXT, attempts INTEGER NOT"
+            " NULL DEFAULT 0, updated_at REAL NOT NULL, PRIMARY KEY (target, unique_id));"
+            "INSERT INTO tasks VALUES ('t', 'u1', 'imageannotation', 'created', 'id1', NULL,"
+            " 1, 0);"
+        )
+    with Journal(path, target="t") as journal:
+        row = journal.task("u1")
+        assert row is not None and row.done and row.digest is None
+        journal.mark_done("u2", "imageannotation", "created", "id2", "abc")
+        assert journal.tasks()["u2"].digest == "abc"

@@ -14,16 +14,18 @@ import cv2
 import numpy as np
 import pytest
 from conftest import FIXTURES, SHARED
+from PIL import Image
 
 from prelabel.config.limits import TaskLimits
 from prelabel.config.load import TaskConfig
 from prelabel.config.options import PrelabelOptions
-from prelabel.converters.masks.read import read_masks
+from prelabel.converters.masks.read import MaskOptions, read_masks
 from prelabel.errors import InputError, PayloadError
 from prelabel.geometry.rle import encode_mask
 from prelabel.model import Box, Frame, IndexRaster, Instance, Item, Polygon, Segment, SourceRef
+from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.report import Report
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.context import WriteContext
 from prelabel.writers.segment import EXTENDED_NOTE, color_for, write_segment_task
 
 VOC = SHARED / "labelme/instance_segmentation/data_dataset_voc"
@@ -42,7 +44,7 @@ def make_ctx(
     config = TaskConfig(
         task_type="segmentannotation",
         params={"project": "p", "labels": sorted(labels)},
-        prelabel=PrelabelOptions(attachment_url="https://cdn/{file_name}", **options),
+        prelabel=PrelabelOptions(attachment_url="https://cdn/{key}.jpg", **options),
         limits=TaskLimits(
             task_type="segmentannotation",
             segment_labels=frozenset(labels),
@@ -87,13 +89,16 @@ def check_golden(name: str, data: Any, update: bool) -> None:
 def test_labelme_voc_with_person_instances(
     shared: Path, tmp_path: Path, update_goldens: bool
 ) -> None:
-    names = [x.strip() for x in (VOC / "class_names.txt").read_text().splitlines()[1:]]
+    # class 0 (_background_) is a task label like the others: it is that label (issue 12)
+    names = [x.strip() for x in (VOC / "class_names.txt").read_text().splitlines()]
     ctx = make_ctx(tmp_path, set(names), {"person"})
     ds = read_masks(
         [str(VOC / "SegmentationClass")],
-        images=str(VOC / "JPEGImages"),
-        classes=str(VOC / "class_names.txt"),
-        objects=str(VOC / "SegmentationObject"),
+        MaskOptions(
+            images=str(VOC / "JPEGImages"),
+            classes=str(VOC / "class_names.txt"),
+            objects=str(VOC / "SegmentationObject"),
+        ),
     )
     golden = {}
     for item in ds.items:
@@ -110,8 +115,11 @@ def test_labelme_voc_with_person_instances(
     mapping = golden["2011_000006"]["labelMapping"]
     assert [e["index"] for e in mapping["person"]] == [1, 2, 3, 5]  # a list: instance label
     assert isinstance(mapping["chair"], dict) and isinstance(mapping["sofa"], dict)
+    assert isinstance(mapping["_background_"], dict)
+    stored = np.array(Image.open(VOC / "SegmentationClass/2011_000006.png"))
+    assert mapping["_background_"]["numPixels"] == int((stored == 0).sum()) > 0
     totals = ctx.report.totals()
-    assert totals["objects_in"] == totals["objects_out"] == 12  # every segment exactly once
+    assert totals["objects_in"] == totals["objects_out"] == 15  # every segment exactly once
     check_golden("segment_labelme_voc", golden, update_goldens)
 
 
@@ -146,7 +154,7 @@ def test_panoptic_golden_png(shared: Path, tmp_path: Path, update_goldens: bool)
     ctx = make_ctx(tmp_path, used, things & used)
     ds = read_masks(
         [str(PAN / "panoptic_examples/000000439180.png")],
-        panoptic=str(PAN / "panoptic_examples.json"),
+        MaskOptions(panoptic=str(PAN / "panoptic_examples.json")),
     )
     (item,) = list(ds.items)
     body = write_segment_task(item, ctx)
@@ -351,7 +359,9 @@ def test_manifest_csv_and_json_pairing(shared: Path, tmp_path: Path) -> None:
     csv_path = tmp_path / "pairs.csv"
     csv_path.write_text(f"mask,image,attachment\n{mask},{image},https://x/a.jpg\n")
     (item,) = list(
-        read_masks([str(mask)], manifest=str(csv_path), classes=str(VOC / "class_names.txt")).items
+        read_masks(
+            [str(mask)], MaskOptions(manifest=str(csv_path), classes=str(VOC / "class_names.txt"))
+        ).items
     )
     assert item.fields["attachment"] == "https://x/a.jpg" and item.fields["image"] == str(image)
     ctx = make_ctx(tmp_path, {"bus", "car"})
@@ -360,7 +370,7 @@ def test_manifest_csv_and_json_pairing(shared: Path, tmp_path: Path) -> None:
     json_path = tmp_path / "pairs.json"
     json_path.write_text(json.dumps({str(mask): str(VOC / "JPEGImages/2011_000003.jpg")}))
     with pytest.raises(InputError, match=r"mask is 500x375 but image .*2011_000003.jpg is 500x338"):
-        list(read_masks([str(mask)], manifest=str(json_path)).items)
+        list(read_masks([str(mask)], MaskOptions(manifest=str(json_path))).items)
 
 
 @pytest.mark.parametrize("drop", [None, 15])
@@ -371,7 +381,8 @@ def test_reader_counts_reused_only_while_valid(
     values zeroed) makes the writer count again."""
     names = [x.strip() for x in (VOC / "class_names.txt").read_text().splitlines()[1:]]
     ds = read_masks(
-        [str(VOC / "SegmentationClass/2011_000006.png")], classes=str(VOC / "class_names.txt")
+        [str(VOC / "SegmentationClass/2011_000006.png")],
+        MaskOptions(classes=str(VOC / "class_names.txt")),
     )
     (item,) = list(ds.items)
     assert item.raster is not None

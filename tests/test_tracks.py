@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.config.load import load_config
-from prelabel.converters.registry import get_reader
+from prelabel.converters.registry import reader_entry
 from prelabel.errors import PrelabelError
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy
@@ -176,7 +176,8 @@ def paths(rel: list[str], shared: Path) -> list[str]:
 def read(name: str, shared: Path) -> Dataset:
     kind, rel, opts = INPUTS[name]
     opts = {k: str(shared / v) if k in ("images", "classes") else v for k, v in opts.items()}
-    return get_reader(kind)(paths(rel, shared), **opts)
+    entry = reader_entry(kind)
+    return entry.reader()(paths(rel, shared), entry.options_class()(**opts))
 
 
 def run(name: str, cfg: dict[str, Any], tmp: Path, shared: Path) -> dict[str, bytes] | str:

@@ -12,12 +12,13 @@ import pytest
 from conftest import FIXTURES
 
 from prelabel.config.load import TaskConfig, load_config
-from prelabel.converters.tracking.kitti import read_kitti
-from prelabel.converters.tracking.mot import read_mot
+from prelabel.converters.tracking.kitti import KittiOptions, read_kitti
+from prelabel.converters.tracking.mot import MotOptions, read_mot
 from prelabel.errors import PayloadError
 from prelabel.model import Item
+from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.report import Report, expand_record
-from prelabel.writers.context import ArtifactStore, WriteContext
+from prelabel.writers.context import WriteContext
 from prelabel.writers.video import write_video_task, write_videoplayback_task
 
 CONFIGS = FIXTURES / "configs"
@@ -26,13 +27,15 @@ N_TRACKS = 13  # distinct ids in TUD-Campus/test.txt
 
 
 def campus(shared: Path, **kwargs: Any) -> Item:
-    ds = read_mot([str(shared / CAMPUS)], fps=25, image_size=(640, 480), **kwargs)
+    ds = read_mot([str(shared / CAMPUS)], MotOptions(fps=25, image_size=(640, 480), **kwargs))
     (item,) = list(ds.items)
     return item
 
 
 def kitti_item() -> Item:
-    ds = read_kitti([str(FIXTURES / "kitti/results/0000.txt")], fps=10, image_size=(1242, 375))
+    ds = read_kitti(
+        [str(FIXTURES / "kitti/results/0000.txt")], KittiOptions(fps=10, image_size=(1242, 375))
+    )
     (item,) = list(ds.items)
     return item
 
@@ -163,7 +166,9 @@ def test_span_past_the_source(shared: Path, tmp_path: Path) -> None:
 
 
 def test_kitti_gap_split_and_attributes(tmp_path: Path) -> None:
-    ds = read_kitti([str(FIXTURES / "kitti/label_02/0000.txt")], fps=10, image_size=(1242, 375))
+    ds = read_kitti(
+        [str(FIXTURES / "kitti/label_02/0000.txt")], KittiOptions(fps=10, image_size=(1242, 375))
+    )
     (item,) = list(ds.items)
     ctx = context("tracking_video.toml", tmp_path, track_gaps="split")
     body = write_video_task(item, ctx)
@@ -180,9 +185,7 @@ def test_kitti_gap_split_and_attributes(tmp_path: Path) -> None:
 def test_untracked_rows_are_one_frame_objects(shared: Path, tmp_path: Path) -> None:
     ds = read_mot(
         [str(shared / "sort/train/TUD-Campus/det/det.txt")],
-        untracked=True,
-        fps=25,
-        image_size=(640, 480),
+        MotOptions(untracked=True, fps=25, image_size=(640, 480)),
     )
     (item,) = list(ds.items)
     ctx = context("tracking_playback.toml", tmp_path)
@@ -195,7 +198,9 @@ def test_label_change_is_noted(tmp_path: Path) -> None:
     path = tmp_path / "seq.txt"
     path.write_text("".join(f"{f},4,10,10,20,40,1,{1 if f < 3 else 3},1\n" for f in range(1, 5)))
     (tmp_path / "names.txt").write_text("person\nbike\nCar\n")
-    ds = read_mot([str(path)], fps=10, image_size=(100, 100), labels=str(tmp_path / "names.txt"))
+    ds = read_mot(
+        [str(path)], MotOptions(fps=10, image_size=(100, 100), labels=str(tmp_path / "names.txt"))
+    )
     (item,) = list(ds.items)
     ctx = context("tracking_playback.toml", tmp_path)
     body = write_videoplayback_task(item, ctx)
@@ -210,16 +215,14 @@ def test_attribute_values_outside_choices_are_not_sent(tmp_path: Path) -> None:
     path = tmp_path / "gt" / "gt.txt"
     path.parent.mkdir()
     path.write_text("1,1,10,10,20,40,1,1,0.8\n2,1,11,10,20,40,1,1,1.0\n")
-    ds = read_mot([str(path)], label="pedestrian", image_size=(100, 100))
+    ds = read_mot([str(path)], MotOptions(label="pedestrian", image_size=(100, 100)))
     (item,) = list(ds.items)
     cfg = load_config(CONFIGS / "videoannotation.toml", {"prelabel_as": "base_annotations"})
     ctx = WriteContext(cfg, Report(), ArtifactStore(tmp_path / "a"))
     body = write_video_task(item, ctx)
     anns = [a for f in body["base_annotations"]["annotations"] for a in f["annotations"]]
     assert len(anns) == 2 and all("attributes" not in a for a in anns)
-    assert any(
-        "'visibility'" in n and "not among the task's choices" in n for n in ctx.report.notes
-    )
+    assert any("'visibility'" in n and "is not one of its choices" in n for n in ctx.report.notes)
 
 
 # --- report.json: tracker ids -> annotation uuids ---------------------------------------------
@@ -239,7 +242,7 @@ def converted(
 
 def test_track_map_joins_mot_ids_to_hypothesis_uuids(shared: Path, tmp_path: Path) -> None:
     path = shared / CAMPUS
-    ds = read_mot([str(path)], fps=25, image_size=(640, 480))
+    ds = read_mot([str(path)], MotOptions(fps=25, image_size=(640, 480)))
     report, body = converted(tmp_path, "tracking_playback.toml", ds)
     (task,) = report["tasks"]
     hyp = json.loads(
@@ -259,7 +262,9 @@ def test_track_map_joins_mot_ids_to_hypothesis_uuids(shared: Path, tmp_path: Pat
 
 
 def test_track_map_gives_each_run_of_a_split_kitti_track(tmp_path: Path) -> None:
-    ds = read_kitti([str(FIXTURES / "kitti/label_02/0000.txt")], fps=10, image_size=(1242, 375))
+    ds = read_kitti(
+        [str(FIXTURES / "kitti/label_02/0000.txt")], KittiOptions(fps=10, image_size=(1242, 375))
+    )
     report, body = converted(tmp_path, "tracking_video.toml", ds, track_gaps="split")
     (task,) = report["tasks"]
     runs = sorted((t["track_id"], t["run"]) for t in task["tracks"])

@@ -1,10 +1,13 @@
 """The COCO reader (``prelabel convert coco``).
 
 - ``read``: :func:`~prelabel.converters.coco.read.read_coco`, the entry point;
-- ``common``: JSON loading with positions, categories, image items;
+- ``common``: the reader's options (``CocoOptions``), JSON loading with positions,
+  categories, image items;
+- ``dataset``: dataset files (and the pieces other kinds read them with);
 - ``geometry``: one annotation or result object -> model instances;
 - ``results``: results lists, streamed (a 1 GB file is never held in memory);
 - ``video``: CocoVID / YouTube-VIS files and mmtracking results.
 
-May import: ``prelabel.model``, ``prelabel.geometry``, ``prelabel.errors``.
+May import: ``prelabel.model``, ``prelabel.geometry``, ``prelabel.errors``,
+``prelabel.config.declare`` and ``prelabel.converters.options`` (option declarations).
 """

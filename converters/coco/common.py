@@ -1,21 +1,59 @@
-"""Pieces shared by the COCO readers: JSON loading with positions, categories, image items."""
+"""Pieces shared by the COCO readers: their options, JSON loading with positions, categories,
+image items."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import orjson
 
+from prelabel.config.declare import option
 from prelabel.converters.coco.geometry import KeypointSpec
+from prelabel.converters.options import fps, image_size, images
 from prelabel.errors import InputError, InvalidAnnotationError
 from prelabel.model import Dataset, Instance, Item, Mask
 
 # image fields copied into Item.fields when present (attachment_url templates use them)
 _URL_FIELDS = ("coco_url", "flickr_url", "url")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CocoOptions:
+    """Options of the COCO reader (``prelabel convert coco``), shared by every COCO kind."""
+
+    images: str | None = images(
+        "Image source for a results list: the COCO dataset file, or a folder of images "
+        "(id = last digits of the file name; sizes from file headers).",
+        path="any",
+    )
+    image_size: tuple[int, int] | None = image_size(
+        "Size of every image when a results list has no image source."
+    )
+    keypoint_threshold: float | None = option(
+        None, low=0, high=1, help="Drop predicted keypoints whose confidence is below this."
+    )
+    keypoint_schema: str | None = option(
+        None,
+        path="file",
+        help="A COCO file whose categories name the keypoints (e.g. person_keypoints_val2017.json).",
+    )
+    only_with_results: bool = option(
+        False, help="With --images a dataset file: emit only images that have results."
+    )
+    fps: float | None = fps(
+        "Frame rate of COCO-video input (frame timestamps; videoplaybackannotation needs it)."
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CocoRun(CocoOptions):
+    """One ``read_coco`` call's options and what they load (the keypoint schema)."""
+
+    schema: dict[str, Category] = field(default_factory=dict)
 
 
 def load_json(path: str | os.PathLike[str]) -> Any:

@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from prelabel.converters.coco.common import (
     Category,
+    CocoRun,
     id_key,
     image_item,
     keypoint_count,
@@ -29,14 +30,13 @@ from prelabel.converters.coco.common import (
     size_of,
     used_labels,
 )
-from prelabel.converters.coco.geometry import Sink
-from prelabel.converters.coco.read import (
-    CocoOptions,
+from prelabel.converters.coco.dataset import (
     annotation_instances,
     dataset_categories,
     list_field,
     object_kinds,
 )
+from prelabel.converters.coco.geometry import Sink
 from prelabel.errors import InputError, InvalidAnnotationError
 from prelabel.model import Dataset, Dropped, Item
 
@@ -120,7 +120,7 @@ class ImageSource:
         return Item(key=key, fields=fields, width=width, height=height)
 
 
-def image_source(path: str, opts: CocoOptions) -> ImageSource:
+def image_source(path: str, opts: CocoRun) -> ImageSource:
     """The image source of a results list (see :mod:`prelabel.converters.coco.read`)."""
     if opts.images:
         source = Path(opts.images)
@@ -139,7 +139,7 @@ def image_source(path: str, opts: CocoOptions) -> ImageSource:
     )
 
 
-def dataset_source(path: str, opts: CocoOptions) -> ImageSource:
+def dataset_source(path: str, opts: CocoRun) -> ImageSource:
     """Images and categories from a COCO dataset file."""
     data = load_json(path)
     if not isinstance(data, Mapping) or "images" not in data:
@@ -152,7 +152,7 @@ def dataset_source(path: str, opts: CocoOptions) -> ImageSource:
     return ImageSource(f"images and categories from {path}", cats, entries, "dataset", path=path)
 
 
-def folder_source(folder: Path, opts: CocoOptions) -> ImageSource:
+def folder_source(folder: Path, opts: CocoRun) -> ImageSource:
     """Images of a folder (recursive); id = last run of digits in the file stem."""
     entries: dict[str, Any] = {}
     for file in sorted(folder.rglob("*")):
@@ -210,7 +210,7 @@ def _json_error(path: str, index: int, exc: Exception) -> InputError:
     return InputError(f"invalid JSON: {first}", path=path, location=where)
 
 
-def read_results(path: str, opts: CocoOptions, dropped: list[Dropped]) -> Dataset:
+def read_results(path: str, opts: CocoRun, dropped: list[Dropped]) -> Dataset:
     """A COCO results list -> image items (one image's results at a time)."""
     source = image_source(path, opts)
     spill = Spill()
@@ -282,7 +282,7 @@ def _default_category(key: str, cats: Mapping[str, Category]) -> Category:
 
 
 def _result_items(
-    path: str, source: ImageSource, spill: Spill, opts: CocoOptions, dropped: list[Dropped]
+    path: str, source: ImageSource, spill: Spill, opts: CocoRun, dropped: list[Dropped]
 ) -> Iterator[Item]:
     try:
         for key in source.keys(spill, opts.only_with_results):

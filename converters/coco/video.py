@@ -12,16 +12,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prelabel.converters.coco.common import Category, id_key, keypoint_count, load_json, used_labels
-from prelabel.converters.coco.geometry import Sink, is_number, rle_mask
-from prelabel.converters.coco.read import (
-    CocoOptions,
+from prelabel.converters.coco.common import (
+    Category,
+    CocoRun,
+    id_key,
+    keypoint_count,
+    load_json,
+    used_labels,
+)
+from prelabel.converters.coco.dataset import (
     annotation_instances,
     annotation_kinds,
     dataset_categories,
     group_annotations,
     list_field,
 )
+from prelabel.converters.coco.geometry import Sink, is_number, rle_mask
 from prelabel.errors import InputError, InvalidAnnotationError
 from prelabel.model import Box, Dataset, Dropped, Frame, Instance, Item, SourceRef
 
@@ -89,7 +95,7 @@ def video_item(key: str, video: Video, fps: float | None = None) -> Item:
 
 
 def read_cocovid(
-    path: str, data: Mapping[str, Any], opts: CocoOptions, dropped: list[Dropped]
+    path: str, data: Mapping[str, Any], opts: CocoRun, dropped: list[Dropped]
 ) -> Dataset:
     """A CocoVID / YouTube-VIS file -> one video item per video, tracks by ``instance_id``."""
     cats = dataset_categories(path, data, opts)
@@ -139,7 +145,7 @@ def _video_items(
 
 
 def read_track_results(
-    path: str, data: Mapping[str, Any], opts: CocoOptions, dropped: list[Dropped]
+    path: str, data: Mapping[str, Any], opts: CocoRun, dropped: list[Dropped]
 ) -> Dataset:
     """mmtracking ``{"track_bboxes": [frame][class][[id, x1, y1, x2, y2, score]], "track_masks"}``."""
     boxes = data.get("track_bboxes")
@@ -162,7 +168,7 @@ def read_track_results(
 
 
 def _track_videos(
-    path: str, frames: int, opts: CocoOptions
+    path: str, frames: int, opts: CocoRun
 ) -> tuple[dict[str, Video], dict[str, Category], str]:
     if opts.images:
         ann = load_json(opts.images)

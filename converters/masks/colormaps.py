@@ -1,13 +1,18 @@
 """Colour maps for colour-coded RGB masks: colour -> class value (and the class names).
 
-Built in: ``voc`` (the 256-entry PASCAL VOC palette with the 21 VOC class names; entry 255,
-drawn (224, 224, 192), is the void value) and ``camvid`` (the 32 CamVid classes). From a file:
+Built in (tables in :mod:`.palettes`, with their sources): ``voc`` (the 256-entry PASCAL VOC
+palette with the 21 VOC class names, 0 = background; entry 255, drawn (224, 224, 192), is
+void), ``cityscapes`` (label ids 0..33; the void category 0..6 is void), ``camvid`` (the 32
+CamVid classes; Void is void) and ``ade20k`` (150 classes as values 1..150; 0 = "other",
+black, is void). A map's names also name the values of index masks. From a file (the
+README's "Colour maps" says the same):
 
 * Datumaro ``dataset_meta.json``: ``label_map`` (id -> name) and ``segmentation_colors``
   (list of RGB, list index = id);
 * CamVid ``label_colors.txt`` style text: ``R G B name`` per line, line N = value N;
 * JSON ``{"name": [r, g, b], ...}`` (value = position, 0-based) or
-  ``[{"name": ..., "color": [r, g, b] | "#rrggbb", "id": 3?}, ...]``.
+  ``[{"name": ..., "color": [r, g, b] | "#rrggbb", "id": 3?, "void": true?}, ...]``
+  (value = ``id``, else position; ``void`` marks the map's void colour).
 
 :func:`decode_colors` turns an (H, W, 3) RGB array into class values, exactly or to the
 nearest colour within a tolerance (Euclidean RGB distance).
@@ -15,6 +20,7 @@ nearest colour within a tolerance (Euclidean RGB distance).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,15 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from prelabel.converters.masks.palettes import (
+    ADE20K,
+    ADE20K_OTHER,
+    CAMVID,
+    CAMVID_VOID,
+    CITYSCAPES,
+    CITYSCAPES_VOID,
+    Row,
+)
 from prelabel.errors import InputError
 
 RGB = tuple[int, int, int]
@@ -32,29 +47,17 @@ VOC_NAMES: tuple[str, ...] = (
     "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
     "sheep", "sofa", "train", "tvmonitor",
 )  # fmt: skip
-
-# the CamVid 32-class colour table (R, G, B, name); value = position
-CAMVID: tuple[tuple[int, int, int, str], ...] = (
-    (64, 128, 64, "Animal"), (192, 0, 128, "Archway"), (0, 128, 192, "Bicyclist"),
-    (0, 128, 64, "Bridge"), (128, 0, 0, "Building"), (64, 0, 128, "Car"),
-    (64, 0, 192, "CartLuggagePram"), (192, 128, 64, "Child"), (192, 192, 128, "Column_Pole"),
-    (64, 64, 128, "Fence"), (128, 0, 192, "LaneMkgsDriv"), (192, 0, 64, "LaneMkgsNonDriv"),
-    (128, 128, 64, "Misc_Text"), (192, 0, 192, "MotorcycleScooter"),
-    (128, 64, 64, "OtherMoving"), (64, 192, 128, "ParkingBlock"), (64, 64, 0, "Pedestrian"),
-    (128, 64, 128, "Road"), (128, 128, 192, "RoadShoulder"), (0, 0, 192, "Sidewalk"),
-    (192, 128, 128, "SignSymbol"), (128, 128, 128, "Sky"), (64, 128, 192, "SUVPickupTruck"),
-    (0, 0, 64, "TrafficCone"), (0, 64, 64, "TrafficLight"), (192, 64, 128, "Train"),
-    (128, 128, 0, "Tree"), (192, 128, 192, "Truck_Bus"), (64, 0, 64, "Tunnel"),
-    (192, 192, 0, "VegetationMisc"), (0, 0, 0, "Void"), (64, 192, 0, "Wall"),
-)  # fmt: skip
+# VOC's void value: boundaries and "difficult" regions, drawn (224, 224, 192)
+VOC_VOID = 255
 
 
 @dataclass(frozen=True, slots=True)
 class ColorMap:
     """Colours and the class value each stands for; ``names`` maps values to class names.
 
-    ``void`` lists values the map itself marks as void/background (``background_label``
-    of a Datumaro meta file); the reader adds them to its void values.
+    ``void`` lists the values the map marks as void (VOC's (224, 224, 192), CamVid's Void,
+    Cityscapes' void category, ADE20K's "other", ``background_label`` of a Datumaro meta
+    file): the reader reads them as unlabeled, as it does ``--void`` values.
     """
 
     name: str
@@ -79,27 +82,51 @@ def voc_palette() -> list[RGB]:
 
 
 def voc_colormap() -> ColorMap:
-    """The VOC colour map: 256 colours, names for 0..20; 0 (background) is void, as is
-    255, (224, 224, 192), by the reader's default."""
+    """The VOC colour map: 256 colours, names for 0..20 (0 = background, a class like the
+    others); 255, drawn (224, 224, 192), is void."""
     colors = {c: i for i, c in enumerate(voc_palette())}
-    return ColorMap("voc", colors, dict(enumerate(VOC_NAMES)), void=(0,))
+    return ColorMap("voc", colors, dict(enumerate(VOC_NAMES)), void=(VOC_VOID,))
+
+
+def _from_rows(name: str, rows: Sequence[Row], void: tuple[int, ...], first: int = 0) -> ColorMap:
+    """A map from ``(R, G, B, name)`` rows, row k = value ``first + k``; a colour shared
+    by several rows reads as the first of them."""
+    colors: dict[RGB, int] = {}
+    for value, (r, g, b, _) in enumerate(rows, first):
+        colors.setdefault((r, g, b), value)
+    names = {value: row[3] for value, row in enumerate(rows, first)}
+    return ColorMap(name, colors, names, void)
 
 
 def camvid_colormap() -> ColorMap:
-    """The CamVid 32-class colour map (``Void`` = (0, 0, 0) is value 30)."""
-    colors = {(r, g, b): i for i, (r, g, b, _) in enumerate(CAMVID)}
-    names = {i: name for i, (*_, name) in enumerate(CAMVID)}
-    return ColorMap("camvid", colors, names, void=(30,))
+    """The CamVid 32-class colour map (``Void`` = (0, 0, 0) is value 30, void)."""
+    return _from_rows("camvid", CAMVID, CAMVID_VOID)
 
 
-BUILTIN = {"voc": voc_colormap, "camvid": camvid_colormap}
+def cityscapes_colormap() -> ColorMap:
+    """The Cityscapes label ids 0..33 and their colours; the void category (0..6) is void."""
+    return _from_rows("cityscapes", CITYSCAPES, CITYSCAPES_VOID)
+
+
+def ade20k_colormap() -> ColorMap:
+    """The ADE20K 150 classes, values 1..150; 0 = "other" (black) is void."""
+    rows = _from_rows("ade20k", ADE20K, (0,), first=1)
+    colors = {(0, 0, 0): 0, **rows.colors}
+    return ColorMap("ade20k", colors, {0: ADE20K_OTHER, **rows.names}, rows.void)
+
+
+BUILTIN: dict[str, Callable[[], ColorMap]] = {
+    "voc": voc_colormap,
+    "cityscapes": cityscapes_colormap,
+    "camvid": camvid_colormap,
+    "ade20k": ade20k_colormap,
+}
+BUILTIN_NAMES = ", ".join(BUILTIN)
 
 
 def load_colormap(spec: str) -> ColorMap:
-    """A built-in map by name (``voc``, ``camvid``) or a colour map file.
-
-    Args:
-        spec: ``voc``, ``camvid``, or the path of a dataset_meta.json, JSON or text map.
+    """A built-in map by name (``voc``, ``cityscapes``, ``camvid``, ``ade20k``) or a colour
+    map file (the formats are in the module docstring and the README).
 
     Raises:
         InputError: the file is missing or not a colour map.
@@ -108,7 +135,7 @@ def load_colormap(spec: str) -> ColorMap:
         return BUILTIN[spec.lower()]()
     path = Path(spec)
     if not path.is_file():
-        raise InputError(f"no such colour map file (built in: {', '.join(BUILTIN)})", path=spec)
+        raise InputError(f"no such colour map file (built in: {BUILTIN_NAMES})", path=spec)
     if path.suffix.lower() == ".json":
         return _from_json(path)
     return _from_text(path)
@@ -172,13 +199,16 @@ def _from_meta(path: Path, data: dict[str, Any]) -> ColorMap:
 def _from_entries(path: Path, entries: list[Any]) -> ColorMap:
     colors: dict[RGB, int] = {}
     names: dict[int, str] = {}
+    void: list[int] = []
     for pos, entry in enumerate(entries):
         value = int(entry.get("id", pos))
         colors.setdefault(_rgb(entry["color"]), value)
         names[value] = str(entry["name"])
+        if entry.get("void") is True:
+            void.append(value)
     if not names:
         raise ValueError("no colours")
-    return ColorMap(path.name, colors, names)
+    return ColorMap(path.name, colors, names, tuple(void))
 
 
 def _rgb(color: Any) -> RGB:

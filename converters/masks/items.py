@@ -3,9 +3,11 @@
 Each item is built from file headers only (sizes checked against the paired image, a
 panoptic JSON's image entry, or the first frame of a video); its ``raster`` is a partial
 that calls the kind's builder in :mod:`prelabel.converters.masks.kinds` when the writer asks.
-``_items`` walks the MASKS arguments (files, folders searched recursively, per-image folders
-of binary masks, or per-video folders of frames) and gives each item a unique key. Split
-out of ``masks.py``; the names stay importable from there.
+:func:`mask_items` walks the MASKS arguments (files, folders searched recursively, per-image
+folders of binary masks, or per-video folders of frames; with none, the masks a manifest
+lists) and gives each item a unique key. An item's ``file_name`` is its image's: a mask with
+no paired image has none (an attachment URL is then built from ``{stem}`` or ``{key}``, never
+from the mask file's own name). A folder without a PNG is an error.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def _check_size(mask: Path, size: tuple[int, int], other: tuple[int, int], what:
 
 def _fields(mask: Path, spec: Spec, pairing: Pairing, size: tuple[int, int]) -> dict[str, Any]:
     image, attachment = pairing.lookup(mask)
-    fields: dict[str, Any] = {"file_name": mask.name, "stem": mask.stem, "mask": str(mask)}
+    fields: dict[str, Any] = {"stem": mask.stem, "mask": str(mask)}
     if image is not None:
         if not image.is_file():
             raise InputError(f"image {image} does not exist", path=mask)
@@ -76,6 +78,8 @@ def mask_item(mask: Path, spec: Spec, pairing: Pairing, key: str) -> Item:
 def binary_item(folder: Path, spec: Spec, pairing: Pairing) -> Item:
     """One image item from a folder of binary per-instance PNGs."""
     files = sorted(folder.glob("*.png"))
+    if not files:
+        raise InputError("no PNG masks in the folder", path=folder)
     sizes = {header(f)[1:] for f in files}
     if len(sizes) != 1:
         raise InputError(f"binary masks of one image differ in size: {sorted(sizes)}", path=folder)
@@ -123,11 +127,24 @@ def video_item(folder: Path, spec: Spec, pairing: Pairing) -> Item:
     )
 
 
+def _is_png(path: Path) -> bool:
+    return path.suffix.lower() == ".png" and path.is_file()
+
+
 def _mask_files(paths: Sequence[str], pairing: Pairing) -> Iterator[Path]:
+    if not paths:  # the manifest lists them
+        for mask in pairing.listed:
+            if not mask.is_file():
+                raise InputError("no such mask file (listed in the manifest)", path=mask)
+            yield mask
+        return
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*.png") if f.is_file())
-            yield from (f for f in found if pairing.scanned(f))
+            found = [f for f in sorted(p.rglob("*")) if _is_png(f) and pairing.scanned(f)]
+            if not found:
+                listed = " listed in the manifest" if pairing.manifest else ""
+                raise InputError(f"no PNG masks{listed} in the folder", path=p)
+            yield from found
         elif p.is_file():
             yield p
         else:
@@ -142,7 +159,8 @@ def _unique_key(path: Path, seen: set[str]) -> str:
     return key
 
 
-def _items(paths: Sequence[str], spec: Spec, pairing: Pairing) -> Iterator[Item]:
+def mask_items(paths: Sequence[str], spec: Spec, pairing: Pairing) -> Iterator[Item]:
+    """The items of the MASKS arguments: one per video folder, binary folder or mask file."""
     if spec.video:
         for p in map(Path, paths):
             if not p.is_dir():

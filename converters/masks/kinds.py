@@ -20,10 +20,11 @@ import numpy as np
 
 from prelabel.converters.masks.classes import ClassNames
 from prelabel.converters.masks.colormaps import ColorMap, decode_colors, voc_colormap
-from prelabel.converters.masks.decode import Array, _index, decode, present, zero_values
+from prelabel.converters.masks.decode import Array, decode, index_values, no_colormap, present
 from prelabel.converters.masks.panoptic import Panoptic, panoptic_raster, two_channel_raster
+from prelabel.converters.masks.values import Prepared, prepare
 from prelabel.errors import InputError
-from prelabel.geometry.raster import CountedRaster, histogram
+from prelabel.geometry.raster import CountedRaster
 from prelabel.model import Dropped, IndexRaster, Segment, SourceRef
 
 
@@ -52,6 +53,14 @@ class Spec:
             )
         raise InputError("no class names: give --classes FILE (line N = value N)", path=path)
 
+    def void_values(self) -> tuple[int, ...]:
+        """The values read as void: ``--void`` and the colour map's void values."""
+        return self.void + (self.cmap.void if self.cmap is not None else ())
+
+    def keeps_zero(self, names: ClassNames) -> bool:
+        """Whether class value 0 is a class: it has a name and is not void."""
+        return 0 in names.names and 0 not in self.void_values()
+
 
 # --- rasters per kind ----------------------------------------------------------------------
 
@@ -67,119 +76,129 @@ def detect_kind(mode: str, spec: Spec) -> str:
     return "semantic"
 
 
+def _raster(prepared: Prepared, segments: dict[int, Segment]) -> CountedRaster:
+    return CountedRaster(prepared.values, segments, prepared.counts, prepared.void)
+
+
 def _semantic_segments(
-    values: Array,
-    path: Path,
-    names: ClassNames,
-    hint: str = "",
-    counts: Array | None = None,
-    video: bool = False,
+    prepared: Prepared, path: Path, names: ClassNames, hint: str = "", video: bool = False
 ) -> dict[int, Segment]:
     """One segment per class value; in a video each class is one track across frames."""
     out: dict[int, Segment] = {}
-    for v in present(values, counts):
-        if v not in names.names:
+    for v in present(prepared.values, prepared.counts):
+        cls = 0 if v == prepared.zero else v
+        if cls not in names.names:
             where = names.where + hint
             raise InputError(
-                f"unknown value {v} in {path.name}: {where}", path=path, location=f"pixel value {v}"
+                f"unknown value {cls} in {path.name}: {where}",
+                path=path,
+                location=f"pixel value {cls}",
             )
-        track = f"class {v}" if video else None
-        out[v] = Segment(names.names[v], SourceRef(str(path), f"pixel value {v}"), track_id=track)
+        track = f"class {cls}" if video else None
+        source = SourceRef(str(path), f"pixel value {cls}")
+        out[v] = Segment(names.names[cls], source, track_id=track)
     return out
 
 
 def raster_semantic(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
-    """Class values straight from the file (palette indices, grey 8/16-bit)."""
-    values = _index(path, decode(path))
-    counts = histogram(values) if values.dtype.itemsize <= 2 else None
-    void = [v for v in spec.void if counts is None or (0 <= v < len(counts) and counts[v])]
-    values = zero_values(values, void)
-    if counts is not None:
-        counts[[v for v in void if 0 <= v < len(counts)]] = 0
+    """Class values straight from the file (palette indices, grey 8/16-bit); void values
+    become 0, class 0 is a segment when it has a name."""
+    values = index_values(path, decode(path), spec.cmap)
+    names = spec.names(path)
+    prepared = prepare(values, spec.void_values(), spec.keeps_zero(names))
     hint = ""
     if values.dtype == np.uint16:
         hint = " (16-bit instance masks need --kind instance1000 or instance256)"
-    names = spec.names(path)
-    segments = _semantic_segments(values, path, names, hint, counts, spec.video)
-    return CountedRaster(values, segments, counts)
+    return _raster(prepared, _semantic_segments(prepared, path, names, hint, spec.video))
 
 
 def raster_color(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     """RGB through the colour map; raster value = class value + 1 (a colour map's value 0
-    may be a class, e.g. CamVid's Animal); the map's void values and ``void`` become 0.
+    may be a class, e.g. CamVid's Animal or VOC's background); void values become 0.
     Nearest-colour matches are counted in ``notes``."""
     arr = decode(path)
-    cmap = spec.cmap or voc_colormap()
     if arr.ndim == 2:
         return raster_semantic(path, spec, notes)
+    cmap = spec.cmap
+    if cmap is None:
+        raise no_colormap(path)
     decoded = decode_colors(arr, cmap, tolerance=spec.tolerance, path=str(path))
     if decoded.nearest:
         notes.append(
             f"{path.name}: {decoded.nearest} px matched to the nearest colour of "
             f"{cmap.name} within tolerance {spec.tolerance:g}"
         )
-    values = decoded.values + 1
-    values = zero_values(values, [v + 1 for v in spec.void + cmap.void])
+    prepared = prepare(decoded.values + 1, [v + 1 for v in spec.void_values()], False)
     names = spec.classes or ClassNames(cmap.names, f"colour map {cmap.name} has no name for it")
     colors = {v: c for c, v in reversed(list(cmap.colors.items()))}
     segments: dict[int, Segment] = {}
-    for w in present(values):
+    for w in present(prepared.values):
         v = w - 1
         where = f"colour {colors.get(v)} (class value {v})"
         track = f"class {v}" if spec.video else None
         segments[w] = Segment(names.name(v, path), SourceRef(str(path), where), track_id=track)
-    return IndexRaster(values, segments)
+    return _raster(prepared, segments)
 
 
 def raster_instances(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
-    """16-bit class * base + instance (base 1000 or 256); void applies to the class part."""
+    """16-bit class * base + instance (base 1000 or 256); void applies to the class part;
+    class 0 is a class when it has a name."""
     base = 256 if spec.kind == "instance256" else 1000
-    values = _index(path, decode(path)).astype(np.int32)
+    values = index_values(path, decode(path), spec.cmap).astype(np.int32)
     names = spec.names(path)
     segments: dict[int, Segment] = {}
     void: list[int] = []
     for v in present(values):
         cls, inst = divmod(v, base) if v >= base or base == 256 else (v, 0)
-        if cls in spec.void or cls == 0:
+        if cls in spec.void_values():
             void.append(v)
             continue
-        label = names.name(cls, path, "class")
-        segments[v] = Segment(
-            label,
-            SourceRef(str(path), f"pixel value {v} (class {cls}, instance {inst})"),
-            instance=inst > 0,
-            track_id=(str(v) if inst > 0 else f"class {cls}") if spec.video else None,
-        )
-    return IndexRaster(zero_values(values, void), segments)
+        segments[v] = _instance_segment(path, spec, names.name(cls, path, "class"), v, cls, inst)
+    prepared = prepare(values, void, spec.keeps_zero(names))
+    if prepared.zero is not None:
+        segments[prepared.zero] = _instance_segment(path, spec, names.names[0], 0, 0, 0)
+    return _raster(prepared, segments)
+
+
+def _instance_segment(path: Path, spec: Spec, label: str, v: int, cls: int, inst: int) -> Segment:
+    return Segment(
+        label,
+        SourceRef(str(path), f"pixel value {v} (class {cls}, instance {inst})"),
+        instance=inst > 0,
+        track_id=(str(v) if inst > 0 else f"class {cls}") if spec.video else None,
+    )
 
 
 def raster_voc_object(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
-    """Class mask + instance-id mask of the same stem; value = object * 256 + class."""
+    """Class mask + instance-id mask of the same stem; value = object * 256 + class.
+    RGB masks read through ``--colormap``, VOC's by default."""
     assert spec.objects is not None
     obj_path = _object_mask(path, spec.objects)
-    cls = _index(path, decode(path)).astype(np.int32)
-    obj = _index(obj_path, decode(obj_path)).astype(np.int32)
+    cmap = spec.cmap or voc_colormap()
+    cls = index_values(path, decode(path), cmap).astype(np.int32)
+    obj = index_values(obj_path, decode(obj_path), cmap).astype(np.int32)
     if cls.shape != obj.shape:
         raise InputError(
             f"object mask {obj_path} is {obj.shape[1]}x{obj.shape[0]} but the class mask is "
             f"{cls.shape[1]}x{cls.shape[0]}",
             path=path,
         )
-    void = np.isin(cls, list(spec.void))
+    void_values = list(spec.void_values())
+    void = np.isin(cls, void_values)
     disagree = int((void & (obj == 0)).sum())
     if disagree:
         notes.append(
             f"{path.name}: {disagree} px are void in the class mask but 0 in the object mask; "
             "read as unlabeled"
         )
-    cls[void] = 0
-    obj[np.isin(obj, list(spec.void)) | void] = 0
-    values = np.where((obj > 0) & (cls > 0), obj * 256 + cls, cls)
+    obj[np.isin(obj, void_values) | void] = 0
+    values = np.where((obj > 0) & (cls > 0), obj * 256 + cls, cls)  # void pixels keep cls
     voc = voc_colormap()  # VOC object masks default to the VOC class names
     names = spec.classes or ClassNames(voc.names, "the VOC class names stop at 20 (give --classes)")
+    prepared = prepare(values, void_values, spec.keeps_zero(names))
     segments: dict[int, Segment] = {}
-    for v in present(values):
-        o, c = divmod(v, 256)
+    for v in present(prepared.values):
+        o, c = (0, 0) if v == prepared.zero else divmod(v, 256)
         label = names.name(c, path, "class")
         where = (
             SourceRef(str(obj_path), f"pixel value {o}")
@@ -189,7 +208,7 @@ def raster_voc_object(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
         segments[v] = Segment(
             label, where, instance=o > 0, track_id=str(o) if spec.video and o else None
         )
-    return IndexRaster(values, segments)
+    return _raster(prepared, segments)
 
 
 def _object_mask(path: Path, folder: Path) -> Path:
@@ -208,7 +227,7 @@ def raster_panoptic(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
 def raster_panoptic2ch(path: Path, spec: Spec, notes: list[str]) -> IndexRaster:
     """panopticapi 2-channel PNG: R = category id (0 = void), G = instance id."""
     assert spec.panoptic is not None
-    return two_channel_raster(path, decode(path), spec.panoptic, spec.void)
+    return two_channel_raster(path, decode(path), spec.panoptic, spec.void_values())
 
 
 def raster_binary(files: list[Path], spec: Spec, notes: list[str]) -> IndexRaster:
@@ -216,7 +235,9 @@ def raster_binary(files: list[Path], spec: Spec, notes: list[str]) -> IndexRaste
     values: Array | None = None
     segments: dict[int, Segment] = {}
     for i, f in enumerate(files, 1):
-        arr = _index(f, decode(f))
+        arr = decode(f)
+        if arr.ndim == 3:  # a colour binary mask: any colour but black is the object
+            arr = np.any(arr, axis=2, keepdims=False).astype(np.uint8)
         if values is None:
             values = np.zeros(arr.shape, dtype=np.uint16)
         if arr.shape != values.shape:

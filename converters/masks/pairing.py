@@ -1,11 +1,13 @@
 """Pairing mask PNGs with their images, for :mod:`prelabel.converters.masks.read`.
 
-A mask finds its image either in an ``--images`` folder, indexed by stem (Cityscapes'
-``_gtFine_*`` / ``_leftImg8bit`` suffixes removed so ``aachen_000000_000019_gtFine_labelIds``
-pairs with ``aachen_000000_000019_leftImg8bit``), or through a ``--manifest`` (CSV, JSON or
-CamVid-style ``IMAGE MASK`` text lines) that may also give an attachment URL. A manifest
-entry wins over the folder. Bad manifests raise :class:`~prelabel.errors.InputError` naming
-the line or entry. Split out of ``masks.py``; the names stay importable from there.
+A mask finds its image either in an ``--images`` folder, indexed by stem, or through a
+``--manifest`` (CSV, JSON or CamVid-style ``IMAGE MASK`` text lines) that may also give an
+attachment URL; a manifest entry wins over the folder, and a manifest alone lists the masks
+to read. Stems meet after their suffixes are stripped: ``--mask-suffix`` from mask stems,
+``--image-suffix`` from image stems (``114_pred`` meets ``114_image``), then Cityscapes'
+``_gtFine_*`` / ``_leftImg8bit`` (``aachen_000000_000019_gtFine_labelIds`` meets
+``aachen_000000_000019_leftImg8bit``). Bad manifests raise
+:class:`~prelabel.errors.InputError` naming the line or entry.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ PAIR_SUFFIXES = (
 )
 
 
-def pair_key(stem: str) -> str:
-    """The stem a mask and its image share (Cityscapes suffixes removed)."""
-    for suffix in PAIR_SUFFIXES:
-        if stem.endswith(suffix):
-            return stem[: -len(suffix)]
+def pair_key(stem: str, suffix: str | None = None) -> str:
+    """The stem a mask and its image share: ``suffix`` (the user's), then a Cityscapes
+    suffix, removed."""
+    if suffix and stem.endswith(suffix) and stem != suffix:
+        stem = stem[: -len(suffix)]
+    for known in PAIR_SUFFIXES:
+        if stem.endswith(known):
+            return stem[: -len(known)]
     return stem
 
 
@@ -45,6 +50,9 @@ class Pairing:
     folder: Path | None = None
     by_stem: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, tuple[Path | None, str | None]] = field(default_factory=dict)
+    mask_suffix: str | None = None
+    # the masks a manifest lists, in its order (read when no MASKS argument is given)
+    listed: list[Path] = field(default_factory=list)
 
     def scanned(self, path: Path) -> bool:
         """Whether a PNG found in a MASKS folder is a mask to read: with a manifest, only
@@ -57,17 +65,23 @@ class Pairing:
                 return self.manifest[key]
         if self.folder is None:
             return None, None
-        image = self.by_stem.get(pair_key(mask.stem))
+        key = pair_key(mask.stem, self.mask_suffix)
+        image = self.by_stem.get(key)
         if image is None:
-            raise InputError(
-                f"no image with stem {pair_key(mask.stem)!r} in {self.folder}", path=mask
-            )
+            hint = "" if self.mask_suffix else " (--mask-suffix / --image-suffix strip suffixes)"
+            raise InputError(f"no image with stem {key!r} in {self.folder}{hint}", path=mask)
         return image, None
 
 
-def build_pairing(images: str | None, manifest: str | None) -> Pairing:
+def build_pairing(
+    images: str | None,
+    manifest: str | None,
+    *,
+    mask_suffix: str | None = None,
+    image_suffix: str | None = None,
+) -> Pairing:
     """Index an image folder by stem and read a manifest (CSV, JSON or CamVid-style text)."""
-    pairing = Pairing()
+    pairing = Pairing(mask_suffix=mask_suffix)
     if images is not None:
         folder = Path(images)
         if not folder.is_dir():
@@ -75,14 +89,14 @@ def build_pairing(images: str | None, manifest: str | None) -> Pairing:
         pairing.folder = folder
         for p in sorted(folder.rglob("*")):
             if p.suffix.lower() in IMAGE_EXTS and p.is_file():
-                pairing.by_stem.setdefault(pair_key(p.stem), p)
+                pairing.by_stem.setdefault(pair_key(p.stem, image_suffix), p)
     if manifest is not None:
-        pairing.manifest = read_manifest(Path(manifest))
+        pairing.manifest, pairing.listed = read_manifest(Path(manifest))
     return pairing
 
 
-def read_manifest(path: Path) -> dict[str, tuple[Path | None, str | None]]:
-    """Mask -> (image, attachment) from a manifest.
+def read_manifest(path: Path) -> tuple[dict[str, tuple[Path | None, str | None]], list[Path]]:
+    """Mask -> (image, attachment) from a manifest, and the masks it lists in its order.
 
     CSV with a header naming ``mask`` and ``image`` (optional ``attachment``/``url``);
     JSON ``{mask: image}`` or ``[{"mask", "image", "attachment"?}]``; or text lines
@@ -102,12 +116,17 @@ def read_manifest(path: Path) -> dict[str, tuple[Path | None, str | None]]:
     else:
         rows = _text_rows(path)
     out: dict[str, tuple[Path | None, str | None]] = {}
+    listed: list[Path] = []
     for mask, image, attachment in rows:
         mask_path = _rel(path.parent, mask)
         image_path = _rel(path.parent, image) if image else None
+        if str(mask_path.resolve()) not in out:
+            listed.append(mask_path)
         out[str(mask_path.resolve())] = (image_path, attachment)
         out.setdefault(mask_path.name, (image_path, attachment))
-    return out
+    if not listed:
+        raise InputError("the manifest lists no masks", path=path)
+    return out, listed
 
 
 def _rel(base: Path, name: str) -> Path:

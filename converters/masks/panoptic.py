@@ -19,6 +19,7 @@ import numpy.typing as npt
 import orjson
 
 from prelabel.errors import InputError
+from prelabel.geometry.raster import CountedRaster
 from prelabel.model import Dropped, IndexRaster, Segment, SourceRef
 
 # panopticapi's 2-channel converter combines category and instance as 1000 * R + G
@@ -116,9 +117,10 @@ def two_channel_raster(
     path: Path, pixels: npt.NDArray[Any], pan: Panoptic, void: Sequence[int]
 ) -> IndexRaster:
     """The raster of a 2-channel PNG: value = 1000 * category + instance; category 0 and
-    ``void`` categories are unlabeled."""
+    ``void`` categories are unlabeled (the latter kept as void: never filled)."""
     rgb = _rgb(path, pixels, "2-channel panoptic PNG (R = category, G = instance)")
     cat = rgb[..., 0]
+    voided = np.isin(cat, list(void)) if void else None
     values = np.where(np.isin(cat, [0, *void]), 0, cat * TWO_CHANNEL_BASE + rgb[..., 1])
     cats = pan.categories
     segments: dict[int, Segment] = {}
@@ -134,4 +136,6 @@ def two_channel_raster(
             )
         name, isthing = cats[c]
         segments[v] = Segment(name, SourceRef(str(path), where), instance=isthing)
-    return IndexRaster(values, segments)
+    if voided is not None and not voided.any():
+        voided = None
+    return CountedRaster(values, segments, void=voided)

@@ -1,21 +1,45 @@
-"""Shared pieces of the tracking readers (MOT, KITTI): types, column layouts, the checks
-both formats run, and the columnar item they build."""
+"""Shared pieces of the tracking readers (MOT, KITTI): the options both take, types, column
+layouts, the checks both formats run, and the columnar item they build."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from prelabel.config.declare import option
+from prelabel.converters.options import fps, image_size
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Dropped, FrameRange, Item, SourceRef, TrackTable
 
 BadRows = Literal["error", "drop", "fix"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackingOptions:
+    """Options every tracking reader takes (frame rate, frame size, bad rows, untracked rows)."""
+
+    SECTION: ClassVar[str] = "Tracking options (every tracking reader)"
+
+    fps: float | None = fps("The video's frame rate (overrides seqinfo frameRate).")
+    image_size: tuple[int, int] | None = image_size(
+        "Frame size when no seqinfo.ini says it (boxes are clipped to it)."
+    )
+    untracked: bool = option(
+        False, help="Rows with track id -1 become one-frame objects (else an error)."
+    )
+    bad_rows: BadRows = option(
+        "error",
+        show_default=True,
+        help="A row that cannot be used: stop, drop it (reported with its line), or repair "
+        "what can be repaired (reversed corners, negative sizes) and drop the rest.",
+    )
+
 
 # MOT16/17 ground-truth classes (MOT16 paper, table 3), used when no labels file is given
 MOT16_CLASSES = (

@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from prelabel.config.declare import option
 from prelabel.converters.tracking.common import (
     BadRows,
     SeqInfo,
     Track,
+    TrackingOptions,
     build_item,
     check_frames,
     duplicates,
@@ -205,29 +208,34 @@ def read_one(
     )
 
 
-def read_kitti(
-    paths: list[str],
-    *,
-    fps: float | None = None,
-    image_size: tuple[int, int] | None = None,
-    seq_length: int | None = None,
-    untracked: bool = False,
-    bad_rows: BadRows = "error",
-) -> Dataset:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KittiOptions(TrackingOptions):
+    """Options of the KITTI tracking reader (``prelabel convert kitti``)."""
+
+    seq_length: int | None = option(
+        None, low=1, help="Number of frames of the sequence (frames 0..N-1)."
+    )
+
+
+def read_kitti(paths: list[str], options: KittiOptions | None = None) -> Dataset:
     """Read KITTI tracking label or result files: one video item per file (sequence).
 
     Args:
         paths: KITTI tracking txt files (``label_02/0000.txt`` or tracker results).
-        fps: frame rate (KITTI files do not say it; the raw recordings are 10 fps).
-        image_size: ``(width, height)`` of the frames (KITTI files do not say it).
-        seq_length: number of frames; frames at or beyond it are bad rows.
-        untracked: rows with track id -1 (other than DontCare) become one-frame objects.
-        bad_rows: ``error`` stops at a bad row, ``drop`` records it as dropped, ``fix``
-            swaps reversed corners and drops what cannot be repaired.
+        options: the reader's options (:class:`KittiOptions`); defaults if None. KITTI
+            files say neither ``fps`` (the raw recordings are 10 fps) nor ``image_size``;
+            frames at or beyond ``seq_length`` are bad rows; ``untracked`` makes rows with
+            track id -1 (other than DontCare) one-frame objects; ``bad_rows``: ``error``
+            stops at a bad row, ``drop`` records it as dropped, ``fix`` swaps reversed
+            corners and drops what cannot be repaired.
 
     Returns:
         A dataset whose items are generated lazily, one per file.
+
+    Example:
+        >>> read_kitti(["label_02/0000.txt"], KittiOptions(fps=10))  # doctest: +SKIP
     """
+    opts = options or KittiOptions()
     names = [Path(p).stem for p in paths]
     keys = item_keys(
         paths,
@@ -236,17 +244,18 @@ def read_kitti(
             for p, n in zip(paths, names, strict=False)
         ],
     )
+    size = opts.image_size
     info = SeqInfo(
-        fps=fps,
-        length=seq_length,
-        width=image_size[0] if image_size else None,
-        height=image_size[1] if image_size else None,
+        fps=opts.fps,
+        length=opts.seq_length,
+        width=size[0] if size else None,
+        height=size[1] if size else None,
     )
     dataset = Dataset(format="kitti", items=[], kinds={"box"})
 
     def items() -> Iterator[Item]:
         for path, key in zip(paths, keys, strict=False):
-            yield read_one(path, key, info, untracked, bad_rows, dataset.dropped)
+            yield read_one(path, key, info, opts.untracked, opts.bad_rows, dataset.dropped)
 
     dataset.items = items()
     return dataset

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from prelabel.config.declare import option
 from prelabel.converters.tracking.common import (
     DEFAULT_LABEL,
     LAYOUTS,
@@ -50,6 +51,7 @@ from prelabel.converters.tracking.common import (
     Layout,
     SeqInfo,
     Track,
+    TrackingOptions,
     build_item,
     check_frames,
     duplicates,
@@ -88,19 +90,34 @@ COLUMN_NAMES: dict[int, tuple[str, ...]] = {
 }
 
 
-@dataclass(slots=True)
-class MotOptions:
-    """Reader options that apply to every input file."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MotOptions(TrackingOptions):
+    """Options of the MOTChallenge reader (``prelabel convert mot``)."""
 
-    fps: float | None = None
-    image_size: tuple[int, int] | None = None
-    seqinfo: str | None = None
-    untracked: bool = False
-    label: str | None = None
-    labels: list[str] | None = None
-    labels_path: str | None = None
-    bad_rows: BadRows = "error"
-    video: str | None = None
+    seqinfo: str | None = option(
+        None,
+        path="file",
+        help="seqinfo.ini for the inputs (default: found beside each file or one up).",
+    )
+    video: str | None = option(
+        None,
+        path="file",
+        help="Local copy of the video: fps, frame count and size from its header.",
+    )
+    label: str | None = option(None, help="Label of every box when the file has no class column.")
+    labels: str | None = option(
+        None,
+        path="file",
+        help="Class names, one a line: class c is line c (default: labels.txt beside).",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClassNames:
+    """The names of the class column's values (class c is ``names[c - 1]``) and their origin."""
+
+    names: list[str]
+    origin: str
 
 
 def class_labels(
@@ -110,12 +127,13 @@ def class_labels(
     rows: npt.NDArray[np.bool_],
     layout: Layout,
     opts: MotOptions,
+    given: ClassNames | None,
     dropped: list[Dropped],
     notes: list[str],
 ) -> list[str]:
     """Per-row label from the class column (or the default label)."""
     n = len(values)
-    found = class_names(path, opts) if layout.cls is not None and n else None
+    found = class_names(path, opts, given) if layout.cls is not None and n else None
     if found is None:
         label = opts.label or DEFAULT_LABEL
         notes.append(f"{Path(path).name}: every box labelled {label!r} (no class names)")
@@ -140,10 +158,12 @@ def class_labels(
     return out
 
 
-def class_names(path: str, opts: MotOptions) -> tuple[list[str], str] | None:
+def class_names(
+    path: str, opts: MotOptions, given: ClassNames | None
+) -> tuple[list[str], str] | None:
     """The class names and where they came from (None: ``--label`` names every box)."""
-    if opts.labels is not None:
-        return opts.labels, f"labels file {opts.labels_path}"
+    if given is not None:
+        return given.names, given.origin
     beside = Path(path).parent / "labels.txt"
     if beside.is_file():
         return read_labels_file(str(beside)), f"labels file {beside}"
@@ -152,7 +172,9 @@ def class_names(path: str, opts: MotOptions) -> tuple[list[str], str] | None:
     return list(MOT16_CLASSES), "the MOT16 classes"
 
 
-def read_one(path: str, key: str, opts: MotOptions, dropped: list[Dropped]) -> Item:
+def read_one(
+    path: str, key: str, opts: MotOptions, given: ClassNames | None, dropped: list[Dropped]
+) -> Item:
     """One MOT file -> one video item."""
     local: list[Dropped] = []
     quick = quick_table(path, COLUMN_NAMES)
@@ -177,7 +199,7 @@ def read_one(path: str, key: str, opts: MotOptions, dropped: list[Dropped]) -> I
     if len(values):
         problems = row_problems(values, BASE_NAMES)
         bad_numbers(path, values, lines, keep, problems, opts.bad_rows, local)
-    track = make_track(path, values, lines, keep, layout, gt, opts, local, notes)
+    track = make_track(path, values, lines, keep, layout, gt, opts, given, local, notes)
     del values
     info = seq_info(path, opts, notes)
     check_frames(path, track, keep, info, 1, opts.bad_rows, local)
@@ -229,6 +251,7 @@ def make_track(
     layout: Layout,
     gt: bool,
     opts: MotOptions,
+    given: ClassNames | None,
     dropped: list[Dropped],
     notes: list[str],
 ) -> Track:
@@ -253,7 +276,7 @@ def make_track(
             scores = np.where(conf == -1, np.nan, conf)
             if n and bool((conf == -1).all()):
                 notes.append(f"{Path(path).name}: conf is -1 on every row: no scores")
-    labels = class_labels(path, values, lines, keep, layout, opts, dropped, notes)
+    labels = class_labels(path, values, lines, keep, layout, opts, given, dropped, notes)
     attributes: dict[str, FloatArray] = {}
     if layout.visibility is not None:
         attributes = {"visibility": values[:, layout.visibility].astype(np.float64)}
@@ -307,52 +330,45 @@ def fill_from_video(info: SeqInfo, video: SeqInfo, notes: list[str], name: str) 
     )
 
 
-def read_mot(
-    paths: list[str],
-    *,
-    fps: float | None = None,
-    image_size: tuple[int, int] | None = None,
-    seqinfo: str | None = None,
-    untracked: bool = False,
-    label: str | None = None,
-    labels: str | None = None,
-    bad_rows: BadRows = "error",
-    video: str | None = None,
-) -> Dataset:
+def read_mot(paths: list[str], options: MotOptions | None = None) -> Dataset:
     """Read MOTChallenge txt files: one video item per file.
 
     Args:
         paths: MOT txt files (ground truth, tracker results or detections).
-        fps: frame rate, overriding seqinfo ``frameRate``.
-        image_size: ``(width, height)``, overriding seqinfo ``imWidth``/``imHeight``.
-        seqinfo: a seqinfo.ini for every input (default: found beside each file).
-        untracked: rows with id -1 become one-frame objects instead of an error.
-        label: the label of every box when there is no class column.
-        labels: a labels file (one name per line) for the 1-based class column.
-        bad_rows: a row that cannot be used (not a number, NaN, negative size, outside the
-            sequence, duplicate id): ``error`` stops, ``drop`` records it as dropped, ``fix``
-            repairs what it can (negative sizes are flipped) and drops the rest.
-        video: a local copy of the video: its header gives fps, frame count and size where
-            the seqinfo does not (the image size is also read from ``SEQ/img1``'s first frame
-            image when nothing else gives it).
+        options: the reader's options (:class:`MotOptions`); defaults if None. ``fps`` and
+            ``image_size`` override seqinfo ``frameRate`` / ``imWidth``x``imHeight``;
+            ``seqinfo`` is a seqinfo.ini for every input (default: found beside each file);
+            ``untracked`` makes rows with id -1 one-frame objects instead of an error;
+            ``label`` labels every box when there is no class column; ``labels`` is a
+            labels file (one name per line) for the 1-based class column; ``bad_rows``
+            decides what a row that cannot be used (not a number, NaN, negative size,
+            outside the sequence, duplicate id) does: ``error`` stops, ``drop`` records it
+            as dropped, ``fix`` repairs what it can (negative sizes are flipped) and drops
+            the rest; ``video`` is a local copy of the video whose header gives fps, frame
+            count and size where the seqinfo does not (the image size is also read from
+            ``SEQ/img1``'s first frame image when nothing else gives it).
 
     Returns:
         A dataset whose items are generated lazily, one per input file.
 
     Raises:
         InputError: a file cannot be read; InvalidAnnotationError names the line.
+
+    Example:
+        >>> read_mot(["MOT17-02/gt/gt.txt"], MotOptions(fps=30))  # doctest: +SKIP
     """
-    opts = MotOptions(fps, image_size, seqinfo, untracked, label, None, labels, bad_rows, video)
-    if labels is not None:
-        opts.labels = read_labels_file(labels)
+    opts = options or MotOptions()
+    given = None
+    if opts.labels is not None:
+        given = ClassNames(read_labels_file(opts.labels), f"labels file {opts.labels}")
     names = [sequence_name(Path(p)) for p in paths]
     keys = item_keys(paths, names)
     dataset = Dataset(format="mot", items=[], kinds={"box"})
-    dataset.labels = list(opts.labels or [label or DEFAULT_LABEL])
+    dataset.labels = list(given.names if given else [opts.label or DEFAULT_LABEL])
 
     def items() -> Iterator[Item]:
         for path, key in zip(paths, keys, strict=False):
-            yield read_one(path, key, opts, dataset.dropped)
+            yield read_one(path, key, opts, given, dataset.dropped)
 
     dataset.items = items()
     return dataset

@@ -38,27 +38,26 @@ from prelabel.config import rules
 from prelabel.config.limits import GeometryLimits, TargetKind, TaskLimits
 from prelabel.config.options import PrelabelOptions
 from prelabel.config.params import (
-    _check_params,
-    _check_taxonomies,
-    _check_top_level,
-    _either,
-    _fail,
-    _one_of,
-    _suggest,
-    _table,
-    _task_type,
-    _url_suffix,
+    as_table,
+    attachment_problem,
+    check_params,
+    check_task_type,
+    check_taxonomies,
+    check_top_level,
+    either,
+    fail,
+    one_of,
+    suggest,
 )
+from prelabel.config.task_types import get_task_type
 from prelabel.config.taxonomy import Taxonomy
+from prelabel.config.templates import ARTIFACT_FIELDS
 from prelabel.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found, no-redef]
-
-# fields the artifact_url template can use (see prelabel.writers.context.ArtifactStore)
-ARTIFACT_FIELDS = frozenset({"name", "stem", "sha256"})
 
 
 @dataclass(slots=True)
@@ -85,22 +84,20 @@ class TaskConfig:
         Segment tasks accept their leaf ``labels``; image and video tasks accept a label if
         one of their geometries does (a geometry without objects_to_annotate accepts any).
         """
-        if self.task_type == rules.SEGMENT:
+        if get_task_type(self.task_type).raster:
             return label in self.limits.segment_labels
         return any(g.accepts_label(label) for g in self.limits.geometries.values())
 
-    def attachment_problem(self, url: str) -> str | None:
+    def attachment_problem(self, url: str, *, frame: bool = False) -> str | None:
         """Why a per-item attachment URL breaks Scale's rules, or None when it is fine.
 
-        Writers call this on each rendered attachment: video tasks need mp4, webm or ogg,
-        image tasks an image type, and no context attachment may repeat it.
+        Writers call this on each rendered attachment: video tasks need mp4, webm or ogg
+        (``frame``: one image of ``attachments``, an image type), image tasks an image type,
+        and no context attachment may repeat it.
         """
-        video = self.task_type in rules.VIDEO_TASK_TYPES
-        allowed = rules.VIDEO_EXTENSIONS if video else rules.IMAGE_EXTENSIONS
-        suffix = _url_suffix(url)
-        if suffix and suffix[1:] not in allowed:
-            what = "video attachments" if video else "image attachments"
-            return f"{what} must be {_either(list(allowed))} (got {suffix})"
+        problem = attachment_problem(self.task_type, url, frame=frame)
+        if problem:
+            return problem
         contexts = self.params.get("context_attachments") or []
         if any(c.get("attachment") == url for c in contexts):
             return f"attachment {url} repeats one of params.context_attachments"
@@ -168,7 +165,7 @@ def config_from_dict(
     except ConfigError as exc:
         if exc.path is not None or path is None:
             raise
-        raise ConfigError(exc.reason, path=path, location=exc.location) from None
+        raise ConfigError(exc.reason, path=path, location=exc.location, rule=exc.rule) from None
 
 
 def _build(
@@ -177,12 +174,12 @@ def _build(
     base_dir: Path,
     path: str | os.PathLike[str] | None,
 ) -> TaskConfig:
-    _check_top_level(data)
-    task_type = _task_type(data.get("task_type"))
-    params = _table(data.get("params", {}), "params")
-    taxonomies = _check_params(task_type, params)
+    check_top_level(data)
+    task_type = check_task_type(data.get("task_type"))
+    params = as_table(data.get("params", {}), "params")
+    taxonomies = check_params(task_type, params)
     limits = derive_limits(task_type, params, taxonomies)
-    table = _table(data.get("prelabel", {}), "prelabel")
+    table = as_table(data.get("prelabel", {}), "prelabel")
     options = _prelabel_options(table, overrides, base_dir, task_type, limits)
     return TaskConfig(
         task_type, dict(params), options, limits, os.fspath(path) if path is not None else None
@@ -277,13 +274,13 @@ def derive_limits(
         Per-geometry limits, padding, segment and instance labels, allow_unlabeled.
     """
     if taxonomies is None:
-        taxonomies = _check_taxonomies(dict(params))
+        taxonomies = check_taxonomies(dict(params))
     geometries: dict[TargetKind, GeometryLimits] = {}
     for kind, spec in params.get("geometries", {}).items():
         geometries[kind] = _geometry_limits(kind, spec, taxonomies[kind])
     padding = params.get("padding", 0)
     labels = taxonomies.get("labels", Taxonomy())
-    segment = task_type == rules.SEGMENT
+    segment = get_task_type(task_type).raster
     return TaskLimits(
         task_type=task_type,
         geometries=geometries,
@@ -334,7 +331,7 @@ def _prelabel_options(
     names = PrelabelOptions.names()
     for key in table:
         if key not in names:
-            _fail(f"prelabel.{key}", f"not a prelabel option{_suggest(key, names)}")
+            fail(f"prelabel.{key}", f"not a prelabel option{suggest(key, names)}")
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         options = _merged_options(table, given, base_dir)
@@ -365,7 +362,9 @@ def _blame_command_line(exc: ConfigError, given: Mapping[str, Any]) -> ConfigErr
     """Say so when the broken value came from the command line, not the file."""
     option = (exc.location or "").split(".")[1:2]
     if option and option[0] in given:
-        return ConfigError(exc.reason, location=f"{exc.location} (from the command line)")
+        return ConfigError(
+            exc.reason, location=f"{exc.location} (from the command line)", rule=exc.rule
+        )
     return exc
 
 
@@ -376,7 +375,7 @@ def _typed_option(name: str, value: Any) -> Any:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(["prelabel", name, *(str(p) for p in error["loc"])])
-        _fail(where, _pydantic_reason(error["type"], error["input"], hint))
+        fail(where, _pydantic_reason(error["type"], error["input"], hint))
 
 
 _TYPE_WORDS = {
@@ -390,7 +389,7 @@ _TYPE_WORDS = {
 
 def _pydantic_reason(kind: str, value: Any, hint: Any) -> str:
     if kind == "literal_error":
-        return f"must be one of {_one_of(_literal_values(hint))} (got {value!r})"
+        return f"must be one of {one_of(_literal_values(hint))} (got {value!r})"
     return f"must be {_TYPE_WORDS.get(kind, 'a valid value')} (got {value!r})"
 
 
@@ -404,10 +403,11 @@ def _check_options(options: PrelabelOptions, task_type: str, limits: TaskLimits)
     _check_ranges(options)
     _check_templates(options)
     if options.label_map is not None and not Path(options.label_map).is_file():
-        _fail("prelabel.label_map", f"no such file: {options.label_map}")
+        fail("prelabel.label_map", f"no such file: {options.label_map}")
     targets = rules.PRELABEL_TARGETS[task_type]
     if options.prelabel_as not in targets:
-        _fail("prelabel.prelabel_as", f"{task_type} takes prelabels in {_either(targets)} only")
+        reason = f"{task_type} takes prelabels in {either(targets)} only"
+        fail("prelabel.prelabel_as", reason, "prelabel-field")
     if options.fill_unlabeled is not None:
         _check_fill_unlabeled(options.fill_unlabeled, task_type, limits)
 
@@ -421,7 +421,7 @@ def _check_ranges(options: PrelabelOptions) -> None:
     unit.update({f"score_thresholds.{k}": v for k, v in options.score_thresholds.items()})
     for name, value in unit.items():
         if value is not None and not 0 <= value <= 1:
-            _fail(f"prelabel.{name}", f"must be between 0 and 1, got {value}")
+            fail(f"prelabel.{name}", f"must be between 0 and 1, got {value}")
     at_least = {
         "min_hole_area": (options.min_hole_area, 0),
         "keyframe_px": (options.keyframe_px, 0),
@@ -429,9 +429,9 @@ def _check_ranges(options: PrelabelOptions) -> None:
     }
     for name, (value, low) in at_least.items():
         if value is not None and value < low:
-            _fail(f"prelabel.{name}", f"must be >= {low}, got {value}")
+            fail(f"prelabel.{name}", f"must be >= {low}, got {value}")
     if options.frame_key_base not in (0, 1):
-        _fail("prelabel.frame_key_base", f"must be 0 or 1, got {options.frame_key_base}")
+        fail("prelabel.frame_key_base", f"must be 0 or 1, got {options.frame_key_base}")
 
 
 def _check_templates(options: PrelabelOptions) -> None:
@@ -447,29 +447,35 @@ def _check_templates(options: PrelabelOptions) -> None:
         if name == "artifact_url" and not fields <= ARTIFACT_FIELDS:
             unknown = sorted(fields - ARTIFACT_FIELDS)[0]
             known = ", ".join(f"{{{f}}}" for f in sorted(ARTIFACT_FIELDS))
-            _fail(f"prelabel.{name}", f"uses {{{unknown}}}; artifact_url knows {known}")
+            fail(f"prelabel.{name}", f"uses {{{unknown}}}; artifact_url knows {known}")
     if not options.unique_id.strip():
-        _fail("prelabel.unique_id", "must not be empty")
+        fail("prelabel.unique_id", "must not be empty")
 
 
 def _template_fields(template: str, where: str) -> set[str]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        _fail(where, f"not a valid template: {exc}")
+        fail(where, f"not a valid template: {exc}")
     fields: set[str] = set()
     for _, name, _, _ in parsed:
         if name is None:
             continue
         if not name:
-            _fail(where, "a placeholder needs a field name, e.g. {file_name}")
+            fail(where, "a placeholder needs a field name, e.g. {file_name}")
         fields.add(re.split(r"[.\[]", name, maxsplit=1)[0])
     return fields
 
 
 def _check_fill_unlabeled(label: str, task_type: str, limits: TaskLimits) -> None:
-    if task_type != rules.SEGMENT:
-        _fail("prelabel.fill_unlabeled", "only applies to segmentannotation tasks")
+    if not get_task_type(task_type).raster:
+        fail("prelabel.fill_unlabeled", "only applies to segmentannotation tasks")
     if label not in limits.segment_labels:
-        hint = _suggest(label, limits.segment_labels)
-        _fail("prelabel.fill_unlabeled", f"{label!r} is not a leaf of params.labels{hint}")
+        hint = suggest(label, limits.segment_labels)
+        fail("prelabel.fill_unlabeled", f"{label!r} is not a leaf of params.labels{hint}")
+    if limits.allow_unlabeled:
+        fail(
+            "prelabel.fill_unlabeled",
+            "params.allow_unlabeled is true, so no pixel would be filled; remove "
+            "fill_unlabeled or set allow_unlabeled = false",
+        )

@@ -1,14 +1,18 @@
 """The toolkit's own options: the ``[prelabel]`` table of a task config, each also a CLI flag.
 
-The CLI builds its flags from :data:`PRELABEL_OPTION_HELP` so the two cannot drift; a flag
-given on the command line overrides the config file. Validation of values happens in
-``prelabel.config.load`` (pydantic), which turns this dataclass into its model.
+Each option is declared once, as a field of :class:`PrelabelOptions` made with
+:func:`~prelabel.config.declare.option`: its type, default and flag help. ``prelabel.cli``
+builds one flag per field from that declaration, so the two cannot drift; a flag given on
+the command line overrides the config file. Values are validated in
+``prelabel.config.load`` (pydantic, from the field types) and its range checks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal
+
+from prelabel.config.declare import option
 
 OnViolation = Literal["fix", "drop", "error"]
 PrelabelAs = Literal["hypothesis", "base_annotations"]
@@ -22,56 +26,96 @@ TrackGapPolicy = Literal["keep", "split"]
 DEFAULT_UNIQUE_ID = "{project}/{task_type}/{key}"
 
 
+def parse_label_score(text: str) -> tuple[str, float]:
+    """``LABEL=SCORE`` -> ``(label, score)`` (the label may itself hold ``=``)."""
+    label, sep, number = text.rpartition("=")
+    try:
+        if not sep or not label:
+            raise ValueError
+        return label, float(number)
+    except ValueError:
+        raise ValueError(f"expected LABEL=SCORE, got {text!r}") from None
+
+
 @dataclass(slots=True)
 class PrelabelOptions:
     """Options of the toolkit itself (not sent to Scale)."""
 
-    # template over the item's fields for the task attachment, e.g. https://cdn/{file_name}
-    attachment_url: str | None = None
-    # template for unique_id; fields: item fields, key, task_type, project, batch, source
-    unique_id: str = DEFAULT_UNIQUE_ID
-    # where prelabels go in the body
-    prelabel_as: PrelabelAs = "hypothesis"
-    # template over {name} (path under DIR/artifacts) where artifacts will be hosted;
+    SECTION: ClassVar[str] = "[prelabel] options (each also a key of the config's [prelabel] table)"
+
+    # fields: the item's (file_name, id, frame, ...), key, task_type, project, batch, source
+    attachment_url: str | None = option(
+        None,
+        short="-a",
+        help="Attachment URL template over item fields, e.g. https://cdn/{file_name}.",
+    )
+    unique_id: str = option(
+        DEFAULT_UNIQUE_ID,
+        help="unique_id template (default {project}/{task_type}/{key}; deterministic).",
+    )
+    prelabel_as: PrelabelAs = option(
+        "hypothesis", help="Put prelabels in hypothesis or base_annotations."
+    )
     # unset: bodies hold "artifact://NAME" references that `submit` uploads and replaces
-    artifact_url: str | None = None
-    # what to do when a geometry breaks a limit: repair it, drop it, or stop
-    on_violation: OnViolation = "fix"
-    # holes in polygons: bridge into the ring (keyhole), fill them, or best: keyhole, but
-    # fill a simplified part's smallest holes while the vertices they free buy more IoU
-    holes: HolePolicy = "keyhole"
-    # holes smaller than this (px^2) are filled whatever `holes` says
-    min_hole_area: float = 0.0
-    # several parts: one annotation per part, or keep the largest only
-    parts: PartPolicy = "each"
-    # boxes under min_width/min_height: grow to the minimum, drop, or keep and flag;
+    artifact_url: str | None = option(
+        None, help="URL template ({name}) where you host DIR/artifacts; unset: submit uploads."
+    )
+    on_violation: OnViolation = option("fix", help="Geometry breaking a limit: fix, drop or error.")
+    holes: HolePolicy = option(
+        "keyhole",
+        help="Polygon holes: keyhole bridge, fill, or best (keyhole, but fill a simplified "
+        "part's smallest holes while that raises its IoU).",
+    )
+    # such holes are filled whatever `holes` says
+    min_hole_area: float = option(0.0, help="Fill holes smaller than this many px^2.")
+    parts: PartPolicy = option("each", help="Multi-part shapes: one annotation each, or largest.")
     # unset follows on_violation (fix -> grow, drop -> drop, error -> stop)
-    small_boxes: SmallBoxPolicy | None = None
-    # label renames/merges/drops: a JSON or TOML file {"source": "target" | null}
-    label_map: str | None = None
-    # labels not in the task's labels are an error unless this is set (then dropped)
-    allow_unmatched_labels: bool = False
-    # drop instances whose score is below this
-    score_threshold: float | None = None
-    # per-label score thresholds (override the global one)
-    score_thresholds: dict[str, float] = field(default_factory=dict)
-    # keep at most this many instances per image / frame, highest score first
-    top_k: int | None = None
-    # segmentannotation with more than 255 segments: error, extendedIndexedImage, or drop
-    # the smallest segments
-    segment_overflow: SegmentOverflow = "error"
-    # segmentannotation with allow_unlabeled false: fill unlabeled pixels with this label
-    fill_unlabeled: str | None = None
-    # flag (not drop) traced masks whose polygon IoU against the mask is below this
-    min_iou: float | None = None
-    # videoplaybackannotation hypothesis frame `key` base (Scale leaves it open)
-    frame_key_base: int = 0
-    # keyframe thinning of tracks: keep a frame only where interpolating between kept
-    # neighbours would miss the tracker's box by IoU below this / by more than this many px
-    keyframe_iou: float | None = None
-    keyframe_px: float | None = None
-    # a track with missing frames: keep it whole, or split it into one object per run
-    track_gaps: TrackGapPolicy = "keep"
+    small_boxes: SmallBoxPolicy | None = option(
+        None, help="Boxes under min size: grow, drop or keep."
+    )
+    label_map: str | None = option(
+        None, short="-m", path="file", help="JSON/TOML {source: target|null}."
+    )
+    # without it a label the task lacks is an error
+    allow_unmatched_labels: bool = option(False, help="Drop (and report) labels the task lacks.")
+    score_threshold: float | None = option(
+        None, short="-t", help="Drop instances scoring below this."
+    )
+    # per label; each overrides score_threshold for its label
+    score_thresholds: dict[str, float] = option(
+        factory=dict,
+        name="--label-threshold",
+        metavar="LABEL=SCORE",
+        parse=parse_label_score,
+        help="Per-label score threshold (repeatable).",
+    )
+    # highest score first
+    top_k: int | None = option(
+        None, short="-k", low=1, help="Keep the k best-scoring instances per image/frame."
+    )
+    # segmentannotation with more than 255 segments (extended: extendedIndexedImage)
+    segment_overflow: SegmentOverflow = option(
+        "error", help="Over 255 segments: error, extended, drop-smallest."
+    )
+    fill_unlabeled: str | None = option(
+        None, help="Label for unlabeled pixels when allow_unlabeled is false."
+    )
+    # flagged, not dropped
+    min_iou: float | None = option(None, help="Flag traced masks whose polygon IoU is below this.")
+    # Scale leaves the base open
+    frame_key_base: int = option(0, low=0, high=1, help="videoplayback frame `key` base: 0 or 1.")
+    # keyframe thinning: keep a frame only where interpolating between kept neighbours
+    # would miss the tracker's box by IoU below keyframe_iou / by more than keyframe_px
+    keyframe_iou: float | None = option(
+        None, low=0, high=1, help="Thin tracks: keep frames interpolation misses (IoU)."
+    )
+    keyframe_px: float | None = option(
+        None, low=0, help="Thin tracks: keep frames interpolation misses (px)."
+    )
+    # split: one object per run of consecutive frames
+    track_gaps: TrackGapPolicy = option(
+        "keep", help="Tracks with missing frames: keep whole or split."
+    )
 
     @classmethod
     def names(cls) -> list[str]:

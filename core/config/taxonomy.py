@@ -4,8 +4,10 @@ An entry is a string (a leaf) or a LabelDescription object ``{choice, subchoices
 instance_label, display}``. A parent with ``subchoices`` is navigation only; Scale returns
 leaves only, so prelabels must use leaf choices (https://docs.scale.com/reference/label-nesting).
 
-``instance_label`` on a parent is inherited by its leaves unless a leaf sets it itself (the
-docs only show it on leaves; inheriting is our reading).
+``instance_label`` belongs on leaves: the label-nesting page defines it per LabelDescription
+(default false) and says only leaves are returned, but is silent on whether subchoices inherit a
+parent's flag. So nothing is inherited, and a parent carrying it is an error (rule
+``instance-label-leaf``) unless the caller relaxes that rule, in which case it is ignored.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from prelabel.config.rules import LABEL_DESCRIPTION_KEYS
 
 
 class TaxonomyError(ValueError):
-    """A label list is malformed; ``location`` is relative to the list (``[2].choice``)."""
+    """A label list is malformed; ``location`` is relative to the list (``[2].choice``),
+    ``rule`` the rule book's id."""
 
-    def __init__(self, location: str, reason: str) -> None:
+    def __init__(self, location: str, reason: str, rule: str = "labels") -> None:
         self.location = location
         self.reason = reason
+        self.rule = rule
         super().__init__(f"{location}: {reason}")
 
 
@@ -80,11 +84,13 @@ class Taxonomy:
         return frozenset(out)
 
 
-def parse_labels(value: Any) -> Taxonomy:
+def parse_labels(value: Any, *, parent_instance: bool = False) -> Taxonomy:
     """Parse a ``labels`` / ``objects_to_annotate`` array.
 
     Args:
         value: the array as loaded from the config (strings and LabelDescription tables).
+        parent_instance: accept (and ignore) ``instance_label`` on a parent label instead of
+            failing; subchoices never inherit it.
 
     Returns:
         The taxonomy, with every leaf choice unique.
@@ -94,22 +100,22 @@ def parse_labels(value: Any) -> Taxonomy:
     """
     if not isinstance(value, list):
         raise TaxonomyError("", f"must be an array of labels, got {_kind(value)}")
-    nodes = tuple(_parse_entry(entry, f"[{i}]", False) for i, entry in enumerate(value))
+    nodes = tuple(_parse_entry(e, f"[{i}]", parent_instance) for i, e in enumerate(value))
     taxonomy = Taxonomy(nodes)
     _check_unique(taxonomy)
     return taxonomy
 
 
-def _parse_entry(entry: Any, where: str, inherited: bool) -> LabelNode:
+def _parse_entry(entry: Any, where: str, parent_instance: bool) -> LabelNode:
     if isinstance(entry, str):
-        return LabelNode(_choice(entry, where), entry, inherited)
+        return LabelNode(_choice(entry, where), entry)
     if not isinstance(entry, dict):
         raise TaxonomyError(
             where, f"must be a string or a LabelDescription table, got {_kind(entry)}"
         )
     _check_keys(entry, where)
     choice = _choice(entry.get("choice"), f"{where}.choice")
-    instance = entry.get("instance_label", inherited)
+    instance = entry.get("instance_label", False)
     if not isinstance(instance, bool):
         raise TaxonomyError(f"{where}.instance_label", f"must be true or false, got {instance!r}")
     display = entry.get("display", choice)
@@ -118,10 +124,17 @@ def _parse_entry(entry: Any, where: str, inherited: bool) -> LabelNode:
     subs = entry.get("subchoices", [])
     if not isinstance(subs, list) or ("subchoices" in entry and not subs):
         raise TaxonomyError(f"{where}.subchoices", "must be a non-empty array of labels")
+    if subs and instance and not parent_instance:
+        raise TaxonomyError(
+            f"{where}.instance_label",
+            "set instance_label on each leaf: Scale's docs do not say whether subchoices "
+            "inherit it from a parent",
+            "instance-label-leaf",
+        )
     children = tuple(
-        _parse_entry(sub, f"{where}.subchoices[{i}]", instance) for i, sub in enumerate(subs)
+        _parse_entry(sub, f"{where}.subchoices[{i}]", parent_instance) for i, sub in enumerate(subs)
     )
-    return LabelNode(choice, display, instance, children)
+    return LabelNode(choice, display, instance and not subs, children)
 
 
 def _check_keys(entry: dict[str, Any], where: str) -> None:

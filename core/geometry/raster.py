@@ -6,6 +6,7 @@ segmentannotation (polygon and box targets go through the limits engine from the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,15 +83,21 @@ def lookup(values: npt.NDArray[Any], table: npt.NDArray[Any]) -> npt.NDArray[Any
 
 @dataclass(slots=True)
 class CountedRaster(IndexRaster):
-    """An :class:`IndexRaster` that also carries ``counts`` = its histogram at load time.
+    """An :class:`IndexRaster` with what its reader knew at load time.
 
-    Readers that already counted the values (to find which occur) pass the counts on, so
-    the segment writer need not count again. They stay valid only while every counted
-    non-zero value still has a segment (the pipeline's label filter zeroes the values of the
-    segments it removes): :func:`valid_counts` checks that.
+    ``counts`` is its histogram: readers that already counted the values (to find which
+    occur) pass the counts on, so the segment writer need not count again. They stay valid
+    only while every counted non-zero value still has a segment (the pipeline's label filter
+    zeroes the values of the segments it removes): :func:`valid_counts` checks that.
+
+    ``void`` marks the pixels read as void (``--void`` values, a colour map's void colour):
+    unlabeled like every value 0, but never filled with a label. A reader may give a
+    function that finds them instead (only a fill needs them): :func:`void_mask` calls it
+    once.
     """
 
     counts: npt.NDArray[np.int64] | None = None
+    void: npt.NDArray[np.bool_] | Callable[[], npt.NDArray[np.bool_]] | None = None
 
 
 def valid_counts(raster: IndexRaster) -> npt.NDArray[np.int64] | None:
@@ -103,3 +110,13 @@ def valid_counts(raster: IndexRaster) -> npt.NDArray[np.int64] | None:
         result: npt.NDArray[np.int64] = counts
         return result
     return None
+
+
+def void_mask(raster: IndexRaster) -> npt.NDArray[np.bool_] | None:
+    """The pixels the reader read as void (all of them 0 in ``values``), or None: none."""
+    void = getattr(raster, "void", None)
+    if callable(void):
+        void = void()
+        setattr(raster, "void", void)  # noqa: B010 (found once)
+    mask: npt.NDArray[np.bool_] | None = void
+    return mask

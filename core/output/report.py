@@ -4,11 +4,14 @@
 converted rows on consecutive lines of a file may be one run record (``source.lines``
 ``[first, last]`` and ``count``; :func:`expand_record` gives one record per line); the
 invariant ``objects_in == objects_out + objects_dropped`` holds by construction (fixed
-objects count among ``objects_out``).
+objects count among ``objects_out``). Tasks that carry no prelabel are flagged
+``"empty": true`` in ``tasks`` and counted in the summary; with ``--skip-empty`` they are
+left out and named in ``skipped_tasks``.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +20,9 @@ from typing import IO, Any, Literal
 
 import orjson
 
+from prelabel.errors import InputError
 from prelabel.model import SourceRef
+from prelabel.output.layout import REPORT_FILE
 
 Outcome = Literal["converted", "fixed", "dropped"]
 
@@ -109,11 +114,14 @@ class Report:
     notes: list[str] = field(default_factory=list)
     tasks: int = 0
     artifacts: int = 0
-    # one entry per task written: unique_id, item key, image size (validate needs the size)
+    # one entry per task written: unique_id, item key, image size (validate needs the size),
+    # "empty": true when it carries no prelabel
     task_items: list[dict[str, Any]] = field(default_factory=list)
     # per video task (unique_id): which tracker track became which annotation uuid, as
     # report.json's tasks[].tracks: {"source", "track_id", "uuid", "run"} each
     track_maps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # tasks left out (--skip-empty): unique_id, item key, reason
+    skipped_tasks: list[dict[str, str]] = field(default_factory=list)
     spool: Path | None = None
     _outcomes: Counter[str] = field(default_factory=Counter)
     _reasons: Counter[str] = field(default_factory=Counter)
@@ -206,6 +214,14 @@ class Report:
             self._sink = self.spool.open("wb")
         self._sink.write(lines)
 
+    def skipped(self, task: str, key: str, reason: str) -> None:
+        """Record a task left out of ``tasks.jsonl`` (its objects keep their own records)."""
+        self.skipped_tasks.append({"unique_id": task, "key": key, "reason": reason})
+
+    def empty_tasks(self) -> int:
+        """How many written tasks carry no prelabel."""
+        return sum(1 for t in self.task_items if t.get("empty"))
+
     def add_iou(self, iou: float) -> None:
         """Count the IoU of one traced mask (records added by :meth:`add_lines` carry their
         IoU in the text only: their writer adds each here, in record order)."""
@@ -267,6 +283,7 @@ class Report:
             "fixes_by_kind": self.fix_kinds(),
             "iou": self.iou_summary(),
             "notes": self.notes,
+            "skipped_tasks": self.skipped_tasks,
             "tasks": [self._task(t) for t in self.task_items],
         }
 
@@ -309,6 +326,13 @@ class Report:
             f"{t['tasks']} task(s), {t['artifacts']} artifact(s); objects: {t['objects_in']} in, "
             f"{t['objects_out']} out ({t['objects_fixed']} fixed), {t['objects_dropped']} dropped"
         ]
+        if self.skipped_tasks:
+            lines.append(
+                f"  left out {len(self.skipped_tasks)} task(s) with no prelabel (--skip-empty; "
+                "report.json skipped_tasks names them)"
+            )
+        if empty := self.empty_tasks():
+            lines.append(f"  {empty} task(s) carry no prelabel (--skip-empty leaves them out)")
         for reason, n in self.reasons().items():
             lines.append(f"  dropped {n}: {reason}")
         for kind, n in self.fix_kinds().items():
@@ -337,3 +361,28 @@ def _copy_records(records: IO[bytes], out: IO[bytes], block: int = 1 << 20) -> N
             first = False
     if pending:
         out.write((b"\n    " if first else b",\n    ") + pending)
+
+
+def read_report(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """``DIR/report.json`` of an output directory (empty when there is none).
+
+    Raises:
+        InputError: the file is not a JSON object.
+    """
+    path = Path(directory) / REPORT_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc})", path=path) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object", path=path)
+    return data
+
+
+def task_entries(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The report's per-task entries (``key``, ``width``, ``height``) by unique_id."""
+    tasks = report.get("tasks", [])
+    entries = tasks if isinstance(tasks, list) else []
+    return {str(t.get("unique_id")): t for t in entries if isinstance(t, dict)}

@@ -6,8 +6,8 @@ lines, which also resolves artifact references (``artifact://NAME`` or hosted UR
 files. :class:`ImageFinder` locates the local image of an attachment URL under an
 ``--images`` folder (by basename, ties broken by the longest shared path tail, else by the
 item key) and :func:`read_image` decodes it as BGR. Malformed input raises
-:class:`~prelabel.errors.InputError` naming the file and line. Split out of ``preview.py``;
-the names stay importable from there.
+:class:`~prelabel.errors.InputError` naming the file and line. The directory is read through
+:mod:`prelabel.output` (the one reader of ``tasks.jsonl`` and ``report.json``).
 """
 
 from __future__ import annotations
@@ -20,18 +20,14 @@ from urllib.parse import unquote, urlsplit
 import cv2
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from prelabel.config.load import TaskConfig
-from prelabel.errors import InputError
-from prelabel.validate import Artifacts
-from prelabel.writers.context import ARTIFACT_SCHEME
+from prelabel.output.artifacts import ArtifactFiles
+from prelabel.output.layout import ARTIFACTS_DIR
+from prelabel.output.report import read_report, task_entries
+from prelabel.output.tasks import TaskLine, iter_tasks
 
 Image = npt.NDArray[np.uint8]
-
-
-TASKS_FILE = "tasks.jsonl"
-REPORT_FILE = "report.json"
 
 
 @dataclass(slots=True)
@@ -54,10 +50,10 @@ class OutputDir:
     root: Path
     tasks: list[Task]
     report: dict[str, Any]
-    # resolves hosted artifact URLs exactly when the task config is known
-    hosted: Artifacts | None = None
+    # resolves artifact references: artifact://NAME, hosted URLs exactly when the task
+    # config is known, else by the longest file name the URL path ends with
+    files: ArtifactFiles
     _by_task: dict[str, list[dict[str, Any]]] | None = None
-    _artifacts: list[tuple[str, Path]] | None = None
 
     def records(self, unique_id: str) -> list[dict[str, Any]]:
         """The report's object records that went to (or were dropped from) one task."""
@@ -69,56 +65,20 @@ class OutputDir:
         return self._by_task.get(unique_id, [])
 
     def artifact(self, ref: Any) -> Path | None:
-        """The file under ``artifacts/`` a body reference points at (``artifact://NAME`` or a
-        hosted URL whose path ends with the file's relative name; the longest such wins)."""
-        if not isinstance(ref, str):
-            return None
-        base = self.root / "artifacts"
-        if ref.startswith(ARTIFACT_SCHEME):
-            path = base / ref[len(ARTIFACT_SCHEME) :]
-            return path if path.is_file() else None
-        found = self.hosted.path(ref) if self.hosted is not None else None
-        if found is not None:
-            return found
-        if self._artifacts is None:
-            files = [p for p in base.rglob("*") if p.is_file()] if base.is_dir() else []
-            named = [(p.relative_to(base).as_posix(), p) for p in files]
-            self._artifacts = sorted(named, key=lambda np_: -len(np_[0]))
-        url_path = unquote(urlsplit(ref).path)
-        return next((p for name, p in self._artifacts if url_path.endswith("/" + name)), None)
+        """The file under ``artifacts/`` a body reference points at."""
+        return self.files.path(ref)
 
     def load_json(self, ref: Any) -> Any:
-        path = self.artifact(ref)
-        return None if path is None else orjson.loads(path.read_bytes())
+        return self.files.load_json(ref)
 
 
-def _read_report(root: Path) -> dict[str, Any]:
-    path = root / REPORT_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc})", path=path) from None
-    if not isinstance(data, dict):
-        raise InputError("expected a JSON object", path=path)
-    return data
-
-
-def _parse_task(path: Path, n: int, raw: bytes, info: dict[str, dict[str, Any]]) -> Task:
-    try:
-        line = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc})", path=path, location=f"line {n}") from None
-    if not isinstance(line, dict) or not isinstance(line.get("body"), dict):
-        raise InputError('expected {"task_type", "body"}', path=path, location=f"line {n}")
-    body = line["body"]
-    uid = str(body.get("unique_id") or f"line-{n}")
+def _task(line: TaskLine, info: dict[str, dict[str, Any]]) -> Task:
+    uid = line.unique_id or f"line-{line.line}"
     meta = info.get(uid, {})
     return Task(
-        n,
-        str(line.get("task_type", "")),
-        body,
+        line.line,
+        line.task_type,
+        line.body,
         uid,
         key=meta.get("key"),
         width=meta.get("width"),
@@ -141,20 +101,12 @@ def load_output(directory: str | Path, config: TaskConfig | None = None) -> Outp
         InputError: the directory or its ``tasks.jsonl`` is missing or malformed.
     """
     root = Path(directory)
-    if not root.is_dir():
-        raise InputError("no such directory (expected the --out folder of convert)", path=root)
-    path = root / TASKS_FILE
-    if not path.is_file():
-        raise InputError(f"no {TASKS_FILE}: not an output folder of `prelabel convert`", path=root)
-    report = _read_report(root)
-    info = {str(t.get("unique_id")): t for t in report.get("tasks", []) if isinstance(t, dict)}
-    tasks = []
-    with path.open("rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            if raw.strip():
-                tasks.append(_parse_task(path, n, raw, info))
-    hosted = Artifacts(root, config) if config is not None else None
-    return OutputDir(root, tasks, report, hosted)
+    lines = list(iter_tasks(root))
+    report = read_report(root)
+    info = task_entries(report)
+    template = config.prelabel.artifact_url if config is not None else None
+    files = ArtifactFiles(root / ARTIFACTS_DIR, template, by_suffix=True)
+    return OutputDir(root, [_task(line, info) for line in lines], report, files)
 
 
 # --- finding images -----------------------------------------------------------------------

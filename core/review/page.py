@@ -14,6 +14,7 @@ import base64
 import html
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,8 +203,8 @@ class ReviewPage:
     previews: list[Preview]
 
 
-def render_page(out: OutputDir, previews: list[Preview], page_dir: Path) -> str:
-    """The whole HTML document."""
+def render_page(out: OutputDir, previews: list[Preview], page_dir: Path, extra: str = "") -> str:
+    """The whole HTML document (``extra``: sections added after the totals)."""
     report = out.report
     title = f"prelabel review: {out.root.name}"
     meta = f"{report.get('format', '?')} → {report.get('task_type', '?')}, {len(out.tasks)} task(s)"
@@ -212,6 +213,7 @@ def render_page(out: OutputDir, previews: list[Preview], page_dir: Path) -> str:
         f'<meta name="viewport" content="width=device-width"><style>{STYLE}</style></head><body>'
         f"<h1>{_e(title)}</h1><p>{_e(meta)}</p>"
         + totals_html(report)
+        + extra
         + objects_html(report)
         + iou_html(report)
         + thumbs_html(previews, page_dir, len(out.tasks))
@@ -227,6 +229,7 @@ def write_review(
     limit: int | None = None,
     progress: Any = None,
     config: TaskConfig | None = None,
+    sections: Callable[[Path, ImageFinder], str] | None = None,
 ) -> ReviewPage:
     """Write the review page (and the previews it links to) for a converted directory.
 
@@ -238,6 +241,8 @@ def write_review(
         limit: draw thumbnails for at most this many tasks.
         progress: optional callable wrapping the task iterable (e.g. a tqdm factory).
         config: the conversion's task config (exact hosted-artifact lookup), or None.
+        sections: makes more sections (HTML) from the previews folder and the image
+            finder, placed after the totals (``prelabel score`` adds its own).
 
     Returns:
         The page path and the previews written.
@@ -251,5 +256,6 @@ def write_review(
     tasks = out.tasks[:limit] if limit is not None else out.tasks
     iterable = progress(tasks) if progress is not None else tasks
     previews = [preview_task(out, t, finder, dest) for t in iterable]
-    path.write_text(render_page(out, previews, path.parent), encoding="utf-8")
+    extra = sections(dest, finder) if sections is not None else ""
+    path.write_text(render_page(out, previews, path.parent, extra), encoding="utf-8")
     return ReviewPage(path, previews)

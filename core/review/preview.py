@@ -27,6 +27,7 @@ the previews and keeps every name importable as ``prelabel.review.preview``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from typing import Any
 import cv2
 
 from prelabel.config.load import TaskConfig
+from prelabel.config.task_types import TASK_TYPES
 from prelabel.errors import InputError
 from prelabel.review.draw import (
     Colours,
@@ -55,9 +57,6 @@ from prelabel.review.load import (
     load_output,
     read_image,
 )
-from prelabel.review.segment import (
-    render_segment_task,
-)
 from prelabel.review.video import (
     render_video_task,
     write_mp4,
@@ -72,6 +71,10 @@ __all__ = [
     "safe_name",
     "write_png",
 ]
+
+
+# a task type's preview: (output dir, task, image finder) -> (picture, image found)
+Renderer = Callable[[OutputDir, Task, ImageFinder], tuple[Image, bool]]
 
 
 def render_image_task(out: OutputDir, task: Task, finder: ImageFinder) -> tuple[Image, bool]:
@@ -109,13 +112,14 @@ def safe_name(unique_id: str) -> str:
 
 
 def render_task(out: OutputDir, task: Task, finder: ImageFinder) -> tuple[Image, bool]:
-    """The preview picture of any task type, and whether its image(s) were found."""
-    if task.task_type == "segmentannotation":
-        return render_segment_task(out, task, finder)
-    if (
-        task.task_type in ("videoannotation", "videoplaybackannotation")
-        or "attachments" in task.body
-    ):
+    """The preview picture of any task type (the renderer its registry entry names), and
+    whether its image(s) were found. A task type prelabel does not write is drawn by the
+    shape of its body: frames when it has ``attachments``, else one image."""
+    entry = TASK_TYPES.get(task.task_type)
+    if entry is not None:
+        render: Renderer = entry.load_preview()
+        return render(out, task, finder)
+    if "attachments" in task.body:
         return render_video_task(out, task, finder)
     return render_image_task(out, task, finder)
 
@@ -135,7 +139,8 @@ def preview_task(
     path = dest / f"{safe_name(task.unique_id)}.png"
     write_png(path, img)
     video = None
-    if mp4 and task.task_type in ("videoannotation", "videoplaybackannotation"):
+    entry = TASK_TYPES.get(task.task_type)
+    if mp4 and entry is not None and entry.video:
         video = write_mp4(out, task, finder, dest / f"{safe_name(task.unique_id)}.mp4")
     return Preview(task.unique_id, task.task_type, path, found, video)
 

@@ -60,7 +60,7 @@ class Faults:
         return any((self.error_after, self.error_before, self.throttle, self.drop, self.slow))
 
 
-def _error(status: int, message: str, **headers: str) -> web.Response:
+def error_response(status: int, message: str, **headers: str) -> web.Response:
     body = orjson.dumps({"status_code": status, "error": message})
     return web.Response(
         status=status, body=body, content_type="application/json", headers=headers or None
@@ -68,17 +68,20 @@ def _error(status: int, message: str, **headers: str) -> web.Response:
 
 
 @dataclass
-class _State:
+class SandboxState:
     store: SandboxStore
     faults: Faults
     api_key: str | None
     rng: random.Random
     stats: Counter[str] = field(default_factory=Counter)
+    lenient: frozenset[str] = frozenset()  # rules --lenient turned off (see sandbox.rules)
 
 
 # -- middlewares -------------------------------------------------------------------------
 
-_STATE = web.AppKey("state", _State)
+STATE = web.AppKey("state", SandboxState)
+# served without authentication: result files (like Scale's unguessable S3 result links)
+PUBLIC_PREFIX = "/results/"
 
 
 def _check_auth(request: web.Request, api_key: str | None) -> bool:
@@ -94,31 +97,35 @@ def _check_auth(request: web.Request, api_key: str | None) -> bool:
 
 
 @web.middleware
-async def _auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    state = request.app[_STATE]
-    if not _check_auth(request, state.api_key):
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE]
+    if not request.path.startswith(PUBLIC_PREFIX) and not _check_auth(request, state.api_key):
         state.stats["401"] += 1
-        return _error(401, "Please provide a valid API key. (HTTP Basic auth: key as username)")
+        return error_response(
+            401, "Please provide a valid API key. (HTTP Basic auth: key as username)"
+        )
     return await handler(request)
 
 
 @web.middleware
-async def _fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    state = request.app[_STATE]
+async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE]
     faults = state.faults
     state.stats["requests"] += 1
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)
     kind = _draw_fault(state)
     if kind == "throttle":
-        return _error(429, "Too many requests", **{"Retry-After": f"{faults.retry_after:g}"})
+        return error_response(
+            429, "Too many requests", **{"Retry-After": f"{faults.retry_after:g}"}
+        )
     if kind == "error_before":
-        return _error(500, "Internal server error (injected, nothing done)")
+        return error_response(500, "Internal server error (injected, nothing done)")
     if kind == "drop_before":
         return await _drop(request)
     response = await handler(request)
     if kind == "error_after":
-        return _error(500, "Internal server error (injected, after the work was done)")
+        return error_response(500, "Internal server error (injected, after the work was done)")
     if kind == "drop_after":
         return await _drop(request)
     if kind == "slow":
@@ -126,7 +133,7 @@ async def _fault_middleware(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
-def _draw_fault(state: _State) -> str | None:
+def _draw_fault(state: SandboxState) -> str | None:
     faults = state.faults
     if not faults.any_faults:
         return None

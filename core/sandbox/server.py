@@ -1,7 +1,8 @@
 """A local Scale-compatible server (aiohttp) for tests, benchmarks and dry rehearsals.
 
 Serves ``/v1``: create/get/list tasks (unique_id, project, batch, type, status filters;
-Scale's paging fields), file upload (multipart → ``{id, attachment_url, …}``), batches
+Scale's paging fields; every created body checked against the rule book, see
+:mod:`~prelabel.sandbox.rules`), cancel (with ``clear_unique_id``), file upload (multipart → ``{id, attachment_url, …}``), batches
 (create/get/finalize/status), HTTP Basic auth (401 like Scale), Scale's 409 body for a reused
 unique_id. Everything received is stored in SQLite (``STORE/sandbox.sqlite``; uploaded files
 under ``STORE/files/``) so it can be inspected.
@@ -35,23 +36,26 @@ from typing import Any
 
 from aiohttp import web
 
+from prelabel.sandbox.complete import Completion, completing, install, results_urls, serve_result
 from prelabel.sandbox.faults import (
-    _STATE,
+    PUBLIC_PREFIX,
+    STATE,
     Faults,
-    _auth_middleware,
-    _fault_middleware,
-    _State,
+    SandboxState,
+    auth_middleware,
+    fault_middleware,
 )
 from prelabel.sandbox.handlers import (
-    _batch_status,
-    _create_batch,
-    _create_task,
-    _finalize_batch,
-    _get_batch,
-    _get_task,
-    _list_tasks,
-    _upload_file,
+    batch_status,
+    create_batch,
+    create_task,
+    finalize_batch,
+    get_batch,
+    get_task,
+    list_tasks,
+    upload_file,
 )
+from prelabel.sandbox.lifecycle import cancel_task
 from prelabel.sandbox.store import SandboxStore
 
 __all__ = [
@@ -63,7 +67,12 @@ __all__ = [
 
 
 def make_app(
-    store: SandboxStore, *, faults: Faults | None = None, api_key: str | None = None
+    store: SandboxStore,
+    *,
+    faults: Faults | None = None,
+    api_key: str | None = None,
+    complete: Completion | None = None,
+    lenient: frozenset[str] = frozenset(),
 ) -> web.Application:
     """The aiohttp application serving ``/v1``.
 
@@ -71,24 +80,36 @@ def make_app(
         store: Where received tasks, files and batches go.
         faults: Fault injection; none by default.
         api_key: Accept only this key; None accepts any non-empty Basic-auth username.
+        complete: Complete each created task (:mod:`prelabel.sandbox.complete`); None
+            leaves tasks pending.
+        lenient: Rules of :data:`prelabel.config.rules.RELAXABLE` not to enforce.
     """
     faults = faults or Faults()
     app = web.Application(
-        middlewares=[_fault_middleware, _auth_middleware], client_max_size=200 * 1024**2
+        middlewares=[fault_middleware, auth_middleware, results_urls],
+        client_max_size=200 * 1024**2,
     )
-    app[_STATE] = _State(store, faults, api_key, random.Random(faults.seed))
+    state = SandboxState(store, faults, api_key, random.Random(faults.seed), lenient=lenient)
+    app[STATE] = state
     app.add_routes(
         [
-            web.post("/v1/task/{task_type}", _create_task),
-            web.get("/v1/task/{task_id}", _get_task),
-            web.get("/v1/tasks", _list_tasks),
-            web.post("/v1/files/upload", _upload_file),
-            web.post("/v1/batches", _create_batch),
-            web.get("/v1/batches/{name}", _get_batch),
-            web.post("/v1/batches/{name}/finalize", _finalize_batch),
-            web.get("/v1/batches/{name}/status", _batch_status),
+            web.post(
+                "/v1/task/{task_type}",
+                create_task if complete is None else completing(create_task),
+            ),
+            web.post("/v1/task/{task_id}/cancel", cancel_task),
+            web.get("/v1/task/{task_id}", get_task),
+            web.get("/v1/tasks", list_tasks),
+            web.post("/v1/files/upload", upload_file),
+            web.post("/v1/batches", create_batch),
+            web.get("/v1/batches/{name}", get_batch),
+            web.post("/v1/batches/{name}/finalize", finalize_batch),
+            web.get("/v1/batches/{name}/status", batch_status),
+            web.get(PUBLIC_PREFIX + "{path:.+}", serve_result),
         ]
     )
+    if complete is not None:
+        install(app, store, complete)
     return app
 
 
@@ -104,7 +125,7 @@ class Sandbox:
     @property
     def stats(self) -> dict[str, int]:
         """Counters: requests, tasks_created, 409, 401, files, fault_<kind>."""
-        return dict(self.app[_STATE].stats)
+        return dict(self.app[STATE].stats)
 
     def tasks(self) -> list[dict[str, Any]]:
         """Every task the sandbox holds."""
@@ -129,6 +150,8 @@ def run_sandbox(
     store: str | os.PathLike[str] | None = None,
     faults: Faults | None = None,
     api_key: str | None = None,
+    complete: Completion | None = None,
+    lenient: frozenset[str] = frozenset(),
 ) -> Iterator[Sandbox]:
     """Run a sandbox on 127.0.0.1 in a background thread for the ``with`` block.
 
@@ -137,13 +160,15 @@ def run_sandbox(
         store: Directory for ``sandbox.sqlite`` and ``files/``; a temporary one by default.
         faults: Fault injection.
         api_key: Accept only this key (default: any non-empty key).
+        complete: Complete each created task (accept or seeded edits); None: stay pending.
+        lenient: Undocumented rules not to enforce (``prelabel sandbox --lenient``).
 
     Yields:
         The running :class:`Sandbox`.
     """
     with tempfile.TemporaryDirectory(prefix="prelabel-sandbox-") as tmp:
         db = SandboxStore(store if store is not None else tmp)
-        app = make_app(db, faults=faults, api_key=api_key)
+        app = make_app(db, faults=faults, api_key=api_key, complete=complete, lenient=lenient)
         loop = asyncio.new_event_loop()
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         ready = threading.Event()
@@ -200,9 +225,18 @@ def serve_forever(
     faults: Faults | None = None,
     api_key: str | None = None,
     on_ready: Callable[[Sandbox], None] | None = None,
+    complete: Completion | None = None,
+    lenient: frozenset[str] = frozenset(),
 ) -> None:
     """Run a sandbox in the foreground until interrupted (the ``prelabel sandbox`` command)."""
-    with run_sandbox(port=port, store=store, faults=faults, api_key=api_key) as sandbox:
+    with run_sandbox(
+        port=port,
+        store=store,
+        faults=faults,
+        api_key=api_key,
+        complete=complete,
+        lenient=lenient,
+    ) as sandbox:
         if on_ready is not None:
             on_ready(sandbox)
         try:

@@ -151,3 +151,24 @@ class SandboxStore:
             "SELECT status, COUNT(*) FROM tasks WHERE batch = ? GROUP BY status", (name,)
         ).fetchall()
         return {str(s): int(n) for s, n in rows}
+
+    def file_bytes(self, file_id: str) -> bytes | None:
+        """The bytes of an upload by id, or None when there is no such upload."""
+        row = self._db.execute("SELECT path FROM files WHERE id = ?", (file_id,)).fetchone()
+        if row is None or not Path(row[0]).is_file():
+            return None
+        return Path(row[0]).read_bytes()
+
+    def update_task(self, doc: dict[str, Any]) -> None:
+        """Write back a changed task (status, unique_id, work_started, response, ...)."""
+        self._db.execute(
+            "UPDATE tasks SET unique_id = ?, status = ?, doc = ? WHERE task_id = ?",
+            (doc.get("unique_id"), doc["status"], orjson.dumps(doc).decode(), doc["task_id"]),
+        )
+
+    def set_task_state(self, task_id: str, status: str, *, work_started: bool) -> None:
+        """Move a task on (tests: a task in progress or completed)."""
+        doc = self.task(task_id)
+        if doc is None:
+            raise KeyError(task_id)
+        self.update_task({**doc, "status": status, "work_started": work_started})

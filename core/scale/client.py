@@ -28,7 +28,7 @@ from tenacity import (
 )
 
 from prelabel.errors import InputError, SubmitRejectedError, SubmitTransportError
-from prelabel.scale.errors import RetryableError, error_for_status, scrub
+from prelabel.scale.errors import RetryableError, cut, error_for_status, scrub
 from prelabel.scale.ratelimit import TokenBucket
 
 DEFAULT_API_URL = "https://api.scale.com/v1"
@@ -65,6 +65,10 @@ def load_api_key(api_key_file: str | os.PathLike[str] | None = None) -> str:
         except OSError as exc:
             raise InputError(
                 f"cannot read API key file: {exc.strerror}", path=api_key_file
+            ) from None
+        except UnicodeDecodeError:  # never echo the bytes: they may be the key
+            raise InputError(
+                "API key file is not UTF-8 text (an API key is ASCII)", path=api_key_file
             ) from None
         if not key:
             raise InputError("API key file is empty", path=api_key_file)
@@ -107,14 +111,18 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: httpx.Response, secrets: tuple[str, ...]) -> str:
+    """Scale's ``error`` message (or the body's text), scrubbed, THEN cut to 500 characters:
+    cutting first could leave a fragment of a key the scrub no longer recognises."""
     try:
         payload = response.json()
     except ValueError:
-        return response.text.strip()[:500]
+        payload = None
     if isinstance(payload, dict) and "error" in payload:
-        return str(payload["error"])
-    return response.text.strip()[:500]
+        text = str(payload["error"])
+    else:
+        text = response.text.strip()
+    return cut(scrub(text, secrets), 500)
 
 
 class ScaleClient:
@@ -198,6 +206,13 @@ class ScaleClient:
         """``GET /task/{task_id}``."""
         return _as_dict(self.request("GET", f"task/{quote(task_id, safe='')}"), "task")
 
+    def cancel_task(self, task_id: str, *, clear_unique_id: bool = False) -> dict[str, Any]:
+        """``POST /task/{task_id}/cancel[?clear_unique_id=true]``: Scale cancels only a task
+        whose work has not started (a 400 otherwise)."""
+        params = {"clear_unique_id": "true"} if clear_unique_id else None
+        path = f"task/{quote(task_id, safe='')}/cancel"
+        return _as_dict(self.request("POST", path, params=params), "task")
+
     def list_tasks(self, **params: Any) -> dict[str, Any]:
         """``GET /tasks`` with Scale's filters (unique_id, project, batch, type, status, …)."""
         return _as_dict(self.request("GET", "tasks", params=params), "task list")
@@ -237,6 +252,25 @@ class ScaleClient:
         doc = self.request("POST", f"batches/{quote(name, safe='')}/finalize")
         return _as_dict(doc, "batch")
 
+    def download(self, url: str) -> bytes:
+        """``GET`` a hosted file (a response's result URL) through the same pool and retries.
+
+        The key is sent only to URLs under this client's API URL (e.g. the sandbox's results);
+        any other host (Scale's S3 result links) gets the request without credentials.
+
+        Raises:
+            InputError: ``url`` is not an http(s) URL.
+            SubmitError: the file could not be fetched after retries.
+        """
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"cannot fetch {self.scrub(url)!r}: not an http(s) URL")
+        own = url.startswith(str(self._http.base_url))
+        options: dict[str, Any] = {} if own else {"auth": None}
+        for attempt in self._retrying():
+            with attempt:
+                return self._checked("GET", url, False, options).content
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- transport -----------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, paced: bool = False, **kwargs: Any) -> Any:
@@ -252,17 +286,19 @@ class ScaleClient:
             SubmitTransportError: No answer after the last retry.
             SubmitRejectedError: An error status (typed by status) after retries.
         """
-        retrying = Retrying(
+        for attempt in self._retrying():
+            with attempt:
+                return self._send(method, path, paced, kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
             stop=stop_after_attempt(self.retry.attempts),
             sleep=self.retry.sleep,
             reraise=True,
         )
-        for attempt in retrying:
-            with attempt:
-                return self._send(method, path, paced, kwargs)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -273,7 +309,18 @@ class ScaleClient:
         return float(backoff(state))
 
     def _send(self, method: str, path: str, paced: bool, kwargs: dict[str, Any]) -> Any:
-        where = f"{method} {self.api_url}/{path}"
+        response = self._checked(method, path, paced, kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            return {"text": self.scrub(response.text)}
+
+    def _checked(
+        self, method: str, path: str, paced: bool, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        """One attempt: the response when its status is below 400, else a typed error."""
+        where = f"{method} {path if '://' in path else f'{self.api_url}/{path}'}"
+        where = self.scrub(where)
         if paced:
             self.limiter.acquire()
         try:
@@ -282,17 +329,14 @@ class ScaleClient:
             detail = self.scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
             raise SubmitTransportError(detail, location=where) from None
         if response.status_code >= 400:
-            message = self.scrub(_error_message(response))
+            message = _error_message(response, self._secrets)
             raise error_for_status(
                 response.status_code,
                 message,
                 retry_after=_retry_after(response),
                 location=where,
             ) from None
-        try:
-            return response.json()
-        except ValueError:
-            return {"text": self.scrub(response.text)}
+        return response
 
 
 def _as_dict(doc: Any, what: str) -> dict[str, Any]:

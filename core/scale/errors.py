@@ -5,6 +5,7 @@ SubmitError (prelabel.errors)
 └── SubmitRejectedError        an HTTP error status with Scale's own ``error`` message
     ├── BadRequestError        400
     ├── UnauthorizedError      401
+    │   └── ForbiddenError     403
     ├── NotEnabledError        402
     ├── NotFoundError          404
     ├── DuplicateError         409 (unique_id, batch or file reference already used)
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from prelabel.errors import SubmitRejectedError
@@ -25,6 +26,7 @@ from prelabel.errors import SubmitRejectedError
 __all__ = [
     "BadRequestError",
     "DuplicateError",
+    "ForbiddenError",
     "NotEnabledError",
     "NotFoundError",
     "ServerError",
@@ -42,6 +44,10 @@ class BadRequestError(SubmitRejectedError):
 
 class UnauthorizedError(SubmitRejectedError):
     """401: no valid API key."""
+
+
+class ForbiddenError(UnauthorizedError):
+    """403: the key may not do this."""
 
 
 class NotEnabledError(SubmitRejectedError):
@@ -89,6 +95,7 @@ _BY_STATUS: dict[int, type[SubmitRejectedError]] = {
     400: BadRequestError,
     401: UnauthorizedError,
     402: NotEnabledError,
+    403: ForbiddenError,
     404: NotFoundError,
     409: DuplicateError,
 }
@@ -134,19 +141,59 @@ def secret_forms(secret: str) -> list[str]:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every form of every secret in ``text`` with ``***``.
+    """Replace every form of every secret in ``text``, and every fragment of one, with ``***``.
+
+    Scrub whole texts, then cut them: a cut made first can split a key into a fragment the
+    whole-key replace no longer sees.
 
     Args:
         text: Any text that may have passed near the key (messages, URLs, headers).
         secrets: The keys to hide.
 
     Returns:
-        ``text`` with each secret (raw, base64 Basic-auth, URL-quoted) replaced.
+        ``text`` with each secret (raw, base64 Basic-auth, URL-quoted) replaced, and any run of
+        :data:`FRAGMENT` or more characters of one, and a key's prefix of 4 or more characters
+        ending the text (a server's own cut).
     """
     for secret in secrets:
         for form in secret_forms(secret):
-            text = text.replace(form, "***")
+            text = _scrub_fragments(text.replace(form, "***"), form)
     return _USERINFO.sub(r"\1***@", text)
 
 
-_USERINFO = re.compile(r"(\w+://)[^/@\s]+@")
+FRAGMENT = 8
+
+
+def _scrub_fragments(text: str, form: str) -> str:
+    merged: list[list[int]] = []
+    for start, stop in sorted(_fragment_spans(text, form)):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    for start, stop in reversed(merged):
+        text = text[:start] + "***" + text[stop:]
+    return text
+
+
+def _fragment_spans(text: str, form: str) -> Iterator[tuple[int, int]]:
+    """Where runs of :data:`FRAGMENT` characters of ``form`` (and a prefix of 4 or more
+    ending the text) occur in ``text``."""
+    size = min(FRAGMENT, len(form))
+    for window in {form[i : i + size] for i in range(len(form) - size + 1)}:
+        found = text.find(window)
+        while found != -1:
+            yield found, found + size
+            found = text.find(window, found + 1)
+    for length in range(min(len(form), len(text)), 3, -1):
+        if text.endswith(form[:length]):
+            yield len(text) - length, len(text)
+            break
+
+
+def cut(text: str, limit: int = 500) -> str:
+    """``text`` cut to ``limit`` characters (call after :func:`scrub`)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,30}://)[^/@\s]{1,2000}@")

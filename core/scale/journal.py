@@ -7,10 +7,15 @@ States of a task (keyed by target URL and unique_id):
     adopted   the unique_id already existed with a matching task; we took its task_id
     failed    a final error; ``reason`` says which
 
-A rerun skips ``created``/``adopted`` tasks and, for ``pending``/``failed`` ones, asks the server
-by unique_id before creating anything. Uploads are remembered by content hash. Each write is its
-own committed transaction (WAL), so a SIGKILL loses at most the request in flight — which the
+A rerun skips ``created``/``adopted`` tasks whose body digest (``digest``, also kept in the
+task's metadata) is unchanged and, for ``pending``/``failed`` ones, asks the server by unique_id
+before creating anything. Uploads are remembered by content hash. Each write is its own
+committed transaction (WAL), so a SIGKILL loses at most the request in flight — which the
 pending row already covers. The API key is never written here.
+
+A file that is not a journal (not SQLite, corrupt, another program's database) is an
+:class:`~prelabel.errors.InputError` naming it; a location that cannot be created or written
+an :class:`~prelabel.errors.EnvironmentFailure`.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from prelabel.errors import EnvironmentFailure, InputError, PrelabelError
 
 TaskState = Literal["pending", "created", "adopted", "failed"]
 DONE_STATES: tuple[TaskState, ...] = ("created", "adopted")
@@ -36,6 +43,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     reason TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL,
+    digest TEXT,
     PRIMARY KEY (target, unique_id)
 );
 CREATE TABLE IF NOT EXISTS uploads (
@@ -68,6 +76,7 @@ class TaskRow:
     task_id: str | None
     reason: str | None
     attempts: int
+    digest: str | None = None
 
     @property
     def done(self) -> bool:
@@ -81,14 +90,8 @@ class Journal:
     def __init__(self, path: str | os.PathLike[str], *, target: str) -> None:
         self.path = Path(path)
         self.target = target
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = _open(self.path)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -106,42 +109,43 @@ class Journal:
 
     def task(self, unique_id: str) -> TaskRow | None:
         """The journal entry for ``unique_id`` at this target, if any."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT unique_id, task_type, state, task_id, reason, attempts FROM tasks"
-                " WHERE target = ? AND unique_id = ?",
-                (self.target, unique_id),
-            ).fetchone()
-        return TaskRow(*row) if row else None
+        rows = self._read(
+            f"SELECT {_ROW} FROM tasks WHERE target = ? AND unique_id = ?",
+            (self.target, unique_id),
+        )
+        return TaskRow(*rows[0]) if rows else None
 
     def tasks(self) -> dict[str, TaskRow]:
         """Every task entry at this target, by unique_id."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT unique_id, task_type, state, task_id, reason, attempts FROM tasks"
-                " WHERE target = ?",
-                (self.target,),
-            ).fetchall()
+        rows = self._read(f"SELECT {_ROW} FROM tasks WHERE target = ?", (self.target,))
         return {r[0]: TaskRow(*r) for r in rows}
 
-    def mark_pending(self, unique_id: str, task_type: str) -> None:
+    def mark_pending(self, unique_id: str, task_type: str, digest: str | None = None) -> None:
         """Record that a create request is about to go out (call BEFORE sending)."""
         self._write(
-            "INSERT INTO tasks (target, unique_id, task_type, state, attempts, updated_at)"
-            " VALUES (?, ?, ?, 'pending', 1, ?)"
+            "INSERT INTO tasks (target, unique_id, task_type, state, attempts, updated_at,"
+            " digest) VALUES (?, ?, ?, 'pending', 1, ?, ?)"
             " ON CONFLICT (target, unique_id) DO UPDATE SET state = 'pending',"
             " reason = NULL, attempts = attempts + 1, task_type = excluded.task_type,"
-            " updated_at = excluded.updated_at",
-            (self.target, unique_id, task_type, time.time()),
+            " updated_at = excluded.updated_at, digest = excluded.digest",
+            (self.target, unique_id, task_type, time.time(), digest),
         )
 
-    def mark_done(self, unique_id: str, task_type: str, state: TaskState, task_id: str) -> None:
-        """Record that the task exists with ``task_id`` (``created`` or ``adopted``)."""
-        self._finish(unique_id, task_type, state, task_id, None)
+    def mark_done(
+        self,
+        unique_id: str,
+        task_type: str,
+        state: TaskState,
+        task_id: str,
+        digest: str | None = None,
+    ) -> None:
+        """Record that the task exists with ``task_id`` (``created`` or ``adopted``) holding
+        the body whose digest is ``digest``."""
+        self._finish(unique_id, task_type, state, task_id, None, digest)
 
     def mark_failed(self, unique_id: str, task_type: str, reason: str) -> None:
         """Record a final failure with its reason (must not contain secrets)."""
-        self._finish(unique_id, task_type, "failed", None, reason)
+        self._finish(unique_id, task_type, "failed", None, reason, None)
 
     def _finish(
         self,
@@ -150,23 +154,23 @@ class Journal:
         state: TaskState,
         task_id: str | None,
         reason: str | None,
+        digest: str | None,
     ) -> None:
         self._write(
-            "INSERT INTO tasks (target, unique_id, task_type, state, task_id, reason, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO tasks (target, unique_id, task_type, state, task_id, reason,"
+            " updated_at, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (target, unique_id) DO UPDATE SET state = excluded.state,"
             " task_id = excluded.task_id, reason = excluded.reason,"
-            " updated_at = excluded.updated_at",
-            (self.target, unique_id, task_type, state, task_id, reason, time.time()),
+            " updated_at = excluded.updated_at, digest = excluded.digest",
+            (self.target, unique_id, task_type, state, task_id, reason, time.time(), digest),
         )
 
     def upload(self, sha256: str) -> str | None:
         """The URL an earlier upload of this content got at this target, if any."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT url FROM uploads WHERE target = ? AND sha256 = ?", (self.target, sha256)
-            ).fetchone()
-        return str(row[0]) if row else None
+        rows = self._read(
+            "SELECT url FROM uploads WHERE target = ? AND sha256 = ?", (self.target, sha256)
+        )
+        return str(rows[0][0]) if rows else None
 
     def record_upload(self, sha256: str, name: str, url: str, file_id: str | None) -> None:
         """Remember an upload so reruns reuse its URL."""
@@ -178,11 +182,10 @@ class Journal:
 
     def batch_state(self, name: str) -> str | None:
         """``created`` or ``finalized`` for a batch this journal handled, else None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT state FROM batches WHERE target = ? AND name = ?", (self.target, name)
-            ).fetchone()
-        return str(row[0]) if row else None
+        rows = self._read(
+            "SELECT state FROM batches WHERE target = ? AND name = ?", (self.target, name)
+        )
+        return str(rows[0][0]) if rows else None
 
     def record_batch(self, name: str, project: str | None, state: str) -> None:
         """Remember that a batch was created or finalized."""
@@ -192,6 +195,73 @@ class Journal:
             (self.target, name, project, state, time.time()),
         )
 
+    def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _journal_error(exc, self.path) from None
+
     def _write(self, sql: str, params: tuple[object, ...]) -> None:
         with self._lock:
-            self._db.execute(sql, params)
+            try:
+                self._db.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise _journal_error(exc, self.path) from None
+
+
+_ROW = "unique_id, task_type, state, task_id, reason, attempts, digest"
+# the columns of each table; an older journal may lack ``digest`` (added on open)
+_COLUMNS = {
+    "tasks": {"target", "unique_id", "task_type", "state", "task_id", "reason", "attempts",
+              "updated_at", "digest"},
+    "uploads": {"target", "sha256", "name", "url", "file_id", "uploaded_at"},
+    "batches": {"target", "name", "project", "state", "updated_at"},
+}  # fmt: skip
+_ENVIRONMENT = ("unable to open", "readonly", "disk i/o", "disk is full", "locked", "permission")
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """Open (or create) the journal at ``path``; refuse what is not one."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"cannot create the journal's folder: {exc.strerror}", path=path
+        ) from None
+    if path.is_dir():
+        raise InputError("is a folder, not a journal file; pass --journal FILE", path=path)
+    try:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        _prepare(db, path)
+    except sqlite3.Error as exc:
+        raise _journal_error(exc, path) from None
+    return db
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and not tables & set(_COLUMNS):
+        raise _foreign(path, f"it holds tables {', '.join(sorted(tables)[:5])}")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(_SCHEMA)
+    for table, wanted in _COLUMNS.items():
+        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        if wanted - have == {"digest"}:
+            db.execute("ALTER TABLE tasks ADD COLUMN digest TEXT")
+        elif wanted - have:
+            missing = sorted(wanted - have)[0]
+            raise _foreign(path, f"its {table} table has no {missing} column")
+
+
+def _foreign(path: Path, why: str) -> InputError:
+    reason = f"not a prelabel journal ({why}); move it away or give --journal another file"
+    return InputError(reason, path=path)
+
+
+def _journal_error(exc: sqlite3.Error, path: Path) -> PrelabelError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and any(w in text.lower() for w in _ENVIRONMENT):
+        return EnvironmentFailure(f"cannot use the journal: {text}", path=path)
+    return _foreign(path, text)

@@ -1,99 +1,37 @@
-"""What every writer gets: the config, the report, the artifact store and shared helpers."""
+"""What every writer gets: the config, the report, the artifact store (``prelabel.output``)
+and shared helpers (uuids, templates, attributes, fitting and recording)."""
 
 from __future__ import annotations
 
-import hashlib
-import string
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
+from prelabel.config import rules
 from prelabel.config.limits import GeometryLimits, TargetKind
 from prelabel.config.load import TaskConfig
+from prelabel.config.task_types import get_task_type
+from prelabel.config.templates import render_template
 from prelabel.errors import LimitViolation, PayloadError
 from prelabel.fit.run import FitPolicy, Fitted
 from prelabel.model import Instance, Item, SourceRef
+from prelabel.output.artifacts import ArtifactStore
 from prelabel.output.report import Report
+from prelabel.rulebook.attributes import score_value, snap_number, value_problem
 
-ARTIFACT_SCHEME = "artifact://"
 # annotation attributes filled from the instance score when the task defines them
 SCORE_ATTRIBUTES = ("score", "confidence")
 
 
-class _Fields(dict[str, Any]):
-    """Template fields; a missing one raises a KeyError naming it."""
-
-
-def render_template(template: str, fields: dict[str, Any], *, what: str) -> str:
-    """Fill ``{name}`` / ``{name:06d}`` placeholders; a missing field is a PayloadError."""
-    try:
-        return string.Formatter().vformat(template, (), _Fields(fields))
-    except KeyError as exc:
-        known = ", ".join(sorted(k for k, v in fields.items() if v is not None))
-        raise PayloadError(
-            f"{what} template {template!r} uses {{{exc.args[0]}}}, which this item does not "
-            f"have (it has: {known})"
-        ) from None
-    except (ValueError, IndexError) as exc:
-        raise PayloadError(f"{what} template {template!r} is not valid: {exc}") from None
-
-
-def score_value(score: float, definition: Any) -> float:
-    """The score as the attribute wants it: a fraction, or a percent when its max exceeds 1."""
-    maximum = definition.get("max") if isinstance(definition, dict) else None
-    if isinstance(maximum, (int, float)) and maximum > 1:
-        return round(score * 100, 2)
-    return round(score, 4)
-
-
-def _choices(definition: Any) -> list[str]:
-    """An attribute's choices as strings (plain strings or LabelDescription ``choice``)."""
-    raw = definition.get("choices") if isinstance(definition, dict) else None
-    if not isinstance(raw, list):
-        return []
-    return [str(c.get("choice")) if isinstance(c, dict) else str(c) for c in raw]
-
-
-@dataclass(slots=True)
-class ArtifactStore:
-    """Files the task bodies reference by URL, written under ``DIR/artifacts``.
-
-    With ``artifact_url`` set, a body holds the final URL (the user hosts the files);
-    otherwise it holds ``artifact://NAME``, which ``prelabel submit`` uploads and replaces.
-    """
-
-    root: Path
-    url_template: str | None = None
-    written: list[str] = field(default_factory=list)
-
-    def add(self, name: str, data: bytes) -> str:
-        """Write ``data`` as ``artifacts/NAME`` and return the reference to put in a body."""
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        self.written.append(name)
-        return self.reference(name)
-
-    def add_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
-        """:meth:`add` for data made a chunk at a time (never whole in memory)."""
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        self.written.append(name)
-        return self.reference(name)
-
-    def reference(self, name: str) -> str:
-        if self.url_template is None:
-            return ARTIFACT_SCHEME + name
-        digest = hashlib.sha256((self.root / name).read_bytes()).hexdigest()[:16]
-        return render_template(
-            self.url_template,
-            {"name": name, "stem": Path(name).stem, "sha256": digest},
-            what="artifact_url",
-        )
+def _accepted(value: Any, definition: Any) -> Any:
+    """``value`` as the attribute accepts it (numbers rounded onto the step grid), or None."""
+    kind = definition.get("type", "category") if isinstance(definition, dict) else "category"
+    scalar = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "number" and scalar:
+        return snap_number(value, definition)
+    if kind == "category" and scalar:
+        value = str(value)  # a choice is a string: 1 answers the choice "1"
+    return None if value is None or value_problem(value, definition) else value
 
 
 @dataclass(slots=True)
@@ -131,18 +69,50 @@ class WriteContext:
         )
 
     def attachment(self, item: Item, extra: dict[str, Any] | None = None) -> str:
+        """The attachment URL of ``item`` (or of one of its frames, ``extra`` = frame fields).
+
+        The ``attachment_url`` template when given; else a fixed ``params.attachment`` as is;
+        else the item's own URL field. A URL the task type cannot take (a video task's
+        attachment must be mp4, webm or ogg; frames and images an image type) is an error
+        here, at convert time, not at Scale.
+        """
+        frame = self._frames_attached()
         template = self.config.prelabel.attachment_url
         fields = self.template_fields(item, extra)
-        if template is None:
-            for key in ("attachment", "url", "coco_url", "flickr_url"):
-                if fields.get(key):
-                    return str(fields[key])
-            raise PayloadError(
-                "no attachment URL: set [prelabel] attachment_url (or --attachment-url), "
-                "e.g. 'https://cdn.example.com/{file_name}'",
-                location=f"item {item.key}",
-            )
-        return render_template(template, fields, what="attachment_url")
+        if template is not None:
+            if self.config.params.get("attachment") and not frame:
+                self.report.note(
+                    "params.attachment is replaced on every task by the attachment_url template"
+                )
+            try:
+                url = render_template(template, fields, what="attachment_url")
+            except PayloadError as exc:  # name the item whose fields lack the placeholder
+                raise PayloadError(exc.reason, location=f"item {item.key}") from None
+        else:
+            url = self._untemplated_attachment(item, fields, frame)
+        problem = self.config.attachment_problem(url, frame=frame)
+        if problem:
+            raise PayloadError(f"attachment {url}: {problem}", location=f"item {item.key}")
+        return url
+
+    def _frames_attached(self) -> bool:
+        """Whether attachments are frame images (a video task with attachment_type image)."""
+        task_type = self.config.task_type
+        kind = self.config.params.get("attachment_type", rules.DEFAULT_ATTACHMENT_TYPE[task_type])
+        return get_task_type(task_type).video and kind == "image"
+
+    def _untemplated_attachment(self, item: Item, fields: dict[str, Any], frame: bool) -> str:
+        fixed = self.config.params.get("attachment")
+        if fixed and not frame:
+            return str(fixed)
+        for key in ("attachment", "url", "coco_url", "flickr_url"):
+            if fields.get(key):
+                return str(fields[key])
+        raise PayloadError(
+            "no attachment URL: set [prelabel] attachment_url (or --attachment-url), "
+            "e.g. 'https://cdn.example.com/{file_name}'",
+            location=f"item {item.key}",
+        )
 
     def place(self, body: dict[str, Any], prelabels: dict[str, Any]) -> None:
         """Put prelabels under ``hypothesis`` or ``base_annotations`` as configured."""
@@ -155,9 +125,11 @@ class WriteContext:
     ) -> dict[str, Any]:
         """The attributes the task defines, with values it accepts (Scale rejects others).
 
-        Names not in ``params.annotation_attributes`` and category values not among an
-        attribute's choices are left out, each noted once in the report; a ``score`` or
-        ``confidence`` attribute the task defines is filled from ``score``.
+        Names not in ``params.annotation_attributes`` and values that are not valid answers
+        (``prelabel.rulebook.attributes``: a category outside its choices, a number outside
+        min..max) are left out, each noted once in the report; a number off its step grid is
+        rounded onto it. A ``score`` or ``confidence`` attribute the task defines is filled
+        from ``score`` (:func:`~prelabel.rulebook.attributes.score_value`).
         """
         defined = self.config.params.get("annotation_attributes") or {}
         out = {k: v for k, v in attributes.items() if k in defined}
@@ -171,13 +143,16 @@ class WriteContext:
                 + ", ".join(skipped)
             )
         for name in list(out):
-            choices = _choices(defined.get(name))
-            if choices and str(out[name]) not in choices:
+            value = _accepted(out[name], defined[name])
+            if value is None:
+                why = value_problem(out[name], defined[name]) or "outside its range"
                 self.report.note(
-                    f"attribute {name!r}: values like {out[name]!r} are not among the task's "
-                    f"choices ({', '.join(choices)}) and were not sent"
+                    f"attribute {name!r}: values like {out[name]!r} are not valid answers "
+                    f"({why}) and were not sent"
                 )
                 del out[name]
+            else:
+                out[name] = value
         return out
 
     def sends_attributes(self, names: Collection[str], *, scored: bool) -> bool:
@@ -226,3 +201,7 @@ class WriteContext:
                 iou=fitted.iou,
                 annotations=len(fitted.geometries),
             )
+
+
+# a task type's writer: one item -> the exact JSON body of its create request
+Writer: TypeAlias = Callable[[Item, WriteContext], dict[str, Any]]

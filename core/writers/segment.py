@@ -10,10 +10,17 @@ Sources: ``item.raster()`` when present (fast path: a value -> index lookup tabl
 with one ``numpy.take``), else ``item.instances`` rasterised with overlaps resolved by score
 (the higher score keeps the pixels; the loser records the overlap as a fix).
 
+Unlabeled pixels (index 0) are an error when the task has ``allow_unlabeled`` false, unless
+``fill_unlabeled`` names the label to fill them with; pixels the reader read as void
+(``--void``, a colour map's void colour) are never filled, so with ``allow_unlabeled``
+false they are an error.
+
 More than 255 indices follow ``[prelabel] segment_overflow``: ``error``, ``drop-smallest``,
 or ``extended`` — an ``extendedIndexedImage`` (4-channel PNG, index = R + 256 G + 65536 B,
-alpha 255). Scale documents ``extendedIndexedImage`` in the RESPONSE format only, not in the
-hypothesis; whether a hypothesis may carry it is unknown, and the report says so.
+alpha 255) beside the mandatory ``indexedImage``, which then holds the 255 largest segments
+(indices are given largest first). Scale documents ``extendedIndexedImage`` in the RESPONSE
+format only, not in the hypothesis; whether a hypothesis may carry it is unknown, and the
+report says so.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import numpy.typing as npt
 
 from prelabel.errors import PayloadError
 from prelabel.geometry.primitives import rasterize as geometry_rasterize
-from prelabel.geometry.raster import histogram, lookup, valid_counts
+from prelabel.geometry.raster import histogram, lookup, valid_counts, void_mask
 from prelabel.model import Geometry, IndexRaster, Instance, Item, SourceRef
 from prelabel.writers.context import WriteContext
 
@@ -62,6 +69,8 @@ class Canvas:
     entries: list[Entry]
     # entry pixel counts already known (from the reader's histogram)
     counted: bool = False
+    # the raster it was built from: where the reader's void pixels are (never filled)
+    source: IndexRaster | None = None
 
 
 # --- entry point ---------------------------------------------------------------------------
@@ -99,11 +108,13 @@ def write_segment_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     canvas, extended = _overflow(canvas, item, ctx, uid)
     _fill_unlabeled(canvas, item, ctx)
     _record(canvas, ctx, uid)
-    key = "extendedIndexedImage" if extended else "indexedImage"
-    ref = ctx.artifacts.add(f"{item.key}.png", encode_index_png(canvas.index, extended=extended))
+    combined = {"indexedImage": ctx.artifacts.add(f"{item.key}.png", _indexed_png(canvas))}
+    if extended:  # never instead of the mandatory indexedImage: beside it
+        data = encode_index_png(canvas.index, extended=True)
+        combined["extendedIndexedImage"] = ctx.artifacts.add(f"{item.key}.extended.png", data)
     prelabels = {
         "labelMapping": label_mapping(canvas.entries),
-        "annotations": {"combined": {key: ref}},
+        "annotations": {"combined": combined},
     }
     ctx.place(body, prelabels)
     return body
@@ -156,9 +167,9 @@ def canvas_from_raster(raster: IndexRaster, item: Item, ctx: WriteContext, uid: 
     identity = len(mapping) == len(raster.segments) and all(v == i for v, i in mapping.items())
     if identity and raster.values.dtype == np.uint8:
         # every non-zero value has a segment (the raster contract) and maps to itself
-        return Canvas(raster.values, entries, counts is not None)
+        return Canvas(raster.values, entries, counts is not None, raster)
     index = apply_lookup(raster.values, mapping, len(entries))
-    return Canvas(index, entries, counts is not None)
+    return Canvas(index, entries, counts is not None, raster)
 
 
 def apply_lookup(values: Array, mapping: dict[int, int], count: int) -> Array:
@@ -294,7 +305,8 @@ def _remap(canvas: Canvas, keep: list[int]) -> Canvas:
     lut = np.zeros(len(canvas.entries) + 1, dtype=np.uint8 if count <= MAX_INDEX else np.uint32)
     for new, old in enumerate(keep, 1):
         lut[old] = new
-    return Canvas(lookup(canvas.index, lut), [canvas.entries[k - 1] for k in keep])
+    entries = [canvas.entries[k - 1] for k in keep]
+    return Canvas(lookup(canvas.index, lut), entries, source=canvas.source)
 
 
 def _compact(canvas: Canvas, ctx: WriteContext, uid: str) -> Canvas:
@@ -325,7 +337,8 @@ def _overflow(canvas: Canvas, item: Item, ctx: WriteContext, uid: str) -> tuple[
     policy = ctx.config.prelabel.segment_overflow
     if policy == "extended":
         ctx.report.note(EXTENDED_NOTE)
-        return canvas, True
+        order = sorted(range(1, count + 1), key=lambda i: (-canvas.entries[i - 1].pixels, i))
+        return _remap(canvas, order), True
     if policy == "drop-smallest":
         order = sorted(range(1, count + 1), key=lambda i: (-canvas.entries[i - 1].pixels, i))
         keep, drop = sorted(order[:MAX_INDEX]), order[MAX_INDEX:]
@@ -346,6 +359,14 @@ def _overflow(canvas: Canvas, item: Item, ctx: WriteContext, uid: str) -> tuple[
 def _fill_unlabeled(canvas: Canvas, item: Item, ctx: WriteContext) -> None:
     if ctx.config.limits.allow_unlabeled:
         return
+    void = void_mask(canvas.source) if canvas.source is not None else None
+    if void is not None and void.any():
+        raise PayloadError(
+            f"{int(np.count_nonzero(void))} px are void (--void values or the colour "
+            "map's void colour) and stay unlabeled (fill_unlabeled never covers them), but "
+            "the task has allow_unlabeled false; set params.allow_unlabeled = true",
+            location=f"item {item.key}",
+        )
     empty = canvas.index == 0
     unlabeled = int(empty.sum())
     if unlabeled == 0:
@@ -416,6 +437,15 @@ def label_mapping(entries: list[Entry]) -> dict[str, Any]:
         else:
             mapping[entry.label] = obj
     return mapping
+
+
+def _indexed_png(canvas: Canvas) -> bytes:
+    """The 8-bit indexedImage: over 255 segments it holds the 255 largest (indices 1..255
+    after the extended remap) and leaves the rest unlabeled."""
+    index = canvas.index
+    if index.dtype != np.uint8:
+        index = np.where(index <= MAX_INDEX, index, 0).astype(np.uint8)
+    return encode_index_png(index)
 
 
 def encode_index_png(index: Array, *, extended: bool = False) -> bytes:

@@ -1,0 +1,145 @@
+"""``DIR/artifacts/``: the files task bodies reference, and the ``artifact://`` scheme.
+
+With ``artifact_url`` set, a body holds the final URL of each file (the user hosts the
+folder); otherwise it holds ``artifact://NAME``, which ``prelabel submit`` uploads and
+replaces. :class:`ArtifactStore` writes the files and makes the references;
+:class:`ArtifactFiles` resolves a reference back to its file (for validate and review);
+:func:`artifact_refs` lists the ``artifact://`` references of a body (for submit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import orjson
+
+from prelabel.config.templates import render_template
+
+ARTIFACT_SCHEME = "artifact://"
+
+
+@dataclass(slots=True)
+class ArtifactStore:
+    """Files the task bodies reference by URL, written under ``DIR/artifacts``.
+
+    With ``artifact_url`` set, a body holds the final URL (the user hosts the files);
+    otherwise it holds ``artifact://NAME``, which ``prelabel submit`` uploads and replaces.
+    """
+
+    root: Path
+    url_template: str | None = None
+    written: list[str] = field(default_factory=list)
+
+    def add(self, name: str, data: bytes) -> str:
+        """Write ``data`` as ``artifacts/NAME`` and return the reference to put in a body."""
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.written.append(name)
+        return self.reference(name)
+
+    def add_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
+        """:meth:`add` for data made a chunk at a time (never whole in memory)."""
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        self.written.append(name)
+        return self.reference(name)
+
+    def discard(self, since: int) -> None:
+        """Delete the files written after the first ``since`` (those of a task left out)."""
+        for name in self.written[since:]:
+            (self.root / name).unlink(missing_ok=True)
+        del self.written[since:]
+
+    def reference(self, name: str) -> str:
+        """What a body holds for the written file ``artifacts/NAME``."""
+        if self.url_template is None:
+            return ARTIFACT_SCHEME + name
+        digest = hashlib.sha256((self.root / name).read_bytes()).hexdigest()[:16]
+        return render_template(
+            self.url_template,
+            {"name": name, "stem": Path(name).stem, "sha256": digest},
+            what="artifact_url",
+        )
+
+
+class ArtifactFiles:
+    """Resolves the references bodies hold back to files under ``DIR/artifacts``.
+
+    ``artifact://NAME`` always resolves; a hosted URL resolves exactly when the
+    ``artifact_url`` template is known (every file's URL is computed once), and with
+    ``by_suffix`` also by the longest file name its URL path ends with.
+    """
+
+    def __init__(self, root: Path, url_template: str | None = None, *, by_suffix: bool = False):
+        self.root = root
+        self.by_suffix = by_suffix
+        self._by_url: dict[str, Path] | None = None
+        self._store = ArtifactStore(root, url_template) if url_template else None
+        self._named: list[tuple[str, Path]] | None = None
+
+    def path(self, ref: Any) -> Path | None:
+        """The file ``ref`` names, or None."""
+        if not isinstance(ref, str):
+            return None
+        if ref.startswith(ARTIFACT_SCHEME):
+            path = self.root / ref[len(ARTIFACT_SCHEME) :]
+            return path if path.is_file() else None
+        found = self._hosted().get(ref)
+        if found is None and self.by_suffix:
+            url_path = unquote(urlsplit(ref).path)
+            found = next((p for n, p in self._files() if url_path.endswith("/" + n)), None)
+        return found
+
+    def load_json(self, ref: Any) -> Any:
+        """The JSON file ``ref`` names, parsed, or None when it does not resolve."""
+        path = self.path(ref)
+        return None if path is None else orjson.loads(path.read_bytes())
+
+    def _files(self) -> list[tuple[str, Path]]:
+        """(relative name, path) of every file, longest name first."""
+        if self._named is None:
+            files = [p for p in self.root.rglob("*") if p.is_file()] if self.root.is_dir() else []
+            named = [(p.relative_to(self.root).as_posix(), p) for p in files]
+            self._named = sorted(named, key=lambda item: -len(item[0]))
+        return self._named
+
+    def _hosted(self) -> dict[str, Path]:
+        if self._by_url is None:
+            store = self._store
+            self._by_url = (
+                {} if store is None else {store.reference(n): p for n, p in self._files()}
+            )
+        return self._by_url
+
+
+def artifact_refs(value: Any, where: str = "body") -> Iterator[tuple[str, str]]:
+    """Yield ``(field path, artifact name)`` for every ``artifact://NAME`` string in ``value``."""
+    if isinstance(value, str):
+        if value.startswith(ARTIFACT_SCHEME):
+            yield where, value[len(ARTIFACT_SCHEME) :]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from artifact_refs(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from artifact_refs(item, f"{where}[{i}]")
+
+
+def substitute(value: Any, urls: dict[str, str]) -> Any:
+    """``value`` with each ``artifact://NAME`` replaced by ``urls[NAME]``."""
+    if isinstance(value, str) and value.startswith(ARTIFACT_SCHEME):
+        return urls[value[len(ARTIFACT_SCHEME) :]]
+    if isinstance(value, dict):
+        return {k: substitute(v, urls) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, urls) for v in value]
+    return value

@@ -1,0 +1,173 @@
+"""``DIR/tasks.jsonl``: the one writer and the one reader of the task lines.
+
+A line is ``{"task_type": "...", "body": {...}}``, the body exactly the JSON of
+``POST /v1/task/{task_type}``. :class:`TasksWriter` writes the file a line at a time (to a
+``.partial`` file renamed into place when complete, so a failed run leaves no half file);
+:func:`iter_tasks` reads it line by line and :func:`read_tasks` reads it for submitting
+(every body with a unique ``unique_id`` and its artifact files present). Errors name the
+file and the line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import orjson
+
+from prelabel.errors import InputError
+from prelabel.output.artifacts import artifact_refs
+from prelabel.output.layout import ARTIFACTS_DIR, PARTIAL, TASKS_FILE, tasks_file
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLine:
+    """One line of ``tasks.jsonl``."""
+
+    line: int
+    task_type: str
+    body: dict[str, Any]
+
+    @property
+    def unique_id(self) -> str:
+        """The task's unique_id ("" when the body has none; :func:`read_tasks` requires it)."""
+        return str(self.body.get("unique_id") or "")
+
+    @property
+    def project(self) -> str | None:
+        """The ``project`` of the body, if any."""
+        value = self.body.get("project")
+        return None if value is None else str(value)
+
+    @property
+    def batch(self) -> str | None:
+        """The ``batch`` of the body, if any."""
+        value = self.body.get("batch")
+        return None if value is None else str(value)
+
+
+class TasksWriter:
+    """Writes ``DIR/tasks.jsonl`` in a ``with`` block; kept only when the block succeeds."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / TASKS_FILE
+        self.partial = out / (TASKS_FILE + PARTIAL)
+        self._sink: IO[bytes] | None = None
+
+    def __enter__(self) -> TasksWriter:
+        self._sink = self.partial.open("wb")
+        return self
+
+    def write(self, task_type: str, body: dict[str, Any]) -> None:
+        """Append one task line."""
+        assert self._sink is not None, "TasksWriter.write outside its with block"
+        self._sink.write(orjson.dumps({"task_type": task_type, "body": body}) + b"\n")
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._sink is not None:
+            self._sink.close()
+        if kind is None:
+            self.partial.replace(self.path)
+        self.partial.unlink(missing_ok=True)
+
+
+def iter_tasks(
+    directory: str | os.PathLike[str], on_error: Callable[[InputError], None] | None = None
+) -> Iterator[TaskLine]:
+    """The task lines of ``DIR/tasks.jsonl`` in file order (blank lines skipped).
+
+    Args:
+        directory: an output directory of ``prelabel convert``.
+        on_error: called with the error of each malformed line, which is then skipped;
+            None: the first malformed line raises it.
+
+    Raises:
+        InputError: the directory or file is missing, or (without ``on_error``) a line is
+            not JSON, not an object, or lacks ``task_type`` or the ``body`` object.
+    """
+    path = tasks_file(directory)
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield parse_task_line(path, number, raw)
+            except InputError as exc:
+                if on_error is None:
+                    raise
+                on_error(exc)
+
+
+def parse_task_line(path: Path, number: int, raw: bytes) -> TaskLine:
+    """One line of ``tasks.jsonl``; an InputError names the file, the line and the fault."""
+    where = f"line {number}"
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc})", path=path, location=where) from None
+    if not isinstance(doc, dict):
+        raise InputError('expected an object {"task_type", "body"}', path=path, location=where)
+    task_type, body = doc.get("task_type"), doc.get("body")
+    if not isinstance(task_type, str) or not task_type:
+        raise InputError("missing task_type", path=path, location=where)
+    if not isinstance(body, dict):
+        raise InputError("missing body object", path=path, location=where)
+    return TaskLine(number, task_type, body)
+
+
+def read_tasks(directory: str | os.PathLike[str]) -> list[TaskLine]:
+    """Every task of ``DIR/tasks.jsonl``, checked for submitting: each body has a
+    ``unique_id`` no other line repeats, and every ``artifact://NAME`` it holds names a
+    file under ``DIR/artifacts``.
+
+    Raises:
+        InputError: naming the file, the line and what is wrong.
+    """
+    path = tasks_file(directory)
+    tasks: list[TaskLine] = []
+    seen: dict[str, int] = {}
+    for task in iter_tasks(directory):
+        where = f"line {task.line}"
+        uid = task.body.get("unique_id")
+        if not isinstance(uid, str) or not uid:
+            raise InputError(
+                "body has no unique_id (needed for exactly-once submit)", path=path, location=where
+            )
+        _check_artifacts(path, task)
+        if task.unique_id in seen:
+            raise InputError(
+                f"unique_id {task.unique_id!r} repeats line {seen[task.unique_id]}",
+                path=path,
+                location=where,
+            )
+        seen[task.unique_id] = task.line
+        tasks.append(task)
+    return tasks
+
+
+def _check_artifacts(path: Path, task: TaskLine) -> None:
+    """Every ``artifact://NAME`` of the task names an existing file under ``artifacts/``."""
+    root = (path.parent / ARTIFACTS_DIR).resolve()
+    for where, name in artifact_refs(task.body):
+        target = (root / name).resolve()
+        if not name or root not in target.parents:
+            raise InputError(
+                f"{where}: artifact name {name!r} is outside artifacts/",
+                path=path,
+                location=f"line {task.line}",
+            )
+        if not target.is_file():
+            raise InputError(
+                f"{where}: artifact file artifacts/{name} is missing",
+                path=path,
+                location=f"line {task.line}",
+            )
