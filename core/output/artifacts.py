@@ -10,7 +10,7 @@ replaces. :class:`ArtifactStore` writes the files and makes the references;
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,16 @@ class ArtifactStore:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+        self.written.append(name)
+        return self.reference(name)
+
+    def add_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
+        """:meth:`add` for data made a chunk at a time (never whole in memory)."""
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
         self.written.append(name)
         return self.reference(name)
 
