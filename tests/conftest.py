@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +29,16 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"real test data not found at {SHARED} (shared/ must sit beside the repo)")
     return SHARED
+
+
+def on_frames(item: Any) -> Any:
+    """A tracking item with its table's rows put on its frames as instances (the rows as
+    image tasks of the video see them), for checks written per frame."""
+    from prelabel.tracks.rows import frame_instances
+
+    if item.tracks is not None and item.frames is not None:
+        rows = frame_instances(item.tracks, len(item.frames))
+        for frame in item.frames:
+            frame.instances = rows[frame.index]
+        item.tracks = None
+    return item

@@ -8,19 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, on_frames
 
 from prelabel.converters.tracking.kitti import KittiOptions, read_kitti
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Box, Item
-from prelabel.tracks.filter import expand
 
 KITTI = FIXTURES / "kitti"
 
 
 def one(path: Path, **kwargs: object) -> tuple[Item, list[str]]:
     ds = read_kitti([str(path)], KittiOptions(**kwargs))  # type: ignore[arg-type]
-    (item,) = [expand(i) for i in ds.items]
+    (item,) = [on_frames(i) for i in ds.items]
     return item, [f"{d.source.location}: {d.reason}" for d in ds.dropped]
 
 

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, on_frames
 
 from prelabel.converters.tracking.mot import MotOptions, read_mot
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Box, Dataset, Item
-from prelabel.tracks.filter import expand
 
 MOT = "motmetrics/data"
 N_TRACKS_CAMPUS = 13  # distinct ids in TUD-Campus/test.txt
@@ -22,7 +21,7 @@ N_TRACKS_CAMPUS = 13  # distinct ids in TUD-Campus/test.txt
 
 def items(ds: Dataset) -> list[Item]:
     """The items with their track tables expanded to per-frame instances."""
-    return [expand(item) for item in ds.items]
+    return [on_frames(item) for item in ds.items]
 
 
 def dump(item: Item) -> dict[str, Any]:

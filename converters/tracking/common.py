@@ -175,7 +175,8 @@ def build_item(
     auto_int_attributes: frozenset[str] = frozenset(),
 ) -> Item:
     """The video item: every frame ``first_frame .. first_frame+length-1``; the kept rows as
-    a :class:`~prelabel.model.TrackTable` (``prelabel.tracks.filter.expand`` makes instances)."""
+    a :class:`~prelabel.model.TrackTable` (``prelabel.tracks.rows.frame_instances`` makes
+    instances)."""
     n_frames = info.length if info.length is not None else 0
     if keep.any():
         n_frames = max(n_frames, int(track.frame[keep].max()) - first_frame + 1)

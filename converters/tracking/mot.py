@@ -25,10 +25,10 @@ the MOT16 class names.
 
 Output: one video item per file whose ``frames`` list every frame (timing, URL templates)
 and whose rows are a columnar :class:`~prelabel.model.TrackTable` in ``Item.tracks`` (no
-per-row objects; ``prelabel.tracks.filter.expand`` makes per-frame instances when needed). A
-regular comma-separated ASCII file is parsed from its bytes by polars' CSV reader; anything
-irregular (blank lines, quotes, a field that is not a number, whitespace columns) takes the
-checked per-line text path, which names the bad line.
+per-row objects; ``prelabel.tracks.rows.frame_instances`` makes per-frame instances for image
+tasks). A regular comma-separated ASCII file is parsed from its bytes by polars' CSV reader;
+anything irregular (blank lines, quotes, a field that is not a number, whitespace columns)
+takes the checked per-line text path, which names the bad line.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def quick_table(
         end -= 1
     if not end or end < len(data) - 1 or data.startswith(b"\n") or not data.isascii():
         return None
-    if data.find(b"\n\n", 0, end) >= 0 or data.find(b'"', 0, end) >= 0:
+    if data.find(b'"', 0, end) >= 0:  # a blank line breaks the comma count below
         return None
     first = data[: data.find(b"\n", 0, end)] if data.find(b"\n", 0, end) >= 0 else data[:end]
     ncols = first.count(b",") + 1
@@ -103,8 +103,9 @@ def quick_table(
     return values, np.arange(1, nrows + 1, dtype=np.int64)
 
 
-def polars_frame(data: bytes, ncols: int, nrows: int) -> Any:
-    """The rows as a polars frame of Float64 columns, or None when a field is not a number."""
+def polars_frame(data: bytes, ncols: int, nrows: int | None) -> Any:
+    """The rows as a polars frame of Float64 columns, or None when a field is not a number
+    (or it has not ``nrows`` rows, when given)."""
     import polars as pl
 
     schema = {f"c{i}": pl.Float64 for i in range(ncols)}
@@ -112,7 +113,7 @@ def polars_frame(data: bytes, ncols: int, nrows: int) -> Any:
         frame = pl.read_csv(data, has_header=False, schema=schema)
     except (pl.exceptions.PolarsError, ValueError):
         return None
-    if frame.height != nrows or any(frame.null_count().row(0)):
+    if (nrows is not None and frame.height != nrows) or any(frame.null_count().row(0)):
         return None
     return frame
 
@@ -151,9 +152,8 @@ def polars_columns(data: bytes, ncols: int, nrows: int) -> FloatArray | None:
     while start < end:
         stop = data.find(b"\n", min(start + PARSE_BYTES, end), end)
         stop = end if stop < 0 else stop
-        block = data[start:stop]
-        count = block.count(b"\n") + 1
-        frame = polars_frame(block, ncols, count)
+        frame = polars_frame(data[start:stop], ncols, None)
+        count = 0 if frame is None else frame.height
         if frame is None or row + count > nrows:
             return None
         for i, name in enumerate(frame.columns):

@@ -3,12 +3,8 @@ and shared helpers (uuids, templates, attributes, fitting and recording)."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeAlias
 
 from prelabel.config import rules
@@ -17,7 +13,6 @@ from prelabel.config.load import TaskConfig
 from prelabel.config.task_types import get_task_type
 from prelabel.config.templates import render_template
 from prelabel.errors import LimitViolation, PayloadError
-from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy, Fitted
 from prelabel.model import Instance, Item, SourceRef
 from prelabel.output.artifacts import ArtifactStore
@@ -26,8 +21,6 @@ from prelabel.rulebook.attributes import score_value, snap_number, value_problem
 
 # annotation attributes filled from the instance score when the task defines them
 SCORE_ATTRIBUTES = ("score", "confidence")
-# one namespace for every uuid prelabel derives, so reruns give the same uuids
-UUID_NAMESPACE = uuidlib.UUID("6f1f8a52-3c2e-4b1e-9d2a-7a6b9c0e5d11")
 
 
 def _accepted(value: Any, definition: Any) -> Any:
@@ -39,37 +32,6 @@ def _accepted(value: Any, definition: Any) -> Any:
     if kind == "category" and scalar:
         value = str(value)  # a choice is a string: 1 answers the choice "1"
     return None if value is None or value_problem(value, definition) else value
-
-
-@functools.lru_cache(maxsize=4096)
-def file_key(path: str) -> str:
-    """What a source file contributes to a uuid: its name, not the path it was given by, so
-    the same input converted from another folder or checkout gets the same uuids."""
-    return Path(path).name
-
-
-def _uuid_part(part: object) -> str:
-    if isinstance(part, SourceRef):
-        return f"{file_key(part.file)}, {part.location}"
-    return str(part)
-
-
-_NAMESPACE_BYTES = UUID_NAMESPACE.bytes
-
-
-def stable_uuid(*parts: object) -> str:
-    """A uuid5 derived from ``parts``: the same inputs give the same uuid on every run.
-
-    A :class:`SourceRef` part contributes its file *name* and location, so uuids do not
-    depend on where the input was read from. (``uuid.uuid5``'s exact algorithm, without
-    its object: one per object is a measurable share of a big conversion.)
-    """
-    name = "\x1f".join(_uuid_part(p) for p in parts)
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @dataclass(slots=True)
@@ -193,6 +155,13 @@ class WriteContext:
                 out[name] = value
         return out
 
+    def sends_attributes(self, names: Collection[str], *, scored: bool) -> bool:
+        """Whether attributes named ``names`` (and a score, when ``scored``) would put
+        anything in an annotation: the task defines one of them."""
+        defined = self.config.params.get("annotation_attributes") or {}
+        wanted = [*names, *(SCORE_ATTRIBUTES if scored else ())]
+        return any(name in defined for name in wanted)
+
     # --- fitting and recording ----------------------------------------------------------
 
     def geometry_limits(self, kind: TargetKind) -> GeometryLimits | None:
@@ -200,6 +169,8 @@ class WriteContext:
 
     def fit(self, instance: Instance, target: TargetKind, item: Item, task: str) -> Fitted:
         """Fit one instance to ``target`` and record its outcome in the report."""
+        from prelabel.fit.engine import fit_geometry  # shapely and OpenCV load on first use
+
         limits = self.config.limits.geometries[target]
         bounds = self.config.limits.bounds(item.width, item.height)
         try:
