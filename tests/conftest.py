@@ -28,3 +28,14 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"real test data not found at {SHARED} (shared/ must sit beside the repo)")
     return SHARED
+
+
+def write_report(directory: Path) -> None:
+    """A minimal ``report.json`` beside a ``tasks.jsonl`` written by hand: ``submit`` and
+    ``validate`` refuse a directory whose report is missing or lists other tasks."""
+    import orjson
+
+    lines = (directory / "tasks.jsonl").read_bytes().splitlines()
+    tasks = [orjson.loads(raw).get("body", {}) for raw in lines if raw.strip()]
+    entries = [{"unique_id": b.get("unique_id"), "key": b.get("unique_id")} for b in tasks]
+    (directory / "report.json").write_bytes(orjson.dumps({"tasks": entries, "objects": []}))

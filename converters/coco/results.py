@@ -13,6 +13,7 @@ import re
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from prelabel.converters.coco.dataset import (
     object_kinds,
 )
 from prelabel.converters.coco.geometry import Sink
-from prelabel.errors import InputError, InvalidAnnotationError
+from prelabel.errors import EnvironmentFailure, InputError, InvalidAnnotationError
 from prelabel.model import Dataset, Dropped, Item
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -46,15 +47,30 @@ _LOCATE_LIMIT = 64 << 20
 _BATCH = 5000
 
 
+@contextmanager
+def _spill_errors(path: Path) -> Iterator[None]:
+    """The temporary file refusing a write (a full disk, a file-size limit) is the
+    environment's failure (exit 6), named."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        reason = f"cannot write the temporary file results are grouped in: {why}"
+        raise EnvironmentFailure(reason, path=path) from None
+
+
 class Spill:
     """Results grouped by image key in a temporary SQLite file (removed on close)."""
 
     def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="prelabel-coco-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "results.sqlite")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE r (image TEXT, idx INTEGER, data BLOB)")
+        with _spill_errors(Path(tempfile.gettempdir())):
+            self._dir = tempfile.TemporaryDirectory(prefix="prelabel-coco-")
+        self.path = Path(self._dir.name) / "results.sqlite"
+        with _spill_errors(self.path):
+            self._db = sqlite3.connect(self.path)
+            self._db.execute("PRAGMA journal_mode=OFF")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute("CREATE TABLE r (image TEXT, idx INTEGER, data BLOB)")
         self._batch: list[tuple[str, int, bytes]] = []
         self.counts: dict[str, int] = {}
 
@@ -67,20 +83,25 @@ class Spill:
             self._flush()
 
     def _flush(self) -> None:
-        self._db.executemany("INSERT INTO r VALUES (?, ?, ?)", self._batch)
+        with _spill_errors(self.path):
+            self._db.executemany("INSERT INTO r VALUES (?, ?, ?)", self._batch)
         self._batch.clear()
 
     def finish(self) -> None:
         """End of pass 1: write the last batch and index by image."""
         self._flush()
-        self._db.execute("CREATE INDEX r_image ON r (image, idx)")
-        self._db.commit()
+        with _spill_errors(self.path):
+            self._db.execute("CREATE INDEX r_image ON r (image, idx)")
+            self._db.commit()
 
     def records(self, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
         """(index, result) of one image, in file order."""
         if key not in self.counts:
             return
-        rows = self._db.execute("SELECT idx, data FROM r WHERE image = ? ORDER BY idx", (key,))
+        with _spill_errors(self.path):
+            rows = self._db.execute(
+                "SELECT idx, data FROM r WHERE image = ? ORDER BY idx", (key,)
+            ).fetchall()
         for index, data in rows:
             yield index, marshal.loads(data)
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from prelabel.errors import LimitViolation, PayloadError
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import Fitted
 from prelabel.model import Box, Frame, Instance, Item
+from prelabel.output.layout import safe_name
 from prelabel.tracks.keyframes import Thinning, Tolerance, as_arrays, thin_track
 from prelabel.tracks.timing import VideoSampling, sample_video
 from prelabel.writers.common import geometry_fields, to_annotation
@@ -341,7 +341,8 @@ def drop_unsampled(item: Item, used: Sequence[Frame], ctx: WriteContext, task: s
 
 
 def artifact_name(task: str, suffix: str) -> str:
-    return "hypothesis/" + re.sub(r"[^A-Za-z0-9._-]+", "_", task).strip("_") + suffix
+    """``hypothesis/<task as a file name><suffix>`` (:func:`prelabel.output.layout.safe_name`)."""
+    return "hypothesis/" + safe_name(task) + suffix
 
 
 # --- writers ------------------------------------------------------------------------------
