@@ -12,6 +12,7 @@ import marshal
 import re
 import sqlite3
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import ijson
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from prelabel.converters.coco.common import (
     Category,
     CocoRun,
+    check_size,
     id_key,
     image_item,
     keypoint_count,
@@ -38,6 +40,7 @@ from prelabel.converters.coco.dataset import (
     object_kinds,
 )
 from prelabel.converters.coco.geometry import Sink
+from prelabel.converters.coco.nesting import MAX_DEPTH, NestingGuard, TooDeep
 from prelabel.errors import EnvironmentFailure, InputError, InvalidAnnotationError
 from prelabel.model import Dataset, Dropped, Item
 
@@ -197,10 +200,13 @@ def folder_source(folder: Path, opts: CocoRun) -> ImageSource:
 def folder_item(key: str, file: Path, folder: Path) -> Item:
     """An image item from a file, size from its header only."""
     try:
-        with Image.open(file) as im:
-            width, height = im.size
-    except (OSError, UnidentifiedImageError) as exc:
+        with warnings.catch_warnings():  # the size is checked below, against Scale's limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(file) as im:
+                width, height = im.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(f"cannot read image header: {exc}", path=file) from None
+    check_size(width, height, path=str(file), location="image header")
     name = file.relative_to(folder).as_posix()
     fields = {
         "file_name": name,
@@ -217,10 +223,17 @@ def stream_records(path: str) -> Iterator[tuple[int, Any]]:
     index = -1
     with open(path, "rb") as f:
         try:
-            for index, obj in enumerate(ijson.items(f, "item", use_float=True)):
+            for index, obj in enumerate(ijson.items(NestingGuard(f), "item", use_float=True)):
                 yield index, obj
         except ijson.JSONError as exc:
             raise _json_error(path, index, exc) from None
+        except TooDeep as exc:
+            where = f"results[{index + 1}], byte {exc.offset}"
+            raise InputError(
+                f"JSON nested deeper than {MAX_DEPTH} levels (a result nests a few)",
+                path=path,
+                location=where,
+            ) from None
 
 
 def _json_error(path: str, index: int, exc: Exception) -> InputError:
