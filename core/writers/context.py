@@ -179,10 +179,19 @@ class WriteContext:
             raise LimitViolation(
                 exc.reason, path=instance.source.file, location=instance.source.location
             ) from None
-        self.record(instance.source, instance.label, task, fitted)
+        self.record(instance.source, instance.label, task, fitted, instance.repairs)
         return fitted
 
-    def record(self, source: SourceRef, label: str, task: str, fitted: Fitted) -> None:
+    def record(
+        self,
+        source: SourceRef,
+        label: str,
+        task: str,
+        fitted: Fitted,
+        repairs: list[str] | None = None,
+    ) -> None:
+        """Record one fitted object: dropped with the fit's reason, or converted (fixed when
+        the reader repaired it or the fit changed it; ``repairs`` come first)."""
         if fitted.dropped is not None or not fitted.geometries:
             self.report.dropped(
                 source,
@@ -196,7 +205,7 @@ class WriteContext:
                 source,
                 label=label,
                 task=task,
-                fixes=fitted.fixes,
+                fixes=[*(repairs or []), *fitted.fixes],
                 flags=fitted.flags,
                 iou=fitted.iou,
                 annotations=len(fitted.geometries),
