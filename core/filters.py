@@ -61,7 +61,7 @@ class LabelFilter:
         """The label after the label map (None = dropped by the map)."""
         return self.label_map[label] if label in self.label_map else label
 
-    def _unmatched(self, label: str, source: SourceRef) -> str:
+    def unmatched(self, label: str, source: SourceRef) -> str:
         """Reason to drop an unmatched label, or raise when unmatched labels are errors."""
         reason = f"unmatched label: {label!r} is not one of the task's labels"
         if self.config.prelabel.allow_unmatched_labels:
@@ -81,10 +81,10 @@ class LabelFilter:
         if label is None:
             return None, f"label map: {original!r} is dropped"
         if self.allowed and label not in self.allowed:
-            return None, self._unmatched(label, source)
+            return None, self.unmatched(label, source)
         return label, None
 
-    def _threshold(self, label: str, original: str) -> float | None:
+    def threshold(self, label: str, original: str) -> float | None:
         per_label = self.config.prelabel.score_thresholds
         if label in per_label:
             return per_label[label]
@@ -101,7 +101,7 @@ class LabelFilter:
             original = inst.label
             label, reason = self._label_reason(original, inst.source)
             if reason is None and label is not None:
-                threshold = self._threshold(label, original)
+                threshold = self.threshold(label, original)
                 if threshold is not None and inst.score is not None and inst.score < threshold:
                     reason = f"score: {inst.score:.4g} below threshold {threshold:g}"
             if reason is not None or label is None:
@@ -149,7 +149,7 @@ class LabelFilter:
                 original = segment.label
                 label, reason = self._label_reason(original, segment.source)
                 if reason is None and label is not None:
-                    threshold = self._threshold(label, original)
+                    threshold = self.threshold(label, original)
                     if (
                         threshold is not None
                         and segment.score is not None

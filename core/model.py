@@ -21,8 +21,10 @@ lazily, one item at a time, and only for readers whose input already is a raster
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Literal, TypeAlias, overload
 
 import numpy as np
@@ -45,6 +47,31 @@ class SourceRef:
 
     def __str__(self) -> str:
         return f"{self.file}, {self.location}"
+
+
+# one namespace for every uuid prelabel derives, so reruns give the same uuids
+UUID_NAMESPACE = uuidlib.UUID("6f1f8a52-3c2e-4b1e-9d2a-7a6b9c0e5d11")
+
+
+def file_key(path: str) -> str:
+    """What a source file contributes to a uuid: its name, not the path it was given by, so
+    the same input converted from another folder or checkout gets the same uuids."""
+    return PurePath(path).name
+
+
+def _uuid_part(part: object) -> str:
+    if isinstance(part, SourceRef):
+        return f"{file_key(part.file)}, {part.location}"
+    return str(part)
+
+
+def stable_uuid(*parts: object) -> str:
+    """A uuid5 derived from ``parts``: the same inputs give the same uuid on every run.
+
+    A :class:`SourceRef` part contributes its file *name* and location, so uuids do not
+    depend on where the input was read from.
+    """
+    return str(uuidlib.uuid5(UUID_NAMESPACE, "\x1f".join(_uuid_part(p) for p in parts)))
 
 
 # --- geometries -------------------------------------------------------------------------
@@ -188,6 +215,9 @@ class Instance:
     # distinct instance identity inside one item (e.g. COCO annotation id, mask instance
     # value); segment writers give each distinct instance its own index
     instance_id: str | None = None
+    # what the reader repaired ("swapped: x1/x2 reversed"): each is a fix on the object's
+    # report record, ahead of any fit fix (the object is then "fixed", never "converted")
+    repairs: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -296,16 +326,24 @@ class FrameRange(Sequence[Frame]):
 
 @dataclass(slots=True)
 class TrackTable:
-    """Tracking rows of one video item as columns (one entry per row, in source order).
+    """The rows of one video item as columns (one entry per row, in source order): what the
+    video writers read.
 
-    The columnar alternative to per-frame :class:`Instance` lists for tracking files (MOT,
-    KITTI): millions of rows stay a handful of numpy arrays. ``frame`` indexes
-    ``Item.frames``; ``track`` is the tracker's id (-1 = untracked: a one-frame object);
-    boxes are ``left/top/width/height`` in the pixel-edge convention; ``score`` is NaN where
-    there is none; ``label`` holds codes into ``labels``; ``attributes`` maps an attribute
-    name to a float column, written as int where ``int_attributes`` names it (or where
-    ``auto_int_attributes`` names it and the value is whole); ``line`` is the 1-based
-    source line. ``prelabel.tracks.filter.expand`` turns a table back into instances.
+    Tracking files (MOT, KITTI) are read straight into columns: millions of rows stay a
+    handful of numpy arrays. ``frame`` indexes ``Item.frames``; ``track`` is the tracker's id
+    (-1 = untracked: a one-frame object), or with ``track_names`` a code into them; boxes
+    are ``left/top/width/height`` in the pixel-edge convention; ``score`` is NaN where there
+    is none; ``label`` holds codes into ``labels``; ``attributes`` maps an attribute name to a
+    float column, written as int where ``int_attributes`` names it (or where
+    ``auto_int_attributes`` names it and the value is whole); ``line`` is the 1-based source
+    line in ``file``.
+
+    Rows made from per-frame :class:`Instance` objects (COCO-video, traced mask frames) keep
+    each instance in ``objects``: its geometry, source, attributes and repairs are read from
+    it (the box columns hold an unrotated box geometry, NaN otherwise; ``line`` is unused).
+
+    What the reader repaired on a row (``--bad-rows fix``) is ``repairs[repair[row]]``:
+    ``repair`` codes into ``repairs``, whose entry 0 is no repair (``repair`` None: none).
     """
 
     file: str
@@ -322,6 +360,10 @@ class TrackTable:
     attributes: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     int_attributes: frozenset[str] = frozenset()
     auto_int_attributes: frozenset[str] = frozenset()
+    track_names: list[str] | None = None
+    objects: npt.NDArray[np.object_] | None = None
+    repair: npt.NDArray[np.int32] | None = None
+    repairs: list[tuple[str, ...]] = field(default_factory=lambda: [()])
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -343,7 +385,49 @@ class TrackTable:
             {k: v[rows] for k, v in self.attributes.items()},
             self.int_attributes,
             self.auto_int_attributes,
+            self.track_names,
+            None if self.objects is None else self.objects[rows],
+            None if self.repair is None else self.repair[rows],
+            self.repairs,
         )
+
+    def source(self, row: int) -> SourceRef:
+        """Where row ``row`` came from."""
+        if self.objects is not None:
+            source: SourceRef = self.objects[row].source
+            return source
+        return SourceRef(self.file, f"line {int(self.line[row])}")
+
+    def track_id(self, code: int) -> str:
+        """The tracker's id of a track code, as the input wrote it."""
+        return str(code) if self.track_names is None else self.track_names[code]
+
+    def row_attributes(self, row: int) -> dict[str, Any]:
+        """The attributes of row ``row`` (whole numbers as ints where the table says so)."""
+        if self.objects is not None:
+            out: dict[str, Any] = self.objects[row].attributes
+            return out
+        return {k: self._value(k, float(v[row])) for k, v in self.attributes.items()}
+
+    def row_repairs(self, row: int) -> list[str]:
+        """What the reader repaired on row ``row`` (fixes for its record; [] for none)."""
+        if self.objects is not None:
+            repairs: list[str] = self.objects[row].repairs
+            return list(repairs)
+        return [] if self.repair is None else list(self.repairs[int(self.repair[row])])
+
+    def row_score(self, row: int) -> float | None:
+        """The score of row ``row`` (None where there is none)."""
+        if self.objects is not None:
+            score: float | None = self.objects[row].score
+            return score
+        value = float(self.score[row])
+        return None if value != value else value
+
+    def _value(self, name: str, value: float) -> float | int:
+        if name in self.int_attributes or (name in self.auto_int_attributes and value.is_integer()):
+            return int(value)
+        return value
 
 
 @dataclass(slots=True)
@@ -355,7 +439,8 @@ class Item:
     ``coco_url``, ``sequence``, ...). An image item has ``instances`` (and maybe a
     ``raster``); a video item has ``frames`` (``frames is not None``). A tracking item
     (MOT, KITTI) keeps its rows in ``tracks`` (a :class:`TrackTable`) and its frames
-    carry no instances; ``prelabel.tracks.filter.expand`` moves the rows onto the frames.
+    carry no instances; other readers put instances (or a raster) on the frames, which
+    the video writers read as a table too (``prelabel.tracks.rows``).
     """
 
     key: str
@@ -375,6 +460,11 @@ class Item:
     @property
     def is_video(self) -> bool:
         return self.frames is not None
+
+    @property
+    def sequence(self) -> str:
+        """The video's name (``fields["sequence"]``, else the key): part of its uuids."""
+        return str(self.fields.get("sequence", self.key))
 
     def iter_instances(self) -> Iterator[Instance]:
         """Every instance of the item, frame by frame for a video."""

@@ -121,17 +121,18 @@ def frame_items(items: Iterable[Item]) -> Iterator[Item]:
         if frames is None:
             yield item
             continue
+        rows = None
         if item.tracks is not None:
-            from prelabel.tracks.filter import expand
+            from prelabel.tracks.rows import frame_instances
 
-            expand(item)
+            rows = frame_instances(item.tracks, len(frames))
         for frame in frames:
             yield Item(
                 key=f"{item.key}/{frame.number}",
                 fields={**item.fields, **frame.fields, "frame": frame.number},
                 width=item.width,
                 height=item.height,
-                instances=frame.instances,
+                instances=frame.instances if rows is None else rows[frame.index],
                 raster=frame.raster,
                 notes=item.notes,
             )

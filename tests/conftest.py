@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +40,16 @@ def write_report(directory: Path) -> None:
     tasks = [orjson.loads(raw).get("body", {}) for raw in lines if raw.strip()]
     entries = [{"unique_id": b.get("unique_id"), "key": b.get("unique_id")} for b in tasks]
     (directory / "report.json").write_bytes(orjson.dumps({"tasks": entries, "objects": []}))
+
+
+def on_frames(item: Any) -> Any:
+    """A tracking item with its table's rows put on its frames as instances (the rows as
+    image tasks of the video see them), for checks written per frame."""
+    from prelabel.tracks.rows import frame_instances
+
+    if item.tracks is not None and item.frames is not None:
+        rows = frame_instances(item.tracks, len(item.frames))
+        for frame in item.frames:
+            frame.instances = rows[frame.index]
+        item.tracks = None
+    return item

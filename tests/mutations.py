@@ -58,8 +58,10 @@ def _path(draw: st.DrawFn, doc: Any) -> list[Any]:
     path: list[Any] = []
     node = doc
     while isinstance(node, (dict, list)) and node and draw(st.integers(0, 4)) > 0:
-        key = draw(st.sampled_from(list(node))) if isinstance(node, dict) else draw(
-            st.integers(0, len(node) - 1)
+        key = (
+            draw(st.sampled_from(list(node)))
+            if isinstance(node, dict)
+            else draw(st.integers(0, len(node) - 1))
         )
         path.append(key)
         node = node[key]

@@ -132,15 +132,13 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_the_graph_sees_function_local_imports() -> None:
-    # pipeline imports the tracks filter inside a function only: the graph must see it
-    assert "prelabel.tracks.filter" in import_graph()["prelabel.pipeline"]
+    # pipeline imports the frame instances of a track table inside a function only: the
+    # graph must see it
+    assert "prelabel.tracks.rows" in import_graph()["prelabel.pipeline"]
 
 
 def test_no_import_cycles() -> None:
-    # removed by the one-video-path change: the columnar track engine and the per-object
-    # video writer import each other (function-local imports)
-    allowed = {m for m in MODULES if m.startswith("prelabel.tracks.")} | {"prelabel.writers.video"}
-    assert [sorted(c) for c in cycles(import_graph()) if not c <= allowed] == []
+    assert [sorted(c) for c in cycles(import_graph())] == []
 
 
 def test_a_cycle_is_found_when_there_is_one() -> None:

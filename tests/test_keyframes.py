@@ -18,7 +18,7 @@ from prelabel.tracks.keyframes import (
     keyframes,
     measure,
 )
-from prelabel.tracks.timing import VideoSampling, sample_video
+from prelabel.tracks.timing import VideoSampling, sample_video, time_window
 
 
 def test_linear_track_keeps_only_ends() -> None:
@@ -100,6 +100,24 @@ def test_sampling_nearest_frame_halves_up() -> None:
 def test_sampling_window() -> None:
     picked = sample_video(100, 10.0, VideoSampling(2, start_time=3, duration_time=2), where="x")
     assert picked == [30, 35, 40, 45]
+
+
+def test_time_window_may_reach_past_the_source() -> None:
+    """A videoplayback window is the task's, not the prelabels': grid times past the last
+    source frame have no prelabels instead of being an error."""
+    window = time_window(list(range(1, 72)), 25.0, VideoSampling(5, start_time=2, duration_time=60))
+    assert [i for i, k in enumerate(window.keep) if k] == [50, 55, 60, 65, 70]
+    assert window.picked == 5 and window.end == 62
+    assert window.reasons[49] == (
+        "outside the task's time window: frame 50 at 1.96s is outside 2s..62s"
+    )
+    assert window.reasons[51].startswith("not a task frame: frame 52 falls between")
+    late = time_window(list(range(10)), 1.0, VideoSampling(1, start_time=5))
+    assert late.picked == 5 and late.keep == [i >= 5 for i in range(10)]
+    assert late.reasons[4] == "outside the task's time window: frame 4 at 4s is outside 5s..end"
+    halves = time_window(list(range(10)), 1.0, VideoSampling(1, start_time=3.5))
+    assert halves.keep == [i >= 4 for i in range(10)]  # 3.5 s -> frame 4 (halves up)
+    assert not any(time_window(list(range(10)), 1.0, VideoSampling(1, start_time=12)).keep)
 
 
 def test_span_not_covered_names_both_spans() -> None:

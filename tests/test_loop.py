@@ -25,8 +25,8 @@ from pycocotools import mask as mask_utils
 
 from prelabel.cli.main import cli
 from prelabel.geometry.indexed import decode_index_png
-from prelabel.model import SourceRef
-from prelabel.writers.context import stable_uuid
+from prelabel.model import SourceRef, stable_uuid
+from prelabel.output.report import expand_record
 
 DEMO = REPO / "fixtures/demo"
 
@@ -58,7 +58,9 @@ def sent_tasks(out: Path) -> list[dict[str, Any]]:
 
 
 def records(out: Path) -> list[dict[str, Any]]:
-    return [r for r in load(out / "report.json")["objects"] if r["outcome"] != "dropped"]
+    """The report's records of objects sent, one per object (run records expanded)."""
+    objects = load(out / "report.json")["objects"]
+    return [r for rec in objects for r in expand_record(rec) if r["outcome"] != "dropped"]
 
 
 def nothing_changed(summary: dict[str, Any], sent: int) -> None:
@@ -247,7 +249,7 @@ def mot_output(path: Path) -> dict[tuple[int, int], list[float]]:
 @pytest.mark.parametrize(
     ("kind", "first_frame"),
     [("mot", 1), ("kitti", 0)],
-    ids=["mot-videoplayback-columnar", "kitti-videoannotation-per-object"],
+    ids=["mot-videoplayback", "kitti-videoannotation"],
 )
 def test_tracks_round_trip_per_track_per_frame(
     shared: Path, tmp_path: Path, kind: str, first_frame: int

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, on_frames
 
 from prelabel.converters.tracking.mot import MotOptions, read_mot
 from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Box, Dataset, Item
-from prelabel.tracks.filter import expand
 
 MOT = "motmetrics/data"
 N_TRACKS_CAMPUS = 13  # distinct ids in TUD-Campus/test.txt
@@ -22,7 +21,7 @@ N_TRACKS_CAMPUS = 13  # distinct ids in TUD-Campus/test.txt
 
 def items(ds: Dataset) -> list[Item]:
     """The items with their track tables expanded to per-frame instances."""
-    return [expand(item) for item in ds.items]
+    return [on_frames(item) for item in ds.items]
 
 
 def dump(item: Item) -> dict[str, Any]:
@@ -171,7 +170,9 @@ def test_bad_rows_error_drop_fix(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.txt", text)
     with pytest.raises(InvalidAnnotationError) as err:
         items(read_mot([path]))
-    assert str(err.value).endswith("line 2: x 'abc' is not a number")
+    assert str(err.value).endswith(
+        "line 2: x 'abc' is not a number; --bad-rows drop leaves such rows out (reported)"
+    )
     ds = read_mot([path], MotOptions(bad_rows="drop"))
     (item,) = items(ds)
     assert [d.source.location for d in ds.dropped] == ["line 2", "line 4", "line 5"]
@@ -179,6 +180,7 @@ def test_bad_rows_error_drop_fix(tmp_path: Path) -> None:
     (item,) = items(ds)
     fixed = [i for i in item.iter_instances() if i.source.location == "line 5"]
     assert fixed[0].geometry == Box(6, 10, 4, 5)
+    assert fixed[0].repairs == ["flipped: negative width"]
 
 
 def test_frames_beyond_seq_length(tmp_path: Path) -> None:

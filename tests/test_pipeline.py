@@ -324,7 +324,7 @@ def test_bulk_records_count_like_single_ones(tmp_path: Path, spool: bool) -> Non
 
 
 def test_uuids_do_not_depend_on_the_input_path() -> None:
-    from prelabel.writers.context import stable_uuid
+    from prelabel.model import stable_uuid
 
     a = stable_uuid("task", SourceRef("/home/me/run/dets.json", "results[3]"), 0)
     b = stable_uuid("task", SourceRef("dets.json", "results[3]"), 0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,13 @@ from prelabel.converters.tracking.mot import MotOptions, read_mot
 from prelabel.errors import PayloadError
 from prelabel.model import Item
 from prelabel.output.artifacts import ArtifactStore
-from prelabel.output.report import Report
+from prelabel.output.report import Report, expand_record
 from prelabel.writers.context import WriteContext
 from prelabel.writers.video import write_video_task, write_videoplayback_task
 
 CONFIGS = FIXTURES / "configs"
 CAMPUS = "motmetrics/data/TUD-Campus/test.txt"
+N_TRACKS = 13  # distinct ids in TUD-Campus/test.txt
 
 
 def campus(shared: Path, **kwargs: Any) -> Item:
@@ -57,7 +60,9 @@ def check_golden(name: str, data: Any, update: bool) -> None:
 def balanced(report: Report, n: int) -> None:
     t = report.totals()
     assert t["objects_in"] == n == t["objects_out"] + t["objects_dropped"]
-    assert len({(r.source.file, r.source.location) for r in report.records}) == n  # each once
+    rows = [row for r in report.records for row in expand_record(r.as_dict())]
+    sources = {(r["source"]["file"], r["source"]["location"]) for r in rows}
+    assert len(rows) == len(sources) == n  # each once
 
 
 def test_videoplayback_golden(shared: Path, tmp_path: Path, update_goldens: bool) -> None:
@@ -141,7 +146,8 @@ def test_video_attachment_samples_frames(shared: Path, tmp_path: Path) -> None:
     assert len(body["base_annotations"]["annotations"]) == 10  # 2 s at 5 fps
     balanced(ctx.report, 222)
     # task frames are source frames 1, 6, 11, ... (every 5th at 25 fps): the rest are dropped
-    sent = {r.source.location for r in ctx.report.records if r.outcome != "dropped"}
+    rows = [row for r in ctx.report.records for row in expand_record(r.as_dict())]
+    sent = {r["source"]["location"] for r in rows if r["outcome"] != "dropped"}
     assert len(sent) == sum(len(f["annotations"]) for f in body["base_annotations"]["annotations"])
     assert all(
         r.reason and r.reason.startswith("not a task frame: frame ")
@@ -217,3 +223,141 @@ def test_attribute_values_outside_choices_are_not_sent(tmp_path: Path) -> None:
     anns = [a for f in body["base_annotations"]["annotations"] for a in f["annotations"]]
     assert len(anns) == 2 and all("attributes" not in a for a in anns)
     assert any("'visibility'" in n and "is not one of its choices" in n for n in ctx.report.notes)
+
+
+# --- report.json: tracker ids -> annotation uuids ---------------------------------------------
+
+
+def converted(
+    tmp: Path, config: str, dataset: Any, **overrides: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """report.json and the one task body of a conversion through the pipeline."""
+    from prelabel.pipeline import convert
+
+    convert(dataset, load_config(CONFIGS / config, overrides), tmp / "out")
+    report = json.loads((tmp / "out" / "report.json").read_text())
+    (line,) = (tmp / "out" / "tasks.jsonl").read_text().splitlines()
+    return report, json.loads(line)["body"]
+
+
+def test_track_map_joins_mot_ids_to_hypothesis_uuids(shared: Path, tmp_path: Path) -> None:
+    path = shared / CAMPUS
+    ds = read_mot([str(path)], MotOptions(fps=25, image_size=(640, 480)))
+    report, body = converted(tmp_path, "tracking_playback.toml", ds)
+    (task,) = report["tasks"]
+    hyp = json.loads(
+        (tmp_path / "out/artifacts" / body["hypothesis"]["annotations"]["url"][11:]).read_text()
+    )
+    rows = [line.split(",") for line in path.read_text().split()]
+    ids = {str(int(float(r[1]))) for r in rows}
+    assert {t["track_id"] for t in task["tracks"]} == ids and len(ids) == N_TRACKS
+    assert {t["uuid"] for t in task["tracks"]} == set(hyp)
+    for entry in task["tracks"]:
+        assert entry["source"] == "test.txt" and entry["run"] == 0
+        keys = [f["key"] for f in hyp[entry["uuid"]]["frames"]]
+        frames = sorted(
+            int(float(r[0])) - 1 for r in rows if str(int(float(r[1]))) == entry["track_id"]
+        )
+        assert keys == frames  # MOT frames are 1-based, keys 0-based
+
+
+def test_track_map_gives_each_run_of_a_split_kitti_track(tmp_path: Path) -> None:
+    ds = read_kitti(
+        [str(FIXTURES / "kitti/label_02/0000.txt")], KittiOptions(fps=10, image_size=(1242, 375))
+    )
+    report, body = converted(tmp_path, "tracking_video.toml", ds, track_gaps="split")
+    (task,) = report["tasks"]
+    runs = sorted((t["track_id"], t["run"]) for t in task["tracks"])
+    assert runs == [("0", 0), ("1", 0), ("1", 1), ("2", 0)]  # pedestrian 1 misses frame 3
+    assert all(t["source"] == "0000.txt" for t in task["tracks"])
+    by_uuid = {t["uuid"]: t for t in task["tracks"]}
+    frames = body["base_annotations"]["annotations"]
+    for number, frame in enumerate(frames):
+        for ann in frame["annotations"]:
+            entry = by_uuid[ann["uuid"]]
+            assert entry["run"] == (1 if entry["track_id"] == "1" and number > 3 else 0)
+    assert len({a["uuid"] for f in frames for a in f["annotations"]}) == len(by_uuid)
+
+
+# --- videoplayback with a time window --------------------------------------------------------
+
+
+def test_playback_time_window_keeps_the_task_grid(shared: Path, tmp_path: Path) -> None:
+    """start_time 1 s, duration 1 s, 5 fps on a 25 fps sequence: the task frames are source
+    frames 25, 30, 35, 40, 45; keys and timestamps name the source frame (index, index / fps);
+    every other row is dropped, outside the window or between samples, and says which."""
+    cfg = load_config(CONFIGS / "tracking_playback.toml", {})
+    params = {**cfg.params, "start_time": 1, "duration_time": 1, "frame_rate": 5}
+    ctx = WriteContext(
+        TaskConfig(cfg.task_type, params, cfg.prelabel, cfg.limits),
+        Report(),
+        ArtifactStore(tmp_path / "artifacts"),
+    )
+    body = write_videoplayback_task(campus(shared), ctx)
+    hyp = artifact(ctx, body["hypothesis"]["annotations"]["url"])
+    frames = [f for obj in hyp.values() for f in obj["frames"]]
+    assert {f["key"] for f in frames} == {25, 30, 35, 40, 45}
+    assert all(f["timestamp"] == pytest.approx(f["key"] / 25) for f in frames)
+    balanced(ctx.report, 222)
+    rows = [row for r in ctx.report.records for row in expand_record(r.as_dict())]
+    reasons = Counter(str(r.get("reason")).split(":")[0] for r in rows if r["outcome"] == "dropped")
+    assert reasons["outside the task's time window"] > 0 and reasons["not a task frame"] > 0
+    assert sum(reasons.values()) + len(frames) == 222
+    assert any("5 task frames at 5 fps in 1s..2s" in n for n in ctx.report.notes)
+    assert not any("missing frames" in n for n in ctx.report.notes)  # samples are no gaps
+    outside = next(r["reason"] for r in rows if "window" in str(r.get("reason")))
+    assert outside.endswith("is outside 1s..2s")
+
+
+def test_a_playback_object_keeps_one_geometry(tmp_path: Path) -> None:
+    """A track that is a box on one frame and a polygon on the next: videoannotation sends
+    both; a videoplayback object has one geometry, so the polygon frame is dropped with the
+    reason (never recorded as sent and left out)."""
+    from prelabel.config.limits import GeometryLimits
+    from prelabel.model import Box, Frame, Instance, Polygon, SourceRef
+
+    def item() -> Item:
+        shapes = [Box(10, 10, 20, 20), Polygon.from_ring([(12, 10), (30, 12), (20, 30)])]
+        frames = [
+            Frame(i, i, [Instance("car", g, SourceRef("t.json", f"ann[{i}]"), track_id="1")])
+            for i, g in enumerate(shapes)
+        ]
+        return Item("clip", {"sequence": "clip"}, 100, 100, frames=frames, fps=10)
+
+    cfg = load_config(CONFIGS / "tracking_playback.toml", {})
+    car = frozenset({"car"})
+    limits = {k: GeometryLimits(kind=k, labels=car) for k in ("box", "polygon")}
+    cfg = replace(cfg, limits=replace(cfg.limits, geometries=limits))
+    ctx = WriteContext(cfg, Report(), ArtifactStore(tmp_path / "vpa"))
+    body = write_videoplayback_task(item(), ctx)
+    (obj,) = artifact(ctx, body["hypothesis"]["annotations"]["url"]).values()
+    assert obj["geometry"] == "box" and [f["key"] for f in obj["frames"]] == [0]
+    (dropped,) = [r for r in ctx.report.records if r.outcome == "dropped"]
+    assert (
+        dropped.reason == "mixed geometry: a polygon on a track sent as a box (its first frame's)"
+    )
+    balanced(ctx.report, 2)
+    options = cfg.prelabel.updated(
+        {"attachment_url": "https://x/{frame}.jpg", "prelabel_as": "base_annotations"}
+    )
+    params = {**cfg.params, "attachment_type": "image"}
+    video = replace(cfg, task_type="videoannotation", params=params, prelabel=options)
+    vctx = WriteContext(video, Report(), ArtifactStore(tmp_path / "va"))
+    frames = write_video_task(item(), vctx)["base_annotations"]["annotations"]
+    assert [a["type"] for f in frames for a in f["annotations"]] == ["box", "polygon"]
+    balanced(vctx.report, 2)
+
+
+def test_sampling_is_no_gap_in_a_track(shared: Path, tmp_path: Path) -> None:
+    """Task frames every 5th source frame: a track on each of them has no gap, so
+    track_gaps = "split" keeps one uuid per track (before, every sample was its own object)."""
+    cfg = load_config(CONFIGS / "tracking_video.toml", {"track_gaps": "split"})
+    params = {**cfg.params, "attachment_type": "video", "frame_rate": 5}
+    options = cfg.prelabel.updated({"attachment_url": "https://cdn/{sequence}.mp4"})
+    ctx = WriteContext(
+        replace(cfg, params=params, prelabel=options), Report(), ArtifactStore(tmp_path)
+    )
+    frames = write_video_task(campus(shared), ctx)["base_annotations"]["annotations"]
+    uuids = {a["uuid"] for f in frames for a in f["annotations"]}
+    assert len(uuids) == len(ctx.report.track_maps["tracking-tests/videoannotation/TUD-Campus"])
+    assert len(uuids) <= N_TRACKS and not any("missing frames" in n for n in ctx.report.notes)

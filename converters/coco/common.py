@@ -3,6 +3,7 @@ image items."""
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -63,7 +64,7 @@ def load_json(path: str | os.PathLike[str]) -> Any:
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", path=path) from None
     try:
-        return orjson.loads(text)
+        return orjson.loads(text.removeprefix(codecs.BOM_UTF8))  # a BOM is read as no BOM
     except orjson.JSONDecodeError as exc:
         raise InputError(
             f"invalid JSON: {exc.msg}", path=path, location=f"line {exc.lineno}, column {exc.colno}"

@@ -7,6 +7,7 @@ item generator) reads one image's results at a time in file order. Masks stay co
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import marshal
 import re
@@ -222,6 +223,8 @@ def stream_records(path: str) -> Iterator[tuple[int, Any]]:
     """(index, object) of a top-level JSON list, parsed incrementally."""
     index = -1
     with open(path, "rb") as f:
+        if f.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:  # a BOM is read as no BOM
+            f.seek(0)
         try:
             for index, obj in enumerate(ijson.items(NestingGuard(f), "item", use_float=True)):
                 yield index, obj

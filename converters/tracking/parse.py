@@ -34,6 +34,24 @@ def read_text(path: str) -> str:
         raise InputError(f"not UTF-8 text (byte {exc.start})", path=path) from None
 
 
+class LineTokens:
+    """The fields of a file's lines as it writes them, for messages that quote a value (a
+    parsed float would print ``1e+20`` or, cast, ``-9223372036854775808``). The file is
+    read again on the first call only."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lines: list[str] | None = None
+
+    def get(self, line: int, column: int) -> str:
+        """Field ``column`` (0-based) of line ``line`` (1-based), comma or space separated."""
+        if self._lines is None:
+            self._lines = read_text(self.path).split("\n")
+        text = self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+        parts = [p.strip() for p in text.split(",")] if "," in text else text.split()
+        return parts[column] if column < len(parts) else "?"
+
+
 def sniff_delimiter(text: str) -> str | None:
     """``","`` when the first non-blank line has a comma, else None (whitespace)."""
     for line in text.split("\n", 20)[:20]:
@@ -89,7 +107,7 @@ def quick_table(
         end -= 1
     if not end or end < len(data) - 1 or data.startswith(b"\n") or not data.isascii():
         return None
-    if data.find(b"\n\n", 0, end) >= 0 or data.find(b'"', 0, end) >= 0:
+    if data.find(b'"', 0, end) >= 0:  # a blank line breaks the comma count below
         return None
     first = data[: data.find(b"\n", 0, end)] if data.find(b"\n", 0, end) >= 0 else data[:end]
     ncols = first.count(b",") + 1
@@ -103,8 +121,9 @@ def quick_table(
     return values, np.arange(1, nrows + 1, dtype=np.int64)
 
 
-def polars_frame(data: bytes, ncols: int, nrows: int) -> Any:
-    """The rows as a polars frame of Float64 columns, or None when a field is not a number."""
+def polars_frame(data: bytes, ncols: int, nrows: int | None) -> Any:
+    """The rows as a polars frame of Float64 columns, or None when a field is not a number
+    (or it has not ``nrows`` rows, when given)."""
     import polars as pl
 
     schema = {f"c{i}": pl.Float64 for i in range(ncols)}
@@ -112,7 +131,7 @@ def polars_frame(data: bytes, ncols: int, nrows: int) -> Any:
         frame = pl.read_csv(data, has_header=False, schema=schema)
     except (pl.exceptions.PolarsError, ValueError):
         return None
-    if frame.height != nrows or any(frame.null_count().row(0)):
+    if (nrows is not None and frame.height != nrows) or any(frame.null_count().row(0)):
         return None
     return frame
 
@@ -151,9 +170,8 @@ def polars_columns(data: bytes, ncols: int, nrows: int) -> FloatArray | None:
     while start < end:
         stop = data.find(b"\n", min(start + PARSE_BYTES, end), end)
         stop = end if stop < 0 else stop
-        block = data[start:stop]
-        count = block.count(b"\n") + 1
-        frame = polars_frame(block, ncols, count)
+        frame = polars_frame(data[start:stop], ncols, None)
+        count = 0 if frame is None else frame.height
         if frame is None or row + count > nrows:
             return None
         for i, name in enumerate(frame.columns):
@@ -233,9 +251,10 @@ def parse_table(
     return slow_parse(path, text, delimiter, names_for[ncols], bad_rows, dropped)
 
 
-def row_problems(values: FloatArray, names: Sequence[str]) -> list[str | None]:
-    """Per row: None, or which of the first ``len(names)`` columns is not a finite number."""
-    out: list[str | None] = [None] * len(values)
+def row_problems(values: FloatArray, names: Sequence[str]) -> dict[int, str]:
+    """Row -> which of the first ``len(names)`` columns is not a finite number (rows
+    without a problem left out)."""
+    out: dict[int, str] = {}
     bad = ~np.isfinite(values[:, : len(names)])
     for r in np.flatnonzero(bad.any(axis=1)).tolist():
         c = int(np.flatnonzero(bad[r])[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.config.options import (
@@ -13,9 +14,10 @@ from prelabel.config.options import (
     SmallBoxPolicy,
 )
 from prelabel.errors import LimitViolation
-from prelabel.geometry.rings import Coords
-from prelabel.geometry.simplify import densify_array
 from prelabel.model import Geometry
+
+if TYPE_CHECKING:  # geometry (shapely, OpenCV) loads when a ring is fitted, not before
+    from prelabel.geometry.rings import Coords
 
 # coordinates within this of the bounds count as inside (float noise of clipping)
 EPS = 1e-9
@@ -147,6 +149,8 @@ class Tally:
 def to_min_vertices(ring: Coords, run: Run, tally: Tally, *, closed: bool = True) -> Coords:
     """``ring`` densified along its longest edges to ``min_vertices`` (a violation when it
     had fewer); ``closed`` False for a line."""
+    from prelabel.geometry.simplify import densify_array
+
     need = run.limits.min_vertices
     if len(ring) >= need:
         return ring

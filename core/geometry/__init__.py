@@ -11,6 +11,7 @@ are rasterised by pixel centres, so tracing and rasterising are exact inverses.
 - ``keyhole``: holes bridged into one weakly simple ring;
 - ``raster``: whole-image label rasters -> one mask instance per segment;
 - ``primitives``: rasterising model geometries, ellipse and rotated-box vertices;
+- ``scale``: a model geometry as Scale's annotation fields (numbers rounded to 3 decimals);
 - ``indexed``: indexed PNGs, 8-bit and Scale's 24-bit ``extendedIndexedImage``;
 - ``kernels``: the compiled (numba) inner loops and their interpreter fallbacks.
 

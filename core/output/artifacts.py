@@ -10,7 +10,7 @@ replaces. :class:`ArtifactStore` writes the files and makes the references;
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,14 @@ class ArtifactStore:
         self._names.add(name)
         self.written.append(name)
         return name
+
+    def add_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
+        """:meth:`add` for data made a chunk at a time (never whole in memory)."""
+        name = self.claim(name)
+        with create_file(self.root / name) as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        return self.reference(name)
 
     def discard(self, since: int) -> None:
         """Delete the files written after the first ``since`` (those of a task left out)."""

@@ -1,17 +1,19 @@
 """The conversion report: every input object ends up converted, fixed (how) or dropped (why).
 
-``report.json`` holds the totals and one record per object; the invariant
-``objects_in == objects_out + objects_dropped`` holds by construction (fixed objects count
-among ``objects_out``). Tasks that carry no prelabel are flagged ``"empty": true`` in
-``tasks`` and counted in the summary; with ``--skip-empty`` they are left out and named in
-``skipped_tasks``.
+``report.json`` holds the totals and one record per object, except that a run of plainly
+converted rows on consecutive lines of a file may be one run record (``source.lines``
+``[first, last]`` and ``count``; :func:`expand_record` gives one record per line); the
+invariant ``objects_in == objects_out + objects_dropped`` holds by construction (fixed
+objects count among ``objects_out``). Tasks that carry no prelabel are flagged
+``"empty": true`` in ``tasks`` and counted in the summary; with ``--skip-empty`` they are
+left out and named in ``skipped_tasks``.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -44,10 +46,13 @@ class ObjectRecord:
     flags: list[str] = field(default_factory=list)
     iou: float | None = None
     annotations: int = 0  # how many Scale annotations it became
+    # a run record: the lines first..last of source.file, each an object with this outcome
+    lines: tuple[int, int] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ObjectRecord:
         """The inverse of :meth:`as_dict`."""
+        lines = data["source"].get("lines")
         return cls(
             SourceRef(data["source"]["file"], data["source"]["location"]),
             data["outcome"],
@@ -58,13 +63,21 @@ class ObjectRecord:
             flags=list(data.get("flags", [])),
             iou=data.get("iou"),
             annotations=data.get("annotations", 0),
+            lines=None if lines is None else (int(lines[0]), int(lines[1])),
         )
 
+    @property
+    def count(self) -> int:
+        """How many objects the record stands for (a run: one per line)."""
+        return 1 if self.lines is None else self.lines[1] - self.lines[0] + 1
+
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "source": {"file": self.source.file, "location": self.source.location},
-            "outcome": self.outcome,
-        }
+        source: dict[str, Any] = {"file": self.source.file, "location": self.source.location}
+        out: dict[str, Any] = {"source": source}
+        if self.lines is not None:
+            source["lines"] = list(self.lines)
+            out["count"] = self.count
+        out["outcome"] = self.outcome
         for key in ("label", "task", "reason", "iou"):
             value = getattr(self, key)
             if value is not None:
@@ -76,6 +89,19 @@ class ObjectRecord:
         if self.outcome != "dropped":
             out["annotations"] = self.annotations
         return out
+
+
+def expand_record(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """One record per object (a report.json ``objects`` entry): a run record (``"count"``,
+    ``source.lines``) gives one record per line of its run, any other record itself."""
+    source = record.get("source") or {}
+    lines = source.get("lines")
+    if not lines:
+        yield dict(record)
+        return
+    rest = {k: v for k, v in record.items() if k not in ("source", "count")}
+    for line in range(int(lines[0]), int(lines[1]) + 1):
+        yield {"source": {"file": source.get("file"), "location": f"line {line}"}, **rest}
 
 
 @dataclass(slots=True)
@@ -97,11 +123,12 @@ class Report:
     # one entry per task written: unique_id, item key, image size (validate needs the size),
     # "empty": true when it carries no prelabel
     task_items: list[dict[str, Any]] = field(default_factory=list)
+    # per video task (unique_id): which tracker track became which annotation uuid, as
+    # report.json's tasks[].tracks: {"source", "track_id", "uuid", "run"} each
+    track_maps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # tasks left out (--skip-empty): unique_id, item key, reason
     skipped_tasks: list[dict[str, str]] = field(default_factory=list)
     spool: Path | None = None
-    # per task unique_id: which tracker id became which uuid (``tasks[].tracks``)
-    _tracks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _outcomes: Counter[str] = field(default_factory=Counter)
     _reasons: Counter[str] = field(default_factory=Counter)
     _fixes: Counter[str] = field(default_factory=Counter)
@@ -119,9 +146,7 @@ class Report:
         for fix in rec.fixes:
             self._fixes[fix.split(":")[0]] += 1
         if rec.iou is not None:
-            self._iou[0] += 1
-            self._iou[1] += rec.iou
-            self._iou[2] = min(self._iou[2], rec.iou)
+            self.add_iou(rec.iou)
         if self.spool is None:
             self.records.append(rec)
         else:
@@ -201,13 +226,6 @@ class Report:
             return
         self._spool_write(lines)
 
-    def record_tracks(self, task: str, tracks: Iterable[tuple[str, str, str, int]]) -> None:
-        """Remember which tracker id became which uuid in ``task``: ``(source file name,
-        track id as written, uuid, 0-based run)`` each, kept as ``tasks[].tracks``."""
-        entries = [{"source": s, "track_id": t, "uuid": u, "run": r} for s, t, u, r in tracks]
-        if entries:
-            self._tracks.setdefault(task, []).extend(entries)
-
     def skipped(self, task: str, key: str, reason: str) -> None:
         """Record a task left out of ``tasks.jsonl`` (its objects keep their own records)."""
         self.skipped_tasks.append({"unique_id": task, "key": key, "reason": reason})
@@ -215,6 +233,13 @@ class Report:
     def empty_tasks(self) -> int:
         """How many written tasks carry no prelabel."""
         return sum(1 for t in self.task_items if t.get("empty"))
+
+    def add_iou(self, iou: float) -> None:
+        """Count the IoU of one traced mask (records added by :meth:`add_lines` carry their
+        IoU in the text only: their writer adds each here, in record order)."""
+        self._iou[0] += 1
+        self._iou[1] += iou
+        self._iou[2] = min(self._iou[2], iou)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -271,13 +296,12 @@ class Report:
             "iou": self.iou_summary(),
             "notes": self.notes,
             "skipped_tasks": self.skipped_tasks,
-            "tasks": [
-                {**t, "tracks": self._tracks[t["unique_id"]]}
-                if t.get("unique_id") in self._tracks
-                else t
-                for t in self.task_items
-            ],
+            "tasks": [self._task(t) for t in self.task_items],
         }
+
+    def _task(self, item: dict[str, Any]) -> dict[str, Any]:
+        tracks = self.track_maps.get(str(item.get("unique_id")))
+        return item if tracks is None else {**item, "tracks": tracks}
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.header(), "objects": list(self.iter_records())}

@@ -19,9 +19,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from prelabel.model import SourceRef
+from prelabel.model import SourceRef, stable_uuid
 from prelabel.review.load import Image
-from prelabel.writers.context import stable_uuid
 
 Pts = list[tuple[float, float]]
 

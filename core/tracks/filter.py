@@ -1,73 +1,48 @@
-"""The columnar tracking path's table <-> instances moves and ``LabelFilter.instances``
-vectorised (label map, task labels, score thresholds, top-k per frame)."""
+"""``LabelFilter.instances`` over a tracking file's table, vectorised (label map, task labels,
+score thresholds, top-k per frame), and the order the filters and writers meet its rows."""
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from prelabel.model import Box, Instance, Item, SourceRef, TrackTable
+from prelabel.config.load import TaskConfig
+from prelabel.model import SourceRef, TrackTable
+from prelabel.output.report import Report
 from prelabel.tracks.records import Records, record_line
-
-if TYPE_CHECKING:
-    from prelabel.filters import LabelFilter
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-# --- table <-> instances ------------------------------------------------------------------
-
-
-def _attribute_value(value: float, name: str, table: TrackTable) -> float | int:
-    if name in table.int_attributes or (name in table.auto_int_attributes and value.is_integer()):
-        return int(value)
-    return value
-
-
-def expand(item: Item) -> Item:
-    """Move ``item.tracks`` onto the frames as :class:`Instance` objects (the per-object
-    path's input), in source order within each frame; clears ``item.tracks``."""
-    table = item.tracks
-    if table is None or item.frames is None:
-        return item
-    frames = item.frames
-    cols = [c.tolist() for c in (table.frame, table.track, table.line)]
-    boxes = zip(
-        *(c.tolist() for c in (table.left, table.top, table.width, table.height)), strict=True
-    )
-    scores = table.score.tolist()
-    labels = [table.labels[c] for c in table.label.tolist()]
-    attrs = [(k, v.tolist()) for k, v in table.attributes.items()]
-    for r, (left, top, width, height) in enumerate(boxes):
-        tid = cols[1][r]
-        score = scores[r]
-        frames[cols[0][r]].instances.append(
-            Instance(
-                labels[r],
-                Box(left, top, width, height),
-                SourceRef(table.file, f"line {cols[2][r]}"),
-                None if math.isnan(score) else score,
-                None if tid < 0 else str(tid),
-                {k: _attribute_value(v[r], k, table) for k, v in attrs},
-            )
-        )
-    item.tracks = None
-    return item
-
-
 def appearance(table: TrackTable, frame_pos: IntArray | None = None) -> IntArray:
-    """Row indices in the order the per-object path meets them: by frame, then source order."""
+    """Row indices by frame (or by ``frame_pos`` of each frame), then in table order."""
     key = table.frame if frame_pos is None else frame_pos[table.frame]
+    if not len(key) or bool((key[1:] >= key[:-1]).all()):  # a file in frame order
+        return np.arange(len(key), dtype=np.int64)
     out: IntArray = np.argsort(key, kind="stable").astype(np.int64)
     return out
 
 
 # --- filters ------------------------------------------------------------------------------
+
+
+class LabelFilter(Protocol):
+    """What the table filter needs of ``prelabel.filters.LabelFilter`` (its rules)."""
+
+    config: TaskConfig
+    report: Report
+    allowed: frozenset[str]
+    seen: dict[str, set[str]]
+
+    def map_label(self, label: str) -> str | None: ...
+
+    def threshold(self, label: str, original: str) -> float | None: ...
+
+    def unmatched(self, label: str, source: SourceRef) -> str: ...
 
 
 def _label_decisions(
@@ -93,7 +68,7 @@ def _label_decisions(
         if label not in new_labels:
             new_labels.append(label)
         new_code[code] = new_labels.index(label)
-        threshold = filt._threshold(label, original)
+        threshold = filt.threshold(label, original)
         if threshold is not None:
             thresholds[code] = threshold
     return new_code, new_labels, reasons, thresholds, errors
@@ -114,7 +89,7 @@ def filter_table(filt: LabelFilter, table: TrackTable, task: str) -> TrackTable:
         bad = order[np.isin(table.label[order], errors)][0]
         original = table.labels[int(table.label[bad])]
         label = filt.map_label(original) or original
-        filt._unmatched(label, SourceRef(table.file, f"line {int(table.line[bad])}"))
+        filt.unmatched(label, table.source(int(bad)))
     records = Records()
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
@@ -133,7 +108,8 @@ def filter_table(filt: LabelFilter, table: TrackTable, task: str) -> TrackTable:
     out = table if keep.all() else table.take(keep)
     out.label = new_code[out.label].astype(np.int32)
     out.labels = new_labels
-    filt.seen.setdefault("box", set()).update(new_labels[c] for c in np.unique(out.label))
+    used = np.flatnonzero(np.bincount(out.label, minlength=len(new_labels)))
+    filt.seen.setdefault("box", set()).update(new_labels[c] for c in used.tolist())
     out = _top_k(filt, out, task, records, 2 * n)
     records.flush(filt.report)
     return out

@@ -1,22 +1,27 @@
-"""``prelabel.fit.engine.fit_geometry`` for axis-aligned boxes to a ``box`` target, every row at
-once (clip, empty, min size with ``small_boxes``, ``integer_pixels``, ``on_violation``), with
-the reference fix, flag and drop texts."""
+"""Every row fitted to its task geometry, chosen by its label and geometry kind.
+
+Unrotated boxes bound for a ``box`` geometry are fitted all at once: ``fit_geometry`` for
+every row in numpy (clip, empty, min size with ``small_boxes``, ``integer_pixels``,
+``on_violation``), with the reference fix, flag and drop texts. Every other row (a polygon,
+mask, line, point..., or a box bound for a polygon) goes through
+:func:`prelabel.fit.engine.fit_geometry` one by one."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from prelabel.config.limits import Bounds, GeometryLimits
-from prelabel.fit.run import EPS, FitPolicy
+from prelabel.config.limits import Bounds, GeometryLimits, TargetKind
+from prelabel.config.load import TaskConfig
+from prelabel.errors import LimitViolation
+from prelabel.fit.run import EPS, FitPolicy, Fitted
+from prelabel.fit.target import choose_target
+from prelabel.model import Box, Geometry, Item, TrackTable
 from prelabel.tracks.records import CLIPPED, GROWN, ROUNDED
-
-if TYPE_CHECKING:
-    pass
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -219,3 +224,160 @@ def _round(fit: BoxFit, limits: GeometryLimits, b: Bounds | None, policy: FitPol
     small = (w < limits.min_width) | (h < limits.min_height)
     text = "too small: no integer box of the minimum size fits the padded image"
     _fail(fit, rows[small], text, policy, True)
+
+
+# --- every row ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Targets:
+    """The task geometry of every row."""
+
+    names: list[str]  # a target kind, or the reason there is none
+    code: IntArray  # per table row: an index into names
+    boxed: BoolArray  # per table row: an unrotated box bound for ``box`` (fitted at once)
+    missing: BoolArray  # per table row: no task geometry
+
+
+@dataclass(slots=True)
+class Fits:
+    """What fitting made of the rows, by position in object order."""
+
+    fit: BoxFit
+    alive: BoolArray
+    shaped: dict[int, Fitted] = field(default_factory=dict)  # position -> its fit
+    kinds: dict[int, TargetKind] = field(default_factory=dict)  # position -> target
+
+
+def row_targets(table: TrackTable, config: TaskConfig) -> Targets:
+    """Each row's task geometry, chosen once per (label, geometry kind)."""
+    geometries = config.limits.geometries
+    kinds, plain = ["box"], np.ones(len(table), dtype=bool)
+    kind = np.zeros(len(table), dtype=np.int64)
+    if table.objects is not None:
+        seen = [o.geometry.kind for o in table.objects.tolist()]
+        kinds = list(dict.fromkeys(seen))
+        kind = np.array([kinds.index(k) for k in seen], dtype=np.int64).reshape(-1)
+        plain = ~np.isnan(table.width)
+    pair = table.label.astype(np.int64) * len(kinds) + kind
+    tally = np.bincount(pair) if len(pair) else np.zeros(0, dtype=np.int64)
+    present = np.flatnonzero(tally)
+    lookup = np.zeros(len(tally), dtype=np.int64)
+    lookup[present] = np.arange(len(present))
+    names = [
+        choose_target(kinds[p % len(kinds)], table.labels[p // len(kinds)], geometries)
+        for p in present.tolist()
+    ]
+    code = lookup[pair]
+    is_box = np.array([n == "box" for n in names], dtype=bool)
+    missing = np.array([n not in geometries for n in names], dtype=bool)
+    if not names:
+        return Targets(names, code, plain[:0], plain[:0])
+    return Targets(names, code, is_box[code] & plain, missing[code])
+
+
+def fit_rows(
+    table: TrackTable,
+    item: Item,
+    config: TaskConfig,
+    policy: FitPolicy,
+    rows: IntArray,
+    targets: Targets,
+) -> Fits:
+    """Fit every row that has a task geometry (``rows``: the rows in send order).
+
+    Raises:
+        LimitViolation: the first row in ``rows`` order that breaks a limit under ``error``.
+    """
+    limits = config.limits.geometries.get("box")
+    bounds = config.limits.bounds(item.width, item.height)
+    boxes = (table.left, table.top, table.width, table.height)
+    # the writer is the table's last reader: its box columns become the fitted boxes
+    # (unless other rows still read theirs)
+    every = bool(targets.boxed.all())
+    fit = (
+        fit_boxes(boxes, limits, bounds, policy, in_place=every)
+        if limits is not None and targets.boxed.any()
+        else _no_fit(table)
+    )
+    if not every:
+        _only(fit, targets.boxed)
+    boxed = targets.boxed[rows]
+    fits = Fits(fit, boxed & fit.alive[rows])
+    first_error = _first(table, rows, boxed, fit.errors)
+    for p in np.flatnonzero(~boxed & ~targets.missing[rows]).tolist():
+        if first_error is not None and p > first_error[0]:
+            break
+        error = _fit_one(table, int(rows[p]), p, targets, config, policy, bounds, fits)
+        if error is not None:
+            first_error = error
+    if first_error is not None:
+        raise first_error[1]
+    return fits
+
+
+def _first(
+    table: TrackTable, rows: IntArray, boxed: BoolArray, errors: dict[int, str]
+) -> tuple[int, LimitViolation] | None:
+    """The box fit's first error in ``rows`` order (its position and the error)."""
+    if not errors:
+        return None
+    p = int(np.flatnonzero(boxed & np.isin(rows, list(errors)))[0])
+    src = table.source(int(rows[p]))
+    return p, LimitViolation(errors[int(rows[p])], path=src.file, location=src.location)
+
+
+def _fit_one(
+    table: TrackTable,
+    r: int,
+    p: int,
+    targets: Targets,
+    config: TaskConfig,
+    policy: FitPolicy,
+    bounds: Bounds | None,
+    fits: Fits,
+) -> tuple[int, LimitViolation] | None:
+    """Fit row ``r`` (position ``p``) through the limits engine; the error it raises."""
+    from prelabel.fit.engine import fit_geometry
+
+    kind: TargetKind = targets.names[int(targets.code[r])]  # type: ignore[assignment]
+    geometry = _geometry(table, r)
+    try:
+        fitted = fit_geometry(geometry, kind, config.limits.geometries[kind], bounds, policy)
+    except LimitViolation as exc:
+        src = table.source(r)
+        return p, LimitViolation(exc.reason, path=src.file, location=src.location)
+    fits.shaped[p], fits.kinds[p] = fitted, kind
+    if fitted.dropped is None and fitted.geometries:
+        fits.alive[p] = True
+        g = fitted.geometries[0]
+        if isinstance(g, Box) and len(fitted.geometries) == 1:  # thinned as a box
+            fit = fits.fit
+            fit.left[r], fit.top[r], fit.width[r], fit.height[r] = g.left, g.top, g.width, g.height
+    return None
+
+
+def _geometry(table: TrackTable, r: int) -> Geometry:
+    if table.objects is not None:
+        geometry: Geometry = table.objects[r].geometry
+        return geometry
+    return Box(*(float(c[r]) for c in (table.left, table.top, table.width, table.height)))
+
+
+def _no_fit(table: TrackTable) -> BoxFit:
+    """Box columns nothing fits (no row is a box bound for ``box``), as a fit's own arrays."""
+    return BoxFit(
+        np.array(table.left, dtype=np.float64),
+        np.array(table.top, dtype=np.float64),
+        np.array(table.width, dtype=np.float64),
+        np.array(table.height, dtype=np.float64),
+        np.zeros(len(table), dtype=np.uint8),
+    )
+
+
+def _only(fit: BoxFit, boxed: BoolArray) -> None:
+    """Forget what the box fit said of rows it does not fit (other geometries)."""
+    for found in (fit.dropped, fit.flags, fit.errors):
+        for r in [r for r in found if not boxed[r]]:
+            del found[r]
+    fit.fixes[~boxed] = 0

@@ -1,142 +1,224 @@
-"""The hosted JSON of the columnar tracking path: the videoplayback hypothesis (streamed in
-chunks of whole objects) and the videoannotation per-frame list, assembled by polars."""
+"""The JSON of a planned table: the videoplayback hypothesis (streamed in chunks of whole
+objects) and the videoannotation per-frame list, assembled by polars.
+
+Rows sent as fitted boxes become text column by column; rows sent as another geometry (and
+every row's attributes, when the task takes some) are written one by one with
+:mod:`prelabel.geometry.scale` and put in place.
+"""
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import polars as pl
 
-from prelabel.model import Frame, Item, TrackTable
+from prelabel.geometry.scale import geometry_fields, to_annotation
+from prelabel.model import Frame, TrackTable
 from prelabel.tracks.filter import appearance
 from prelabel.tracks.keys import frame_numbers, frame_times
-from prelabel.tracks.numbers import number_columns, number_text
-from prelabel.tracks.plan import Plan, plan
-from prelabel.tracks.records import CHUNK, Records, json_text, record_line
-
-if TYPE_CHECKING:
-    from prelabel.output.artifacts import ArtifactStore
-    from prelabel.writers.context import WriteContext
+from prelabel.tracks.numbers import number_frame, number_text
+from prelabel.tracks.plan import Context, Plan
+from prelabel.tracks.records import Records, json_text, record_line
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-def _attribute_note(plan_: Plan, ctx: WriteContext) -> None:
-    """The note the per-object writer makes when rows carry attributes the task lacks."""
-    if not len(plan_.rows) or not plan_.table.attributes:
-        return
-    defined = ctx.config.params.get("annotation_attributes") or {}
-    skipped = sorted(set(plan_.table.attributes) - set(defined))
-    if skipped:
-        ctx.report.note(
-            "attributes not defined in params.annotation_attributes were not sent: "
-            + ", ".join(skipped)
+# --- rows on frames that are no task frame --------------------------------------------------
+
+
+def drop_frames(
+    table: TrackTable, keep: BoolArray, reasons: Sequence[str], ctx: Context, task: str
+) -> TrackTable:
+    """The table without rows on frames not in ``keep`` (a mask over the item's frames),
+    each recorded as dropped with the ``reasons`` entry of its frame, in appearance order."""
+    rows = ~keep[table.frame]
+    if not rows.any():
+        return table
+    records = Records()
+    order = appearance(table)
+    for k, r in enumerate(order[rows[order]].tolist()):
+        reason = reasons[int(table.frame[r])]
+        line = record_line(
+            table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
         )
+        records.dropped(k, line, reason)
+    records.flush(ctx.report)
+    return table.take(~rows)
 
 
-def _box_columns(plan_: Plan) -> pl.DataFrame:
-    """The sent rows' fitted boxes as number text."""
-    r = plan_.rows
+def unsampled(frames: Sequence[Frame]) -> list[str]:
+    """Per frame, the reason a row on it is dropped when it is no task frame."""
+    return [
+        f"not a task frame: frame {n} falls between frame_rate samples"
+        for n in frame_numbers(frames).tolist()
+    ]
+
+
+# --- attributes ---------------------------------------------------------------------------
+
+
+def _attribute_texts(attributes: list[dict[str, Any]] | None, n: int) -> pl.Series:
+    if attributes is None:
+        return pl.select(pl.repeat("", n, dtype=pl.String)).to_series()
+    texts = [',"attributes":' + json_text(a) if a else "" for a in attributes]
+    return pl.Series(texts, dtype=pl.String)
+
+
+# --- geometry text ----------------------------------------------------------------------------
+
+
+def _box_frame(plan_: Plan, rows: IntArray) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """The fitted boxes of ``rows`` as scaled integers, and the text of their fields
+    ``"left":..,"top":..,"width":..,"height":..`` (0 where a row is another geometry)."""
     fit = plan_.fit
-    return number_columns(
-        {"left": fit.left[r], "top": fit.top[r], "width": fit.width[r], "height": fit.height[r]}
-    )
+    cols = {"left": fit.left[rows], "top": fit.top[rows], "width": fit.width[rows]}
+    cols["height"] = fit.height[rows]
+    if plan_.shapes:
+        other = np.isin(rows, list(plan_.shapes))
+        cols = {k: np.where(other, 0.0, v) for k, v in cols.items()}
+    frame, text = number_frame(cols)
+    parts: list[pl.Expr] = []
+    for n, name in enumerate(cols):
+        parts += [pl.lit(("," if n else "") + f'"{name}":'), text[name]]
+    return frame, parts
 
 
-def _geometry_text(prefix: pl.Expr) -> pl.Expr:
-    return pl.concat_str(
-        [
-            prefix,
-            pl.lit('"left":'),
-            pl.col("left"),
-            pl.lit(',"top":'),
-            pl.col("top"),
-            pl.lit(',"width":'),
-            pl.col("width"),
-            pl.lit(',"height":'),
-            pl.col("height"),
-        ]
-    )
+def _integer(ctx: Context, kind: str) -> bool:
+    return ctx.config.limits.geometries[kind].integer_pixels  # type: ignore[index]
 
 
-def playback_json(item: Item, ctx: WriteContext, task: str, fps: float) -> Iterator[bytes]:
-    """The uuid-keyed videoplayback hypothesis of ``item.tracks``, in chunks of whole objects
-    (records and notes are made before the first chunk)."""
-    table = item.tracks
-    frames = item.frames or []
-    assert table is not None
-    plan_ = plan(table, item, ctx, task, np.arange(len(frames), dtype=np.int64))
-    _attribute_note(plan_, ctx)
-    return _playback_chunks(plan_, frames, ctx.config.prelabel.frame_key_base, fps)
+def _put(texts: pl.Series, at: list[int], values: list[str]) -> pl.Series:
+    """``texts`` with the entries at positions ``at`` replaced."""
+    if not at:
+        return texts
+    return texts.scatter(at, pl.Series(values, dtype=pl.String))
 
 
-def _playback_chunks(
-    plan_: Plan, frames: Sequence[Frame], base: int, fps: float
+def _text(frame: pl.DataFrame, parts: list[pl.Expr]) -> pl.Series:
+    return frame.select(pl.concat_str(parts)).to_series()
+
+
+# --- videoplayback ----------------------------------------------------------------------------
+
+# rows of hosted JSON made per polars call (a few tens of MB of text at a time)
+ROWS = 25_000
+
+
+def playback_chunks(
+    plan_: Plan, frames: Sequence[Frame], ctx: Context, fps: float
 ) -> Iterator[bytes]:
+    """The uuid-keyed videoplayback hypothesis, in chunks of whole objects."""
     if not len(plan_.rows):
         yield b"{}"
         return
+    attributes = plan_.attributes
+    base = ctx.config.prelabel.frame_key_base
     heads = _frame_heads(frames, base, fps)
+    openings = _openings(plan_)
     starts = np.flatnonzero(np.r_[True, plan_.obj[1:] != plan_.obj[:-1]])
-    at = np.searchsorted(starts, np.arange(CHUNK, len(plan_.rows), CHUNK))
+    at = np.searchsorted(starts, np.arange(ROWS, len(plan_.rows), ROWS))
     bounds = [*sorted({0, *starts[at[at < len(starts)]].tolist()}), len(plan_.rows)]
-    for n, (a, b) in enumerate(itertools.pairwise(bounds)):
-        yield (b"{" if n == 0 else b",") + _playback_part(plan_, heads, slice(a, b))
+    shapes = None
+    if plan_.shapes:
+        shapes = functools.partial(_playback_shapes, plan_, ctx, base, frame_times(frames, fps)[0])
+    parts = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+    batch = max(1, min(4, pl.thread_pool_size()))  # chunks made side by side
+    yield b"{"
+    for n in range(0, len(parts), batch):
+        texts = [
+            _playback_part(plan_, heads, openings, part, attributes, shapes)
+            for part in parts[n : n + batch]
+        ]
+        for text in pl.collect_all(texts):
+            yield text.to_series().cast(pl.Binary).item()
     yield b"}"
 
 
-def _playback_part(plan_: Plan, heads: pl.Series, part: slice) -> bytes:
-    """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part``.
+def _openings(plan_: Plan) -> pl.Series:
+    """Each object's ``,"uuid":{"label":..,"geometry":..,"frames":[``."""
+    objects = plan_.objects
+    labels = [json_text(x) for x in objects.labels]
+    return pl.Series(
+        [
+            ',"' + uuid + '":{"label":' + label + ',"geometry":"' + kind + '","frames":['
+            for uuid, label, kind in zip(objects.uuids, labels, plan_.kinds, strict=True)
+        ],
+        dtype=pl.String,
+    )
 
-    Rows are in object order, so each row's text is its frame entry led by the object's
-    opening (first row) or a comma, and closed by ``]}`` on the object's last row: one
-    concatenation, no grouping.
+
+def _playback_part(
+    plan_: Plan,
+    heads: pl.Series,
+    openings: pl.Series,
+    part: slice,
+    attributes: list[dict[str, Any]] | None,
+    shapes: Callable[[slice, list[dict[str, Any]] | None], tuple[list[int], list[str]]] | None,
+) -> pl.LazyFrame:
+    """Whole objects ``"uuid":{"label","geometry","frames":[...]}`` of rows ``part`` (to
+    collect: a few chunks are made at once, one a thread).
+
+    Rows are in object order, so each row's text is its frame entry ``{"key":..,
+    "timestamp":..,"left":..}`` led by the object's opening (first row) or a comma, and
+    closed by ``]}`` on the object's last row: one concatenation, no grouping.
     """
-    rows = plan_.rows[part]
-    obj = plan_.obj[part]
-    n = len(rows)
+    rows, obj = plan_.rows[part], plan_.obj[part]
+    n = len(obj)
     first = np.flatnonzero(np.r_[True, obj[1:] != obj[:-1]])
     last = np.r_[first[1:] - 1, n - 1]
-    openings = [
-        ("," if k else "")
-        + json_text(plan_.uuids[o])
-        + ':{"label":'
-        + json_text(plan_.labels[o])
-        + ',"geometry":"box","frames":['
-        for k, o in enumerate(obj[first].tolist())
-    ]
-    lead = pl.select(pl.repeat(",", n, dtype=pl.String)).to_series()
-    lead = lead.scatter(first, pl.Series(openings, dtype=pl.String))
-    trail = pl.select(pl.repeat("}", n, dtype=pl.String)).to_series().scatter(last, "}]}")
-    fit = plan_.fit
-    cols = number_columns(
-        {
-            "left": fit.left[rows],
-            "top": fit.top[rows],
-            "width": fit.width[rows],
-            "height": fit.height[rows],
-        }
-    ).with_columns(head=heads.gather(plan_.table.frame[rows]), lead=lead, trail=trail)
-    text = pl.concat_str([pl.col("lead"), _geometry_text(pl.col("head")), pl.col("trail")])
-    data: bytes = cols.select(text.str.join("")).to_series().cast(pl.Binary).item()
-    return data
+    opening = openings.gather(obj[first])
+    if part.start == 0:  # the file's first object: no comma before it
+        opening = opening.scatter(0, opening[0][1:])
+    frame, entry = _box_frame(plan_, rows)
+    frame = frame.with_columns(
+        head=heads.gather(plan_.frame[rows]),
+        lead=pl.select(pl.repeat(",", n, dtype=pl.String)).to_series().scatter(first, opening),
+        trail=pl.select(pl.repeat("}", n, dtype=pl.String)).to_series().scatter(last, "}]}"),
+    )
+    entry = [pl.col("head"), *entry]
+    if attributes is not None:
+        frame = frame.with_columns(attrs=_attribute_texts(attributes[part], n))
+        entry.append(pl.col("attrs"))
+    if shapes is not None:  # rows sent as another geometry: their entries put in place
+        frame = frame.with_columns(entry=_put(_text(frame, entry), *shapes(part, attributes)))
+        entry = [pl.col("entry")]
+    text = pl.concat_str([pl.col("lead"), *entry, pl.col("trail")]).str.join("")
+    return frame.lazy().select(text)
 
 
-def add_artifact(store: ArtifactStore, name: str, chunks: Iterable[bytes]) -> str:
-    """``ArtifactStore.add`` for data written a chunk at a time (never whole in memory)."""
-    path = store.root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-    store.written.append(name)
-    return store.reference(name)
+def _playback_shapes(
+    plan_: Plan,
+    ctx: Context,
+    base: int,
+    stamps: FloatArray,
+    part: slice,
+    attributes: list[dict[str, Any]] | None,
+) -> tuple[list[int], list[str]]:
+    """Positions in ``part`` and frame entries of the rows sent as another geometry."""
+    at: list[int] = []
+    values: list[str] = []
+    for k, r in enumerate(plan_.rows[part].tolist()):
+        if r not in plan_.shapes:
+            continue
+        kind, geometry = plan_.shapes[r]
+        f = int(plan_.frame[r])
+        entry: dict[str, Any] = {"key": f + base, "timestamp": round(float(stamps[f]), 6)}
+        fields = geometry_fields(geometry, integer_pixels=_integer(ctx, kind))
+        fields.pop("type")
+        entry.update(fields)
+        if attributes is not None and attributes[part.start + k]:
+            entry["attributes"] = attributes[part.start + k]
+        at.append(k)
+        values.append(orjson.dumps(entry).decode()[:-1])
+    return at, values
 
 
 def _frame_heads(frames: Sequence[Frame], base: int, fps: float) -> pl.Series:
@@ -159,54 +241,55 @@ def _frame_heads(frames: Sequence[Frame], base: int, fps: float) -> pl.Series:
     ).to_series()
 
 
-def video_frames_json(item: Item, used: Sequence[Frame], ctx: WriteContext, task: str) -> bytes:
-    """The videoannotation per-frame list for ``used`` task frames (records and notes made);
-    rows on source frames that are no task frame are dropped with the reference reason."""
-    table = item.tracks
-    frames = item.frames or []
-    assert table is not None
-    unique = list({f.index: f for f in used}.values())
-    frame_pos = np.full(len(frames), len(frames), dtype=np.int64)
-    frame_pos[[f.index for f in unique]] = np.arange(len(unique))
-    chosen = frame_pos[table.frame] < len(frames)
-    _drop_unsampled(table, ~chosen, frames, task, ctx)
-    if not chosen.all():
-        table = table.take(chosen)
-    plan_ = plan(table, item, ctx, task, frame_pos)
+# --- videoannotation --------------------------------------------------------------------------
+
+
+def frames_json(plan_: Plan, used: Sequence[Frame], frame_pos: IntArray, ctx: Context) -> bytes:
+    """The videoannotation per-frame list: one ``{"annotations": [...]}`` per task frame."""
     by_frame: dict[int, str] = {}
     if len(plan_.rows):
+        attributes = plan_.attributes
+        objects = plan_.objects
         suffix = [
-            ',"label":' + json_text(plan_.labels[o]) + ',"uuid":' + json_text(plan_.uuids[o]) + "}"
-            for o in range(len(plan_.uuids))
+            ',"label":' + json_text(objects.labels[o]) + ',"uuid":' + json_text(objects.uuids[o])
+            for o in range(len(objects.uuids))
         ]
-        cols = _box_columns(plan_).with_columns(
+        cols, parts = _box_frame(plan_, plan_.rows)
+        cols = cols.with_columns(
             tail=pl.Series(suffix, dtype=pl.String).gather(plan_.obj),
-            frame=pl.Series(table.frame[plan_.rows]),
+            attrs=_attribute_texts(attributes, len(plan_.rows)),
         )
-        order = np.argsort(frame_pos[table.frame[plan_.rows]], kind="stable")
-        entries = cols[order].select(
-            pl.col("frame"),
-            pl.concat_str([_geometry_text(pl.lit('{"type":"box",')), pl.col("tail")]).alias("e"),
-        )
-        grouped = entries.group_by("frame", maintain_order=True).agg(pl.col("e").str.join(","))
+        parts = [pl.lit('{"type":"box",'), *parts, pl.col("tail"), pl.col("attrs"), pl.lit("}")]
+        entries = _put(_text(cols, parts), *_annotations(plan_, attributes, ctx))
+        frame_of = plan_.frame[plan_.rows]
+        order = np.argsort(frame_pos[frame_of], kind="stable")
+        frame = pl.DataFrame({"frame": frame_of, "e": entries})[order]
+        grouped = frame.group_by("frame", maintain_order=True).agg(pl.col("e").str.join(","))
         by_frame = dict(zip(grouped["frame"].to_list(), grouped["e"].to_list(), strict=True))
-        _attribute_note(plan_, ctx)
-    parts = ['{"annotations":[' + by_frame.get(f.index, "") + "]}" for f in used]
-    return ("[" + ",".join(parts) + "]").encode()
+    lists = ['{"annotations":[' + by_frame.get(f.index, "") + "]}" for f in used]
+    return ("[" + ",".join(lists) + "]").encode()
 
 
-def _drop_unsampled(
-    table: TrackTable, rows: BoolArray, frames: Sequence[Frame], task: str, ctx: WriteContext
-) -> None:
-    if not rows.any():
-        return
-    records = Records()
-    numbers = frame_numbers(frames).tolist()
-    order = appearance(table)
-    for k, r in enumerate(order[rows[order]].tolist()):
-        reason = f"not a task frame: frame {numbers[int(table.frame[r])]} falls between frame_rate samples"
-        line = record_line(
-            table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
+def _annotations(
+    plan_: Plan, attributes: list[dict[str, Any]] | None, ctx: Context
+) -> tuple[list[int], list[str]]:
+    """Positions and annotation texts of the rows sent as another geometry."""
+    at: list[int] = []
+    values: list[str] = []
+    if not plan_.shapes:
+        return at, values
+    objects = plan_.objects
+    for k, (r, o) in enumerate(zip(plan_.rows.tolist(), plan_.obj.tolist(), strict=True)):
+        if r not in plan_.shapes:
+            continue
+        kind, geometry = plan_.shapes[r]
+        annotation = to_annotation(
+            geometry,
+            label=objects.labels[o],
+            uuid=objects.uuids[o],
+            attributes=None if attributes is None else attributes[k],
+            integer_pixels=_integer(ctx, kind),
         )
-        records.dropped(k, line, reason)
-    records.flush(ctx.report)
+        at.append(k)
+        values.append(orjson.dumps(annotation).decode())
+    return at, values

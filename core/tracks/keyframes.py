@@ -108,13 +108,17 @@ def run_starts(frames: IntArray) -> IntArray:
     return out
 
 
-def keyframes(frames: IntArray, boxes: FloatArray, tol: Tolerance) -> BoolArray:
+def keyframes(
+    frames: IntArray, boxes: FloatArray, tol: Tolerance, steps: IntArray | None = None
+) -> BoolArray:
     """Which rows of one track to keep.
 
     Args:
-        frames: frame numbers, strictly increasing.
+        frames: frame numbers, strictly increasing (interpolation runs in them).
         boxes: ``(n, 4)`` boxes as left, top, width, height.
         tol: the tolerance; an inactive one keeps every row.
+        steps: where a gap is when the task samples the frames: each row's position in
+            the task's frame sequence (default: ``frames``).
 
     Returns:
         A boolean mask over the rows.
@@ -126,7 +130,7 @@ def keyframes(frames: IntArray, boxes: FloatArray, tol: Tolerance) -> BoolArray:
     if not tol.active:
         keep[:] = True
         return keep
-    starts = run_starts(frames)
+    starts = run_starts(frames if steps is None else steps)
     ends = np.append(starts[1:] - 1, n - 1)
     keep[starts] = True
     keep[ends] = True
@@ -158,9 +162,11 @@ def measure(frames: IntArray, boxes: FloatArray, keep: BoolArray) -> Thinning:
     return out
 
 
-def thin_track(frames: IntArray, boxes: FloatArray, tol: Tolerance) -> tuple[BoolArray, Thinning]:
+def thin_track(
+    frames: IntArray, boxes: FloatArray, tol: Tolerance, steps: IntArray | None = None
+) -> tuple[BoolArray, Thinning]:
     """:func:`keyframes` and :func:`measure` in one call."""
-    keep = keyframes(frames, boxes, tol)
+    keep = keyframes(frames, boxes, tol, steps)
     return keep, measure(frames, boxes, keep)
 
 

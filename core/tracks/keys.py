@@ -1,4 +1,4 @@
-"""Keys of the columnar tracking path: object uuids (``stable_uuid`` without a ``UUID``
+"""Keys of the track engine: object uuids (``stable_uuid`` without a ``UUID``
 object each) and frame numbers, indices and timestamps (without making the frames of a
 :class:`~prelabel.model.FrameRange`)."""
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from prelabel.model import Frame, FrameRange
+from prelabel.model import UUID_NAMESPACE, Frame, FrameRange
 from prelabel.tracks.records import paused_gc
 
 FloatArray = npt.NDArray[np.float64]
@@ -39,8 +39,6 @@ def frame_times(frames: Sequence[Frame], fps: float) -> tuple[FloatArray, IntArr
 def uuid_texts(prefix: tuple[str, ...], names: list[str]) -> list[str]:
     """``stable_uuid(*prefix, name)`` of each name (the uuid5 of the parts joined by
     ``\\x1f``), hashing the shared prefix once and making no ``UUID`` object."""
-    from prelabel.writers.context import UUID_NAMESPACE
-
     if not names:
         return []
     base = hashlib.sha1(UUID_NAMESPACE.bytes + "".join(p + "\x1f" for p in prefix).encode())
@@ -52,9 +50,8 @@ def uuid_texts(prefix: tuple[str, ...], names: list[str]) -> list[str]:
     raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 20)[:, :16].copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    hx = raw.tobytes().hex()
-    return [
-        f"{hx[i : i + 8]}-{hx[i + 8 : i + 12]}-{hx[i + 12 : i + 16]}-{hx[i + 16 : i + 20]}-"
-        f"{hx[i + 20 : i + 32]}"
-        for i in range(0, len(hx), 32)
-    ]
+    hx = np.frombuffer(raw.tobytes().hex().encode(), dtype=np.uint8).reshape(-1, 32)
+    text = np.full((len(hx), 37), ord("-"), dtype=np.uint8)  # 8-4-4-4-12 hex digits, a pad
+    text[:, [*range(8), *range(9, 13), *range(14, 18), *range(19, 23), *range(24, 36)]] = hx
+    joined = text.tobytes().decode()
+    return [joined[i : i + 36] for i in range(0, len(joined), 37)]

@@ -1,8 +1,9 @@
-"""Numbers as text, as ``prelabel.writers.common`` writes them: rounded to 3 decimals like
+"""Numbers as text, as ``prelabel.geometry.scale`` writes them: rounded to 3 decimals like
 Python's ``round`` (ambiguous halves settled by Python itself), integral values as ints."""
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -25,18 +26,22 @@ def scaled(values: FloatArray, decimals: int = 3) -> IntArray:
     """``round(v, decimals) * 10**decimals`` as exact integers, as Python's ``round`` rounds.
 
     ``floor(x + 0.5)`` of the scaled float decides, except within a few ulps of a half (or
-    past 2**52), where the decimal of ``round`` itself is read exactly.
+    past 2**52), where the decimal of ``round`` itself is read exactly. (In place on a few
+    temporaries: a million values are written per hypothesis column.)
     """
-    factor = 10.0**decimals
-    x = values * factor
-    out = np.floor(x + 0.5)
-    frac = x - np.floor(x)
+    x = values * (10.0**decimals)
+    out = np.floor(x)
+    frac = x - out  # in [0, 1)
+    np.abs(x, out=x)
+    x *= 1e-15  # a little over 4 ulps of |x|: the tie tolerance
     with np.errstate(invalid="ignore"):
-        near = np.flatnonzero(
-            (np.abs(frac - 0.5) <= 4 * np.spacing(np.abs(x))) | ~(np.abs(x) < 2.0**52)
-        )
+        out += frac >= 0.5
+        frac -= 0.5
+        np.abs(frac, out=frac)
+        near = frac <= x
+        near |= ~(x < 2.0**52 * 1e-15)
     result: IntArray = out.astype(np.int64)
-    for r in near.tolist():
+    for r in np.flatnonzero(near).tolist():
         exact = Decimal(repr(round(float(values[r]), decimals))) * (10**decimals)
         result[r] = int(exact.to_integral_value())
     return result
@@ -54,6 +59,7 @@ def _text_expr(name: str, unit: int, decimals: int, as_float: bool) -> pl.Expr:
     return text.str.strip_chars_end(".").alias(name)
 
 
+@functools.lru_cache(maxsize=4)
 def _suffixes(decimals: int) -> pl.Series:
     """``""`` / ``".5"`` / ``".125"``: the fraction text of each value of ``m % 10**decimals``."""
     unit = 10**decimals
@@ -63,47 +69,53 @@ def _suffixes(decimals: int) -> pl.Series:
     )
 
 
+def digit_text(name: str, negative: bool = True) -> pl.Expr:
+    """The text of column ``name`` holding ``round(v, 3) * 1000`` as integers (:func:`scaled`)
+    as ``prelabel.geometry.scale`` writes ``v``: its whole part, then its fraction from a
+    table of the 1000 fraction texts (``negative``: the column may hold values below 0)."""
+    m = pl.col(name)
+    a = m.abs() if negative else m
+    text = pl.concat_str([(a // 1000).cast(pl.String), pl.lit(_suffixes(3)).gather(a % 1000)])
+    if not negative:
+        return text
+    return pl.concat_str([pl.when(m < 0).then(pl.lit("-")).otherwise(pl.lit("")), text])
+
+
+def number_frame(columns: dict[str, FloatArray]) -> tuple[pl.DataFrame, dict[str, pl.Expr]]:
+    """The columns as scaled integers (:func:`scaled`, 3 decimals), and each one's text as an
+    expression over that frame (:func:`digit_text`), to put into a larger concatenation.
+
+    The digits of the exact scaled integer are the text ``round`` and then ``json.dumps``
+    give: the correctly rounded decimal has at most 3 fraction digits, which is also the
+    shortest text of the float ``round`` returns; integral values are written as ints.
+    """
+    ints = {k: scaled(v) for k, v in columns.items()}
+    exprs = {k: digit_text(k, bool((m < 0).any())) for k, m in ints.items()}
+    return pl.DataFrame(ints), exprs
+
+
 def number_columns(
     columns: dict[str, FloatArray], decimals: int = 3, *, as_float: bool = False
 ) -> pl.DataFrame:
     """Numbers as the writers write them, one text column per input:
-    ``prelabel.writers.common`` (3 decimals, integral values as ints), or with ``as_float``
-    as orjson writes ``round(v, decimals)`` (``2.0``).
+    ``prelabel.geometry.scale`` (3 decimals, integral values as ints, :func:`number_frame`),
+    or with ``as_float`` as orjson writes ``round(v, decimals)`` (``2.0``).
 
-    ``m / 10**decimals`` of the exact scaled integer ``m`` is the very float ``round``
-    returns (both are the correctly rounded decimal), and polars writes a float as orjson
-    does (shortest round-trip text), so one cast makes the text; only integral values lose
-    their ``.0`` for the writers' ints. Magnitudes past 2**53 (where ints and exponents part
-    ways) take the digit path.
+    For ``as_float``, ``m / 10**decimals`` of the exact scaled integer ``m`` is the very
+    float ``round`` returns (both are the correctly rounded decimal), and polars writes a
+    float as orjson does (shortest round-trip text), so one cast makes the text.
+    Magnitudes past 2**53 (where ints and exponents part ways) take the digit path.
     """
+    if not as_float and decimals == 3:
+        frame, exprs = number_frame(columns)
+        return frame.select(**exprs)
     unit = 10**decimals
     ints = {k: scaled(v, decimals) for k, v in columns.items()}
     if all(not len(m) or int(np.abs(m).max()) < 2**53 for m in ints.values()):
         frame = pl.DataFrame({k: m / unit for k, m in ints.items()})
         text = pl.all().cast(pl.String)
         return frame.select(text if as_float else text.str.strip_suffix(".0"))
-    return _digit_columns(ints, decimals, as_float)
-
-
-def _digit_columns(ints: dict[str, IntArray], decimals: int, as_float: bool) -> pl.DataFrame:
-    """:func:`number_columns` from the scaled integers' digits (any magnitude)."""
-    unit = 10**decimals
-    if as_float or decimals > 3:
-        frame = pl.DataFrame(ints)
-        return frame.select([_text_expr(k, unit, decimals, as_float) for k in ints])
-    suffixes = _suffixes(decimals)
-    out = {}
-    for name, m in ints.items():
-        a = np.abs(m)
-        parts = pl.DataFrame({"w": a // unit, "f": suffixes.gather(a % unit)})
-        if (m < 0).any():
-            parts = parts.with_columns(n=pl.Series(m < 0))
-            sign = pl.when(pl.col("n")).then(pl.lit("-")).otherwise(pl.lit(""))
-            text = pl.concat_str([sign, pl.col("w").cast(pl.String), pl.col("f")])
-        else:
-            text = pl.concat_str([pl.col("w").cast(pl.String), pl.col("f")])
-        out[name] = parts.select(text).to_series()
-    return pl.DataFrame(out)
+    return pl.DataFrame(ints).select([_text_expr(k, unit, decimals, as_float) for k in ints])
 
 
 def number_text(values: FloatArray, decimals: int = 3, *, as_float: bool = False) -> pl.Series:

@@ -1,281 +1,205 @@
-"""Group, fit, thin and record the rows of a track table (the per-object ``prepare``): the
-rows to send, object by object, with their uuids and labels."""
+"""Group, fit, thin and record every row of a table, object by object: the rows to send.
+
+Rows are grouped into objects (:mod:`prelabel.tracks.objects`), fitted to their task
+geometry (:mod:`prelabel.tracks.fit`), thinned to keyframes, and recorded in the report
+exactly once (:mod:`prelabel.tracks.outcomes`): dropped (no task geometry, broken past
+repair), thinned (a keyframe interpolation reproduces it), or converted / fixed.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import itertools
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
-from prelabel.errors import LimitViolation
-from prelabel.model import Box, Instance, Item, SourceRef, TrackTable
-from prelabel.output.report import ObjectRecord
-from prelabel.tracks.filter import appearance
-from prelabel.tracks.fit import BoxFit, fit_boxes
+from prelabel.config.limits import TargetKind
+from prelabel.config.load import TaskConfig
+from prelabel.fit.run import FitPolicy
+from prelabel.model import Box, Geometry, Item, TrackTable
+from prelabel.output.report import Report
+from prelabel.tracks import outcomes
+from prelabel.tracks.fit import BoxFit, Fits, Targets, fit_rows, row_targets
 from prelabel.tracks.keyframes import Thinning, Tolerance, thin_track
-from prelabel.tracks.keys import frame_numbers, uuid_texts
-from prelabel.tracks.records import FIX_TEXTS, THINNED_BIT, Records, record_line
-
-if TYPE_CHECKING:
-    from prelabel.writers.context import WriteContext
+from prelabel.tracks.keys import frame_numbers
+from prelabel.tracks.objects import Objects, group
+from prelabel.tracks.records import THINNED_BIT, Records
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-# --- the writers --------------------------------------------------------------------------
+class Context(Protocol):
+    """What the engine needs from the writer of a task (a ``WriteContext`` is one)."""
 
+    config: TaskConfig
+    report: Report
+    policy: FitPolicy
 
-def columnar_ok(item: Item, ctx: WriteContext) -> bool:
-    """Whether ``item.tracks`` can take the columnar path: every label becomes a ``box`` (or
-    has no task geometry) and no attribute or score attribute would be sent."""
-    from prelabel.writers.context import SCORE_ATTRIBUTES
-    from prelabel.writers.image import choose_target
+    def attributes(
+        self, attributes: dict[str, Any], *, score: float | None = None
+    ) -> dict[str, Any]: ...
 
-    table = item.tracks
-    if table is None:
-        return False
-    defined = ctx.config.params.get("annotation_attributes") or {}
-    if any(name in defined for name in table.attributes):
-        return False
-    if any(name in defined for name in SCORE_ATTRIBUTES) and not np.isnan(table.score).all():
-        return False
-    probe = Box(0, 0, 1, 1)
-    for label in table.labels:
-        target = choose_target(Instance(label, probe, SourceRef("", "")), ctx)
-        if target in ctx.config.limits.geometries and target != "box":
-            return False
-    return True
+    def sends_attributes(self, names: Collection[str], *, scored: bool) -> bool: ...
 
 
 @dataclass(slots=True)
 class Plan:
-    """The rows to send, in the order the per-object writer sends them."""
+    """The rows to send, object by object, frame by frame, and what they became."""
 
-    rows: IntArray  # table rows, object by object, frame by frame
-    obj: IntArray  # object number of each sent row
-    uuids: list[str]
-    labels: list[str]  # label of each object
-    fit: BoxFit  # fitted boxes (indexed by table row)
-    table: TrackTable
-
-
-def _objects(
-    table: TrackTable, item: Item, ctx: WriteContext, frame_pos: IntArray
-) -> tuple[IntArray, IntArray, list[str], list[str]]:
-    """(rows in object order, object of each, uuid and label per object), notes emitted."""
-    from prelabel.writers.context import file_key
-    from prelabel.writers.video import sequence_of
-
-    rows, t_rank, ids, first, singles = _track_order(table, frame_pos)
-    if not len(rows):
-        return _singles(table, item, singles, 0, [], [])
-    same = t_rank[1:] == t_rank[:-1]
-    starts = np.flatnonzero(np.r_[True, ~same])
-    index = table.frame[rows]
-    gap = np.r_[False, (index[1:] != index[:-1] + 1) & same]
-    del index
-    split = ctx.config.prelabel.track_gaps == "split"
-    labels = _track_labels(table, rows, starts, item, ctx)
-    new_obj = np.r_[True, ~same] | (gap if split else False)
-    del same
-    heads = np.flatnonzero(new_obj)
-    runs = _run_numbers(gap, starts, rows)[heads].tolist() if split else [0] * len(heads)
-    names = [
-        f"{tid}\x1f{n}" if n else str(tid)
-        for tid, n in zip(table.track[rows[heads]].tolist(), runs, strict=True)
-    ]
-    uuids: list[str] = uuid_texts((file_key(table.file), sequence_of(item)), names)
-    tids = [str(t) for t in table.track[rows[heads]].tolist()]
-    ctx.report.record_tracks(
-        ctx.unique_id(item),
-        zip([file_key(table.file)] * len(tids), tids, uuids, runs, strict=True),
-    )
-    obj_labels = [labels[t] for t in t_rank[heads].tolist()]
-    _note_gaps(ids[np.argsort(first, kind="stable")], gap, t_rank, item, ctx, split)
-    del t_rank, gap
-    obj: IntArray = np.cumsum(new_obj, dtype=np.int64)
-    obj -= 1
-    s_rows, s_obj, uuids, obj_labels = _singles(table, item, singles, len(uuids), uuids, obj_labels)
-    if not len(s_rows):
-        return rows.astype(np.int64, copy=False), obj, uuids, obj_labels
-    all_rows = np.concatenate([rows, s_rows]).astype(np.int64, copy=False)
-    return all_rows, np.concatenate([obj, s_obj]), uuids, obj_labels
+    rows: IntArray  # table rows to send
+    obj: IntArray  # the object of each row to send
+    objects: Objects  # uuids, labels and tracks of the objects
+    kinds: list[str]  # the geometry of each object (its first row's)
+    fit: BoxFit  # fitted boxes, by table row
+    shapes: dict[int, tuple[TargetKind, Geometry]]  # rows sent as another geometry
+    frame: IntArray  # the frame of each table row
+    attributes: list[dict[str, Any]] | None  # per row to send (None: no row sends any)
 
 
-def _track_order(
-    table: TrackTable, frame_pos: IntArray
-) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
-    """Tracked rows by track (first appearance), then frame; each one's track rank; the
-    sorted track ids and their first row; the untracked rows in appearance order. Arrays
-    are freed as soon as they are spent (a million rows: 8 MB each)."""
-    order = appearance(table, frame_pos)
-    mask = table.track[order] >= 0
-    tracked, singles = order[mask], order[~mask]
-    del order, mask
-    track = table.track[tracked]
-    ids, first = np.unique(track, return_index=True)
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(ids))
-    t_rank = rank[np.searchsorted(ids, track)]
-    del track
-    perm = np.lexsort((frame_pos[table.frame[tracked]], t_rank))
-    rows, t_rank = tracked[perm], t_rank[perm]
-    return rows, t_rank, ids, first, singles
-
-
-def _run_numbers(gap: BoolArray, starts: IntArray, rows: IntArray) -> IntArray:
-    """Per row, how many gaps precede it within its track (the run number)."""
-    seen = np.cumsum(gap)
-    out: IntArray = seen - np.repeat(seen[starts] - gap[starts], _sizes(starts, rows))
-    return out
-
-
-def _singles(
+def plan(
     table: TrackTable,
     item: Item,
-    singles: IntArray,
-    first: int,
-    uuids: list[str],
-    labels: list[str],
-) -> tuple[IntArray, IntArray, list[str], list[str]]:
-    """Untracked rows: one object each, after the tracks, in appearance order."""
-    from prelabel.writers.context import file_key
-    from prelabel.writers.video import sequence_of
+    ctx: Context,
+    task: str,
+    frame_pos: IntArray,
+    *,
+    one_kind: bool = False,
+) -> Plan:
+    """Group, fit, thin and record every row; the rows to send.
 
-    names = [f"line {n}" for n in table.line[singles].tolist()]
-    uuids.extend(uuid_texts((file_key(table.file), sequence_of(item)), names))
-    labels.extend(table.labels[c] for c in table.label[singles].tolist())
-    obj: IntArray = (first + np.arange(len(singles))).astype(np.int64)
-    return singles.astype(np.int64), obj, uuids, labels
-
-
-def _sizes(starts: IntArray, rows: IntArray) -> IntArray:
-    out: IntArray = np.diff(np.r_[starts, len(rows)]).astype(np.int64)
-    return out
-
-
-def _track_labels(
-    table: TrackTable, rows: IntArray, starts: IntArray, item: Item, ctx: WriteContext
-) -> list[str]:
-    """Label per track (the most common; first met wins ties), noting label changes."""
-    names = table.labels
-    codes = table.label[rows]
-    if len(names) <= 1 or not len(rows):
-        return [names[0] if names else ""] * len(starts)
-    lo = np.minimum.reduceat(codes, starts)
-    hi = np.maximum.reduceat(codes, starts)
-    out = [names[int(c)] for c in lo.tolist()]
-    bounds = np.r_[starts, len(rows)]
-    for t in np.flatnonzero(lo != hi).tolist():
-        counts = Counter(names[c] for c in codes[bounds[t] : bounds[t + 1]].tolist())
-        label = counts.most_common(1)[0][0]
-        out[t] = label
-        seen = ", ".join(f"{k} x{v}" for k, v in counts.most_common())
-        tid = int(table.track[rows[bounds[t]]])
-        ctx.report.note(f"{item.key}: track {tid} changes label ({seen}); sent as {label!r}")
-    return out
-
-
-def _note_gaps(
-    ids: IntArray, gap: BoolArray, t_rank: IntArray, item: Item, ctx: WriteContext, split: bool
-) -> None:
-    gappy = ids[np.unique(t_rank[gap])] if gap.any() else ids[:0]
-    if len(gappy):
-        how = "split into one object per run" if split else "kept whole (one uuid across the gap)"
-        names = [str(t) for t in gappy.tolist()]
-        ctx.report.note(
-            f"{item.key}: {len(names)} track(s) with missing frames, {how}: "
-            + ", ".join(names[:10])
-            + (" ..." if len(names) > 10 else "")
-        )
-
-
-def _targets(table: TrackTable, ctx: WriteContext) -> dict[int, str]:
-    """Label codes with no task geometry, with the reference drop reason."""
-    from prelabel.writers.image import choose_target
-
-    out: dict[int, str] = {}
-    probe = Box(0, 0, 1, 1)
-    for code, label in enumerate(table.labels):
-        target = choose_target(Instance(label, probe, SourceRef("", "")), ctx)
-        if target not in ctx.config.limits.geometries:
-            out[code] = str(target)
-    return out
-
-
-def plan(table: TrackTable, item: Item, ctx: WriteContext, task: str, frame_pos: IntArray) -> Plan:
-    """Group, fit, thin and record every row (the per-object ``prepare``); the rows to send.
+    ``frame_pos`` orders the frames (the task's order). With ``one_kind`` (a videoplayback
+    object has one geometry) rows whose geometry is not their object's first one are
+    dropped.
 
     Raises:
         LimitViolation: under ``on_violation = "error"``, naming the first row in send order.
     """
-    rows, obj, uuids, labels = _objects(table, item, ctx, frame_pos)
-    no_target = _targets(table, ctx)
-    blocked = np.isin(table.label[rows], list(no_target)) if no_target else None
-    limits = ctx.config.limits.geometries.get("box")
-    bounds = ctx.config.limits.bounds(item.width, item.height)
-    boxes = (table.left, table.top, table.width, table.height)
-    # the writer is the table's last reader: its box columns become the fitted boxes
-    fit = (
-        fit_boxes(boxes, limits, bounds, ctx.policy, in_place=True)
-        if limits is not None
-        else _no_fit(table)
-    )
-    fitted = np.ones(len(rows), dtype=bool) if blocked is None else ~blocked
-    if fit.errors:
-        err = rows[fitted & np.isin(rows, list(fit.errors))][0]
-        src = SourceRef(table.file, f"line {int(table.line[err])}")
-        raise LimitViolation(fit.errors[int(err)], path=src.file, location=src.location)
+    split = ctx.config.prelabel.track_gaps == "split"
+    objects = group(table, item, ctx.report, frame_pos, split=split)
+    targets = row_targets(table, ctx.config)
+    fits = fit_rows(table, item, ctx.config, ctx.policy, objects.rows, targets)
+    kinds = _kinds(objects.obj, fits)
+    mixed = kinds if one_kind else None
+    thinned = _record(table, item, ctx, task, objects, targets, fits, frame_pos, mixed)
+    return _to_send(table, ctx, objects, kinds, fits, thinned)
+
+
+def _record(
+    table: TrackTable,
+    item: Item,
+    ctx: Context,
+    task: str,
+    objects: Objects,
+    targets: Targets,
+    fits: Fits,
+    frame_pos: IntArray,
+    one_kind: list[str] | None,
+) -> BoolArray:
+    """Record every row (dropped, thinned, converted / fixed); the positions thinned."""
+    rows, obj = objects.rows, objects.obj
     records = Records()
-    key = obj * (2 * len(rows))
-    key += len(rows)
-    key += np.arange(len(rows), dtype=np.int64)
-    if blocked is not None:
-        for p in np.flatnonzero(blocked).tolist():
-            r = int(rows[p])
-            reason = no_target[int(table.label[r])]
-            line = record_line(
-                table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
-            )
-            records.dropped(int(obj[p]) * 2 * len(rows) + p, line, reason)
-    alive = fitted & fit.alive[rows]
-    for p in np.flatnonzero(fitted & ~fit.alive[rows]).tolist():
-        r = int(rows[p])
-        reason = fit.dropped[r]
-        line = record_line(
-            table, r, "dropped", table.labels[int(table.label[r])], task, reason=reason
-        )
-        records.dropped(int(key[p]), line, reason)
-    thinned = _thin(table, item, ctx, rows, obj, alive, fit)
-    fit.fixes[rows[thinned]] |= THINNED_BIT
-    _converted(records, table, rows, key, alive, thinned, fit, task)
-    del key
+    key, early = _keys(table, rows, obj)
+    outcomes.no_target(table, rows, targets, early, records, task)
+    boxed = targets.boxed[rows]
+    outcomes.drops(table, rows, boxed, fits, key, records, task)
+    if one_kind is not None:
+        outcomes.mixed(table, rows, obj, fits, one_kind, key, records, task)
+    thinned = _thin(table, item, ctx, objects, fits, frame_pos)
+    fits.fit.fixes[rows[thinned & boxed]] |= THINNED_BIT
+    outcomes.converted(records, table, rows, key, fits.alive & boxed, thinned, fits.fit, task)
+    outcomes.shaped(records, table, rows, key, fits, thinned, task)
+    del key, early
     records.flush(ctx.report)
-    sent = alive & ~thinned
-    return Plan(rows[sent], obj[sent], uuids, labels, fit, table)
+    return thinned
 
 
-def _no_fit(table: TrackTable) -> BoxFit:
-    n = len(table)
-    return BoxFit(table.left, table.top, table.width, table.height, np.zeros(n, dtype=np.uint8))
+def _to_send(
+    table: TrackTable,
+    ctx: Context,
+    objects: Objects,
+    kinds: list[str],
+    fits: Fits,
+    thinned: BoolArray,
+) -> Plan:
+    rows, obj = objects.rows, objects.obj
+    sent = fits.alive & ~thinned
+    shapes = {
+        int(rows[p]): (fits.kinds[p], f.geometries[0]) for p, f in fits.shaped.items() if sent[p]
+    }
+    if not sent.all():
+        rows, obj = rows[sent], obj[sent]
+    objects.rows = objects.obj = rows[:0]  # the plan's own arrays replace them (8 MB each)
+    attributes = _attributes(table, rows, ctx)
+    return Plan(rows, obj, objects, kinds, fits.fit, shapes, table.frame, attributes)
+
+
+def _attributes(table: TrackTable, rows: IntArray, ctx: Context) -> list[dict[str, Any]] | None:
+    """The attributes sent with each row to send (None when no row sends any), asked of
+    the writer row by row in send order; the writer's note when none is defined."""
+    if not len(rows):
+        return None
+    scored = not bool(np.isnan(table.score).all())
+    if table.objects is None and not ctx.sends_attributes(list(table.attributes), scored=scored):
+        if table.attributes:  # what the writer says when it leaves attributes out
+            ctx.attributes(table.row_attributes(int(rows[0])))
+        return None
+    out = [ctx.attributes(table.row_attributes(r), score=table.row_score(r)) for r in rows.tolist()]
+    return out if any(out) else None
+
+
+def _keys(table: TrackTable, rows: IntArray, obj: IntArray) -> tuple[IntArray, IntArray]:
+    """The order of the records: a file's rows by line (so plainly converted rows on
+    consecutive lines make one run record); rows made from instances object by object,
+    a row without a task geometry before the others of its object (the second key)."""
+    if table.objects is None:
+        lines: IntArray = table.line[rows]
+        return lines, lines
+    key = obj * (2 * len(rows)) + len(rows) + np.arange(len(rows), dtype=np.int64)
+    return key, key - len(rows)
+
+
+def track_map(plan_: Plan) -> list[dict[str, Any]]:
+    """Which tracker track (and run) each object of the task is, and its annotation uuid:
+    report.json's ``tasks[].tracks`` (untracked rows and objects with nothing sent left out)."""
+    obj = plan_.obj
+    sent = obj[np.r_[True, obj[1:] != obj[:-1]]] if len(obj) else obj
+    refs, uuids = plan_.objects.refs, plan_.objects.uuids
+    return [
+        {"source": ref.source, "track_id": ref.track_id, "uuid": uuids[o], "run": ref.run}
+        for o in sent.tolist()
+        if (ref := refs[o]) is not None
+    ]
+
+
+# --- kinds and thinning -----------------------------------------------------------------------
+
+
+def _kinds(obj: IntArray, fits: Fits) -> list[str]:
+    """The geometry of each object: its first fitted row's (``box`` without one)."""
+    n_obj = int(obj[-1]) + 1 if len(obj) else 0
+    out = ["box"] * n_obj
+    if not fits.kinds:
+        return out
+    alive = np.flatnonzero(fits.alive)
+    heads = alive[np.r_[True, obj[alive][1:] != obj[alive][:-1]]] if len(alive) else alive
+    for p in heads.tolist():
+        out[int(obj[p])] = fits.kinds.get(p, "box")
+    return out
 
 
 def _thin(
-    table: TrackTable,
-    item: Item,
-    ctx: WriteContext,
-    rows: IntArray,
-    obj: IntArray,
-    alive: BoolArray,
-    fit: BoxFit,
+    table: TrackTable, item: Item, ctx: Context, objects: Objects, fits: Fits, frame_pos: IntArray
 ) -> BoolArray:
-    """Keyframe thinning per object (positions in ``rows`` thinned away); notes the figures."""
+    """Keyframe thinning per object (positions in ``rows`` thinned away); notes the figures.
+
+    Rows fitted to one box take part (boxes bound for ``box``, and others fitted to one).
+    Interpolation runs in frame numbers; a gap is a task frame missed (``frame_pos``)."""
+    rows, obj = objects.rows, objects.obj
     options = ctx.config.prelabel
     tol = Tolerance(options.keyframe_iou, options.keyframe_px)
     thinned = np.zeros(len(rows), dtype=bool)
@@ -283,10 +207,14 @@ def _thin(
         return thinned
     numbers = frame_numbers(item.frames or [])
     total = Thinning()
-    pos = np.flatnonzero(alive)
+    boxy = fits.alive.copy()
+    for at, fitted in fits.shaped.items():
+        boxy[at] &= len(fitted.geometries) == 1 and isinstance(fitted.geometries[0], Box)
+    pos = np.flatnonzero(boxy)
     objs = obj[pos]
-    starts = np.flatnonzero(np.r_[True, objs[1:] != objs[:-1]]) if len(pos) else pos
-    for a, b in zip(starts.tolist(), np.r_[starts[1:], len(pos)].tolist(), strict=True):
+    starts = np.flatnonzero(np.r_[True, objs[1:] != objs[:-1]]).tolist() if len(pos) else []
+    fit = fits.fit
+    for a, b in itertools.pairwise([*starts, len(pos)]):
         p = pos[a:b]
         r = rows[p]
         if len(p) < 3:
@@ -294,83 +222,8 @@ def _thin(
             continue
         frames = numbers[table.frame[r]]
         boxes = np.stack([fit.left[r], fit.top[r], fit.width[r], fit.height[r]], axis=1)
-        keep, figures = thin_track(frames, boxes, tol)
+        keep, figures = thin_track(frames, boxes, tol, frame_pos[table.frame[r]])
         total.add(figures)
         thinned[p[~keep]] = True
     ctx.report.note(f"{item.key}: {total.describe()}")
     return thinned
-
-
-def _converted(
-    records: Records,
-    table: TrackTable,
-    rows: IntArray,
-    key: IntArray,
-    alive: BoolArray,
-    thinned: BoolArray,
-    fit: BoxFit,
-    task: str,
-) -> None:
-    """Records of the fitted rows: flagged ones one by one, the rest as polars strings."""
-    flagged = np.zeros(len(rows), dtype=bool)
-    if fit.flags:
-        flagged = alive & np.isin(rows, list(fit.flags))
-    for p in np.flatnonzero(flagged).tolist():
-        r = int(rows[p])
-        fixes = [text for bit, text in FIX_TEXTS if fit.fixes[r] & bit]
-        n = 0 if thinned[p] else 1
-        line = record_line(
-            table,
-            r,
-            "fixed" if fixes else "converted",
-            table.labels[int(table.label[r])],
-            task,
-            fixes=fixes,
-            flags=[fit.flags[r]],
-            annotations=n,
-        )
-        records.text(int(key[p]), line)
-        _count(records, fixes, n)
-    plain = alive & ~flagged
-    every = bool(plain.all())  # the common case: no index copies
-    bulk: Any = slice(None) if every else np.flatnonzero(plain)
-    del plain
-    sel = rows if every else rows[bulk]
-    if not len(sel):
-        return
-    combo = table.label[sel].astype(np.int64)
-    combo *= 16
-    combo += fit.fixes[sel]
-    tally = np.bincount(combo)  # few distinct (label, fixes) pairs: no sort needed
-    combos = np.flatnonzero(tally)
-    lookup = np.zeros(len(tally), dtype=np.int64)
-    lookup[combos] = np.arange(len(combos))
-    inverse, counts = lookup[combo], tally[combos]
-    del combo
-    tails = []
-    for c, n_rows in zip(combos.tolist(), counts.tolist(), strict=True):
-        fixes = [text for bit, text in FIX_TEXTS if (c % 16) & bit]
-        n = 0 if (c % 16) & THINNED_BIT else 1
-        rec = ObjectRecord(
-            SourceRef("", ""),
-            "fixed" if fixes else "converted",
-            label=table.labels[c // 16],
-            task=task,
-            fixes=fixes,
-            annotations=n,
-        )
-        tails.append(orjson.dumps(rec.as_dict()).decode().split('"},', 1)[1])
-        records.outcomes["fixed" if fixes else "converted"] += n_rows
-        for fix in fixes:
-            records.fixes[fix.split(":")[0]] += n_rows
-        records.annotations += n * n_rows
-    records.bulk(
-        table.file, key[bulk], table.line[sel], inverse.astype(np.int64, copy=False), tails
-    )
-
-
-def _count(records: Records, fixes: list[str], annotations: int) -> None:
-    records.outcomes["fixed" if fixes else "converted"] += 1
-    for fix in fixes:
-        records.fixes[fix.split(":")[0]] += 1
-    records.annotations += annotations

@@ -96,17 +96,62 @@ def sample_video(
             f"{native_fps:g} fps span 0s..{source_end:g}s",
             location=where,
         )
-    out: list[int] = []
-    k = 0
-    while True:
-        t = start + k / sampling.frame_rate
-        if t >= end - _EPS:
-            break
-        out.append(min(nearest_source_index(t, native_fps), n_source - 1))
-        k += 1
+    out = _grid(n_source, native_fps, sampling, end, clamp=True)
     if not out:
         raise PayloadError(f"task span {start:g}s..{end:g}s holds no task frame", location=where)
     return out
+
+
+def _grid(
+    n_source: int, native_fps: float, sampling: VideoSampling, end: float, *, clamp: bool
+) -> list[int]:
+    """Source indices of the task frames ``start_time + k / frame_rate`` before ``end`` (the
+    nearest frame of each, halves up): past the source's last frame, that frame with
+    ``clamp``, else none (the grid ends there)."""
+    out: list[int] = []
+    k = 0
+    while True:
+        t = sampling.start_time + k / sampling.frame_rate
+        index = nearest_source_index(t, native_fps)
+        if t >= end - _EPS or (index >= n_source and not clamp):
+            return out
+        out.append(min(index, n_source - 1))
+        k += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The source frames a video task with a time window keeps, and why it drops the rest."""
+
+    keep: list[bool]  # per source frame: a task frame
+    reasons: list[str]  # per source frame: why its rows are dropped (unused where kept)
+    picked: int  # how many task frames the source holds
+    start: float
+    end: float | None
+
+
+def time_window(numbers: list[int], native_fps: float, sampling: VideoSampling) -> Window:
+    """The task frames of a source of ``numbers`` (each frame's number, 0-based index =
+    position) inside ``start_time .. start_time + duration_time`` seconds on the
+    ``frame_rate`` grid (:func:`sample_video`'s rule). Unlike :func:`sample_video` the
+    window may reach past the source (a video may run longer than its prelabels): grid
+    times the source does not hold simply have no prelabels."""
+    start = sampling.start_time
+    end = None if sampling.duration_time is None else start + sampling.duration_time
+    n = len(numbers)
+    picked = set(_grid(n, native_fps, sampling, math.inf if end is None else end, clamp=False))
+    span = f"{start:g}s..{'end' if end is None else f'{end:g}s'}"
+    keep, reasons = [], []
+    for index, number in enumerate(numbers):
+        t = index / native_fps
+        keep.append(index in picked)
+        if t < start - _EPS or (end is not None and t >= end - _EPS):
+            reasons.append(
+                f"outside the task's time window: frame {number} at {t:g}s is outside {span}"
+            )
+        else:
+            reasons.append(f"not a task frame: frame {number} falls between frame_rate samples")
+    return Window(keep, reasons, len(picked), start, end)
 
 
 def frame_timestamp(index: int, fps: float | None) -> float | None:

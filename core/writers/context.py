@@ -3,10 +3,8 @@ and shared helpers (uuids, templates, attributes, fitting and recording)."""
 
 from __future__ import annotations
 
-import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeAlias
 
 from prelabel.config import rules
@@ -15,7 +13,6 @@ from prelabel.config.load import TaskConfig
 from prelabel.config.task_types import get_task_type
 from prelabel.config.templates import render_template, render_url
 from prelabel.errors import LimitViolation, PayloadError
-from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy, Fitted
 from prelabel.model import Instance, Item, SourceRef
 from prelabel.output.artifacts import ArtifactStore
@@ -24,8 +21,6 @@ from prelabel.rulebook.attributes import score_value, snap_number, value_problem
 
 # annotation attributes filled from the instance score when the task defines them
 SCORE_ATTRIBUTES = ("score", "confidence")
-# one namespace for every uuid prelabel derives, so reruns give the same uuids
-UUID_NAMESPACE = uuidlib.UUID("6f1f8a52-3c2e-4b1e-9d2a-7a6b9c0e5d11")
 
 
 def _accepted(value: Any, definition: Any) -> Any:
@@ -37,27 +32,6 @@ def _accepted(value: Any, definition: Any) -> Any:
     if kind == "category" and scalar:
         value = str(value)  # a choice is a string: 1 answers the choice "1"
     return None if value is None or value_problem(value, definition) else value
-
-
-def file_key(path: str) -> str:
-    """What a source file contributes to a uuid: its name, not the path it was given by, so
-    the same input converted from another folder or checkout gets the same uuids."""
-    return Path(path).name
-
-
-def _uuid_part(part: object) -> str:
-    if isinstance(part, SourceRef):
-        return f"{file_key(part.file)}, {part.location}"
-    return str(part)
-
-
-def stable_uuid(*parts: object) -> str:
-    """A uuid5 derived from ``parts``: the same inputs give the same uuid on every run.
-
-    A :class:`SourceRef` part contributes its file *name* and location, so uuids do not
-    depend on where the input was read from.
-    """
-    return str(uuidlib.uuid5(UUID_NAMESPACE, "\x1f".join(_uuid_part(p) for p in parts)))
 
 
 @dataclass(slots=True)
@@ -181,6 +155,13 @@ class WriteContext:
                 out[name] = value
         return out
 
+    def sends_attributes(self, names: Collection[str], *, scored: bool) -> bool:
+        """Whether attributes named ``names`` (and a score, when ``scored``) would put
+        anything in an annotation: the task defines one of them."""
+        defined = self.config.params.get("annotation_attributes") or {}
+        wanted = [*names, *(SCORE_ATTRIBUTES if scored else ())]
+        return any(name in defined for name in wanted)
+
     # --- fitting and recording ----------------------------------------------------------
 
     def geometry_limits(self, kind: TargetKind) -> GeometryLimits | None:
@@ -188,6 +169,8 @@ class WriteContext:
 
     def fit(self, instance: Instance, target: TargetKind, item: Item, task: str) -> Fitted:
         """Fit one instance to ``target`` and record its outcome in the report."""
+        from prelabel.fit.engine import fit_geometry  # shapely and OpenCV load on first use
+
         limits = self.config.limits.geometries[target]
         bounds = self.config.limits.bounds(item.width, item.height)
         try:
@@ -196,10 +179,19 @@ class WriteContext:
             raise LimitViolation(
                 exc.reason, path=instance.source.file, location=instance.source.location
             ) from None
-        self.record(instance.source, instance.label, task, fitted)
+        self.record(instance.source, instance.label, task, fitted, instance.repairs)
         return fitted
 
-    def record(self, source: SourceRef, label: str, task: str, fitted: Fitted) -> None:
+    def record(
+        self,
+        source: SourceRef,
+        label: str,
+        task: str,
+        fitted: Fitted,
+        repairs: list[str] | None = None,
+    ) -> None:
+        """Record one fitted object: dropped with the fit's reason, or converted (fixed when
+        the reader repaired it or the fit changed it; ``repairs`` come first)."""
         if fitted.dropped is not None or not fitted.geometries:
             self.report.dropped(
                 source,
@@ -213,7 +205,7 @@ class WriteContext:
                 source,
                 label=label,
                 task=task,
-                fixes=fitted.fixes,
+                fixes=[*(repairs or []), *fitted.fixes],
                 flags=fitted.flags,
                 iou=fitted.iou,
                 annotations=len(fitted.geometries),

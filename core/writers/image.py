@@ -9,36 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from prelabel.config.limits import TargetKind
-from prelabel.model import Instance, Item
-from prelabel.writers.common import to_annotation
-from prelabel.writers.context import WriteContext, stable_uuid
-
-# which task geometries each model geometry may become, in order of preference
-TARGETS: dict[str, tuple[TargetKind, ...]] = {
-    "box": ("box", "polygon"),
-    "polygon": ("polygon", "box"),
-    "mask": ("polygon", "box"),
-    "line": ("line",),
-    "point": ("point",),
-    "ellipse": ("ellipse",),
-    "cuboid": ("cuboid",),
-}
-
-
-def choose_target(instance: Instance, ctx: WriteContext) -> TargetKind | str:
-    """The task geometry ``instance`` becomes, or the reason it has none (a str not a kind)."""
-    geometries = ctx.config.limits.geometries
-    for kind in TARGETS[instance.geometry.kind]:
-        limits = geometries.get(kind)
-        if limits is not None and limits.accepts_label(instance.label):
-            return kind
-    offered = ", ".join(
-        f"{k}({', '.join(sorted(g.labels)) or 'any label'})" for k, g in geometries.items()
-    )
-    return (
-        f"no task geometry for a {instance.geometry.kind} labelled {instance.label!r}: "
-        f"the task offers {offered or 'no geometries'}"
-    )
+from prelabel.fit.target import choose_target
+from prelabel.geometry.scale import to_annotation
+from prelabel.model import Instance, Item, stable_uuid
+from prelabel.writers.context import WriteContext
 
 
 def annotation_attributes(instance: Instance, ctx: WriteContext) -> dict[str, Any]:
@@ -50,7 +24,7 @@ def instance_annotations(
     instance: Instance, item: Item, ctx: WriteContext, task: str, *, uuid_base: str
 ) -> list[dict[str, Any]]:
     """Fit one instance and return its annotation objects (recording its outcome)."""
-    target = choose_target(instance, ctx)
+    target = choose_target(instance.geometry.kind, instance.label, ctx.config.limits.geometries)
     if target not in ctx.config.limits.geometries:
         ctx.report.dropped(instance.source, str(target), label=instance.label, task=task)
         return []

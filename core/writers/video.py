@@ -1,11 +1,12 @@
 """The video writers: ``videoannotation`` and ``videoplaybackannotation`` task bodies.
 
-Both read only the model: a video :class:`~prelabel.model.Item` whose frames carry instances
-with ``track_id`` (instances without one are one-frame objects). Every instance is fitted to
-the task's ``box`` (or other) geometry and recorded in the report exactly once. An item with
-``tracks`` (a columnar :class:`~prelabel.model.TrackTable`, from MOT / KITTI) takes the
-columnar path in ``prelabel.tracks`` when it can (byte-identical output, no object per row);
-otherwise its rows are expanded to instances and go the per-object way below.
+Both read only the model: a video :class:`~prelabel.model.Item` whose rows are a
+:class:`~prelabel.model.TrackTable` (``Item.tracks`` from MOT / KITTI, or made from the
+instances on its frames), rows with a track id forming objects (rows without one are
+one-frame objects). The track engine (``prelabel.tracks``) fits every row to the task's
+``box`` (or other) geometry, records it in the report exactly once and writes the JSON;
+these writers add the task's params, attachments and frame sampling. They consume the item's
+rows (fitted boxes are written into its columns, and the table is let go once planned).
 
 videoannotation (scale-api.md §4.1)
     [DOC] the response file is a list with one ``{"annotations": [...]}`` per task frame, the
@@ -32,46 +33,24 @@ interpolation" on). ``track_gaps = "split"`` gives each run of consecutive frame
 from __future__ import annotations
 
 import copy
-import itertools
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
-from prelabel.config.limits import Bounds, TargetKind
-from prelabel.errors import LimitViolation, PayloadError
-from prelabel.fit.engine import fit_geometry
-from prelabel.fit.run import Fitted
-from prelabel.model import Box, Frame, Instance, Item
+from prelabel.errors import PayloadError
+from prelabel.model import Frame, Item, TrackTable
 from prelabel.output.layout import safe_name
-from prelabel.tracks.keyframes import Thinning, Tolerance, as_arrays, thin_track
-from prelabel.tracks.timing import VideoSampling, sample_video
-from prelabel.writers.common import geometry_fields, to_annotation
-from prelabel.writers.context import WriteContext, file_key, stable_uuid
-from prelabel.writers.image import annotation_attributes, choose_target
+from prelabel.tracks.hosted import drop_frames, frames_json, playback_chunks, unsampled
+from prelabel.tracks.keys import frame_numbers
+from prelabel.tracks.plan import plan, track_map
+from prelabel.tracks.rows import video_table
+from prelabel.tracks.timing import VideoSampling, sample_video, time_window
+from prelabel.writers.context import WriteContext
 
-THINNED = "thinned: interpolated between keyframes"
-
-
-@dataclass(slots=True)
-class Row:
-    """One instance of an object on one frame, once fitted."""
-
-    frame: Frame
-    instance: Instance
-    fitted: Fitted | None = None
-    kind: TargetKind | None = None
-
-
-@dataclass(slots=True)
-class VideoObject:
-    """One object across frames: a track (or one run of it), or one untracked instance."""
-
-    uuid: str
-    label: str
-    rows: list[Row] = field(default_factory=list)
+IntArray = npt.NDArray[np.int64]
 
 
 def body_params(ctx: WriteContext) -> dict[str, Any]:
@@ -81,199 +60,6 @@ def body_params(ctx: WriteContext) -> dict[str, Any]:
         out: dict[str, Any] = method()
         return out
     return copy.deepcopy(ctx.config.params)
-
-
-def sequence_of(item: Item) -> str:
-    return str(item.fields.get("sequence", item.key))
-
-
-# --- grouping -----------------------------------------------------------------------------
-
-
-def group_objects(item: Item, frames: Sequence[Frame], ctx: WriteContext) -> list[VideoObject]:
-    """Instances grouped into objects with stable uuids, in first-appearance order."""
-    tracks: dict[str, list[Row]] = {}
-    singles: list[VideoObject] = []
-    for frame in frames:
-        for inst in frame.instances:
-            if inst.track_id is None:
-                uid = stable_uuid(
-                    file_key(inst.source.file), sequence_of(item), inst.source.location
-                )
-                singles.append(VideoObject(uid, inst.label, [Row(frame, inst)]))
-            else:
-                tracks.setdefault(inst.track_id, []).append(Row(frame, inst))
-    out: list[VideoObject] = []
-    minted: list[tuple[str, str, str, int]] = []
-    split = ctx.config.prelabel.track_gaps == "split"
-    for track_id, rows in tracks.items():
-        rows.sort(key=lambda r: r.frame.index)
-        label = track_label(track_id, rows, item, ctx)
-        for run_no, run in enumerate(runs(rows) if split else [rows]):
-            parts: tuple[object, ...] = (
-                file_key(rows[0].instance.source.file),
-                sequence_of(item),
-                track_id,
-            )
-            uid = stable_uuid(*parts, run_no) if run_no else stable_uuid(*parts)
-            out.append(VideoObject(uid, label, run))
-            minted.append((str(parts[0]), track_id, uid, run_no))
-    ctx.report.record_tracks(ctx.unique_id(item), minted)
-    note_gaps(tracks, item, ctx, split)
-    return out + singles
-
-
-def runs(rows: list[Row]) -> list[list[Row]]:
-    """Split rows (sorted by frame) where frame indices are not consecutive."""
-    out: list[list[Row]] = [[rows[0]]]
-    for prev, row in itertools.pairwise(rows):
-        if row.frame.index != prev.frame.index + 1:
-            out.append([])
-        out[-1].append(row)
-    return out
-
-
-def note_gaps(tracks: dict[str, list[Row]], item: Item, ctx: WriteContext, split: bool) -> None:
-    gappy = [t for t, rows in tracks.items() if len(runs(rows)) > 1]
-    if gappy:
-        how = "split into one object per run" if split else "kept whole (one uuid across the gap)"
-        ctx.report.note(
-            f"{item.key}: {len(gappy)} track(s) with missing frames, {how}: "
-            + ", ".join(gappy[:10])
-            + (" ..." if len(gappy) > 10 else "")
-        )
-
-
-def track_label(track_id: str, rows: list[Row], item: Item, ctx: WriteContext) -> str:
-    """The label of a track: the most common one; a change within the track is noted."""
-    counts = Counter(r.instance.label for r in rows)
-    label = counts.most_common(1)[0][0]
-    if len(counts) > 1:
-        seen = ", ".join(f"{k} x{v}" for k, v in counts.most_common())
-        ctx.report.note(f"{item.key}: track {track_id} changes label ({seen}); sent as {label!r}")
-    return label
-
-
-# --- fitting, thinning, recording ---------------------------------------------------------
-
-
-class Fitter:
-    """Fits rows of one item without recording them (target per label and bounds cached)."""
-
-    def __init__(self, item: Item, ctx: WriteContext) -> None:
-        self.ctx = ctx
-        self.bounds = ctx.config.limits.bounds(item.width, item.height)
-        self.targets: dict[tuple[str, str], TargetKind | str] = {}
-
-    def __call__(self, row: Row) -> str | None:
-        """Fit ``row`` (sets ``row.fitted``); the reason when it has no target geometry."""
-        inst = row.instance
-        key = (inst.label, inst.geometry.kind)
-        target = self.targets.get(key)
-        if target is None:
-            target = self.targets[key] = choose_target(inst, self.ctx)
-        if target not in self.ctx.config.limits.geometries:
-            return str(target)
-        fit_row(row, target, self.bounds, self.ctx)  # type: ignore[arg-type]
-        return None
-
-
-def fit_row(row: Row, kind: TargetKind, bounds: Bounds | None, ctx: WriteContext) -> None:
-    """Run the limits engine on one row; a LimitViolation names the row's source."""
-    try:
-        row.fitted = fit_geometry(
-            row.instance.geometry, kind, ctx.config.limits.geometries[kind], bounds, ctx.policy
-        )
-    except LimitViolation as exc:
-        src = row.instance.source
-        raise LimitViolation(exc.reason, path=src.file, location=src.location) from None
-    row.kind = kind
-
-
-def usable(row: Row) -> bool:
-    return row.fitted is not None and row.fitted.dropped is None and bool(row.fitted.geometries)
-
-
-def tolerance(ctx: WriteContext) -> Tolerance:
-    options = ctx.config.prelabel
-    return Tolerance(options.keyframe_iou, options.keyframe_px)
-
-
-def thin_object(obj: VideoObject, tol: Tolerance) -> tuple[set[int], Thinning]:
-    """Row positions of ``obj`` thinned away (boxes only), and the thinning figures."""
-    pos = [
-        i
-        for i, r in enumerate(obj.rows)
-        if usable(r)
-        and r.fitted is not None
-        and isinstance(r.fitted.geometries[0], Box)
-        and len(r.fitted.geometries) == 1
-    ]
-    if not tol.active or len(pos) < 3:
-        return set(), Thinning(total=len(pos), kept=len(pos))
-    pairs = [(obj.rows[i].frame.number, obj.rows[i].fitted.geometries[0]) for i in pos]  # type: ignore[union-attr]
-    frames, boxes = as_arrays(pairs)
-    keep, figures = thin_track(frames, boxes, tol)
-    return {p for p, k in zip(pos, keep.tolist(), strict=False) if not k}, figures
-
-
-def prepare(
-    objects: list[VideoObject], item: Item, ctx: WriteContext, task: str
-) -> list[VideoObject]:
-    """Fit, thin and record every row; returns objects holding only the rows to send."""
-    tol = tolerance(ctx)
-    total = Thinning()
-    out: list[VideoObject] = []
-    fit = Fitter(item, ctx)
-    for obj in objects:
-        for row in obj.rows:
-            reason = fit(row)
-            if reason is not None:
-                ctx.report.dropped(row.instance.source, reason, label=row.instance.label, task=task)
-        thinned, figures = thin_object(obj, tol)
-        total.add(figures)
-        sent = record_rows(obj, thinned, ctx, task)
-        if sent:
-            out.append(VideoObject(obj.uuid, obj.label, sent))
-    if tol.active:
-        ctx.report.note(f"{item.key}: {total.describe()}")
-    return out
-
-
-def record_rows(obj: VideoObject, thinned: set[int], ctx: WriteContext, task: str) -> list[Row]:
-    """Record each fitted row once (thinned rows as fixed); return the rows to send."""
-    sent: list[Row] = []
-    for i, row in enumerate(obj.rows):
-        if row.fitted is None:
-            continue  # no target geometry: recorded as dropped already
-        inst = row.instance
-        if i in thinned:
-            ctx.report.converted(
-                inst.source,
-                label=inst.label,
-                task=task,
-                fixes=[*row.fitted.fixes, THINNED],
-                flags=row.fitted.flags,
-                annotations=0,
-            )
-            continue
-        ctx.record(inst.source, inst.label, task, row.fitted)
-        if usable(row):
-            sent.append(row)
-    return sent
-
-
-def annotation_of(row: Row, obj: VideoObject, ctx: WriteContext) -> dict[str, Any]:
-    """The Scale annotation object of one fitted row (first geometry of the fit)."""
-    assert row.fitted is not None and row.kind is not None
-    limits = ctx.config.limits.geometries[row.kind]
-    return to_annotation(
-        row.fitted.geometries[0],
-        label=obj.label,
-        uuid=obj.uuid,
-        attributes=annotation_attributes(row.instance, ctx),
-        integer_pixels=limits.integer_pixels,
-    )
 
 
 # --- task frames --------------------------------------------------------------------------
@@ -310,34 +96,66 @@ def task_frames(item: Item, ctx: WriteContext, body: dict[str, Any]) -> Sequence
     body["attachment"] = ctx.attachment(item)
     body["attachment_type"] = "video"
     where = f"item {item.key}"
-    if not item.fps:
-        raise PayloadError(
-            "a video attachment needs the video's frame rate to pick task frames: pass --fps "
-            "or give a seqinfo.ini with frameRate",
-            location=where,
-        )
     sampling = VideoSampling.from_params(ctx.config.params, where=where)
-    picked = sample_video(len(frames), item.fps, sampling, where=where)
+    fps = source_fps(item, ctx, "to pick task frames")
+    picked = sample_video(len(frames), fps, sampling, where=where)
     ctx.report.note(
         f"{item.key}: {len(picked)} task frames at {sampling.frame_rate:g} fps from "
-        f"{len(frames)} source frames at {item.fps:g} fps (nearest source frame, halves up)"
+        f"{len(frames)} source frames at {fps:g} fps (nearest source frame, halves up)"
     )
     return [frames[i] for i in picked]
 
 
-def drop_unsampled(item: Item, used: Sequence[Frame], ctx: WriteContext, task: str) -> None:
-    """Instances on source frames that are no task frame are dropped, with the reason."""
-    chosen = {f.index for f in used}
-    for frame in need_video(item):
-        if frame.index in chosen:
-            continue
-        for inst in frame.instances:
-            ctx.report.dropped(
-                inst.source,
-                f"not a task frame: frame {frame.number} falls between frame_rate samples",
-                label=inst.label,
-                task=task,
+# task params that give the source's frame rate when the input does not, in order
+FPS_PARAMS = ("video_frame_rate", "frame_rate")
+
+
+def source_fps(item: Item, ctx: WriteContext, why: str) -> float:
+    """The source frames' rate: the reader's (``--fps``, a seqinfo.ini, a video header),
+    else ``params.video_frame_rate``, else ``params.frame_rate`` (each frame of the input
+    then one task frame; noted).
+
+    Raises:
+        PayloadError: none of them gives one.
+    """
+    if item.fps:
+        return float(item.fps)
+    for key in FPS_PARAMS:
+        value = ctx.config.params.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            ctx.report.note(
+                f"{item.key}: the input does not say its frame rate (no --fps): taken as "
+                f"params.{key}, {value:g} fps"
             )
+            return float(value)
+    raise PayloadError(
+        f"the video's frame rate is needed {why} and the input does not say it: pass --fps "
+        "(or set params.frame_rate)",
+        location=f"item {item.key}",
+    )
+
+
+def in_window(
+    item: Item, table: TrackTable, ctx: WriteContext, task: str, fps: float
+) -> tuple[TrackTable, IntArray]:
+    """The rows a videoplayback task takes, and each frame's position among the task's
+    frames. With a time window (``start_time`` / ``duration_time``): the rows on the
+    task's ``frame_rate`` grid inside it, the others dropped; else every row."""
+    frames = need_video(item)
+    params = ctx.config.params
+    if "start_time" not in params and "duration_time" not in params:
+        return table, np.arange(len(frames), dtype=np.int64)
+    sampling = VideoSampling.from_params(params, where=f"item {item.key}")
+    window = time_window(frame_numbers(frames).tolist(), fps, sampling)
+    end = "the end" if window.end is None else f"{window.end:g}s"
+    ctx.report.note(
+        f"{item.key}: {window.picked} task frames at {sampling.frame_rate:g} fps in "
+        f"{window.start:g}s..{end} from {len(frames)} source frames at {fps:g} fps (nearest "
+        "source frame, halves up)"
+    )
+    keep = np.array(window.keep, dtype=bool).reshape(-1)
+    frame_pos: IntArray = np.cumsum(keep) - 1  # the rows on other frames are dropped
+    return drop_frames(table, keep, window.reasons, ctx, task), frame_pos
 
 
 def artifact_name(task: str, suffix: str) -> str:
@@ -346,17 +164,6 @@ def artifact_name(task: str, suffix: str) -> str:
 
 
 # --- writers ------------------------------------------------------------------------------
-
-
-def per_frame_list(
-    objects: list[VideoObject], used: Sequence[Frame], ctx: WriteContext
-) -> list[dict[str, Any]]:
-    """Scale's videoannotation response list: one ``{"annotations": [...]}`` per task frame."""
-    by_frame: dict[int, list[dict[str, Any]]] = {}
-    for obj in objects:
-        for row in obj.rows:
-            by_frame.setdefault(row.frame.index, []).append(annotation_of(row, obj, ctx))
-    return [{"annotations": list(by_frame.get(f.index, []))} for f in used]
 
 
 def write_video_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
@@ -369,68 +176,22 @@ def write_video_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     body = body_params(ctx)
     used = task_frames(item, ctx, body)
     body["unique_id"] = task
-    if item.tracks is not None:
-        from prelabel.tracks.filter import expand
-        from prelabel.tracks.hosted import video_frames_json
-        from prelabel.tracks.plan import columnar_ok
-
-        if columnar_ok(item, ctx):
-            data = video_frames_json(item, used, ctx, task)
-            place_frames(body, data, ctx, task)
-            return body
-        expand(item)
-    drop_unsampled(item, used, ctx, task)
+    frames = need_video(item)
     unique = list({f.index: f for f in used}.values())
-    objects = prepare(group_objects(item, unique, ctx), item, ctx, task)
-    frames = per_frame_list(objects, used, ctx)
-    if ctx.config.prelabel.prelabel_as == "base_annotations":
-        ctx.place(body, {"annotations": frames})
-    else:
-        ref = ctx.artifacts.add(artifact_name(task, ".json"), orjson.dumps(frames))
-        ctx.place(body, {"annotations": {"url": ref}})
-    return body
-
-
-def place_frames(body: dict[str, Any], data: bytes, ctx: WriteContext, task: str) -> None:
-    """Put the serialized per-frame list inline (base_annotations) or hosted (hypothesis)."""
+    frame_pos = np.full(len(frames), len(frames), dtype=np.int64)
+    frame_pos[[f.index for f in unique]] = np.arange(len(unique))
+    table = drop_frames(video_table(item), frame_pos < len(frames), unsampled(frames), ctx, task)
+    planned = plan(table, item, ctx, task, frame_pos)
+    del table
+    item.tracks = None  # the writer is the rows' last reader: free them
+    ctx.report.track_maps[task] = track_map(planned)
+    data = frames_json(planned, used, frame_pos, ctx)
     if ctx.config.prelabel.prelabel_as == "base_annotations":
         ctx.place(body, {"annotations": orjson.loads(data)})
     else:
         ref = ctx.artifacts.add(artifact_name(task, ".json"), data)
         ctx.place(body, {"annotations": {"url": ref}})
-
-
-def playback_frame(row: Row, obj: VideoObject, ctx: WriteContext, fps: float) -> dict[str, Any]:
-    """One frame entry of a videoplayback hypothesis object."""
-    assert row.fitted is not None and row.kind is not None
-    integer = ctx.config.limits.geometries[row.kind].integer_pixels
-    geometry = geometry_fields(row.fitted.geometries[0], integer_pixels=integer)
-    geometry.pop("type")
-    stamp = row.frame.timestamp if row.frame.timestamp is not None else row.frame.index / fps
-    out: dict[str, Any] = {
-        "key": row.frame.index + ctx.config.prelabel.frame_key_base,
-        "timestamp": round(stamp, 6),
-        **geometry,
-    }
-    attributes = annotation_attributes(row.instance, ctx)
-    if attributes:
-        out["attributes"] = attributes
-    return out
-
-
-def playback_hypothesis(
-    objects: list[VideoObject], ctx: WriteContext, fps: float
-) -> dict[str, Any]:
-    """The hosted videoplayback hypothesis: ``{uuid: {label, geometry, frames}}``."""
-    out: dict[str, Any] = {}
-    for obj in objects:
-        kind = obj.rows[0].kind
-        out[obj.uuid] = {
-            "label": obj.label,
-            "geometry": kind,
-            "frames": [playback_frame(r, obj, ctx, fps) for r in obj.rows if r.kind == kind],
-        }
-    return out
+    return body
 
 
 def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
@@ -441,33 +202,22 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     """
     task = ctx.unique_id(item)
     frames = need_video(item)
-    fps = item.fps or ctx.config.params.get("video_frame_rate")
-    if not fps:
-        raise PayloadError(
-            "videoplaybackannotation frames carry timestamps: pass --fps or give a seqinfo.ini "
-            "with frameRate",
-            location=f"item {item.key}",
-        )
+    fps = source_fps(item, ctx, "for the hypothesis frames' timestamps")
     body = body_params(ctx)
+    table = video_table(item)
+    frame_pos = np.arange(len(frames), dtype=np.int64)
     if attachment_type(ctx, "video") == "image":
         body["attachments"] = frame_urls(item, ctx)
         body["attachment_type"] = "image"
     else:
         body["attachment"] = ctx.attachment(item)
+        table, frame_pos = in_window(item, table, ctx, task, float(fps))
     body["unique_id"] = task
-    if item.tracks is not None:
-        from prelabel.tracks.filter import expand
-        from prelabel.tracks.hosted import add_artifact, playback_json
-        from prelabel.tracks.plan import columnar_ok
-
-        if columnar_ok(item, ctx):
-            chunks = playback_json(item, ctx, task, float(fps))
-            ref = add_artifact(ctx.artifacts, artifact_name(task, ".json"), chunks)
-            ctx.place(body, {"annotations": {"url": ref}})
-            return body
-        expand(item)
-    objects = prepare(group_objects(item, frames, ctx), item, ctx, task)
-    data = orjson.dumps(playback_hypothesis(objects, ctx, float(fps)))
-    ref = ctx.artifacts.add(artifact_name(task, ".json"), data)
+    planned = plan(table, item, ctx, task, frame_pos, one_kind=True)
+    del table
+    item.tracks = None  # the writer is the rows' last reader: free them
+    ctx.report.track_maps[task] = track_map(planned)
+    chunks = playback_chunks(planned, frames, ctx, float(fps))
+    ref = ctx.artifacts.add_chunks(artifact_name(task, ".json"), chunks)
     ctx.place(body, {"annotations": {"url": ref}})
     return body

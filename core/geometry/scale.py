@@ -1,5 +1,5 @@
 """Model geometry -> Scale annotation objects (the shape shared by response, hypothesis and
-base_annotations; scale-api.md §3.3). Used by the image and video writers.
+base_annotations; scale-api.md §3.3). Used by the image and video writers and the track engine.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import copy
 from typing import Any
 
 from prelabel.errors import PayloadError
-from prelabel.geometry.primitives import ellipse_vertices, rotated_box_vertices
 from prelabel.model import Box, Cuboid, Ellipse, Geometry, Line, Mask, Point, Polygon, Ring
 
 # coordinates are written rounded to this many decimals: sub-millipixel noise only bloats
@@ -28,12 +27,16 @@ def _vertices(ring: Ring) -> list[dict[str, float | int]]:
 def box_corners(box: Box) -> list[tuple[float, float]]:
     """The four corners of a (possibly rotated, clockwise about its centre) box, clockwise
     from the top-left corner of the unrotated box (:func:`prelabel.geometry.primitives.rotated_box_vertices`)."""
+    from prelabel.geometry.primitives import rotated_box_vertices  # shapely: load when needed
+
     return rotated_box_vertices(box)
 
 
 def ellipse_extremes(ellipse: Ellipse) -> list[tuple[float, float]]:
     """Scale's ellipse form: the 4 extremal points, vertex 0 and 2 on the first axis
     (:func:`prelabel.geometry.primitives.ellipse_vertices`)."""
+    from prelabel.geometry.primitives import ellipse_vertices  # shapely: load when needed
+
     return ellipse_vertices(ellipse)
 
 
