@@ -26,7 +26,14 @@ from prelabel.errors import PayloadError
 from prelabel.filters import LabelFilter
 from prelabel.model import Dataset, Frame, Item
 from prelabel.output.artifacts import ArtifactStore
-from prelabel.output.layout import ARTIFACTS_DIR, PARTIAL, REPORT_FILE, TAXONOMY_FILE, reset_outputs
+from prelabel.output.layout import (
+    ARTIFACTS_DIR,
+    PARTIAL,
+    REPORT_FILE,
+    TAXONOMY_FILE,
+    reset_outputs,
+    write_file,
+)
 from prelabel.output.report import Report
 from prelabel.output.tasks import TasksWriter
 from prelabel.writers.context import WriteContext, Writer
@@ -208,7 +215,6 @@ def convert(
         >>> report = convert(read_coco(["r.json"], CocoOptions(images="i.json")), cfg, "out")
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     reset_outputs(out)
     report = Report(
         format=dataset.format, task_type=config.task_type, spool=out / (REPORT_FILE + PARTIAL)
@@ -259,7 +265,7 @@ def write_taxonomy(
 ) -> None:
     """Write the taxonomy block as JSON, ready to paste into ``[params]`` or a project."""
     block = taxonomy_block(seen, dataset, config.task_type)
-    path.write_bytes(orjson.dumps(block, option=orjson.OPT_INDENT_2))
+    write_file(path, orjson.dumps(block, option=orjson.OPT_INDENT_2))
 
 
 def validate_dir(out_dir: str | os.PathLike[str], config: TaskConfig) -> list[str]:

@@ -14,7 +14,7 @@ import orjson
 
 from prelabel.config.declare import option
 from prelabel.converters.coco.geometry import KeypointSpec
-from prelabel.converters.options import fps, image_size, images
+from prelabel.converters.options import fps, image_size, images, size_problem
 from prelabel.errors import InputError, InvalidAnnotationError
 from prelabel.model import Dataset, Instance, Item, Mask
 
@@ -163,8 +163,7 @@ def image_item(img: Any, path: str, location: str) -> Item:
         raise InputError("an image needs an id", path=path, location=location)
     key = id_key(img["id"], path=path, location=location)
     width, height = img.get("width"), img.get("height")
-    if not all(v is None or (isinstance(v, int) and v > 0) for v in (width, height)):
-        raise InputError(f"bad image size {width!r} x {height!r}", path=path, location=location)
+    check_size(width, height, path=path, location=location)
     file_name = str(img.get("file_name") or key)
     fields: dict[str, Any] = {
         "file_name": file_name,
@@ -175,6 +174,20 @@ def image_item(img: Any, path: str, location: str) -> Item:
     if width and height:
         fields.update(width=width, height=height)
     return Item(key=key, fields=fields, width=width, height=height)
+
+
+def check_size(width: Any, height: Any, *, path: str, location: str) -> None:
+    """An image size an input declares (either side may be missing): whole pixels above 0,
+    at most ``MAX_IMAGE_SIDE`` a side (:func:`~prelabel.converters.options.size_problem`).
+
+    Raises:
+        InputError: naming the file and the object.
+    """
+    if width is None and height is None:
+        return
+    problem = size_problem(1 if width is None else width, 1 if height is None else height)
+    if problem:
+        raise InputError(problem, path=path, location=location)
 
 
 def size_of(item: Item) -> tuple[int, int] | None:

@@ -13,17 +13,20 @@ import marshal
 import re
 import sqlite3
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ijson
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from prelabel.converters.coco.common import (
     Category,
     CocoRun,
+    check_size,
     id_key,
     image_item,
     keypoint_count,
@@ -38,7 +41,8 @@ from prelabel.converters.coco.dataset import (
     object_kinds,
 )
 from prelabel.converters.coco.geometry import Sink
-from prelabel.errors import InputError, InvalidAnnotationError
+from prelabel.converters.coco.nesting import MAX_DEPTH, NestingGuard, TooDeep
+from prelabel.errors import EnvironmentFailure, InputError, InvalidAnnotationError
 from prelabel.model import Dataset, Dropped, Item
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -47,15 +51,30 @@ _LOCATE_LIMIT = 64 << 20
 _BATCH = 5000
 
 
+@contextmanager
+def _spill_errors(path: Path) -> Iterator[None]:
+    """The temporary file refusing a write (a full disk, a file-size limit) is the
+    environment's failure (exit 6), named."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        reason = f"cannot write the temporary file results are grouped in: {why}"
+        raise EnvironmentFailure(reason, path=path) from None
+
+
 class Spill:
     """Results grouped by image key in a temporary SQLite file (removed on close)."""
 
     def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="prelabel-coco-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "results.sqlite")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE r (image TEXT, idx INTEGER, data BLOB)")
+        with _spill_errors(Path(tempfile.gettempdir())):
+            self._dir = tempfile.TemporaryDirectory(prefix="prelabel-coco-")
+        self.path = Path(self._dir.name) / "results.sqlite"
+        with _spill_errors(self.path):
+            self._db = sqlite3.connect(self.path)
+            self._db.execute("PRAGMA journal_mode=OFF")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute("CREATE TABLE r (image TEXT, idx INTEGER, data BLOB)")
         self._batch: list[tuple[str, int, bytes]] = []
         self.counts: dict[str, int] = {}
 
@@ -68,20 +87,25 @@ class Spill:
             self._flush()
 
     def _flush(self) -> None:
-        self._db.executemany("INSERT INTO r VALUES (?, ?, ?)", self._batch)
+        with _spill_errors(self.path):
+            self._db.executemany("INSERT INTO r VALUES (?, ?, ?)", self._batch)
         self._batch.clear()
 
     def finish(self) -> None:
         """End of pass 1: write the last batch and index by image."""
         self._flush()
-        self._db.execute("CREATE INDEX r_image ON r (image, idx)")
-        self._db.commit()
+        with _spill_errors(self.path):
+            self._db.execute("CREATE INDEX r_image ON r (image, idx)")
+            self._db.commit()
 
     def records(self, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
         """(index, result) of one image, in file order."""
         if key not in self.counts:
             return
-        rows = self._db.execute("SELECT idx, data FROM r WHERE image = ? ORDER BY idx", (key,))
+        with _spill_errors(self.path):
+            rows = self._db.execute(
+                "SELECT idx, data FROM r WHERE image = ? ORDER BY idx", (key,)
+            ).fetchall()
         for index, data in rows:
             yield index, marshal.loads(data)
 
@@ -177,10 +201,13 @@ def folder_source(folder: Path, opts: CocoRun) -> ImageSource:
 def folder_item(key: str, file: Path, folder: Path) -> Item:
     """An image item from a file, size from its header only."""
     try:
-        with Image.open(file) as im:
-            width, height = im.size
-    except (OSError, UnidentifiedImageError) as exc:
+        with warnings.catch_warnings():  # the size is checked below, against Scale's limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(file) as im:
+                width, height = im.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(f"cannot read image header: {exc}", path=file) from None
+    check_size(width, height, path=str(file), location="image header")
     name = file.relative_to(folder).as_posix()
     fields = {
         "file_name": name,
@@ -199,10 +226,17 @@ def stream_records(path: str) -> Iterator[tuple[int, Any]]:
         if f.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:  # a BOM is read as no BOM
             f.seek(0)
         try:
-            for index, obj in enumerate(ijson.items(f, "item", use_float=True)):
+            for index, obj in enumerate(ijson.items(NestingGuard(f), "item", use_float=True)):
                 yield index, obj
         except ijson.JSONError as exc:
             raise _json_error(path, index, exc) from None
+        except TooDeep as exc:
+            where = f"results[{index + 1}], byte {exc.offset}"
+            raise InputError(
+                f"JSON nested deeper than {MAX_DEPTH} levels (a result nests a few)",
+                path=path,
+                location=where,
+            ) from None
 
 
 def _json_error(path: str, index: int, exc: Exception) -> InputError:

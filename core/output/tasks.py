@@ -21,7 +21,15 @@ import orjson
 
 from prelabel.errors import InputError
 from prelabel.output.artifacts import artifact_refs
-from prelabel.output.layout import ARTIFACTS_DIR, PARTIAL, TASKS_FILE, tasks_file
+from prelabel.output.layout import (
+    ARTIFACTS_DIR,
+    PARTIAL,
+    TASKS_FILE,
+    environment_failure,
+    open_new,
+    tasks_file,
+)
+from prelabel.output.report import complete_report
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +67,16 @@ class TasksWriter:
         self._sink: IO[bytes] | None = None
 
     def __enter__(self) -> TasksWriter:
-        self._sink = self.partial.open("wb")
+        self._sink = open_new(self.partial)  # never through a link planted there
         return self
 
     def write(self, task_type: str, body: dict[str, Any]) -> None:
         """Append one task line."""
         assert self._sink is not None, "TasksWriter.write outside its with block"
-        self._sink.write(orjson.dumps({"task_type": task_type, "body": body}) + b"\n")
+        try:
+            self._sink.write(orjson.dumps({"task_type": task_type, "body": body}) + b"\n")
+        except OSError as exc:
+            raise environment_failure(exc, self.partial, "write the file") from None
 
     def __exit__(
         self,
@@ -73,11 +84,15 @@ class TasksWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._sink is not None:
-            self._sink.close()
-        if kind is None:
-            self.partial.replace(self.path)
-        self.partial.unlink(missing_ok=True)
+        try:
+            if self._sink is not None:
+                self._sink.close()
+            if kind is None:
+                self.partial.replace(self.path)
+        except OSError as error:
+            raise environment_failure(error, self.path, "write the file") from None
+        finally:
+            self.partial.unlink(missing_ok=True)
 
 
 def iter_tasks(
@@ -107,6 +122,12 @@ def iter_tasks(
                 on_error(exc)
 
 
+def count_tasks(directory: str | os.PathLike[str]) -> int:
+    """How many task lines ``DIR/tasks.jsonl`` holds (blank lines are not tasks)."""
+    with tasks_file(directory).open("rb") as fh:
+        return sum(1 for raw in fh if raw.strip())
+
+
 def parse_task_line(path: Path, number: int, raw: bytes) -> TaskLine:
     """One line of ``tasks.jsonl``; an InputError names the file, the line and the fault."""
     where = f"line {number}"
@@ -126,8 +147,10 @@ def parse_task_line(path: Path, number: int, raw: bytes) -> TaskLine:
 
 def read_tasks(directory: str | os.PathLike[str]) -> list[TaskLine]:
     """Every task of ``DIR/tasks.jsonl``, checked for submitting: each body has a
-    ``unique_id`` no other line repeats, and every ``artifact://NAME`` it holds names a
-    file under ``DIR/artifacts``.
+    ``unique_id`` no other line repeats, every ``artifact://NAME`` it holds names a
+    file under ``DIR/artifacts``, and ``DIR/report.json`` is complete and lists as many
+    tasks (:func:`~prelabel.output.report.complete_report`: a conversion that did not finish
+    is never submitted).
 
     Raises:
         InputError: naming the file, the line and what is wrong.
@@ -151,6 +174,7 @@ def read_tasks(directory: str | os.PathLike[str]) -> list[TaskLine]:
             )
         seen[task.unique_id] = task.line
         tasks.append(task)
+    complete_report(directory, len(tasks))
     return tasks
 
 

@@ -11,7 +11,7 @@ from prelabel.config import rules
 from prelabel.config.limits import GeometryLimits, TargetKind
 from prelabel.config.load import TaskConfig
 from prelabel.config.task_types import get_task_type
-from prelabel.config.templates import render_template
+from prelabel.config.templates import render_template, render_url
 from prelabel.errors import LimitViolation, PayloadError
 from prelabel.fit.run import FitPolicy, Fitted
 from prelabel.model import Instance, Item, SourceRef
@@ -85,7 +85,7 @@ class WriteContext:
                     "params.attachment is replaced on every task by the attachment_url template"
                 )
             try:
-                url = render_template(template, fields, what="attachment_url")
+                url = render_url(template, fields, what="attachment_url")
             except PayloadError as exc:  # name the item whose fields lack the placeholder
                 raise PayloadError(exc.reason, location=f"item {item.key}") from None
         else:

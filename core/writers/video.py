@@ -33,7 +33,6 @@ interpolation" on). ``track_gaps = "split"`` gives each run of consecutive frame
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +42,7 @@ import orjson
 
 from prelabel.errors import PayloadError
 from prelabel.model import Frame, Item, TrackTable
+from prelabel.output.layout import safe_name
 from prelabel.tracks.hosted import drop_frames, frames_json, playback_chunks, unsampled
 from prelabel.tracks.keys import frame_numbers
 from prelabel.tracks.plan import plan, track_map
@@ -159,7 +159,8 @@ def in_window(
 
 
 def artifact_name(task: str, suffix: str) -> str:
-    return "hypothesis/" + re.sub(r"[^A-Za-z0-9._-]+", "_", task).strip("_") + suffix
+    """``hypothesis/<task as a file name><suffix>`` (:func:`prelabel.output.layout.safe_name`)."""
+    return "hypothesis/" + safe_name(task) + suffix
 
 
 # --- writers ------------------------------------------------------------------------------
