@@ -181,9 +181,9 @@ STAGES = (
     ("prelabel.converters.tracking.common", "build_item"),
     ("prelabel.filters", "LabelFilter.table"),
     ("prelabel.tracks.objects", "group"),
-    ("prelabel.tracks.plan", "fit_boxes"),
+    ("prelabel.tracks.fit", "fit_boxes"),
     ("prelabel.tracks.records", "Records.flush"),
-    ("prelabel.writers.context", "ArtifactStore.add_chunks"),
+    ("prelabel.output.artifacts", "ArtifactStore.add_chunks"),
     ("prelabel.output.report", "Report.write"),
 )
 

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from prelabel import __version__
-from prelabel.errors import PrelabelError
+from prelabel.errors import EnvironmentFailure, PrelabelError
 from prelabel.geometry.kernels import loader
 
 # command name -> module under prelabel.cli exposing a click command of the same name
@@ -67,6 +67,9 @@ class PrelabelGroup(click.Group):
             sys.exit(141)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as exc:  # the machine refused (library code names most of these itself)
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}", EnvironmentFailure.exit_code)
         except Exception as exc:  # a bug: one line, no traceback unless --verbose
             if verbose:
                 raise

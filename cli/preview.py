@@ -12,6 +12,7 @@ import orjson
 
 from prelabel.cli.options import output_options
 from prelabel.config.load import TaskConfig, load_config
+from prelabel.output.layout import PREVIEW_DIR
 from prelabel.review.preview import preview_dir
 
 
@@ -97,11 +98,11 @@ def preview_command(
     Example:
         prelabel preview out/ --images val2017/ -o out/preview
     """
-    target = Path(dest) if dest else Path(out_dir) / "preview"
+    target = Path(dest) if dest else Path(out_dir) / PREVIEW_DIR
     previews = preview_dir(
         out_dir,
         images,
-        target,
+        dest,
         limit=limit,
         mp4=mp4,
         progress=progress_factory(quiet),

@@ -18,10 +18,26 @@ from __future__ import annotations
 from typing import Any
 
 from prelabel.config.declare import PathKind, option
+from prelabel.config.rules import MAX_IMAGE_SIDE
+
+
+def size_problem(width: int, height: int) -> str | None:
+    """What is wrong with an image size an input declares, or None: sides must be whole
+    pixels above 0 and at most :data:`~prelabel.config.rules.MAX_IMAGE_SIDE` (Scale's
+    attachment limit), so no declared size can ask for more memory than a task image needs."""
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (width, height)):
+        return f"bad image size {width!r} x {height!r} (whole pixels above 0)"
+    if max(width, height) > MAX_IMAGE_SIDE:
+        return (
+            f"image is {width}x{height}, but a task image is at most {MAX_IMAGE_SIDE} px a side "
+            "(Scale's attachment limit)"
+        )
+    return None
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"640x480"`` -> ``(640, 480)``: width and height, positive integers.
+    """``"640x480"`` -> ``(640, 480)``: width and height, positive integers, at most
+    :data:`~prelabel.config.rules.MAX_IMAGE_SIDE` each.
 
     Raises:
         ValueError: the text is not ``WxH`` with positive integers (the message says so).
@@ -33,6 +49,9 @@ def parse_size(text: str) -> tuple[int, int]:
             raise ValueError
     except ValueError:
         raise ValueError(f"expected WxH with positive integers, got {text!r}") from None
+    problem = size_problem(*size)
+    if problem:
+        raise ValueError(problem)
     return size
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import pickle
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ import orjson
 from prelabel.adapters import from_arrays
 from prelabel.converter import Converter
 from prelabel.errors import InputError
-from prelabel.model import Dataset, Item, ItemRecipe
+from prelabel.model import Dataset, Dropped, Item, ItemRecipe
 
 # the columns of a task row, in order (prelabel.Task.to_row)
 TASK_COLUMNS = (
@@ -156,7 +157,7 @@ def item_rows(dataset: Dataset) -> Iterator[dict[str, Any]]:
             yield _row(held)
         held, dropped, notes = _carry(unit, dataset, dropped, notes)
     if held is not None:
-        _carry(held, dataset, dropped, notes)
+        held, _, _ = _carry(held, dataset, dropped, notes)
         yield _row(held)
 
 
@@ -165,11 +166,36 @@ def _carry(
 ) -> tuple[Item | ItemRecipe, int, int]:
     """Move what the reader recorded since the last unit onto ``unit`` (an item; a recipe
     carries its own)."""
+    new_dropped, new_notes = dataset.dropped[dropped:], dataset.notes[notes:]
     if isinstance(unit, Item):
-        unit.dropped.extend(dataset.dropped[dropped:])
-        unit.notes.extend(n for n in dataset.notes[notes:] if n not in unit.notes)
-        return unit, len(dataset.dropped), len(dataset.notes)
-    return unit, dropped, notes
+        unit.dropped.extend(new_dropped)
+        unit.notes.extend(n for n in new_notes if n not in unit.notes)
+    elif new_dropped or new_notes:
+        unit = Carried(unit, list(new_notes), list(new_dropped))
+    return unit, len(dataset.dropped), len(dataset.notes)
+
+
+@dataclass(slots=True)
+class Carried:
+    """A recipe with what the reader noted or dropped before it: its item holds them too."""
+
+    recipe: ItemRecipe
+    notes: list[str]
+    dropped: list[Dropped]
+
+    @property
+    def key(self) -> str:
+        return self.recipe.key
+
+    @property
+    def weight(self) -> int:
+        return self.recipe.weight
+
+    def __call__(self) -> Item:
+        item = self.recipe()
+        item.dropped.extend(self.dropped)
+        item.notes.extend(n for n in self.notes if n not in item.notes)
+        return item
 
 
 def _row(unit: Item | ItemRecipe) -> dict[str, Any]:

@@ -227,6 +227,9 @@ class Instance:
     # distinct instance identity inside one item (e.g. COCO annotation id, mask instance
     # value); segment writers give each distinct instance its own index
     instance_id: str | None = None
+    # what the reader repaired ("swapped: x1/x2 reversed"): each is a fix on the object's
+    # report record, ahead of any fit fix (the object is then "fixed", never "converted")
+    repairs: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -348,8 +351,11 @@ class TrackTable:
     line in ``file``.
 
     Rows made from per-frame :class:`Instance` objects (COCO-video, traced mask frames) keep
-    each instance in ``objects``: its geometry, source and attributes are read from it (the
-    box columns hold an unrotated box geometry, NaN otherwise; ``line`` is unused).
+    each instance in ``objects``: its geometry, source, attributes and repairs are read from
+    it (the box columns hold an unrotated box geometry, NaN otherwise; ``line`` is unused).
+
+    What the reader repaired on a row (``--bad-rows fix``) is ``repairs[repair[row]]``:
+    ``repair`` codes into ``repairs``, whose entry 0 is no repair (``repair`` None: none).
     """
 
     file: str
@@ -368,6 +374,8 @@ class TrackTable:
     auto_int_attributes: frozenset[str] = frozenset()
     track_names: list[str] | None = None
     objects: npt.NDArray[np.object_] | None = None
+    repair: npt.NDArray[np.int32] | None = None
+    repairs: list[tuple[str, ...]] = field(default_factory=lambda: [()])
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -391,6 +399,8 @@ class TrackTable:
             self.auto_int_attributes,
             self.track_names,
             None if self.objects is None else self.objects[rows],
+            None if self.repair is None else self.repair[rows],
+            self.repairs,
         )
 
     def source(self, row: int) -> SourceRef:
@@ -410,6 +420,13 @@ class TrackTable:
             out: dict[str, Any] = self.objects[row].attributes
             return out
         return {k: self._value(k, float(v[row])) for k, v in self.attributes.items()}
+
+    def row_repairs(self, row: int) -> list[str]:
+        """What the reader repaired on row ``row`` (fixes for its record; [] for none)."""
+        if self.objects is not None:
+            repairs: list[str] = self.objects[row].repairs
+            return list(repairs)
+        return [] if self.repair is None else list(self.repairs[int(self.repair[row])])
 
     def row_score(self, row: int) -> float | None:
         """The score of row ``row`` (None where there is none)."""

@@ -27,7 +27,7 @@ from prelabel.config.task_types import get_task_type
 from prelabel.converter import Converter
 from prelabel.model import Dataset
 from prelabel.output.directory import OutputDir
-from prelabel.output.layout import TAXONOMY_FILE
+from prelabel.output.layout import TAXONOMY_FILE, write_file
 from prelabel.output.report import Report
 from prelabel.workers import convert_in_workers, worker_count
 
@@ -152,7 +152,7 @@ def write_taxonomy(
 ) -> None:
     """Write the taxonomy block as JSON, ready to paste into ``[params]`` or a project."""
     block = taxonomy_block(seen, dataset, config.task_type)
-    path.write_bytes(orjson.dumps(block, option=orjson.OPT_INDENT_2))
+    write_file(path, orjson.dumps(block, option=orjson.OPT_INDENT_2))
 
 
 def validate_dir(out_dir: str | os.PathLike[str], config: TaskConfig) -> list[str]:

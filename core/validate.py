@@ -18,7 +18,7 @@ from prelabel.config.load import TaskConfig
 from prelabel.errors import InputError
 from prelabel.output.artifacts import ARTIFACT_SCHEME, ArtifactFiles
 from prelabel.output.layout import ARTIFACTS_DIR, output_shards
-from prelabel.output.report import read_report, task_entries
+from prelabel.output.report import complete_report, task_entries
 from prelabel.output.tasks import TaskLine, iter_tasks
 from prelabel.rulebook.body import PER_TASK, check_body
 from prelabel.rulebook.findings import Missing
@@ -75,13 +75,18 @@ def _check_task(
         yield f"{where}: {violation}"
 
 
+def _is_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def validate_output(out: Path, config: TaskConfig) -> list[str]:
     """Every violation in ``out``, plain or sharded (empty when it is all good)."""
     output_shards(out)  # the directory is an output folder of convert
+    report = complete_report(out)  # of the run that wrote these tasks
     sizes = {
         uid: (int(t["width"]), int(t["height"]))
-        for uid, t in task_entries(read_report(out)).items()
-        if t.get("width") and t.get("height")
+        for uid, t in task_entries(report).items()
+        if _is_size(t.get("width")) and _is_size(t.get("height"))
     }
     art = _Files(ArtifactFiles(out / ARTIFACTS_DIR, config.prelabel.artifact_url))
     problems: list[str] = []

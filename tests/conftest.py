@@ -31,6 +31,17 @@ def shared() -> Path:
     return SHARED
 
 
+def write_report(directory: Path) -> None:
+    """A minimal ``report.json`` beside a ``tasks.jsonl`` written by hand: ``submit`` and
+    ``validate`` refuse a directory whose report is missing or lists other tasks."""
+    import orjson
+
+    lines = (directory / "tasks.jsonl").read_bytes().splitlines()
+    tasks = [orjson.loads(raw).get("body", {}) for raw in lines if raw.strip()]
+    entries = [{"unique_id": b.get("unique_id"), "key": b.get("unique_id")} for b in tasks]
+    (directory / "report.json").write_bytes(orjson.dumps({"tasks": entries, "objects": []}))
+
+
 def on_frames(item: Any) -> Any:
     """A tracking item with its table's rows put on its frames as instances (the rows as
     image tasks of the video see them), for checks written per frame."""

@@ -55,8 +55,11 @@ MALFORMED = KITTI / "malformed/0001.txt"
 def test_malformed_error_names_line() -> None:
     with pytest.raises(InvalidAnnotationError) as err:
         one(MALFORMED)
-    assert err.value.location == "line 2" and err.value.reason == "x2 110 < x1 230"
-    assert str(err.value).endswith("0001.txt, line 2: x2 110 < x1 230")
+    assert err.value.location == "line 2"
+    assert err.value.reason == (
+        "x2 110 < x1 230; --bad-rows fix repairs such rows, --bad-rows drop leaves them out "
+        "(reported)"
+    )
 
 
 def test_malformed_drop_lists_every_line() -> None:
@@ -76,7 +79,11 @@ def test_malformed_fix_swaps_corners() -> None:
     item, dropped = one(MALFORMED, bad_rows="fix")
     fixed = [i for i in item.iter_instances() if i.source.location == "line 2"]
     assert fixed[0].geometry == Box(110, 180, 120, 80)
-    assert any("line 2: x1/x2 swapped" in n for n in item.notes)
+    assert fixed[0].repairs == ["swapped: x1/x2 reversed"]
+    assert (
+        "0001.txt: 1 rows repaired (--bad-rows fix; each recorded as fixed): swapped: x1/x2 reversed x1"
+        in item.notes
+    )
     assert len(dropped) == 5  # NaN, non-number, short row, DontCare, duplicate
 
 
@@ -105,4 +112,7 @@ def test_cli_kitti_bad_row_exit_code(tmp_path: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 3, proc.stderr
-    assert proc.stderr.strip().endswith("0001.txt, line 2: x2 110 < x1 230")
+    assert proc.stderr.strip().endswith(
+        "0001.txt, line 2: x2 110 < x1 230; --bad-rows fix repairs such rows, --bad-rows drop "
+        "leaves them out (reported)"
+    )

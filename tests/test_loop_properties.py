@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from prelabel.responses.local import Content, SegmentEntry, playback_objects, video_frames
@@ -124,8 +124,21 @@ def tracks(draw: st.DrawFn) -> dict[str, Any]:
     return out
 
 
+def _stacked() -> dict[str, Any]:
+    """Five tracks on the same box at frame 0 (two also on frame 1): a frame the editor
+    deletes from one must not lend it another's identity (a false id switch hypothesis
+    once found)."""
+    box = {"left": 0, "top": 0, "width": 20, "height": 30}
+    two = [{"key": k, "timestamp": k / 10, **box} for k in (0, 1)]
+    frames = {0: two, 1: two[:1], 2: two[:1], 3: two, 4: two[:1]}
+    return {
+        f"track-{t}": {"label": "car", "geometry": "box", "frames": f} for t, f in frames.items()
+    }
+
+
 @settings(max_examples=150, deadline=None)
 @given(tracks(), st.integers(0, 2**32), st.floats(0, 1))
+@example(_stacked(), 0, 1.0)
 def test_playback_edits_are_scored_exactly(objects: dict[str, Any], seed: int, rate: float) -> None:
     editor = Editor(random.Random(seed), rate, PARAMS)
     final = edit_playback(objects, editor)

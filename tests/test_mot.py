@@ -170,7 +170,9 @@ def test_bad_rows_error_drop_fix(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.txt", text)
     with pytest.raises(InvalidAnnotationError) as err:
         items(read_mot([path]))
-    assert str(err.value).endswith("line 2: x 'abc' is not a number")
+    assert str(err.value).endswith(
+        "line 2: x 'abc' is not a number; --bad-rows drop leaves such rows out (reported)"
+    )
     ds = read_mot([path], MotOptions(bad_rows="drop"))
     (item,) = items(ds)
     assert [d.source.location for d in ds.dropped] == ["line 2", "line 4", "line 5"]
@@ -178,6 +180,7 @@ def test_bad_rows_error_drop_fix(tmp_path: Path) -> None:
     (item,) = items(ds)
     fixed = [i for i in item.iter_instances() if i.source.location == "line 5"]
     assert fixed[0].geometry == Box(6, 10, 4, 5)
+    assert fixed[0].repairs == ["flipped: negative width"]
 
 
 def test_frames_beyond_seq_length(tmp_path: Path) -> None:

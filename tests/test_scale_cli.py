@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 from click.testing import CliRunner
+from conftest import write_report
 
 from prelabel.cli.main import cli
 from prelabel.sandbox.faults import Faults
@@ -160,6 +161,7 @@ def test_sigkill_mid_run_then_rerun_no_duplicates_none_lost(tmp_path: Path) -> N
                   "attachment": "https://x/a.jpg", "geometries": {"box": {}}}})
              for u in uids]  # fmt: skip
     (d / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    write_report(d)
     store = tmp_path / "store"
     env = {**os.environ, "SCALE_API_KEY": "test_kill"}
     with run_sandbox(store=store, faults=Faults(latency_ms=25)) as sb:

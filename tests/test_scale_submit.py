@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from conftest import write_report
 
 from prelabel.errors import InputError
 from prelabel.output.tasks import read_tasks
@@ -67,6 +68,7 @@ def write_tasks(directory: Path, n: int, *, project: str = "p", prefix: str = "t
         for i, uid in enumerate(uids)
     ]
     (directory / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    write_report(directory)
     return uids
 
 
@@ -131,6 +133,7 @@ def test_uploads_remembered_across_runs_by_content_hash(out_dir: Path, sandbox: 
         }  # fmt: skip
         with (out_dir / "tasks.jsonl").open("ab") as fh:
             fh.write(orjson.dumps(extra) + b"\n")
+        write_report(out_dir)
         summary = submit_dir(out_dir, client=client)
     assert (summary.created, summary.skipped, summary.uploads, summary.uploads_reused) == (
         1,
@@ -233,6 +236,7 @@ def test_batches_created_submitted_into_and_finalized(tmp_path: Path, sandbox: S
         for i in range(6)
     ]  # fmt: skip
     (d / "tasks.jsonl").write_bytes(b"\n".join(lines))
+    write_report(d)
     with client_for(sandbox) as client:
         summary = submit_dir(d, client=client, create_batches=True, finalize=True)
         again = submit_dir(d, client=client, create_batches=True, finalize=True)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import orjson
 import pytest
-from conftest import FIXTURES, SHARED
+from conftest import FIXTURES, SHARED, write_report
 from test_cli import run
 
 from prelabel.config.load import load_config
@@ -178,6 +178,7 @@ def test_extended_index_never_replaces_the_indexed_image(tmp_path: Path) -> None
             "allow_unlabeled": True, "hypothesis": {"labelMapping": {"car": {"index": 1}},
             "annotations": {"combined": {"extendedIndexedImage": "artifact://ext.png"}}}}  # fmt: skip
     rewrite(out, [{"task_type": "segmentannotation", "body": body}])
+    write_report(out)
     config = tmp_path / "seg.toml"
     config.write_text('task_type = "segmentannotation"\n[params]\nproject = "p"\n'
                       'labels = ["car"]\nallow_unlabeled = true\n')  # fmt: skip

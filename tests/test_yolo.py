@@ -342,7 +342,7 @@ def test_bad_rows_error_drop_fix(tmp_path: Path) -> None:
     common = {"image_size": (100, 100), "names": str(tmp_path / "names.txt")}
     with pytest.raises(InvalidAnnotationError) as caught:
         items(read_yolo([str(tmp_path)], YoloOptions(**common)))
-    assert str(caught.value).endswith("bad.txt, line 2: negative box size -0.2 x 0.2")
+    assert "bad.txt, line 2: negative box size -0.2 x 0.2; --bad-rows" in str(caught.value)
     dataset = read_yolo([str(tmp_path)], YoloOptions(**common, bad_rows="drop"))
     (item,) = items(dataset)
     reasons = {d.source.location: d.reason for d in dataset.dropped}

@@ -3,6 +3,7 @@ image items."""
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import orjson
 
 from prelabel.config.declare import option
 from prelabel.converters.coco.geometry import KeypointSpec
-from prelabel.converters.options import fps, image_size, images
+from prelabel.converters.options import fps, image_size, images, size_problem
 from prelabel.errors import InputError, InvalidAnnotationError
 from prelabel.model import Dataset, Instance, Item, Mask
 
@@ -63,7 +64,7 @@ def load_json(path: str | os.PathLike[str]) -> Any:
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", path=path) from None
     try:
-        return orjson.loads(text)
+        return orjson.loads(text.removeprefix(codecs.BOM_UTF8))  # a BOM is read as no BOM
     except orjson.JSONDecodeError as exc:
         raise InputError(
             f"invalid JSON: {exc.msg}", path=path, location=f"line {exc.lineno}, column {exc.colno}"
@@ -162,8 +163,7 @@ def image_item(img: Any, path: str, location: str) -> Item:
         raise InputError("an image needs an id", path=path, location=location)
     key = id_key(img["id"], path=path, location=location)
     width, height = img.get("width"), img.get("height")
-    if not all(v is None or (isinstance(v, int) and v > 0) for v in (width, height)):
-        raise InputError(f"bad image size {width!r} x {height!r}", path=path, location=location)
+    check_size(width, height, path=path, location=location)
     file_name = str(img.get("file_name") or key)
     fields: dict[str, Any] = {
         "file_name": file_name,
@@ -174,6 +174,20 @@ def image_item(img: Any, path: str, location: str) -> Item:
     if width and height:
         fields.update(width=width, height=height)
     return Item(key=key, fields=fields, width=width, height=height)
+
+
+def check_size(width: Any, height: Any, *, path: str, location: str) -> None:
+    """An image size an input declares (either side may be missing): whole pixels above 0,
+    at most ``MAX_IMAGE_SIDE`` a side (:func:`~prelabel.converters.options.size_problem`).
+
+    Raises:
+        InputError: naming the file and the object.
+    """
+    if width is None and height is None:
+        return
+    problem = size_problem(1 if width is None else width, 1 if height is None else height)
+    if problem:
+        raise InputError(problem, path=path, location=location)
 
 
 def size_of(item: Item) -> tuple[int, int] | None:

@@ -21,7 +21,10 @@ from typing import Any
 
 from pycocotools import mask as mask_utils
 
+from prelabel.config.rules import MAX_IMAGE_SIDE
+from prelabel.converters.options import size_problem
 from prelabel.errors import InvalidAnnotationError
+from prelabel.geometry.rle import rle_extent
 from prelabel.model import (
     Box,
     Dropped,
@@ -36,6 +39,8 @@ from prelabel.model import (
 
 # characters of pycocotools' compressed counts: 48 + 6-bit groups (with continuation bit)
 _RLE_CHARS = bytes(range(48, 48 + 64))
+# the farthest a coordinate may lie from the image's corner (100 task images away)
+MAX_COORDINATE = 100 * MAX_IMAGE_SIDE
 
 
 @dataclass(slots=True)
@@ -62,6 +67,22 @@ def is_number(value: Any) -> bool:
     if kind is float:
         return math.isfinite(value)
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_coordinates(values: Sequence[float], what: str, ref: SourceRef) -> None:
+    """Pixel coordinates lie within ``MAX_COORDINATE`` of the image's corner: a value past it
+    (``1e20``) is no position on any task image, and no size or bound is made from it.
+
+    Raises:
+        InvalidAnnotationError: naming the object and the value.
+    """
+    far = next((v for v in values if abs(v) > MAX_COORDINATE), None)
+    if far is not None:
+        raise InvalidAnnotationError(
+            f"{what}: coordinate {far!r} is beyond {MAX_COORDINATE:,} px, far outside any "
+            f"task image (at most {MAX_IMAGE_SIDE} px a side)",
+            **_where(ref),
+        )
 
 
 def object_instances(
@@ -172,6 +193,7 @@ def box_from_coco(bbox: Any, ref: SourceRef) -> Box:
         raise InvalidAnnotationError(
             f"bbox must be [x, y, width, height], got {bbox!r}", **_where(ref)
         )
+    check_coordinates(bbox, "bbox", ref)
     x, y, w, h = (float(v) for v in bbox)
     if w < 0 or h < 0:
         raise InvalidAnnotationError(f"bbox has a negative size: {bbox!r}", **_where(ref))
@@ -190,6 +212,7 @@ def polygon_from_coco(
                 f"segmentation[{n}] must be a flat list of numbers [x1, y1, x2, y2, ...]",
                 **_where(ref),
             )
+        check_coordinates(part, f"segmentation[{n}]", ref)
         coords = part
         if len(coords) % 2:
             sink.notes.append(
@@ -225,6 +248,9 @@ def rle_mask(seg: Mapping[str, Any], *, ref: SourceRef, size: tuple[int, int] | 
             f"RLE size must be [height, width], got {rle_size!r}", **_where(ref)
         )
     h, w = int(rle_size[0]), int(rle_size[1])
+    problem = size_problem(w, h)
+    if problem:
+        raise InvalidAnnotationError(f"RLE size: {problem}", **_where(ref))
     if size is not None and (h, w) != size:
         raise InvalidAnnotationError(
             f"RLE size {w}x{h} (width x height) differs from the image size {size[1]}x{size[0]}",
@@ -232,14 +258,33 @@ def rle_mask(seg: Mapping[str, Any], *, ref: SourceRef, size: tuple[int, int] | 
         )
     if isinstance(counts, list):
         return Mask(_compress(counts, h, w, ref), h, w)
-    if isinstance(counts, str):
-        counts = counts.encode("ascii", errors="replace")
+    if isinstance(counts, str) and counts.isascii():
+        counts = counts.encode("ascii")
     if not isinstance(counts, bytes) or not counts or counts.translate(None, _RLE_CHARS):
         raise InvalidAnnotationError(
-            "RLE counts must be a list of run lengths or a compressed COCO RLE string",
+            "RLE counts must be a list of run lengths or a compressed COCO RLE string "
+            "(ASCII characters 0 to o)",
             **_where(ref),
         )
+    _check_runs(counts, h, w, ref)
     return Mask(counts, h, w)
+
+
+def _check_runs(counts: bytes, h: int, w: int, ref: SourceRef) -> None:
+    """A compressed RLE's runs cover the image exactly: none negative (a malformed delta),
+    none longer than any image, summing to height x width (a mask with more or fewer pixels
+    than its image would be read as some other mask, silently)."""
+    total, least = rle_extent(counts)
+    if least < 0:
+        raise InvalidAnnotationError(
+            "RLE counts decode to a negative or overlong run: not a COCO RLE string",
+            **_where(ref),
+        )
+    if total != h * w:
+        raise InvalidAnnotationError(
+            f"RLE counts cover {total} pixels, expected height*width = {h}*{w} = {h * w}",
+            **_where(ref),
+        )
 
 
 def _compress(counts: list[Any], h: int, w: int, ref: SourceRef) -> bytes:
@@ -313,6 +358,7 @@ def _keypoint_names(values: Any, spec: KeypointSpec, ref: SourceRef) -> tuple[st
         raise InvalidAnnotationError(
             "keypoints must be a flat list of numbers [x1, y1, v1, x2, y2, v2, ...]", **_where(ref)
         )
+    check_coordinates([v for k, v in enumerate(values) if k % 3 != 2], "keypoints", ref)
     count = len(values) // 3
     if not spec.names:
         return tuple(f"keypoint_{k + 1}" for k in range(count))

@@ -11,22 +11,26 @@ Objects an image's results cannot give (no geometry) are recorded in its task.
 
 from __future__ import annotations
 
+import codecs
 import marshal
 import re
 import sqlite3
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ijson
 import orjson
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from prelabel.converters.coco.common import (
     Category,
     CocoRun,
+    check_size,
     id_key,
     image_item,
     keypoint_count,
@@ -41,7 +45,8 @@ from prelabel.converters.coco.dataset import (
     object_kinds,
 )
 from prelabel.converters.coco.geometry import Sink
-from prelabel.errors import InputError, InvalidAnnotationError
+from prelabel.converters.coco.nesting import MAX_DEPTH, NestingGuard, TooDeep
+from prelabel.errors import EnvironmentFailure, InputError, InvalidAnnotationError
 from prelabel.model import Dataset, Dropped, Item
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -54,16 +59,31 @@ SPILL_RESULTS = 100_000
 _WS = b" \t\r\n"
 
 
+@contextmanager
+def _spill_errors(path: Path) -> Iterator[None]:
+    """The temporary file refusing a write (a full disk, a file-size limit) is the
+    environment's failure (exit 6), named."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        reason = f"cannot write the temporary file results are grouped in: {why}"
+        raise EnvironmentFailure(reason, path=path) from None
+
+
 class Spill:
     """Results grouped by image key in a temporary SQLite file (removed on close): one row
     per image and spill, the image's results of that spill as one marshal blob."""
 
     def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="prelabel-coco-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "results.sqlite")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE r (image TEXT, part INTEGER, data BLOB)")
+        with _spill_errors(Path(tempfile.gettempdir())):
+            self._dir = tempfile.TemporaryDirectory(prefix="prelabel-coco-")
+        self.path = Path(self._dir.name) / "results.sqlite"
+        with _spill_errors(self.path):
+            self._db = sqlite3.connect(self.path)
+            self._db.execute("PRAGMA journal_mode=OFF")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute("CREATE TABLE r (image TEXT, part INTEGER, data BLOB)")
         self._groups: dict[str, list[tuple[int, Any]]] = {}
         self._held = 0
         self._part = 0
@@ -86,7 +106,8 @@ class Spill:
     def _spill(self) -> None:
         # marshal: our own processes read it back; several times faster than JSON here
         rows = [(key, self._part, marshal.dumps(group)) for key, group in self._groups.items()]
-        self._db.executemany("INSERT INTO r VALUES (?, ?, ?)", rows)
+        with _spill_errors(self.path):
+            self._db.executemany("INSERT INTO r VALUES (?, ?, ?)", rows)
         self._groups.clear()
         self._held = 0
         self._part += 1
@@ -94,15 +115,17 @@ class Spill:
     def finish(self) -> None:
         """End of pass 1: spill the rest and index by image."""
         self._spill()
-        self._db.execute("CREATE INDEX r_image ON r (image, part)")
-        self._db.commit()
+        with _spill_errors(self.path):
+            self._db.execute("CREATE INDEX r_image ON r (image, part)")
+            self._db.commit()
 
     def blobs(self, key: str) -> list[bytes]:
         """The spilled groups of one image, in file order."""
         if key not in self.counts:
             return []
-        rows = self._db.execute("SELECT data FROM r WHERE image = ? ORDER BY part", (key,))
-        return [bytes(data) for (data,) in rows]
+        with _spill_errors(self.path):
+            rows = self._db.execute("SELECT data FROM r WHERE image = ? ORDER BY part", (key,))
+            return [bytes(data) for (data,) in rows]
 
     def close(self) -> None:
         """Drop the database and its folder."""
@@ -213,10 +236,13 @@ def folder_source(folder: Path, opts: CocoRun) -> ImageSource:
 def folder_item(key: str, file: Path, folder: Path) -> Item:
     """An image item from a file, size from its header only."""
     try:
-        with Image.open(file) as im:
-            width, height = im.size
-    except (OSError, UnidentifiedImageError) as exc:
+        with warnings.catch_warnings():  # the size is checked below, against Scale's limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(file) as im:
+                width, height = im.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(f"cannot read image header: {exc}", path=file) from None
+    check_size(width, height, path=str(file), location="image header")
     name = file.relative_to(folder).as_posix()
     fields = {
         "file_name": name,
@@ -236,27 +262,49 @@ def stream_chunks(path: str) -> Iterator[tuple[int, list[Any]]]:
     list: only a ``}`` that closes a list element does (one inside a string or a nested
     object leaves the prefix unparsable), so elements are never split, whatever they hold.
 
+    The bytes pass through a :class:`NestingGuard` as they are read, so a file nested
+    deeper than :data:`MAX_DEPTH` stops there; a UTF-8 BOM is read as no BOM.
+
     Raises:
-        InputError: the file is not a JSON list (located by line and column when small).
+        InputError: the file is not a JSON list (located by line and column when small),
+            or it nests too deeply.
     """
-    index = 0
-    with open(path, "rb") as fh:
-        text = fh.read(CHUNK_BYTES).lstrip(_WS)
-        if not text.startswith(b"["):
-            raise _json_error(path, -1, ValueError("expected a JSON list"))
-        text, done, want = text[1:], False, CHUNK_BYTES
-        while not done:
-            while len(text) < want and not done:
-                more = fh.read(CHUNK_BYTES)
-                text, done = text + more, not more
-            part, text = _parse_prefix(text) if not done else (_parse_rest(path, index, text), b"")
-            if part is None:  # no element boundary parsed: take more text
-                want *= 2
-                continue
-            want = CHUNK_BYTES
-            if part:
+    with open(path, "rb") as raw:
+        fh = NestingGuard(raw)
+        index = 0
+        try:
+            for index, part in _chunks(path, fh):
                 yield index, part
                 index += len(part)
+        except TooDeep as exc:
+            raise InputError(
+                f"JSON nested deeper than {MAX_DEPTH} levels (a result nests a few)",
+                path=path,
+                location=f"results[{index}], byte {exc.offset}",
+            ) from None
+
+
+def _chunks(path: str, fh: NestingGuard) -> Iterator[tuple[int, list[Any]]]:
+    index = 0
+    text = fh.read(CHUNK_BYTES)
+    if text.startswith(codecs.BOM_UTF8):
+        text = text[len(codecs.BOM_UTF8) :]
+    text = text.lstrip(_WS)
+    if not text.startswith(b"["):
+        raise _json_error(path, -1, ValueError("expected a JSON list"))
+    text, done, want = text[1:], False, CHUNK_BYTES
+    while not done:
+        while len(text) < want and not done:
+            more = fh.read(CHUNK_BYTES)
+            text, done = text + more, not more
+        part, text = _parse_prefix(text) if not done else (_parse_rest(path, index, text), b"")
+        if part is None:  # no element boundary parsed: take more text
+            want *= 2
+            continue
+        want = CHUNK_BYTES
+        if part:
+            yield index, part
+            index += len(part)
 
 
 def _parse_prefix(text: bytes) -> tuple[list[Any] | None, bytes]:
@@ -311,10 +359,12 @@ def _json_error(path: str, index: int, exc: Exception) -> InputError:
 def _last_whole(path: str) -> int:
     parsed = 0
     with open(path, "rb") as fh:
+        if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            fh.seek(0)
         try:
-            for _ in ijson.items(fh, "item", use_float=True):
+            for _ in ijson.items(NestingGuard(fh), "item", use_float=True):
                 parsed += 1
-        except ijson.JSONError:
+        except (ijson.JSONError, TooDeep):
             pass
     return parsed - 1
 

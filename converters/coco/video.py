@@ -15,6 +15,7 @@ from typing import Any
 from prelabel.converters.coco.common import (
     Category,
     CocoRun,
+    check_size,
     id_key,
     keypoint_count,
     load_json,
@@ -27,7 +28,7 @@ from prelabel.converters.coco.dataset import (
     group_annotations,
     list_field,
 )
-from prelabel.converters.coco.geometry import Sink, is_number, rle_mask
+from prelabel.converters.coco.geometry import Sink, check_coordinates, is_number, rle_mask
 from prelabel.errors import InputError, InvalidAnnotationError
 from prelabel.model import Box, Dataset, Dropped, Frame, Instance, Item, SourceRef
 
@@ -47,6 +48,7 @@ def cocovid_videos(path: str, data: Mapping[str, Any]) -> dict[str, Video]:
         where = f"videos[{n}]"
         if not isinstance(entry, Mapping):
             raise InputError("a video must be an object", path=path, location=where)
+        check_size(entry.get("width"), entry.get("height"), path=path, location=where)
         videos[id_key(entry.get("id"), path=path, location=where)] = Video(entry, [])
     for n, img in enumerate(list_field(data, "images", path)):
         where = f"images[{n}]"
@@ -57,6 +59,7 @@ def cocovid_videos(path: str, data: Mapping[str, Any]) -> dict[str, Video]:
             raise InputError(
                 f"video_id {img['video_id']} is not in videos", path=path, location=where
             )
+        check_size(img.get("width"), img.get("height"), path=path, location=where)
         frame = img.get("frame_id")
         if isinstance(frame, bool) or not isinstance(frame, int):
             raise InputError(
@@ -236,6 +239,7 @@ def _frame_tracks(
                     f"class index {c} has no category", path=path, location=where
                 )
             ref = SourceRef(path, where)
+            check_coordinates(row[1:5], "box", ref)
             track_id, x1, y1, x2, y2, score = row
             geometry: Any = Box(x1, y1, max(0.0, x2 - x1), max(0.0, y2 - y1))
             if masks is not None:

@@ -10,6 +10,7 @@ stay importable from there.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def load_classes(path: str) -> ClassNames:
             raise InputError("classes file is empty", path=path)
         return ClassNames(dict(enumerate(lines)), f"{p.name} has {len(lines)} lines")
     try:
-        names = _json_names(orjson.loads(p.read_bytes()))
+        names = _json_names(orjson.loads(p.read_bytes().removeprefix(codecs.BOM_UTF8)))
     except (orjson.JSONDecodeError, ValueError, TypeError, KeyError) as exc:
         raise InputError(f"not a classes file: {exc}", path=path) from None
     return ClassNames(names, f"{p.name} names values {_ranges(names)}")

@@ -20,6 +20,7 @@ nearest colour within a tolerance (Euclidean RGB distance).
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,7 +167,7 @@ def _from_text(path: Path) -> ColorMap:
 
 def _from_json(path: Path) -> ColorMap:
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(path.read_bytes().removeprefix(codecs.BOM_UTF8))
     except orjson.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc}", path=path) from None
     try:

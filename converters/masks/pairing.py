@@ -12,6 +12,7 @@ to read. Stems meet after their suffixes are stripped: ``--mask-suffix`` from ma
 
 from __future__ import annotations
 
+import codecs
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,7 +156,7 @@ def _csv_rows(path: Path) -> list[Row]:
 
 def _json_rows(path: Path) -> list[Row]:
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(path.read_bytes().removeprefix(codecs.BOM_UTF8))
     except orjson.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc}", path=path) from None
     if isinstance(data, dict):

@@ -9,6 +9,7 @@ not mean stuff in the 2-channel form).
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ def load_panoptic(path: str) -> Panoptic:
     if not p.is_file():
         raise InputError("no such panoptic JSON", path=path)
     try:
-        data = orjson.loads(p.read_bytes())
+        data = orjson.loads(p.read_bytes().removeprefix(codecs.BOM_UTF8))
         cats = {
             int(c["id"]): (str(c["name"]), bool(c.get("isthing", 0))) for c in data["categories"]
         }

@@ -28,17 +28,24 @@ from pathlib import Path
 import numpy as np
 
 from prelabel.config.declare import option
+from prelabel.converters.options import fps, image_size
 from prelabel.converters.tracking.common import (
+    MAX_FRAMES,
     BadRows,
+    Empty,
     SeqInfo,
     Track,
     TrackingOptions,
     build_item,
     check_frames,
     duplicates,
+    frame_problem,
     merge_info,
+    reader_notes,
     reject,
+    track_id_problem,
     untracked_check,
+    whole_number,
 )
 from prelabel.converters.tracking.parse import read_text
 from prelabel.converters.tracking.seq import item_keys
@@ -71,6 +78,7 @@ class _Rows:
     """Accumulates parsed rows of one file."""
 
     def __init__(self) -> None:
+        self.read = 0  # rows read (every non-blank line)
         self.lines: list[int] = []
         self.frame: list[int] = []
         self.track: list[int] = []
@@ -78,12 +86,32 @@ class _Rows:
         self.score: list[float | None] = []
         self.labels: list[str] = []
         self.attributes: list[dict[str, float | int]] = []
+        self.repairs: dict[int, tuple[str, ...]] = {}
 
 
-def parse_row(parts: list[str], ncols: int, fix: bool) -> tuple[list[float], list[str]] | str:
-    """The row's numbers (type column as NaN) and fixes made, or why it is unusable."""
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One usable row: frame and track id exactly, the other columns as numbers (the type
+    column NaN), and what ``--bad-rows fix`` repaired."""
+
+    frame: int
+    track: int
+    values: list[float]
+    repairs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bad:
+    """Why a row is unusable, and whether ``--bad-rows fix`` would repair it."""
+
+    reason: str
+    fixable: bool = False
+
+
+def parse_row(parts: list[str], ncols: int, fix: bool) -> Row | Bad:
+    """The row, or why it is unusable."""
     if len(parts) != ncols:
-        return f"expected {ncols} columns (as line 1), got {len(parts)}"
+        return Bad(f"expected {ncols} columns (as line 1), got {len(parts)}")
     values: list[float] = []
     for name, part in zip(NUMERIC, parts, strict=False):
         if name is None:
@@ -92,30 +120,32 @@ def parse_row(parts: list[str], ncols: int, fix: bool) -> tuple[list[float], lis
         try:
             value = float(part)
         except ValueError:
-            return f"{name} {part!r} is not a number"
+            return Bad(f"{name} {part!r} is not a number")
         if not math.isfinite(value):
-            return f"{name} is {part} (not a finite number)"
+            return Bad(f"{name} is {part} (not a finite number)")
         values.append(value)
-    if not (values[0].is_integer() and values[1].is_integer()):
-        return f"frame {parts[0]} / track id {parts[1]} must be whole numbers"
-    return check_corners(values, fix)
+    frame, track = whole_number(parts[0]), whole_number(parts[1])
+    if frame is None or track is None:
+        return Bad(f"frame {parts[0]} / track id {parts[1]} must be whole numbers")
+    problem = frame_problem(parts[0], frame, 0) or track_id_problem(parts[1], track)
+    if problem:
+        return Bad(problem)
+    return check_corners(Row(frame, track, values), fix)
 
 
-def check_corners(values: list[float], fix: bool) -> tuple[list[float], list[str]] | str:
-    """Reversed corners (x2 < x1 or y2 < y1): swapped under fix, else the reason."""
-    fixes = []
+def check_corners(row: Row, fix: bool) -> Row | Bad:
+    """Reversed corners (x2 < x1 or y2 < y1): swapped under fix, else why not usable."""
+    values, repairs = row.values, []
     for a, b, name in ((6, 8, "x"), (7, 9, "y")):
         if values[b] < values[a]:
             if not fix:
-                return f"{name}2 {values[b]:g} < {name}1 {values[a]:g}"
+                return Bad(f"{name}2 {values[b]:g} < {name}1 {values[a]:g}", fixable=True)
             values[a], values[b] = values[b], values[a]
-            fixes.append(f"{name}1/{name}2 swapped")
-    return values, fixes
+            repairs.append(f"swapped: {name}1/{name}2 reversed")
+    return Row(row.frame, row.track, values, tuple(repairs))
 
 
-def parse_file(
-    path: str, bad_rows: BadRows, dropped: list[Dropped], notes: list[str]
-) -> tuple[_Rows, int]:
+def parse_file(path: str, bad_rows: BadRows, dropped: list[Dropped]) -> tuple[_Rows, int]:
     """Every row of a KITTI tracking file; returns the rows and the column count."""
     rows = _Rows()
     ncols = 0
@@ -123,6 +153,7 @@ def parse_file(
         parts = line.split()
         if not parts:
             continue
+        rows.read += 1
         if not ncols:
             ncols = len(parts) if len(parts) in (17, 18) else 17
         if len(parts) > 2 and parts[2].lower() == IGNORE_TYPE:
@@ -135,20 +166,20 @@ def parse_file(
             )
             continue
         parsed = parse_row(parts, ncols, bad_rows == "fix")
-        if isinstance(parsed, str):
-            reject(path, number, parsed, bad_rows, dropped)
+        if isinstance(parsed, Bad):
+            reject(path, number, parsed.reason, bad_rows, dropped, fixable=parsed.fixable)
             continue
-        values, fixes = parsed
-        for fix in fixes:
-            notes.append(f"{Path(path).name}, line {number}: {fix}")
-        add_row(rows, number, parts[2], values, ncols)
+        add_row(rows, number, parts[2], parsed, ncols)
     return rows, ncols
 
 
-def add_row(rows: _Rows, number: int, label: str, v: list[float], ncols: int) -> None:
+def add_row(rows: _Rows, number: int, label: str, row: Row, ncols: int) -> None:
+    v = row.values
+    if row.repairs:
+        rows.repairs[len(rows.lines)] = row.repairs
     rows.lines.append(number)
-    rows.frame.append(int(v[0]))
-    rows.track.append(int(v[1]))
+    rows.frame.append(row.frame)
+    rows.track.append(row.track)
     rows.boxes.append((v[6], v[7], v[8] - v[6], v[9] - v[7]))
     rows.score.append(v[17] if ncols == 18 else None)
     rows.labels.append(label)
@@ -165,15 +196,14 @@ def read_one(
     dropped: list[Dropped],
 ) -> Item:
     """One KITTI tracking file -> one video item."""
-    notes: list[str] = []
     local: list[Dropped] = []
-    rows, ncols = parse_file(path, bad_rows, local, notes)
+    rows, ncols = parse_file(path, bad_rows, local)
+    name = Path(path).name
     kind = "results (with score)" if ncols == 18 else "labels"
-    notes.insert(
-        0,
-        f"{Path(path).name}: {len(rows.lines)} rows of {ncols or 17} columns read "
-        f"as KITTI tracking {kind}; frames 0-based",
-    )
+    notes = [
+        f"{name}: {rows.read} rows of {ncols or 17} columns read as KITTI tracking {kind}; "
+        "frames 0-based"
+    ]
     track = Track(
         path,
         np.array(rows.lines, dtype=np.int64),
@@ -183,19 +213,16 @@ def read_one(
         rows.score,
         rows.labels,
         rows.attributes,
+        rows.repairs,
     )
     keep = np.ones(len(rows.lines), dtype=bool)
-    info = merge_info(
-        SeqInfo(length=info.length),
-        info.fps,
-        None if info.width is None or info.height is None else (info.width, info.height),
-        notes,
-        Path(path).name,
-    )
+    size = None if info.width is None or info.height is None else (info.width, info.height)
+    info = merge_info(SeqInfo(length=info.length), info.fps, size, notes, name, seqinfo=False)
     check_frames(path, track, keep, info, 0, bad_rows, local)
     untracked_check(path, track, keep, untracked)
     duplicates(path, track, keep, bad_rows, local)
     dropped.extend(local)
+    reader_notes(notes, name, rows.read, local, rows.repairs)
     return build_item(
         key,
         track,
@@ -205,6 +232,7 @@ def read_one(
         notes=notes,
         int_attributes=frozenset({"occlusion"}),
         auto_int_attributes=frozenset({"truncation"}),
+        empty=Empty(rows.read, local, "--seq-length"),
     )
 
 
@@ -212,8 +240,17 @@ def read_one(
 class KittiOptions(TrackingOptions):
     """Options of the KITTI tracking reader (``prelabel convert kitti``)."""
 
+    fps: float | None = fps(
+        "The sequence's frame rate (KITTI files do not say it; its recordings are 10 fps)."
+    )
+    image_size: tuple[int, int] | None = image_size(
+        "Frame size (KITTI files do not say it; boxes are clipped to it)."
+    )
     seq_length: int | None = option(
-        None, low=1, help="Number of frames of the sequence (frames 0..N-1)."
+        None,
+        low=1,
+        high=MAX_FRAMES,
+        help="Number of frames of the sequence (frames 0..N-1).",
     )
 
 

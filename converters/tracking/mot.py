@@ -34,18 +34,22 @@ takes the checked per-line text path, which names the bad line.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from prelabel.config.declare import option
+from prelabel.converters.options import fps, image_size
 from prelabel.converters.tracking.common import (
     DEFAULT_LABEL,
+    EXACT_FLOAT,
     LAYOUTS,
+    MAX_FRAMES,
     MOT16_CLASSES,
     BadRows,
+    Empty,
     FloatArray,
     IntArray,
     Layout,
@@ -55,11 +59,16 @@ from prelabel.converters.tracking.common import (
     build_item,
     check_frames,
     duplicates,
+    frame_problem,
     merge_info,
+    reader_notes,
     reject,
+    track_id_problem,
     untracked_check,
+    whole_number,
 )
 from prelabel.converters.tracking.parse import (
+    LineTokens,
     parse_table,
     quick_table,
     read_text,
@@ -94,6 +103,10 @@ COLUMN_NAMES: dict[int, tuple[str, ...]] = {
 class MotOptions(TrackingOptions):
     """Options of the MOTChallenge reader (``prelabel convert mot``)."""
 
+    fps: float | None = fps("The video's frame rate (overrides seqinfo.ini frameRate).")
+    image_size: tuple[int, int] | None = image_size(
+        "Frame size when no seqinfo.ini says it (boxes are clipped to it)."
+    )
     seqinfo: str | None = option(
         None,
         path="file",
@@ -188,59 +201,106 @@ def read_one(
             path, text, COLUMN_NAMES, opts.bad_rows, local, delimiter=delimiter
         )
         del text
+    read = len(values) + len(local)  # rows that did not parse are dropped already
     ncols = values.shape[1] if values.size else 6
     layout = LAYOUTS.get(ncols, LAYOUTS[6])
     gt = is_ground_truth(Path(path))
+    name = Path(path).name
     notes = [
-        f"{Path(path).name}: {len(values)} rows of {ncols} columns read as {layout.name}"
+        f"{name}: {read} rows of {ncols} columns read as {layout.name}"
         f"{' ground truth' if gt else ''}"
     ]
     keep = np.ones(len(values), dtype=bool)
+    checked = Checked(path, lines, keep, opts.bad_rows, local)
     if len(values):
-        problems = row_problems(values, BASE_NAMES)
-        bad_numbers(path, values, lines, keep, problems, opts.bad_rows, local)
+        bad_numbers(values, checked)
     track = make_track(path, values, lines, keep, layout, gt, opts, given, local, notes)
+    track.track = exact_ids(values[:, 1], checked, track.track) if len(values) else track.track
+    track.repairs = checked.repairs
     del values
     info = seq_info(path, opts, notes)
     check_frames(path, track, keep, info, 1, opts.bad_rows, local)
     untracked_check(path, track, keep, opts.untracked)
     duplicates(path, track, keep, opts.bad_rows, local)
     dropped.extend(local)
-    return build_item(key, track, keep, info, first_frame=1, notes=notes)
+    reader_notes(notes, name, read, local, checked.repairs)
+    empty = Empty(read, local, "seqinfo.ini seqLength or --video")
+    return build_item(key, track, keep, info, first_frame=1, notes=notes, empty=empty)
 
 
-def bad_numbers(
-    path: str,
-    values: FloatArray,
-    lines: IntArray,
-    keep: npt.NDArray[np.bool_],
-    problems: list[str | None],
-    bad_rows: BadRows,
-    dropped: list[Dropped],
-) -> None:
-    """Non-finite values, non-integral frame/id and negative sizes."""
-    frac = (values[:, 0] != np.floor(values[:, 0])) | (values[:, 1] != np.floor(values[:, 1]))
+@dataclass(slots=True)
+class Checked:
+    """One file's row checks: where rows are, which are kept, what to do with bad ones, and
+    the repairs made (row position -> what was done)."""
+
+    path: str
+    lines: IntArray
+    keep: npt.NDArray[np.bool_]
+    bad_rows: BadRows
+    dropped: list[Dropped]
+    repairs: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    tokens: LineTokens | None = None
+
+    def reject(self, r: int, reason: str, *, fixable: bool = False) -> None:
+        self.keep[r] = False
+        reject(self.path, int(self.lines[r]), reason, self.bad_rows, self.dropped, fixable=fixable)
+
+    def token(self, r: int, column: int) -> str:
+        """Field ``column`` of row ``r`` as the file writes it (read on first use)."""
+        if self.tokens is None:
+            self.tokens = LineTokens(self.path)
+        return self.tokens.get(int(self.lines[r]), column)
+
+
+def bad_numbers(values: FloatArray, checked: Checked) -> None:
+    """Non-finite values, non-integral frame/id, frames out of range and negative sizes
+    (flipped under ``--bad-rows fix``, each flip a repair of its row)."""
+    problems = row_problems(values, BASE_NAMES)
+    frame = values[:, 0]
+    frac = (frame != np.floor(frame)) | (values[:, 1] != np.floor(values[:, 1]))
+    outside = (frame < 1) | (frame > MAX_FRAMES)
     negative = (values[:, 4] < 0) | (values[:, 5] < 0)
-    for r in range(len(values)) if (frac.any() or negative.any() or any(problems)) else ():
-        reason = problems[r]
+    odd = frac | outside | negative
+    odd[list(problems)] = True
+    for r in np.flatnonzero(odd).tolist():  # in line order
+        reason = problems.get(r)
         if reason is None and frac[r]:
-            reason = f"frame {values[r, 0]:g} / id {values[r, 1]:g} must be whole numbers"
-        if reason is None and negative[r]:
-            if bad_rows == "fix":
-                fix_negative(values, r)
-                continue
-            reason = f"negative box size {values[r, 4]:g} x {values[r, 5]:g}"
+            reason = f"frame {checked.token(r, 0)} / id {checked.token(r, 1)} must be whole numbers"
+        if reason is None and outside[r]:
+            reason = frame_problem(checked.token(r, 0), int(frame[r]), 1)
         if reason is not None:
-            keep[r] = False
-            reject(path, int(lines[r]), reason, bad_rows, dropped)
+            checked.reject(r, reason)
+        elif negative[r] and checked.bad_rows == "fix":
+            checked.repairs[r] = fix_negative(values, r)
+        elif negative[r]:
+            reason = f"negative box size {values[r, 4]:g} x {values[r, 5]:g}"
+            checked.reject(r, reason, fixable=True)
 
 
-def fix_negative(values: FloatArray, r: int) -> None:
-    """A box given with negative width/height spans from x+w to x: flip it."""
-    for c, s in ((2, 4), (3, 5)):
+def fix_negative(values: FloatArray, r: int) -> tuple[str, ...]:
+    """A box given with negative width/height spans from x+w to x: flip it; what was done."""
+    done = []
+    for c, s, name in ((2, 4, "width"), (3, 5, "height")):
         if values[r, s] < 0:
             values[r, c] += values[r, s]
             values[r, s] = -values[r, s]
+            done.append(f"flipped: negative {name}")
+    return tuple(done)
+
+
+def exact_ids(column: FloatArray, checked: Checked, ids: IntArray) -> IntArray:
+    """``ids`` with the ids a float cannot hold exactly (from 2**53 on) read again from the
+    file's text, so two such ids never merge; one a 64-bit integer cannot hold is a bad row."""
+    for r in np.flatnonzero(checked.keep & (np.abs(column) >= EXACT_FLOAT)).tolist():
+        text = checked.token(r, 1)
+        exact = whole_number(text)
+        if exact is None:
+            checked.reject(r, f"track id {text} must be a whole number")
+        elif problem := track_id_problem(text, exact):
+            checked.reject(r, problem)
+        else:
+            ids[r] = exact
+    return ids
 
 
 def make_track(
@@ -293,8 +353,10 @@ def make_track(
 
 
 def whole_numbers(column: FloatArray) -> IntArray:
-    """A frame or id column as int64, non-finite values as -1 (one column at a time)."""
-    out: IntArray = np.where(np.isfinite(column), column, -1).astype(np.int64)
+    """A frame or id column as int64, values no int64 holds (non-finite, from 2**63 on) as
+    -1: their rows are bad rows (one column at a time)."""
+    fits = np.isfinite(column) & (np.abs(column) < 2.0**63)
+    out: IntArray = np.where(fits, column, -1).astype(np.int64)
     return out
 
 

@@ -34,6 +34,24 @@ def read_text(path: str) -> str:
         raise InputError(f"not UTF-8 text (byte {exc.start})", path=path) from None
 
 
+class LineTokens:
+    """The fields of a file's lines as it writes them, for messages that quote a value (a
+    parsed float would print ``1e+20`` or, cast, ``-9223372036854775808``). The file is
+    read again on the first call only."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lines: list[str] | None = None
+
+    def get(self, line: int, column: int) -> str:
+        """Field ``column`` (0-based) of line ``line`` (1-based), comma or space separated."""
+        if self._lines is None:
+            self._lines = read_text(self.path).split("\n")
+        text = self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+        parts = [p.strip() for p in text.split(",")] if "," in text else text.split()
+        return parts[column] if column < len(parts) else "?"
+
+
 def sniff_delimiter(text: str) -> str | None:
     """``","`` when the first non-blank line has a comma, else None (whitespace)."""
     for line in text.split("\n", 20)[:20]:
@@ -233,9 +251,10 @@ def parse_table(
     return slow_parse(path, text, delimiter, names_for[ncols], bad_rows, dropped)
 
 
-def row_problems(values: FloatArray, names: Sequence[str]) -> list[str | None]:
-    """Per row: None, or which of the first ``len(names)`` columns is not a finite number."""
-    out: list[str | None] = [None] * len(values)
+def row_problems(values: FloatArray, names: Sequence[str]) -> dict[int, str]:
+    """Row -> which of the first ``len(names)`` columns is not a finite number (rows
+    without a problem left out)."""
+    out: dict[int, str] = {}
     bad = ~np.isfinite(values[:, : len(names)])
     for r in np.flatnonzero(bad.any(axis=1)).tolist():
         c = int(np.flatnonzero(bad[r])[0])

@@ -4,13 +4,22 @@ frame image's header, labels files, sequence names and item keys."""
 from __future__ import annotations
 
 import configparser
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prelabel.converters.tracking.common import GENERIC_STEMS, SeqInfo
+from prelabel.converters.tracking.common import GENERIC_STEMS, MAX_FRAMES, SeqInfo
 from prelabel.converters.tracking.parse import read_text
 from prelabel.errors import InputError
+
+
+def frames_limit(count: str) -> str:
+    return (
+        f"{count} frames is beyond the {MAX_FRAMES:,} frames a sequence may span "
+        "(prelabel's limit); split the sequence"
+    )
+
 
 # --- seqinfo and labels -------------------------------------------------------------------
 
@@ -39,8 +48,10 @@ def read_seqinfo(path: str) -> SeqInfo:
             value = kind(raw)
         except ValueError:
             raise InputError(f"{raw!r} is not a number", path=path, location=key) from None
-        if value <= 0:
-            raise InputError(f"must be > 0, got {raw}", path=path, location=key)
+        if not 0 < value < math.inf:
+            raise InputError(f"must be a number > 0, got {raw}", path=path, location=key)
+        if key == "seqLength" and value > MAX_FRAMES:
+            raise InputError(frames_limit(raw), path=path, location=key)
         return value
 
     return SeqInfo(
@@ -96,6 +107,8 @@ def video_header(path: str) -> SeqInfo:
             raise InputError("cannot open the video (OpenCV)", path=path)
         fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        if count is not None and count > MAX_FRAMES:
+            raise InputError(f"its header: {frames_limit(str(count))}", path=path)
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) or None
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) or None
     finally:

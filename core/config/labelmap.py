@@ -11,6 +11,7 @@ The pipeline applies the map; this module only loads and checks the file.
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 from pathlib import Path
@@ -43,7 +44,7 @@ def load_label_map(path: str | os.PathLike[str]) -> LabelMap:
     """
     file = Path(path)
     try:
-        text = file.read_bytes()
+        text = file.read_bytes().removeprefix(codecs.BOM_UTF8)  # a BOM is read as no BOM
     except OSError as exc:
         raise InputError(f"cannot read label map: {exc.strerror}", path=file) from None
     data = _parse(file, text)

@@ -217,7 +217,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             path=path,
         )
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a BOM is read as no BOM
     except FileNotFoundError:
         raise ConfigError("no such config file", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as cocomask
@@ -74,6 +76,20 @@ def rle_counts(counts: bytes | str) -> npt.NDArray[np.int64]:
     out[1::2] = np.cumsum(x[1::2])
     out[2::2] = np.cumsum(x[2::2])
     return out
+
+
+def rle_extent(counts: bytes) -> tuple[int, int]:
+    """``(sum, smallest)`` of the runs of compressed RLE counts: how many pixels they
+    cover and whether a run is negative (a malformed delta); ``(-1, -1)`` when a value is
+    longer than 35 bits or the string ends inside one. The compiled kernel when ready (about a microsecond), else numpy."""
+    kernels = compiled()
+    if kernels is not None:
+        total, least = kernels.rle_extent(np.frombuffer(counts, np.uint8))
+        return int(total), int(least)
+    if counts[-1:] >= b"P" or re.search(rb"[P-o]{7}", counts):  # cut short, or 8+ groups
+        return -1, -1
+    runs = rle_counts(counts)
+    return int(runs.sum()), int(runs.min(initial=0))
 
 
 def decode_cropped(mask: Mask) -> tuple[BoolArray, int, int]:

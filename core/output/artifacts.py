@@ -18,7 +18,9 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from prelabel.config.templates import render_template
+from prelabel.config.templates import render_url
+from prelabel.errors import PayloadError
+from prelabel.output.layout import create_file, own_dir, safe_path
 
 ARTIFACT_SCHEME = "artifact://"
 
@@ -37,25 +39,56 @@ class ArtifactStore:
     root: Path | None
     url_template: str | None = None
     written: list[str] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # the files, with no folder
+    _names: set[str] = field(default_factory=set)  # what ``written`` holds, for lookups
+    _folders: set[str] = field(default_factory=set)  # folders the written names made
 
     def add(self, name: str, data: bytes) -> str:
-        """Write ``data`` as ``artifacts/NAME`` (or keep it) and return the body's reference."""
+        """Write ``data`` as ``artifacts/NAME`` (or keep it) and return the body's reference.
+
+        ``name`` is made safe first (:func:`~prelabel.output.layout.safe_path`: it cannot
+        leave ``artifacts/``); the reference names the file as written.
+
+        Raises:
+            PayloadError: two tasks make the same file name, or one's file is another's
+                folder (their keys differ only in characters a file name cannot hold).
+            EnvironmentFailure: the file cannot be written (permissions, a full disk).
+        """
         return self.add_chunks(name, (data,))
 
     def add_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
         """:meth:`add` for data made a chunk at a time (written as it comes, never whole in
         memory when the store has a folder)."""
+        name = self.claim(name)
         if self.root is None:
             self.files[name] = b"".join(chunks)
         else:
-            path = self.root / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as fh:
+            with create_file(self.root / name) as fh:
                 for chunk in chunks:
                     fh.write(chunk)
-        self.written.append(name)
         return self.reference(name)
+
+    def claim(self, name: str) -> str:
+        """The safe form of ``name``, its folders made (never through a link) and the name
+        recorded as written; a name another file of this run holds, or whose folder is
+        one, is a PayloadError."""
+        name = safe_path(name)
+        parts = name.split("/")
+        folders = ["/".join(parts[: n + 1]) for n in range(len(parts) - 1)]
+        clash = next((f for f in [name, *folders] if f in self._names), None)
+        if clash is not None or name in self._folders:
+            raise PayloadError(
+                f"two tasks write the artifact {clash or name!r}: the item keys it is made "
+                "from must differ in more than characters a file name cannot hold"
+            )
+        if self.root is not None:
+            folder = own_dir(self.root)
+            for part in parts[:-1]:
+                folder = own_dir(folder / part)
+        self._folders.update(folders)
+        self._names.add(name)
+        self.written.append(name)
+        return name
 
     def discard(self, since: int) -> None:
         """Delete the files written after the first ``since`` (those of a task left out)."""
@@ -64,6 +97,7 @@ class ArtifactStore:
                 self.files.pop(name, None)
             else:
                 (self.root / name).unlink(missing_ok=True)
+            self._names.discard(name)
         del self.written[since:]
 
     def reference(self, name: str) -> str:
@@ -72,7 +106,7 @@ class ArtifactStore:
             return ARTIFACT_SCHEME + name
         data = self.files[name] if self.root is None else (self.root / name).read_bytes()
         digest = hashlib.sha256(data).hexdigest()[:16]
-        return render_template(
+        return render_url(
             self.url_template,
             {"name": name, "stem": Path(name).stem, "sha256": digest},
             what="artifact_url",
@@ -99,7 +133,10 @@ class ArtifactFiles:
         if not isinstance(ref, str):
             return None
         if ref.startswith(ARTIFACT_SCHEME):
-            path = self.root / ref[len(ARTIFACT_SCHEME) :]
+            name = ref[len(ARTIFACT_SCHEME) :]
+            if safe_path(name) != name:  # not a name prelabel writes: it may leave the folder
+                return None
+            path = self.root / name
             return path if path.is_file() else None
         found = self._hosted().get(ref)
         if found is None and self.by_suffix:

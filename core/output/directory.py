@@ -27,7 +27,9 @@ from prelabel.output.layout import (
     ARTIFACTS_DIR,
     PARTIAL,
     REPORT_FILE,
+    SHARDS_DIR,
     Shard,
+    own_dir,
     reset_outputs,
     write_manifest,
 )
@@ -61,9 +63,10 @@ class OutputDir:
         root = Path(path)
         self.shard = Shard(root, shard or "")
         self.path = self.shard.folder
-        self.path.mkdir(parents=True, exist_ok=True)
         if shard is None:
-            reset_outputs(self.path)
+            reset_outputs(self.path)  # creates it too
+        else:  # never through a link planted in the directory
+            own_dir(own_dir(root / SHARDS_DIR) / self.shard.name)
         spool = self.path / (REPORT_FILE + PARTIAL)
         self.report = Report(format=format, task_type=task_type, spool=spool)
         self.artifacts = ArtifactStore(root / ARTIFACTS_DIR, artifact_url)
@@ -111,8 +114,7 @@ def start_shards(path: str | os.PathLike[str]) -> Path:
     """Before the writers of a sharded directory start: create it, remove what an earlier
     run wrote there (plain or sharded; a submit journal stays)."""
     root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
-    reset_outputs(root)
+    reset_outputs(root)  # creates it too
     return root
 
 

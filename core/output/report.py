@@ -23,7 +23,16 @@ import orjson
 
 from prelabel.errors import InputError
 from prelabel.model import SourceRef
-from prelabel.output.layout import MANIFEST_FILE, REPORT_FILE, output_shards
+from prelabel.output.layout import (
+    MANIFEST_FILE,
+    REPORT_FILE,
+    TASKS_FILE,
+    Shard,
+    environment_failure,
+    open_new,
+    output_shards,
+    replace_atomically,
+)
 
 Outcome = Literal["converted", "fixed", "dropped"]
 
@@ -152,10 +161,18 @@ class Report:
         elif self.spool is None:
             self.records.append(rec)
         else:
-            if self._sink is None:
-                self._sink = self.spool.open("wb")
-            self._sink.write(orjson.dumps(rec.as_dict()) + b"\n")
+            self._spool_write(orjson.dumps(rec.as_dict()) + b"\n")
         return rec
+
+    def _spool_write(self, data: bytes) -> None:
+        """Append record lines to the spool file (created afresh, never through a link)."""
+        assert self.spool is not None
+        if self._sink is None:
+            self._sink = open_new(self.spool)
+        try:
+            self._sink.write(data)
+        except OSError as exc:
+            raise environment_failure(exc, self.spool, "write the file") from None
 
     def converted(
         self,
@@ -221,9 +238,7 @@ class Report:
         if self.spool is None:
             self.records.extend(ObjectRecord.from_dict(orjson.loads(x)) for x in lines.splitlines())
             return
-        if self._sink is None:
-            self._sink = self.spool.open("wb")
-        self._sink.write(lines)
+        self._spool_write(lines)
 
     def skipped(self, task: str, key: str, reason: str) -> None:
         """Record a task left out of ``tasks.jsonl`` (its objects keep their own records)."""
@@ -311,23 +326,35 @@ class Report:
         return {**self.header(), "objects": list(self.iter_records())}
 
     def write(self, path: Path) -> None:
-        """Write report.json, streaming the object records (spooled ones are not loaded)."""
+        """Write report.json, streaming the object records (spooled ones are not loaded).
+
+        The file appears whole or not at all (written beside it and renamed into place: a
+        full disk leaves no truncated report), and never through a link planted in its place.
+        """
+        try:
+            self._write(path)
+        except BaseException:
+            self.close()  # the run failed: its record spool goes too
+            raise
+
+    def _write(self, path: Path) -> None:
         head = orjson.dumps(self.header(), option=orjson.OPT_INDENT_2)
-        with path.open("wb") as f:
+        with replace_atomically(path) as f:
             f.write(head[:-2] + b',\n  "objects": [')
             if self.spool is not None and self._sink is not None:
                 self._sink.close()
                 self._sink = None
                 with self.spool.open("rb") as records:
                     _copy_records(records, f)
-                self.spool.unlink()
-                self._written = path
             elif self.lines is not None:
                 _copy_records(io.BytesIO(self.lines), f)
             else:
                 for n, rec in enumerate(self.records):
                     f.write((b"\n    " if n == 0 else b",\n    ") + orjson.dumps(rec.as_dict()))
             f.write(b"\n  ]\n}\n")
+        if self.spool is not None and self.spool.exists():
+            self.spool.unlink()
+            self._written = path
 
     def close(self) -> None:
         """Drop the spool file (after an error, when no report is written)."""
@@ -466,11 +493,8 @@ class Report:
             if other.spool is None
             else [orjson.dumps(r) for r in other.iter_records()]
         )
-        if not lines:
-            return
-        if self._sink is None:
-            self._sink = self.spool.open("wb")
-        self._sink.write(b"\n".join(lines) + b"\n")
+        if lines:
+            self._spool_write(b"\n".join(lines) + b"\n")
 
 
 def _copy_records(records: IO[bytes], out: IO[bytes], block: int = 1 << 20) -> None:
@@ -509,7 +533,7 @@ def _report_file(path: Path) -> dict[str, Any]:
     try:
         data = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc})", path=path) from None
+        raise InputError(f"not valid JSON ({exc}); cut short? convert again", path=path) from None
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", path=path)
     return data
@@ -550,6 +574,43 @@ def _merged_iou(parts: list[Any]) -> dict[str, float] | None:
     count = sum(int(p["count"]) for p in parts)
     total = sum(float(p["mean"]) * int(p["count"]) for p in parts)
     return {"count": count, "mean": total / count, "min": min(float(p["min"]) for p in parts)}
+
+
+def complete_report(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The report of an output directory (of a sharded one, its shards' reports as one),
+    checked to belong with the task lines beside it before they are submitted or validated.
+
+    ``convert`` writes each report last and whole, so a report that is missing, is not a
+    complete JSON object, or lists another number of tasks than its ``tasks.jsonl`` holds
+    means the conversion did not finish or the files come from different runs: the tasks
+    are not to be trusted.
+
+    Raises:
+        InputError: naming the report and what is wrong with it (exit 3).
+    """
+    reports = [_complete_shard(shard) for shard in output_shards(directory)]
+    return reports[0] if len(reports) == 1 else merge_reports(reports)
+
+
+def _complete_shard(shard: Shard) -> dict[str, Any]:
+    path = shard.report
+    if not path.is_file():
+        raise InputError(
+            f"no {REPORT_FILE} beside {TASKS_FILE}: the conversion did not finish; convert again",
+            path=path,
+        )
+    report = _report_file(path)
+    with shard.tasks.open("rb") as fh:
+        tasks = sum(1 for raw in fh if raw.strip())
+    entries = report.get("tasks")
+    listed = len(entries) if isinstance(entries, list) else 0
+    if listed != tasks:
+        raise InputError(
+            f"lists {listed} task(s) but {TASKS_FILE} holds {tasks}: they come from "
+            "different runs; convert again",
+            path=path,
+        )
+    return report
 
 
 def task_entries(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

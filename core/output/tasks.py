@@ -22,7 +22,15 @@ import orjson
 
 from prelabel.errors import InputError
 from prelabel.output.artifacts import artifact_refs
-from prelabel.output.layout import ARTIFACTS_DIR, PARTIAL, TASKS_FILE, output_shards
+from prelabel.output.layout import (
+    ARTIFACTS_DIR,
+    PARTIAL,
+    TASKS_FILE,
+    environment_failure,
+    open_new,
+    output_shards,
+)
+from prelabel.output.report import complete_report
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +75,16 @@ class TasksWriter:
         self._sink: IO[bytes] | None = None
 
     def __enter__(self) -> TasksWriter:
-        self._sink = self.partial.open("wb")
+        self._sink = open_new(self.partial)  # never through a link planted there
         return self
 
     def write(self, task_type: str, body: dict[str, Any]) -> None:
         """Append one task line."""
         assert self._sink is not None, "TasksWriter.write outside its with block"
-        self._sink.write(orjson.dumps({"task_type": task_type, "body": body}) + b"\n")
+        try:
+            self._sink.write(orjson.dumps({"task_type": task_type, "body": body}) + b"\n")
+        except OSError as exc:
+            raise environment_failure(exc, self.partial, "write the file") from None
 
     def __exit__(
         self,
@@ -81,11 +92,15 @@ class TasksWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._sink is not None:
-            self._sink.close()
-        if kind is None:
-            self.partial.replace(self.path)
-        self.partial.unlink(missing_ok=True)
+        try:
+            if self._sink is not None:
+                self._sink.close()
+            if kind is None:
+                self.partial.replace(self.path)
+        except OSError as error:
+            raise environment_failure(error, self.path, "write the file") from None
+        finally:
+            self.partial.unlink(missing_ok=True)
 
 
 def iter_tasks(
@@ -136,8 +151,11 @@ def parse_task_line(path: Path, number: int, raw: bytes, name: str = TASKS_FILE)
 
 def read_tasks(directory: str | os.PathLike[str]) -> list[TaskLine]:
     """Every task of ``DIR/tasks.jsonl`` (of every shard of a sharded directory), checked for
-    submitting: each body has a ``unique_id`` no other line repeats, and every
-    ``artifact://NAME`` it holds names a file under ``DIR/artifacts``.
+    submitting: each body has a ``unique_id`` no other line repeats, every
+    ``artifact://NAME`` it holds names a file under ``DIR/artifacts``, and each report is
+    complete and lists as many tasks as its tasks file
+    (:func:`~prelabel.output.report.complete_report`: a conversion that did not finish is
+    never submitted).
 
     Raises:
         InputError: naming the file, the line and what is wrong.
@@ -161,6 +179,7 @@ def read_tasks(directory: str | os.PathLike[str]) -> list[TaskLine]:
             )
         seen[task.unique_id] = task
         tasks.append(task)
+    complete_report(directory)
     return tasks
 
 

@@ -26,10 +26,10 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from prelabel.output.layout import safe_name
 from prelabel.output.tasks import TaskLine
 from prelabel.responses.coco import Categories, file_name, taxonomy
 from prelabel.responses.local import FAMILIES, LocalDir, SegmentEntry
-from prelabel.responses.read import safe_name
 
 Array = npt.NDArray[Any]
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import orjson
 
+from prelabel.output.layout import safe_name
 from prelabel.responses.coco import bbox_of, points
 from prelabel.responses.local import FAMILIES, Content, LocalDir
-from prelabel.responses.read import safe_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ object → videoplayback.
 
 from __future__ import annotations
 
-import re
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import orjson
 
 from prelabel.geometry.indexed import MAX_8BIT
 from prelabel.output.artifacts import ARTIFACT_SCHEME
+from prelabel.output.layout import safe_name
 from prelabel.output.tasks import TaskLine
 from prelabel.responses.fetch import Downloads
 from prelabel.responses.local import FAMILIES, LEGACY_TYPES, segment_entries
@@ -193,22 +193,13 @@ def video_prelabels(response: dict[str, Any], downloads: Downloads, task_id: str
         if isinstance(value, dict) and isinstance(value.get("url"), str):
             hyp[key] = {"url": ARTIFACT_SCHEME + downloads.get(value["url"], ".json")}
         elif isinstance(value, (list, dict)):  # inline: kept as a file like a hosted one
-            name = f"inline/{_safe(task_id)}.{key}.json"
+            name = f"inline/{safe_name(task_id)}.{key}.json"
             path = downloads.root.parent / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(orjson.dumps(value))
             hyp[key] = {"url": ARTIFACT_SCHEME + name}
     hyp.setdefault("annotations", {})
     return hyp
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "task"
-
-
-def safe_name(text: str) -> str:
-    """A file name for a task key or unique_id."""
-    return _safe(text)
 
 
 def image_size(path: Path) -> tuple[int, int] | None:

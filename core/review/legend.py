@@ -96,19 +96,23 @@ def canvas(
 ) -> tuple[Image, float, list[str]]:
     """The scaled background picture, the scale, and notes (a plain canvas if no image)."""
     notes = []
-    if image is None:
+    if image is None:  # a plain canvas, made at display size whatever size the task says
         w, h = width or 640, height or 480
-        base = np.full((h, w, 3), CANVAS_GREY, dtype=np.uint8)
+        s = display_scale(w, h)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        out: Image = np.full((size[1], size[0], 3), CANVAS_GREY, dtype=np.uint8)
         notes.append(note)
     else:
-        base = image
-        h, w = base.shape[:2]
+        h, w = image.shape[:2]
         if width and height and (width, height) != (w, h):
             notes.append(f"image is {w}x{h}, task says {width}x{height}")
-    s = display_scale(w, h)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    interp = cv2.INTER_NEAREST if s > 2 else cv2.INTER_AREA
-    out = cv2.resize(base, size, interpolation=interp) if s != 1 else base.copy()
+        s = display_scale(w, h)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        interp = cv2.INTER_NEAREST if s > 2 else cv2.INTER_AREA
+        out = np.asarray(
+            cv2.resize(image, size, interpolation=interp) if s != 1 else image.copy(),
+            dtype=np.uint8,
+        )
     if image is None and note:
         cv2.putText(out, note[:70], (8, 20), FONT, 0.45, (230, 230, 230), 1, cv2.LINE_AA)
     return np.asarray(out, dtype=np.uint8), s, notes

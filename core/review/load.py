@@ -12,6 +12,7 @@ item key) and :func:`read_image` decodes it as BGR. Malformed input raises
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from prelabel.config.load import TaskConfig
+from prelabel.config.rules import MAX_IMAGE_SIDE
 from prelabel.output.artifacts import ArtifactFiles
 from prelabel.output.layout import ARTIFACTS_DIR
 from prelabel.output.report import read_report, task_entries
@@ -72,17 +74,24 @@ class OutputDir:
         return self.files.load_json(ref)
 
 
+def _side(value: Any) -> int | None:
+    """An image side from report.json: a whole number of pixels above 0, else unknown."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return value if ok else None
+
+
 def _task(line: TaskLine, info: dict[str, dict[str, Any]]) -> Task:
     uid = line.unique_id or f"line-{line.line}"
     meta = info.get(uid, {})
+    key = meta.get("key")
     return Task(
         line.line,
         line.task_type,
         line.body,
         uid,
-        key=meta.get("key"),
-        width=meta.get("width"),
-        height=meta.get("height"),
+        key=None if key is None else str(key),
+        width=_side(meta.get("width")),
+        height=_side(meta.get("height")),
     )
 
 
@@ -154,9 +163,30 @@ def _shared_tail(path: Path, url_path: str) -> int:
     return n
 
 
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from an image file's header (nothing decoded), None if unreadable."""
+    from PIL import Image as PILImage
+
+    with warnings.catch_warnings():  # the size is what is being checked here
+        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+        try:
+            with PILImage.open(path) as im:
+                return int(im.size[0]), int(im.size[1])
+        except (OSError, ValueError, PILImage.DecompressionBombError):
+            return None
+
+
+def fits_a_task(size: tuple[int, int] | None) -> bool:
+    """Whether an image of ``size`` could be a Scale task image (at most
+    :data:`~prelabel.config.rules.MAX_IMAGE_SIDE` a side): only those are decoded, so a
+    preview never holds more than such an image."""
+    return size is not None and 0 < min(size) and max(size) <= MAX_IMAGE_SIDE
+
+
 def read_image(path: Path | None) -> Image | None:
-    """A BGR image, or None when there is no file or it cannot be decoded."""
-    if path is None:
+    """A BGR image, or None when there is no file, it cannot be decoded, or its header
+    says it is larger than a task image may be (:func:`fits_a_task`)."""
+    if path is None or not fits_a_task(header_size(path)):
         return None
     data = np.fromfile(str(path), dtype=np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)

@@ -22,6 +22,7 @@ from typing import Any
 import cv2
 
 from prelabel.config.load import TaskConfig
+from prelabel.output.layout import REVIEW_PAGE, make_dir, own_dir, write_file
 from prelabel.review.load import ImageFinder, OutputDir, load_output
 from prelabel.review.preview import Preview, preview_task
 
@@ -248,14 +249,13 @@ def write_review(
         The page path and the previews written.
     """
     out = load_output(directory, config)
-    path = Path(page) if page is not None else out.root / "review.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dest = path.parent / f"{path.stem}_previews"
-    dest.mkdir(exist_ok=True)
+    path = Path(page) if page is not None else out.root / REVIEW_PAGE
+    make_dir(path.parent)
+    dest = own_dir(path.parent / f"{path.stem}_previews")  # named by prelabel: never a link
     finder = ImageFinder(images)
     tasks = out.tasks[:limit] if limit is not None else out.tasks
     iterable = progress(tasks) if progress is not None else tasks
     previews = [preview_task(out, t, finder, dest) for t in iterable]
     extra = sections(dest, finder) if sections is not None else ""
-    path.write_text(render_page(out, previews, path.parent, extra), encoding="utf-8")
+    write_file(path, render_page(out, previews, path.parent, extra).encode())
     return ReviewPage(path, previews)

@@ -26,7 +26,6 @@ the previews and keeps every name importable as ``prelabel.review.preview``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,14 @@ import cv2
 from prelabel.config.load import TaskConfig
 from prelabel.config.task_types import TASK_TYPES
 from prelabel.errors import InputError
+from prelabel.output.layout import (
+    PREVIEW_DIR,
+    make_dir,
+    own_dir,
+    remove_output,
+    safe_name,
+    write_file,
+)
 from prelabel.review.draw import (
     Colours,
     draw_annotation,
@@ -68,7 +75,6 @@ __all__ = [
     "preview_task",
     "render_image_task",
     "render_task",
-    "safe_name",
     "write_png",
 ]
 
@@ -106,11 +112,6 @@ class Preview:
     mp4: Path | None = None
 
 
-def safe_name(unique_id: str) -> str:
-    """A file name for a task's preview (``project/type/key`` -> ``project_type_key``)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", unique_id).strip("_") or "task"
-
-
 def render_task(out: OutputDir, task: Task, finder: ImageFinder) -> tuple[Image, bool]:
     """The preview picture of any task type (the renderer its registry entry names), and
     whether its image(s) were found. A task type prelabel does not write is drawn by the
@@ -125,10 +126,11 @@ def render_task(out: OutputDir, task: Task, finder: ImageFinder) -> tuple[Image,
 
 
 def write_png(path: Path, img: Image) -> None:
+    """Write ``img`` as a new PNG at ``path`` (never through a link planted there)."""
     ok, data = cv2.imencode(".png", img)
     if not ok:
         raise InputError("could not encode the preview PNG", path=path)
-    path.write_bytes(data.tobytes())
+    write_file(path, data.tobytes())
 
 
 def preview_task(
@@ -141,14 +143,16 @@ def preview_task(
     video = None
     entry = TASK_TYPES.get(task.task_type)
     if mp4 and entry is not None and entry.video:
-        video = write_mp4(out, task, finder, dest / f"{safe_name(task.unique_id)}.mp4")
+        clip = dest / f"{safe_name(task.unique_id)}.mp4"
+        remove_output(clip)  # OpenCV opens the path as it is: no link may stand there
+        video = write_mp4(out, task, finder, clip)
     return Preview(task.unique_id, task.task_type, path, found, video)
 
 
 def preview_dir(
     directory: str | Path,
     images: str | Path | None,
-    dest: str | Path,
+    dest: str | Path | None,
     *,
     limit: int | None = None,
     mp4: bool = False,
@@ -160,7 +164,8 @@ def preview_dir(
     Args:
         directory: the ``--out`` folder of ``prelabel convert``.
         images: folder holding the images / frames (searched recursively); None: plain canvases.
-        dest: folder for the PNGs (created).
+        dest: folder for the PNGs (created); None: ``DIR/preview``, which prelabel owns (a
+            link in its place is replaced by a folder, never followed).
         limit: at most this many tasks, in file order.
         mp4: also write an annotated MP4 per video task.
         progress: optional callable wrapping the task iterable (e.g. a tqdm factory).
@@ -170,9 +175,8 @@ def preview_dir(
         One :class:`Preview` per task drawn.
     """
     out = load_output(directory, config)
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    folder = own_dir(out.root / PREVIEW_DIR) if dest is None else make_dir(Path(dest))
     finder = ImageFinder(images)
     tasks = out.tasks[:limit] if limit is not None else out.tasks
     iterable = progress(tasks) if progress is not None else tasks
-    return [preview_task(out, t, finder, dest, mp4=mp4) for t in iterable]
+    return [preview_task(out, t, finder, folder, mp4=mp4) for t in iterable]

@@ -20,7 +20,15 @@ import numpy.typing as npt
 
 from prelabel.review.draw import Colours
 from prelabel.review.legend import Legend, canvas, missing_note, with_legend
-from prelabel.review.load import Image, ImageFinder, OutputDir, Task, read_image
+from prelabel.review.load import (
+    Image,
+    ImageFinder,
+    OutputDir,
+    Task,
+    fits_a_task,
+    header_size,
+    read_image,
+)
 
 
 def mapping_entries(mapping: Any, label: str | None = None) -> Iterator[tuple[int, str]]:
@@ -46,20 +54,34 @@ def indexed_images(annotations: Any) -> list[Any]:
     ]
 
 
-def read_indexed(path: Path) -> npt.NDArray[np.int64] | None:
+def read_indexed(path: Path) -> npt.NDArray[Any] | None:
+    """The values of an indexed PNG in their own type; None when it is not a one-channel
+    image, cannot be read, or is larger than a task image may be (never decoded then)."""
     from PIL import Image as PILImage
 
-    with PILImage.open(path) as im:
-        return np.asarray(im, dtype=np.int64) if im.mode in ("L", "P", "I", "I;16") else None
+    if not fits_a_task(header_size(path)):
+        return None
+    try:
+        with PILImage.open(path) as im:
+            return np.asarray(im) if im.mode in ("L", "P", "I", "I;16") else None
+    except (OSError, ValueError):
+        return None
+
+
+def nearest(values: npt.NDArray[Any], width: int, height: int) -> npt.NDArray[np.int64]:
+    """``values`` resampled to ``width`` x ``height`` by nearest pixel (any integer type;
+    only the result's pixels are made)."""
+    rows = (np.arange(height) * values.shape[0]) // height
+    cols = (np.arange(width) * values.shape[1]) // width
+    return np.asarray(values[rows[:, None], cols], dtype=np.int64)
 
 
 def paint_segments(
-    img: Image, values: npt.NDArray[np.int64], entries: list[tuple[int, str]], legend: Legend
+    img: Image, values: npt.NDArray[Any], entries: list[tuple[int, str]], legend: Legend
 ) -> None:
     """Translucent label colours over the picture, instance borders in white."""
     h, w = img.shape[:2]
-    grid = cv2.resize(values.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST)
-    values = np.asarray(grid, dtype=np.int64)
+    values = nearest(values, w, h)
     colours = np.zeros((*values.shape, 3), dtype=np.uint8)
     painted = np.zeros(values.shape, dtype=bool)
     for index, label in entries:
@@ -96,7 +118,8 @@ def render_segment_task(out: OutputDir, task: Task, finder: ImageFinder) -> tupl
         png = out.artifact(ref)
         values = read_indexed(png) if png is not None else None
         if values is None:
-            legend.notes.append(f"indexed image not found: {ref}")
+            why = "not found" if png is None else "not a readable task-sized index PNG"
+            legend.notes.append(f"indexed image {why}: {ref}")
         else:
             paint_segments(img, values, entries, legend)
     return with_legend(img, legend, task.unique_id), path is not None

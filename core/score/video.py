@@ -142,13 +142,26 @@ def _match_frames(sent: dict[str, Track], final: dict[str, Track], matches: Matc
 
 
 def id_switches(sent: dict[str, Track], final: dict[str, Track]) -> int:
-    """Changes of the best-matching final uuid along each sent track (IoU >= 0.5)."""
+    """Changes of the best-matching final uuid along each sent track (IoU >= 0.5).
+
+    A final object that still overlaps the object sent on its frame under its own uuid
+    belongs to that one and is no other track's match: identical boxes of different tracks,
+    one of them deleted on a frame, make no switch; swapped ids still do."""
     by_frame = _by_frame(final)
+    sent_at = {k: {str(a["uuid"]): a for a in shapes} for k, shapes in _by_frame(sent).items()}
     switches = 0
     for track in sent.values():
         previous = None
         for key in sorted(track.frames):
-            best = _best({**track.frames[key], "uuid": track.uuid}, by_frame.get(key, []))
+            own = sent_at.get(key, {})
+            free = [
+                b
+                for b in by_frame.get(key, [])
+                if str(b["uuid"]) == str(track.uuid)
+                or str(b["uuid"]) not in own
+                or (iou(own[str(b["uuid"])], b) or 0.0) < SWITCH_IOU
+            ]
+            best = _best({**track.frames[key], "uuid": track.uuid}, free)
             if best is not None and previous is not None and best != previous:
                 switches += 1
             previous = best if best is not None else previous

@@ -96,10 +96,11 @@ def shaped(
         if not fits.alive[p]:
             continue
         r = int(rows[p])
+        repairs = table.row_repairs(r)
         if thinned[p]:
-            fixes, iou, n = [*fitted.fixes, THINNED], None, 0
+            fixes, iou, n = [*repairs, *fitted.fixes, THINNED], None, 0
         else:
-            fixes, iou, n = fitted.fixes, fitted.iou, len(fitted.geometries)
+            fixes, iou, n = [*repairs, *fitted.fixes], fitted.iou, len(fitted.geometries)
         rec = ObjectRecord(
             table.source(r),
             "fixed" if fixes else "converted",
@@ -133,7 +134,7 @@ def converted(
         flagged = alive & np.isin(rows, list(fit.flags))
     for p in np.flatnonzero(flagged).tolist():
         r = int(rows[p])
-        fixes = [text for bit, text in FIX_TEXTS if fit.fixes[r] & bit]
+        fixes = [*table.row_repairs(r), *(text for bit, text in FIX_TEXTS if fit.fixes[r] & bit)]
         n = 0 if thinned[p] else 1
         line = record_line(
             table,
@@ -153,10 +154,14 @@ def converted(
 
 def _bulk(records: Records, table: TrackTable, sel: IntArray, fit: BoxFit, task: str) -> None:
     """Records of a file's plain boxes (table rows ``sel``, in line order): one template per
-    (label, fixes), filled with each row's line a chunk at a time when flushed."""
+    (label, reader repairs, fixes), filled with each row's line a chunk at a time when
+    flushed."""
     if not len(sel):
         return
     combo = table.label[sel].astype(np.int64)
+    if table.repair is not None:  # (label, repair) pairs coded label * n + repair
+        combo *= len(table.repairs)
+        combo += table.repair[sel]
     combo *= 16
     combo += fit.fixes[sel]
     tally = np.bincount(combo)  # few distinct (label, fixes) pairs: no sort needed
@@ -166,13 +171,15 @@ def _bulk(records: Records, table: TrackTable, sel: IntArray, fit: BoxFit, task:
     which = lookup[combo]
     del combo
     tails, compact = [], []
+    n_repairs = 1 if table.repair is None else len(table.repairs)
     for c, n_rows in zip(combos.tolist(), tally[combos].tolist(), strict=True):
-        fixes = [text for bit, text in FIX_TEXTS if (c % 16) & bit]
+        label, repair = divmod(c // 16, n_repairs)
+        fixes = [*table.repairs[repair], *(text for bit, text in FIX_TEXTS if (c % 16) & bit)]
         n = 0 if (c % 16) & THINNED_BIT else 1
         rec = ObjectRecord(
             SourceRef("", ""),
             "fixed" if fixes else "converted",
-            label=table.labels[c // 16],
+            label=table.labels[label],
             task=task,
             fixes=fixes,
             annotations=n,

@@ -85,6 +85,7 @@ def frame_instances(table: TrackTable, n_frames: int) -> list[list[Instance]]:
                 None if math.isnan(score) else score,
                 None if tid < 0 else table.track_id(tid),
                 table.row_attributes(r),
+                repairs=table.row_repairs(r),
             )
         )
     return out

@@ -11,7 +11,7 @@ from prelabel.config import rules
 from prelabel.config.limits import GeometryLimits, TargetKind
 from prelabel.config.load import TaskConfig
 from prelabel.config.task_types import get_task_type
-from prelabel.config.templates import render_template
+from prelabel.config.templates import render_template, render_url
 from prelabel.errors import LimitViolation, PayloadError
 from prelabel.fit.run import FitPolicy, Fitted
 from prelabel.model import Instance, Item, SourceRef
@@ -85,7 +85,7 @@ class WriteContext:
                     "params.attachment is replaced on every task by the attachment_url template"
                 )
             try:
-                url = render_template(template, fields, what="attachment_url")
+                url = render_url(template, fields, what="attachment_url")
             except PayloadError as exc:  # name the item whose fields lack the placeholder
                 raise PayloadError(exc.reason, location=f"item {item.key}") from None
         else:
@@ -179,10 +179,19 @@ class WriteContext:
             raise LimitViolation(
                 exc.reason, path=instance.source.file, location=instance.source.location
             ) from None
-        self.record(instance.source, instance.label, task, fitted)
+        self.record(instance.source, instance.label, task, fitted, instance.repairs)
         return fitted
 
-    def record(self, source: SourceRef, label: str, task: str, fitted: Fitted) -> None:
+    def record(
+        self,
+        source: SourceRef,
+        label: str,
+        task: str,
+        fitted: Fitted,
+        repairs: list[str] | None = None,
+    ) -> None:
+        """Record one fitted object: dropped with the fit's reason, or converted (fixed when
+        the reader repaired it or the fit changed it; ``repairs`` come first)."""
         if fitted.dropped is not None or not fitted.geometries:
             self.report.dropped(
                 source,
@@ -196,7 +205,7 @@ class WriteContext:
                 source,
                 label=label,
                 task=task,
-                fixes=fitted.fixes,
+                fixes=[*(repairs or []), *fitted.fixes],
                 flags=fitted.flags,
                 iou=fitted.iou,
                 annotations=len(fitted.geometries),

@@ -33,7 +33,6 @@ interpolation" on). ``track_gaps = "split"`` gives each run of consecutive frame
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +42,7 @@ import orjson
 
 from prelabel.errors import PayloadError
 from prelabel.model import Frame, Item, TrackTable
+from prelabel.output.layout import safe_name
 from prelabel.tracks.hosted import drop_frames, frames_json, playback_chunks, unsampled
 from prelabel.tracks.keys import frame_numbers
 from prelabel.tracks.plan import plan, track_map
@@ -96,19 +96,43 @@ def task_frames(item: Item, ctx: WriteContext, body: dict[str, Any]) -> Sequence
     body["attachment"] = ctx.attachment(item)
     body["attachment_type"] = "video"
     where = f"item {item.key}"
-    if not item.fps:
-        raise PayloadError(
-            "a video attachment needs the video's frame rate to pick task frames: pass --fps "
-            "or give a seqinfo.ini with frameRate",
-            location=where,
-        )
     sampling = VideoSampling.from_params(ctx.config.params, where=where)
-    picked = sample_video(len(frames), item.fps, sampling, where=where)
+    fps = source_fps(item, ctx, "to pick task frames")
+    picked = sample_video(len(frames), fps, sampling, where=where)
     ctx.report.note(
         f"{item.key}: {len(picked)} task frames at {sampling.frame_rate:g} fps from "
-        f"{len(frames)} source frames at {item.fps:g} fps (nearest source frame, halves up)"
+        f"{len(frames)} source frames at {fps:g} fps (nearest source frame, halves up)"
     )
     return [frames[i] for i in picked]
+
+
+# task params that give the source's frame rate when the input does not, in order
+FPS_PARAMS = ("video_frame_rate", "frame_rate")
+
+
+def source_fps(item: Item, ctx: WriteContext, why: str) -> float:
+    """The source frames' rate: the reader's (``--fps``, a seqinfo.ini, a video header),
+    else ``params.video_frame_rate``, else ``params.frame_rate`` (each frame of the input
+    then one task frame; noted).
+
+    Raises:
+        PayloadError: none of them gives one.
+    """
+    if item.fps:
+        return float(item.fps)
+    for key in FPS_PARAMS:
+        value = ctx.config.params.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            ctx.report.note(
+                f"{item.key}: the input does not say its frame rate (no --fps): taken as "
+                f"params.{key}, {value:g} fps"
+            )
+            return float(value)
+    raise PayloadError(
+        f"the video's frame rate is needed {why} and the input does not say it: pass --fps "
+        "(or set params.frame_rate)",
+        location=f"item {item.key}",
+    )
 
 
 def in_window(
@@ -135,7 +159,8 @@ def in_window(
 
 
 def artifact_name(task: str, suffix: str) -> str:
-    return "hypothesis/" + re.sub(r"[^A-Za-z0-9._-]+", "_", task).strip("_") + suffix
+    """``hypothesis/<task as a file name><suffix>`` (:func:`prelabel.output.layout.safe_name`)."""
+    return "hypothesis/" + safe_name(task) + suffix
 
 
 # --- writers ------------------------------------------------------------------------------
@@ -177,13 +202,7 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     """
     task = ctx.unique_id(item)
     frames = need_video(item)
-    fps = item.fps or ctx.config.params.get("video_frame_rate")
-    if not fps:
-        raise PayloadError(
-            "videoplaybackannotation frames carry timestamps: pass --fps or give a seqinfo.ini "
-            "with frameRate",
-            location=f"item {item.key}",
-        )
+    fps = source_fps(item, ctx, "for the hypothesis frames' timestamps")
     body = body_params(ctx)
     table = video_table(item)
     frame_pos = np.arange(len(frames), dtype=np.int64)

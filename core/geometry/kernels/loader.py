@@ -43,6 +43,7 @@ class Kernels:
     """The compiled functions (same signatures as the module-level ones)."""
 
     decode_crop: Callable[[U8, int, int], tuple[U8, int, int]]
+    rle_extent: Callable[[U8], tuple[int, int]]
     edge_ring: Callable[[I32, I32, I32], F64]
     rings_iou: Callable[[F64, I64, I64, F64, I64, I64], float]
     dp_ranks: Callable[[F64], F64]
@@ -63,6 +64,7 @@ _ORDER = (
     "edge_ring",
     "dp_ranks",
     "decode_crop",
+    "rle_extent",
     "edge_rings",
     "rings_iou",
     "midpoint_ring",

@@ -23,6 +23,42 @@ F64 = npt.NDArray[np.float64]
 STEP_DIR = np.array([5, 6, 7, 4, 0, 0, 3, 2, 1], np.int64)
 
 
+def rle_extent(s: U8) -> tuple[int, int]:
+    """``(sum, smallest)`` of the runs of compressed RLE counts (as :func:`decode_crop`
+    reads them): what a mask's runs cover and whether one is negative. A value of more than
+    seven 5-bit groups (over 35 bits: longer than any image), or one the string ends
+    inside, gives ``(-1, -1)``."""
+    n = s.size
+    total = 0
+    least = 0
+    before, last = 0, 0  # the values two and one before the current one
+    m = 0
+    p = 0
+    while p < n:
+        x = 0
+        k = 0
+        more = True
+        while more and p < n:
+            if k == 7:
+                return -1, -1
+            c = np.int64(s[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = (c & 0x20) != 0
+            p += 1
+            k += 1
+            if not more and (c & 0x10) != 0:
+                x |= np.int64(-1) << (5 * k)
+        if more:  # the string ends inside a value
+            return -1, -1
+        if m > 2:
+            x += before
+        before, last = last, x
+        total += x
+        least = min(least, x)
+        m += 1
+    return total, least
+
+
 def decode_crop(s: U8, h: int, w: int) -> tuple[U8, int, int]:
     """Decode compressed RLE counts only inside the mask's bounding box.
 
