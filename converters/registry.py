@@ -112,6 +112,24 @@ ENTRIES = (
         inputs=Inputs("masks", "any", required=False),
     ),
     ReaderEntry(
+        name="yolo",
+        reads="Ultralytics YOLO txt: detect, segment, pose, OBB (labels and predictions)",
+        read="yolo.read:read_yolo",
+        options="yolo.read:YoloOptions",
+        help="Convert Ultralytics YOLO txt files (one image task per image).\n\n\b\n"
+        "Rows are normalised: class cx cy w h [conf] (detect), class x1 y1 ... [conf]\n"
+        "(segment), box + keypoints (pose), class x1 y1 ... x4 y4 [conf] (OBB).\n"
+        "Examples:\n"
+        "    prelabel convert yolo runs/detect/predict --names data.yaml -c task.toml -o out/\n"
+        "    prelabel convert yolo labels/val --images images/val --names data.yaml \\\n"
+        "        -c task.toml -o out/",
+        targets={
+            "imageannotation": "box, polygon, rotated box, point (keypoints)",
+            "segmentannotation": "indexed PNG + labelMapping",
+        },
+        inputs=Inputs("labels_dir", "dir", many=False),
+    ),
+    ReaderEntry(
         name="mot",
         reads="MOTChallenge txt: ground truth, tracker results, detections",
         read="tracking.mot:read_mot",

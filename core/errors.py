@@ -25,6 +25,15 @@ by ``prelabel.scale`` before they are raised.
 from __future__ import annotations
 
 import os
+from typing import Any
+
+
+def _rebuild(cls: type[PrelabelError], state: dict[str, Any]) -> PrelabelError:
+    """Unpickle an error: its attributes as they were, whatever its ``__init__`` takes."""
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, error.message)
+    return error
 
 
 class PrelabelError(Exception):
@@ -52,6 +61,10 @@ class PrelabelError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # errors cross process boundaries (prelabel convert --workers): pickle the attributes
+        return (_rebuild, (type(self), dict(self.__dict__)))
 
 
 class InputError(PrelabelError):

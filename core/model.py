@@ -21,11 +21,13 @@ lazily, one item at a time, and only for readers whose input already is a raster
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, Literal, TypeAlias, overload
+from typing import Any, Literal, Protocol, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +55,7 @@ class SourceRef:
 UUID_NAMESPACE = uuidlib.UUID("6f1f8a52-3c2e-4b1e-9d2a-7a6b9c0e5d11")
 
 
+@functools.lru_cache(maxsize=4096)
 def file_key(path: str) -> str:
     """What a source file contributes to a uuid: its name, not the path it was given by, so
     the same input converted from another folder or checkout gets the same uuids."""
@@ -65,13 +68,22 @@ def _uuid_part(part: object) -> str:
     return str(part)
 
 
+_NAMESPACE_BYTES = UUID_NAMESPACE.bytes
+
+
 def stable_uuid(*parts: object) -> str:
     """A uuid5 derived from ``parts``: the same inputs give the same uuid on every run.
 
     A :class:`SourceRef` part contributes its file *name* and location, so uuids do not
-    depend on where the input was read from.
+    depend on where the input was read from. (``uuid.uuid5``'s exact algorithm, without
+    its UUID object: one per object is a measurable share of a big conversion.)
     """
-    return str(uuidlib.uuid5(UUID_NAMESPACE, "\x1f".join(_uuid_part(p) for p in parts)))
+    name = "\x1f".join(_uuid_part(p) for p in parts)
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 # --- geometries -------------------------------------------------------------------------
@@ -456,6 +468,9 @@ class Item:
     notes: list[str] = field(default_factory=list)
     # tracking rows as columns (MOT, KITTI): frames then carry no instances of their own
     tracks: TrackTable | None = None
+    # objects of this item its maker could not use (recorded as dropped in the item's task;
+    # readers of whole files record theirs in Dataset.dropped instead)
+    dropped: list[Dropped] = field(default_factory=list)
 
     @property
     def is_video(self) -> bool:
@@ -488,6 +503,20 @@ class Dropped:
     label: str | None = None
 
 
+class ItemRecipe(Protocol):
+    """A picklable maker of one item: ``recipe()`` builds it, in whichever process converts
+    it (``prelabel convert --workers N``). ``key`` is the item's key; ``weight`` about how
+    many objects it holds (how work is split)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def weight(self) -> int: ...
+
+    def __call__(self) -> Item: ...
+
+
 @dataclass(slots=True)
 class Dataset:
     """What a reader returns: an iterable of items (often a generator: consume once).
@@ -504,3 +533,7 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     # geometry kinds the reader produces, when known (taxonomy emission)
     kinds: set[str] = field(default_factory=set)
+    # the same items as recipes (a reader that groups a big file gives them): each builds
+    # its item where it is called, so workers get small bytes, not objects; consume either
+    # ``items`` or ``recipes``, once
+    recipes: Iterable[ItemRecipe] | None = None

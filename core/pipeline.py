@@ -4,14 +4,16 @@ The output contract (README "Output", :mod:`prelabel.output.layout`): ``DIR/task
 ``{"task_type", "body"}`` a line, body exactly the JSON for ``POST /v1/task/{task_type}``),
 ``DIR/artifacts/`` (files the bodies reference) and ``DIR/report.json`` (totals and one record
 per input object).
-Items stream through one at a time; nothing holds the whole input.
+Items stream through one at a time (:class:`prelabel.converter.Converter`, the same object the
+library converts with in memory); nothing holds the whole input. With ``workers`` above 1
+(``--workers N``) they are converted in N processes and written here in the same order
+(:mod:`prelabel.workers`): the same bytes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,24 +24,13 @@ import orjson
 from prelabel.config.declare import option
 from prelabel.config.load import TaskConfig
 from prelabel.config.task_types import get_task_type
-from prelabel.errors import PayloadError
-from prelabel.filters import LabelFilter
-from prelabel.model import Dataset, Frame, Item
-from prelabel.output.artifacts import ArtifactStore
-from prelabel.output.layout import (
-    ARTIFACTS_DIR,
-    PARTIAL,
-    REPORT_FILE,
-    TAXONOMY_FILE,
-    reset_outputs,
-    write_file,
-)
+from prelabel.converter import Converter
+from prelabel.model import Dataset
+from prelabel.output.directory import OutputDir
+from prelabel.output.layout import TAXONOMY_FILE, write_file
 from prelabel.output.report import Report
-from prelabel.output.tasks import TasksWriter
-from prelabel.writers.context import WriteContext, Writer
+from prelabel.workers import convert_in_workers, worker_count
 
-# why --skip-empty leaves a task out (report.json skipped_tasks)
-EMPTY_REASON = "no prelabel: no object of the item became an annotation"
 # what each model geometry kind becomes in a task taxonomy
 TAXONOMY_KIND = {
     "mask": "polygon",
@@ -67,6 +58,13 @@ class ConvertOptions:
         help="Leave out tasks that carry no prelabel (each is named in report.json's "
         "skipped_tasks).",
     )
+    workers: int = option(
+        1,
+        low=0,
+        metavar="N",
+        help="Convert in N processes (0: one per core). The output is byte for byte the "
+        "one of --workers 1.",
+    )
 
 
 def _progress(items: Any, enabled: bool) -> Any:
@@ -75,112 +73,6 @@ def _progress(items: Any, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(items, desc="items", unit="item", file=sys.stderr, leave=False)
-
-
-def _expand_rasters(holder: Item | Frame, raster_task: bool, filt: LabelFilter, task: str) -> None:
-    """Route a raster: filtered in place for raster (segment) tasks, traced to instances
-    otherwise."""
-    if holder.raster is None:
-        return
-    if raster_task:
-        holder.raster = filt.raster(holder.raster, task)
-        return
-    from prelabel.geometry.raster import raster_to_instances
-
-    holder.instances.extend(raster_to_instances(holder.raster()))
-    holder.raster = None
-
-
-def prepare_item(item: Item, config: TaskConfig, filt: LabelFilter, task: str) -> None:
-    """Apply the format-neutral filters to an item (and its frames) in place."""
-    raster_task = get_task_type(config.task_type).raster
-    if item.tracks is not None:  # a tracking item: rows are in the table, frames are empty
-        item.tracks = filt.table(item.tracks, task)
-        return
-    holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
-    for holder in holders:
-        _expand_rasters(holder, raster_task, filt, task)
-        holder.instances = filt.instances(holder.instances, task)
-
-
-def pending_objects(item: Item) -> int | None:
-    """How many objects the writer must account for (None when rasters hold them)."""
-    if item.tracks is not None:
-        return len(item.tracks.line)
-    holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
-    if any(h.raster is not None for h in holders):
-        return None
-    return sum(len(h.instances) for h in holders)
-
-
-def frame_items(items: Iterable[Item]) -> Iterator[Item]:
-    """Image tasks from video items: one item per frame (key ``<video key>/<frame number>``,
-    fields ``frame`` and the frame's own), so tracker output can feed per-image tasks."""
-    for item in items:
-        frames = item.frames
-        if frames is None:
-            yield item
-            continue
-        rows = None
-        if item.tracks is not None:
-            from prelabel.tracks.rows import frame_instances
-
-            rows = frame_instances(item.tracks, len(frames))
-        for frame in frames:
-            yield Item(
-                key=f"{item.key}/{frame.number}",
-                fields={**item.fields, **frame.fields, "frame": frame.number},
-                width=item.width,
-                height=item.height,
-                instances=frame.instances if rows is None else rows[frame.index],
-                raster=frame.raster,
-                notes=item.notes,
-            )
-
-
-def _write_tasks(
-    items: Iterator[Item],
-    config: TaskConfig,
-    ctx: WriteContext,
-    filt: LabelFilter,
-    sink: TasksWriter,
-    skip_empty: bool = False,
-) -> list[dict[str, Any]]:
-    writer: Writer = get_task_type(config.task_type).load_writer()
-    seen: dict[str, str] = {}
-    tasks: list[dict[str, Any]] = []
-    for item in items:
-        task = ctx.unique_id(item)
-        if task in seen:
-            raise PayloadError(
-                f"items {seen[task]!r} and {item.key!r} both get unique_id {task!r}; "
-                "make the unique_id template include a field that tells them apart"
-            )
-        seen[task] = item.key
-        prepare_item(item, config, filt, task)
-        expected, before = pending_objects(item), ctx.report.totals()
-        artifacts = len(ctx.artifacts.written)
-        body = writer(item, ctx)
-        after = ctx.report.totals()
-        recorded = after["objects_in"] - before["objects_in"]
-        if expected is not None and recorded < expected:
-            raise PayloadError(
-                f"the {config.task_type} writer accounted for {recorded} of the {expected} "
-                f"objects of item {item.key!r}; nothing may be lost without a record "
-                "(this is a bug: please report it)"
-            )
-        for note in item.notes:
-            ctx.report.note(note)
-        entry = {"unique_id": task, "key": item.key, "width": item.width, "height": item.height}
-        if after["annotations_out"] == before["annotations_out"]:  # no prelabel object
-            if skip_empty:
-                ctx.artifacts.discard(artifacts)
-                ctx.report.skipped(task, item.key, EMPTY_REASON)
-                continue
-            entry["empty"] = True
-        sink.write(config.task_type, body)
-        tasks.append(entry)
-    return tasks
 
 
 def convert(
@@ -214,34 +106,29 @@ def convert(
     Example:
         >>> report = convert(read_coco(["r.json"], CocoOptions(images="i.json")), cfg, "out")
     """
-    out = Path(out_dir)
-    reset_outputs(out)
-    report = Report(
-        format=dataset.format, task_type=config.task_type, spool=out / (REPORT_FILE + PARTIAL)
+    options = options or ConvertOptions()
+    converter = Converter(
+        config, format=dataset.format, source=source, skip_empty=options.skip_empty
     )
-    store = ArtifactStore(out / ARTIFACTS_DIR, config.prelabel.artifact_url)
-    ctx = WriteContext(config, report, store, source)
-    filt = LabelFilter(config, report)
-    try:
-        source_items = dataset.items
-        if not get_task_type(config.task_type).video:  # one task per image: split videos
-            source_items = frame_items(source_items)
-        with TasksWriter(out) as sink, _progress(source_items, progress) as items:
-            skip = options is not None and options.skip_empty
-            tasks = _write_tasks(iter(items), config, ctx, filt, sink, skip)
-    except BaseException:
-        report.close()
-        raise
-    for dropped in dataset.dropped:
-        report.dropped(dropped.source, dropped.reason, label=dropped.label)
-    for note in dataset.notes:
-        report.note(note)
-    report.tasks = len(tasks)
-    report.artifacts = len(store.written)
-    report.task_items = tasks
-    report.write(out / REPORT_FILE)
-    if options is not None and options.emit_taxonomy:
-        write_taxonomy(filt.seen, dataset, config, out / TAXONOMY_FILE)
+    with OutputDir(
+        out_dir,
+        format=dataset.format,
+        task_type=config.task_type,
+        artifact_url=config.prelabel.artifact_url,
+    ) as out:
+        workers = worker_count(options.workers)
+        if workers == 1:
+            with _progress(converter.task_items(dataset.items), progress) as items:
+                for item in items:
+                    converter.write(item, out)
+        else:
+            units = dataset.recipes if dataset.recipes is not None else dataset.items
+            with _progress(units, progress) as sent:
+                for task in convert_in_workers(converter, sent, workers):
+                    out.add(task)
+    report = out.finish(dataset.dropped, dataset.notes)
+    if options.emit_taxonomy:
+        write_taxonomy(converter.labels, dataset, config, Path(out_dir) / TAXONOMY_FILE)
     return report
 
 

@@ -1,6 +1,7 @@
 """Re-check a written output directory against the task config and the rule book.
 
-Independent of the writers: it reads ``tasks.jsonl``, resolves artifact references to the
+Independent of the writers: it reads ``tasks.jsonl`` (every shard's, in a sharded
+directory), resolves artifact references to the
 files under ``DIR/artifacts``, and runs every body through the rule book
 (:func:`prelabel.rulebook.body.check_body`, the same checks the sandbox runs on what it
 receives), plus what only a directory can say: the body follows its config, unique_ids are
@@ -16,9 +17,9 @@ from pathlib import Path
 from prelabel.config.load import TaskConfig
 from prelabel.errors import InputError
 from prelabel.output.artifacts import ARTIFACT_SCHEME, ArtifactFiles
-from prelabel.output.layout import ARTIFACTS_DIR, TASKS_FILE, tasks_file
+from prelabel.output.layout import ARTIFACTS_DIR, output_shards
 from prelabel.output.report import complete_report, task_entries
-from prelabel.output.tasks import TaskLine, count_tasks, iter_tasks
+from prelabel.output.tasks import TaskLine, iter_tasks
 from prelabel.rulebook.body import PER_TASK, check_body
 from prelabel.rulebook.findings import Missing
 
@@ -67,7 +68,7 @@ def _check_task(
     art: _Files,
 ) -> Iterator[str]:
     uid = task.body.get("unique_id")
-    where = f"task {uid}" if uid else f"{TASKS_FILE}, line {task.line}"
+    where = f"task {uid}" if uid else f"{task.file}, line {task.line}"
     yield from _directory_checks(task, where, config, seen)
     size = sizes.get(str(uid))
     for violation in check_body(task.task_type, task.body, art, with_digest=True, image_size=size):
@@ -79,9 +80,9 @@ def _is_size(value: object) -> bool:
 
 
 def validate_output(out: Path, config: TaskConfig) -> list[str]:
-    """Every violation in ``out`` (empty when it is all good)."""
-    tasks_file(out)  # the directory is an output folder of convert
-    report = complete_report(out, count_tasks(out))  # of the run that wrote these tasks
+    """Every violation in ``out``, plain or sharded (empty when it is all good)."""
+    output_shards(out)  # the directory is an output folder of convert
+    report = complete_report(out)  # of the run that wrote these tasks
     sizes = {
         uid: (int(t["width"]), int(t["height"]))
         for uid, t in task_entries(report).items()
@@ -92,7 +93,8 @@ def validate_output(out: Path, config: TaskConfig) -> list[str]:
     seen: set[str] = set()
 
     def bad_line(exc: InputError) -> None:
-        problems.append(f"{TASKS_FILE}, {exc.location}: {exc.reason}")
+        name = Path(exc.path or "").relative_to(out).as_posix()
+        problems.append(f"{name}, {exc.location}: {exc.reason}")
 
     for task in iter_tasks(out, on_error=bad_line):
         problems.extend(_check_task(task, config, sizes, seen, art))

@@ -132,9 +132,9 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_the_graph_sees_function_local_imports() -> None:
-    # pipeline imports the frame instances of a track table inside a function only: the
-    # graph must see it
-    assert "prelabel.tracks.rows" in import_graph()["prelabel.pipeline"]
+    # the converter imports the frame instances of a track table inside a function only:
+    # the graph must see it
+    assert "prelabel.tracks.rows" in import_graph()["prelabel.converter"]
 
 
 def test_no_import_cycles() -> None:

@@ -17,7 +17,7 @@ from pycocotools import mask as mask_utils
 from prelabel.converters.coco.common import CocoOptions, dump_dataset
 from prelabel.converters.coco.read import read_coco
 from prelabel.errors import InputError, InvalidAnnotationError
-from prelabel.model import Box, Dataset, Instance, Item, Mask, Point, Polygon
+from prelabel.model import Box, Dataset, Dropped, Instance, Item, Mask, Point, Polygon
 
 GT100 = SHARED / "faster_coco_eval/cocoapi/instances_val2014_100.json"
 RESULTS = SHARED / "cocoapi/results"
@@ -45,6 +45,11 @@ def items_of(dataset: Dataset) -> list[Item]:
 
 def instances(items: list[Item]) -> list[Instance]:
     return [inst for item in items for inst in item.iter_instances()]
+
+
+def dropped_of(dataset: Dataset, items: list[Item]) -> list[Dropped]:
+    """What the reader dropped: a results list's objects ride with their image's item."""
+    return [*dataset.dropped, *(d for item in items for d in item.dropped)]
 
 
 def check_golden(name: str, dataset: Dataset, update: bool) -> None:
@@ -203,10 +208,11 @@ def test_fake_keypoints_visibility_flags(shared: Path) -> None:
     ds = read_coco(
         [str(KPTS)], CocoOptions(images=str(GT100), keypoint_schema=str(MMPOSE / "test_coco.json"))
     )
-    points = instances(items_of(ds))
+    items = items_of(ds)
+    points = instances(items)
     assert len(points) == 1314 + 162 and all(isinstance(p.geometry, Point) for p in points)
-    assert len(ds.dropped) == 649
-    assert {d.reason for d in ds.dropped} == {"keypoint not labelled (visibility 0)"}
+    assert len(dropped_of(ds, items)) == 649 and ds.dropped == []
+    assert {d.reason for d in dropped_of(ds, items)} == {"keypoint not labelled (visibility 0)"}
     assert Counter(p.attributes["visibility"] for p in points) == {2: 1314, 1: 162}
     first = points[0]
     assert first.label == "nose" and first.source.location.startswith("results[")
@@ -228,10 +234,11 @@ def test_predicted_keypoint_confidences(shared: Path) -> None:
     raw = load(base / "dt_dataset.json")
     confs = [v for r in raw for v in r["keypoints"][2::3]]
     ds = read_coco(paths, CocoOptions(images=gt, keypoint_threshold=0.3))
-    insts = instances(items_of(ds))
+    items = items_of(ds)
+    insts = instances(items)
     points = [i for i in insts if isinstance(i.geometry, Point)]
     assert len(points) == sum(c >= 0.3 for c in confs)
-    assert len(ds.dropped) == sum(c < 0.3 for c in confs)
+    assert len(dropped_of(ds, items)) == sum(c < 0.3 for c in confs)
     assert all(p.geometry.confidence >= 0.3 for p in points)  # type: ignore[union-attr,operator]
     assert sum(isinstance(i.geometry, Box) for i in insts) == 128
     everything = instances(items_of(read_coco(paths, CocoOptions(images=gt))))

@@ -5,8 +5,10 @@ Kinds (detected from the file, stated in ``Dataset.notes``):
 * **dataset file** ``{"images", "annotations", "categories"}`` -> one image item per image,
   including images with no annotations (tasks to label from scratch). Loaded whole.
 * **results list** ``[{"image_id", "category_id", "bbox" | "segmentation" | "keypoints",
-  "score"}]`` -> streamed with ijson and spilled to a temporary SQLite file grouped by image,
-  so a 1 GB file never sits in memory. It needs an image source (``images``):
+  "score"}]`` -> parsed by orjson a megabyte at a time and spilled to a temporary SQLite
+  file grouped by image, so a 1 GB file never sits in memory; each image's item is built
+  from its spilled results where it is converted (a worker, with ``--workers N``). It
+  needs an image source (``images``):
 
   - a COCO dataset file: sizes, file names and category names; every image of it becomes an
     item (``only_with_results=True`` keeps only images that have results);
@@ -32,7 +34,7 @@ object's id) and ``category``; see :mod:`prelabel.converters.coco.geometry`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 
@@ -40,7 +42,7 @@ from prelabel.converters.coco.common import CocoOptions, CocoRun, first_char, lo
 from prelabel.converters.coco.common import keypoint_schema as load_keypoint_schema
 from prelabel.converters.coco.dataset import read_dataset_file
 from prelabel.errors import InputError
-from prelabel.model import Dataset, Dropped, Item
+from prelabel.model import Dataset, Dropped, Item, ItemRecipe
 
 
 def read_coco(paths: list[str], options: CocoOptions | None = None) -> Dataset:
@@ -69,9 +71,12 @@ def read_coco(paths: list[str], options: CocoOptions | None = None) -> Dataset:
     opts = CocoRun(**{f.name: getattr(options, f.name) for f in fields(options)}, schema=schema)
     dropped: list[Dropped] = []
     parts = [_read_one(str(p), opts, dropped) for p in paths]
+    recipes = [part.recipes for part in parts]
     return Dataset(
         format="coco",
         items=_chain(parts),
+        # recipes when every file gives them (results lists): items ship as small bytes
+        recipes=_chain_recipes(recipes) if all(r is not None for r in recipes) else None,
         labels=list(dict.fromkeys(label for part in parts for label in part.labels)),
         dropped=dropped,
         notes=[note for part in parts for note in part.notes],
@@ -82,6 +87,11 @@ def read_coco(paths: list[str], options: CocoOptions | None = None) -> Dataset:
 def _chain(parts: list[Dataset]) -> Iterator[Item]:
     for part in parts:
         yield from part.items
+
+
+def _chain_recipes(parts: list[Iterable[ItemRecipe] | None]) -> Iterator[ItemRecipe]:
+    for part in parts:
+        yield from part or ()
 
 
 def _read_one(path: str, opts: CocoRun, dropped: list[Dropped]) -> Dataset:

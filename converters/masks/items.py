@@ -3,6 +3,9 @@
 Each item is built from file headers only (sizes checked against the paired image, a
 panoptic JSON's image entry, or the first frame of a video); its ``raster`` is a partial
 that calls the kind's builder in :mod:`prelabel.converters.masks.kinds` when the writer asks.
+The partial is the raster's recipe, not a closure: the file, the kind, the reader's options
+narrowed to this file, and the item's own notes and dropped lists, so an item pickles small
+and reads its PNG in whichever process converts it (``prelabel convert --workers N``).
 :func:`mask_items` walks the MASKS arguments (files, folders searched recursively, per-image
 folders of binary masks, or per-video folders of frames; with none, the masks a manifest
 lists) and gives each item a unique key. An item's ``file_name`` is its image's: a mask with
@@ -21,12 +24,24 @@ from prelabel.converters.masks.decode import header
 from prelabel.converters.masks.kinds import RASTERS, Spec, detect_kind, raster_binary
 from prelabel.converters.masks.pairing import Pairing
 from prelabel.errors import InputError
-from prelabel.model import Frame, IndexRaster, Item
+from prelabel.model import Dropped, Frame, IndexRaster, Item
 from prelabel.tracks.timing import frame_timestamp
 
 
-def _load(path: Path, kind: str, spec: Spec, notes: list[str]) -> IndexRaster:
-    return RASTERS[kind](path, Spec(**{**_spec_dict(spec), "kind": kind}), notes)
+def _load(
+    path: Path, kind: str, spec: Spec, notes: list[str], dropped: list[Dropped]
+) -> IndexRaster:
+    return RASTERS[kind](
+        path, Spec(**{**_spec_dict(spec), "kind": kind, "dropped": dropped}), notes
+    )
+
+
+def _narrowed(spec: Spec, stem: str) -> Spec:
+    """``spec`` with a panoptic JSON cut down to the one file ``stem`` (the rest is not
+    needed to read it, and would be pickled with every item)."""
+    if spec.panoptic is None:
+        return spec
+    return Spec(**{**_spec_dict(spec), "panoptic": spec.panoptic.only(stem), "dropped": []})
 
 
 def _spec_dict(spec: Spec) -> dict[str, Any]:
@@ -63,15 +78,20 @@ def _fields(mask: Path, spec: Spec, pairing: Pairing, size: tuple[int, int]) -> 
     return fields
 
 
-def mask_item(mask: Path, spec: Spec, pairing: Pairing, key: str) -> Item:
-    """One image item whose raster decodes ``mask`` when called."""
+def mask_item(
+    mask: Path, spec: Spec, pairing: Pairing, key: str, owner: Item | None = None
+) -> Item:
+    """One image item whose raster decodes ``mask`` when called; its notes and dropped
+    objects go to ``owner``'s lists (a video frame's to its video item), by default its own."""
     mode, w, h = header(mask)
     kind = detect_kind(mode, spec)
     if kind in ("panoptic", "panoptic2ch") and spec.panoptic is None:
         raise InputError(f"--kind {kind} needs --panoptic JSON", path=mask)
     fields = _fields(mask, spec, pairing, (w, h))
     item = Item(key=key, fields=fields, width=w, height=h)
-    item.raster = functools.partial(_load, mask, kind, spec, item.notes)
+    owner = owner or item
+    recipe = _narrowed(spec, mask.stem)
+    item.raster = functools.partial(_load, mask, kind, recipe, owner.notes, owner.dropped)
     return item
 
 
@@ -88,7 +108,7 @@ def binary_item(folder: Path, spec: Spec, pairing: Pairing) -> Item:
     fields = _fields(probe, spec, pairing, (w, h))
     fields["mask"] = str(folder)
     item = Item(key=folder.name, fields=fields, width=w, height=h)
-    item.raster = functools.partial(raster_binary, files, spec, item.notes)
+    item.raster = functools.partial(raster_binary, files, _narrowed(spec, probe.stem), item.notes)
     return item
 
 
@@ -99,8 +119,9 @@ def video_item(folder: Path, spec: Spec, pairing: Pairing) -> Item:
         raise InputError("no PNG masks in the folder", path=folder)
     frames: list[Frame] = []
     size: tuple[int, int] | None = None
+    video = Item(key=folder.name, fps=spec.fps)  # frames note and drop into the video item
     for index, mask in enumerate(masks):
-        frame_item = mask_item(mask, spec, pairing, mask.stem)
+        frame_item = mask_item(mask, spec, pairing, mask.stem, owner=video)
         this = (frame_item.width or 0, frame_item.height or 0)
         if size is not None:
             _check_size(mask, this, size, f"frame {masks[0].name}")
@@ -116,15 +137,9 @@ def video_item(folder: Path, spec: Spec, pairing: Pairing) -> Item:
             )
         )
     assert size is not None
-    fields = {"sequence": folder.name, "stem": folder.name, "file_name": folder.name}
-    return Item(
-        key=folder.name,
-        fields=fields,
-        width=size[0],
-        height=size[1],
-        frames=frames,
-        fps=spec.fps,
-    )
+    video.fields = {"sequence": folder.name, "stem": folder.name, "file_name": folder.name}
+    video.width, video.height, video.frames = size[0], size[1], frames
+    return video
 
 
 def _is_png(path: Path) -> bool:

@@ -41,7 +41,8 @@ class Spec:
     fps: float | None = None
     objects: Path | None = None
     panoptic: Panoptic | None = None
-    # the dataset's dropped list (panoptic segments listed but without pixels)
+    # where a raster puts what it cannot use (panoptic segments listed but without pixels):
+    # the item's own list, bound when its raster is built
     dropped: list[Dropped] = field(default_factory=list)
 
     def names(self, path: Path) -> ClassNames:

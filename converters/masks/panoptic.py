@@ -36,6 +36,12 @@ class Panoptic:
     segments: dict[str, list[dict[str, Any]]]
     images: dict[str, dict[str, Any]]
 
+    def only(self, stem: str) -> Panoptic:
+        """This JSON narrowed to one PNG (what an item's raster needs: it pickles small)."""
+        segments = {stem: self.segments[stem]} if stem in self.segments else {}
+        images = {stem: self.images[stem]} if stem in self.images else {}
+        return Panoptic(self.path, self.categories, segments, images)
+
 
 def load_panoptic(path: str) -> Panoptic:
     """Read a COCO panoptic JSON (``annotations`` optional, as for the 2-channel form).

@@ -184,10 +184,9 @@ def read_masks(paths: list[str], options: MaskOptions | None = None) -> Dataset:
     pairing = build_pairing(
         opts.images, opts.manifest, mask_suffix=opts.mask_suffix, image_suffix=opts.image_suffix
     )
-    dataset = Dataset(format="masks", items=[], labels=_labels(spec), kinds={"mask"})
-    spec.dropped = dataset.dropped
-    dataset.items = mask_items(paths, spec, pairing)
-    return dataset
+    return Dataset(
+        format="masks", items=mask_items(paths, spec, pairing), labels=_labels(spec), kinds={"mask"}
+    )
 
 
 def _labels(spec: Spec) -> list[str]:

@@ -59,6 +59,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found, no-redef]
 
+# what messages name as the file of a config given as a mapping
+MAPPING_NAME = "<dict>"
+
 
 @dataclass(slots=True)
 class TaskConfig:
@@ -115,12 +118,15 @@ class TaskConfig:
 
 
 def load_config(
-    path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str] | Mapping[str, Any], overrides: Mapping[str, Any] | None = None
 ) -> TaskConfig:
-    """Load and validate a TOML/YAML/JSON task config.
+    """Load and validate a task config from a TOML/YAML/JSON file or from a mapping.
 
     Args:
-        path: the config file; ``.toml``, ``.json``, ``.yaml``/``.yml``.
+        path: the config file (``.toml``, ``.json``, ``.yaml``/``.yml``), or the config
+            itself as a mapping ``{"task_type", "params", "prelabel"}`` (checked the same
+            way; messages name ``<dict>`` as the file, relative ``label_map`` paths are
+            resolved against the working directory; the mapping is copied, not kept).
         overrides: ``[prelabel]`` values from the command line (None = not given); they win
             over the file.
 
@@ -134,7 +140,10 @@ def load_config(
 
     Example:
         >>> config = load_config("task.toml", {"on_violation": "drop"})  # doctest: +SKIP
+        >>> config = load_config({"task_type": "imageannotation", "params": {...}})  # doctest: +SKIP
     """
+    if isinstance(path, Mapping):
+        return config_from_dict(copy.deepcopy(dict(path)), path=MAPPING_NAME, overrides=overrides)
     data = read_config_file(path)
     return config_from_dict(data, path=path, overrides=overrides, base_dir=Path(path).parent)
 

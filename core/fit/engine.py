@@ -27,7 +27,7 @@ from prelabel.config.limits import Bounds, GeometryLimits, TargetKind
 from prelabel.fit.polygon import fit_polygon
 from prelabel.fit.run import Drop, FitPolicy, Fitted, Run
 from prelabel.fit.shapes import fit_box, fit_cuboid, fit_ellipse, fit_line, fit_point
-from prelabel.model import Geometry
+from prelabel.model import Box, Geometry, Mask
 
 __all__ = [
     "fit_geometry",
@@ -58,11 +58,20 @@ def fit_geometry(
     """
     run = Run(policy, limits, bounds)
     try:
-        with np.errstate(all="ignore"):  # GEOS on float slivers; results are checked
-            out = _TARGETS[target](geometry, run)
+        if target == "box" and _plain_box_source(geometry):
+            out = fit_box(geometry, run)  # floats and pycocotools: no numpy warning to quiet
+        else:
+            with np.errstate(all="ignore"):  # GEOS on float slivers; results are checked
+                out = _TARGETS[target](geometry, run)
     except Drop as drop:
         return Fitted(fixes=run.fixes, flags=run.flags, dropped=drop.reason, iou=run.iou)
     return Fitted(geometries=out, fixes=run.fixes, flags=run.flags, iou=run.iou)
+
+
+def _plain_box_source(geometry: Geometry) -> bool:
+    """An unrotated box or a mask: its box needs no numpy (the common case, kept cheap)."""
+    kind = type(geometry)
+    return kind is Mask or (kind is Box and not geometry.rotation)  # type: ignore[union-attr]
 
 
 _TARGETS: dict[str, Callable[[Geometry, Run], list[Geometry]]] = {

@@ -13,6 +13,7 @@ are rasterised by pixel centres, so tracing and rasterising are exact inverses.
 - ``primitives``: rasterising model geometries, ellipse and rotated-box vertices;
 - ``scale``: a model geometry as Scale's annotation fields (numbers rounded to 3 decimals);
 - ``indexed``: indexed PNGs, 8-bit and Scale's 24-bit ``extendedIndexedImage``;
+- ``arrays``: boxes, polygon rings and masks (dense or COCO RLE) from arrays, checked;
 - ``kernels``: the compiled (numba) inner loops and their interpreter fallbacks.
 
 May import: ``prelabel.model``, ``prelabel.errors``. No policy lives here: deciding what to

@@ -5,7 +5,9 @@
 - ``tasks``: the one writer and the one reader of ``tasks.jsonl``;
 - ``artifacts``: the artifact store, the ``artifact://`` scheme and resolving references;
 - ``report``: every input object converted, fixed (how) or dropped (why), spooled to disk;
-  and reading ``report.json`` back.
+  and reading ``report.json`` back;
+- ``task``: one converted task in memory (body, artifacts as bytes, its share of the report);
+- ``directory``: an output directory being written, task by task.
 
 May import: ``prelabel.model``, ``prelabel.errors``, ``prelabel.config.templates``.
 """

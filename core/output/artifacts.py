@@ -27,20 +27,24 @@ ARTIFACT_SCHEME = "artifact://"
 
 @dataclass(slots=True)
 class ArtifactStore:
-    """Files the task bodies reference by URL, written under ``DIR/artifacts``.
+    """Files the task bodies reference by URL, written under ``DIR/artifacts`` or, with no
+    ``root``, kept in memory (``files``: name -> bytes, for :class:`prelabel.Task`).
 
     With ``artifact_url`` set, a body holds the final URL (the user hosts the files);
     otherwise it holds ``artifact://NAME``, which ``prelabel submit`` uploads and replaces.
+    Either way the reference depends only on the name and the bytes, so a directory and a
+    task in memory hold the same bodies.
     """
 
-    root: Path
+    root: Path | None
     url_template: str | None = None
     written: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # the files, with no folder
     _names: set[str] = field(default_factory=set)  # what ``written`` holds, for lookups
     _folders: set[str] = field(default_factory=set)  # folders the written names made
 
     def add(self, name: str, data: bytes) -> str:
-        """Write ``data`` as ``artifacts/NAME`` and return the reference to put in a body.
+        """Write ``data`` as ``artifacts/NAME`` (or keep it) and return the body's reference.
 
         ``name`` is made safe first (:func:`~prelabel.output.layout.safe_path`: it cannot
         leave ``artifacts/``); the reference names the file as written.
@@ -50,9 +54,18 @@ class ArtifactStore:
                 folder (their keys differ only in characters a file name cannot hold).
             EnvironmentFailure: the file cannot be written (permissions, a full disk).
         """
+        return self.add_chunks(name, (data,))
+
+    def add_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
+        """:meth:`add` for data made a chunk at a time (written as it comes, never whole in
+        memory when the store has a folder)."""
         name = self.claim(name)
-        with create_file(self.root / name) as fh:
-            fh.write(data)
+        if self.root is None:
+            self.files[name] = b"".join(chunks)
+        else:
+            with create_file(self.root / name) as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
         return self.reference(name)
 
     def claim(self, name: str) -> str:
@@ -68,34 +81,31 @@ class ArtifactStore:
                 f"two tasks write the artifact {clash or name!r}: the item keys it is made "
                 "from must differ in more than characters a file name cannot hold"
             )
-        folder = own_dir(self.root)
-        for part in parts[:-1]:
-            folder = own_dir(folder / part)
+        if self.root is not None:
+            folder = own_dir(self.root)
+            for part in parts[:-1]:
+                folder = own_dir(folder / part)
         self._folders.update(folders)
         self._names.add(name)
         self.written.append(name)
         return name
 
-    def add_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
-        """:meth:`add` for data made a chunk at a time (never whole in memory)."""
-        name = self.claim(name)
-        with create_file(self.root / name) as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        return self.reference(name)
-
     def discard(self, since: int) -> None:
         """Delete the files written after the first ``since`` (those of a task left out)."""
         for name in self.written[since:]:
-            (self.root / name).unlink(missing_ok=True)
+            if self.root is None:
+                self.files.pop(name, None)
+            else:
+                (self.root / name).unlink(missing_ok=True)
             self._names.discard(name)
         del self.written[since:]
 
     def reference(self, name: str) -> str:
-        """What a body holds for the written file ``artifacts/NAME``."""
+        """What a body holds for the stored file ``NAME``."""
         if self.url_template is None:
             return ARTIFACT_SCHEME + name
-        digest = hashlib.sha256((self.root / name).read_bytes()).hexdigest()[:16]
+        data = self.files[name] if self.root is None else (self.root / name).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()[:16]
         return render_url(
             self.url_template,
             {"name": name, "stem": Path(name).stem, "sha256": digest},

@@ -11,6 +11,7 @@ left out and named in ``skipped_tasks``.
 
 from __future__ import annotations
 
+import io
 import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -23,10 +24,13 @@ import orjson
 from prelabel.errors import InputError
 from prelabel.model import SourceRef
 from prelabel.output.layout import (
+    MANIFEST_FILE,
     REPORT_FILE,
     TASKS_FILE,
+    Shard,
     environment_failure,
     open_new,
+    output_shards,
     replace_atomically,
 )
 
@@ -111,7 +115,10 @@ class Report:
     Totals are kept as counters while records arrive. By default records are kept in
     memory (``records``); with ``spool`` set (the pipeline does) each record is written to
     that file as it arrives and never held, so a conversion of millions of objects keeps a
-    constant-size report in memory.
+    constant-size report in memory. With ``lines`` set (a bytearray) each record is kept as
+    its report.json line instead, and each IoU in arrival order: what a worker process
+    sends back, folded into a run's report (:meth:`merge`) with no per-record work and the
+    same bytes as if the run had made the records itself.
     """
 
     format: str = ""
@@ -129,11 +136,13 @@ class Report:
     # tasks left out (--skip-empty): unique_id, item key, reason
     skipped_tasks: list[dict[str, str]] = field(default_factory=list)
     spool: Path | None = None
+    lines: bytearray | None = None
     _outcomes: Counter[str] = field(default_factory=Counter)
     _reasons: Counter[str] = field(default_factory=Counter)
     _fixes: Counter[str] = field(default_factory=Counter)
     _annotations: int = 0
     _iou: list[float] = field(default_factory=lambda: [0, 0.0, 1.0])  # count, sum, min
+    _ious: list[float] = field(default_factory=list)  # each IoU, in order (``lines`` only)
     _sink: IO[bytes] | None = None
     _written: Path | None = None
 
@@ -147,7 +156,9 @@ class Report:
             self._fixes[fix.split(":")[0]] += 1
         if rec.iou is not None:
             self.add_iou(rec.iou)
-        if self.spool is None:
+        if self.lines is not None:
+            self.lines += orjson.dumps(rec.as_dict()) + b"\n"
+        elif self.spool is None:
             self.records.append(rec)
         else:
             self._spool_write(orjson.dumps(rec.as_dict()) + b"\n")
@@ -221,6 +232,9 @@ class Report:
             return
         if not lines.endswith(b"\n"):
             lines += b"\n"
+        if self.lines is not None:
+            self.lines += lines
+            return
         if self.spool is None:
             self.records.extend(ObjectRecord.from_dict(orjson.loads(x)) for x in lines.splitlines())
             return
@@ -240,6 +254,8 @@ class Report:
         self._iou[0] += 1
         self._iou[1] += iou
         self._iou[2] = min(self._iou[2], iou)
+        if self.lines is not None:
+            self._ious.append(iou)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -274,6 +290,9 @@ class Report:
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         """Every record as its report.json dict, in arrival order (from the spool if any)."""
+        if self.lines is not None:
+            yield from (orjson.loads(line) for line in bytes(self.lines).splitlines())
+            return
         if self.spool is None:
             yield from (r.as_dict() for r in self.records)
             return
@@ -327,6 +346,8 @@ class Report:
                 self._sink = None
                 with self.spool.open("rb") as records:
                     _copy_records(records, f)
+            elif self.lines is not None:
+                _copy_records(io.BytesIO(self.lines), f)
             else:
                 for n, rec in enumerate(self.records):
                     f.write((b"\n    " if n == 0 else b",\n    ") + orjson.dumps(rec.as_dict()))
@@ -369,6 +390,112 @@ class Report:
         lines.extend(f"  note: {n}" for n in self.notes)
         return lines
 
+    # --- a task's share, travelling as JSON ----------------------------------------------
+
+    def share(self) -> dict[str, Any]:
+        """Everything but the records, as JSON-ready data (the records travel as report.json
+        lines); :meth:`from_share` rebuilds the report exactly (a spooled report's IoUs are
+        not kept one by one: not for a spooled report)."""
+        return {
+            "outcomes": dict(self._outcomes),
+            "reasons": dict(self._reasons),
+            "fixes": dict(self._fixes),
+            "annotations": self._annotations,
+            "ious": self._ious
+            if self.lines is not None
+            else [r.iou for r in self.records if r.iou is not None],
+            "notes": list(self.notes),
+            "tasks": list(self.task_items),
+            "skipped_tasks": list(self.skipped_tasks),
+            "tracks": dict(self.track_maps),
+            "artifacts": self.artifacts,
+        }
+
+    @classmethod
+    def from_share(
+        cls, share: Mapping[str, Any], lines: bytes, *, format: str = "", task_type: str = ""
+    ) -> Report:
+        """The report :meth:`share` and its record lines describe."""
+        report = cls(format=format, task_type=task_type, lines=bytearray(lines))
+        report._outcomes.update(share["outcomes"])
+        report._reasons.update(share["reasons"])
+        report._fixes.update(share["fixes"])
+        report._annotations = int(share["annotations"])
+        for iou in share["ious"]:
+            report.add_iou(float(iou))
+        report.notes = list(share["notes"])
+        report.task_items = list(share["tasks"])
+        report.skipped_tasks = list(share["skipped_tasks"])
+        report.track_maps = dict(share["tracks"])
+        report.tasks, report.artifacts = len(report.task_items), int(share["artifacts"])
+        return report
+
+    # --- folding reports together --------------------------------------------------------
+
+    def merge(self, other: Report, *, records: bool = True) -> None:
+        """Add ``other`` to this report: its totals, notes, task entries and track maps, and
+        (with ``records``) its object records after this report's, in their order.
+
+        A task's own report (:attr:`prelabel.Task.report`) folds into a run's this way, so a
+        directory written from tasks made elsewhere (another process) holds the same report
+        as one written as the tasks were made. ``records=False`` keeps the totals and notes
+        only (no object records, task entries, skipped tasks or track maps: a running tally
+        that does not grow with the tasks).
+        """
+        self._outcomes.update(other._outcomes)
+        self._reasons.update(other._reasons)
+        self._fixes.update(other._fixes)
+        self._annotations += other._annotations
+        self._merge_iou(other)
+        for text in other.notes:
+            self.note(text)
+        self.tasks += other.tasks
+        self.artifacts += other.artifacts
+        if not records:
+            return
+        self.task_items.extend(other.task_items)
+        self.skipped_tasks.extend(other.skipped_tasks)
+        for task, entries in other.track_maps.items():
+            self.track_maps.setdefault(task, []).extend(entries)
+        self._take_records(other)
+
+    def _merge_iou(self, other: Report) -> None:
+        """IoUs of records in memory are added one by one, in order, so the sum (and the
+        mean report.json shows) is the float a report that saw them arrive holds."""
+        if other.lines is not None:
+            for iou in other._ious:
+                self.add_iou(iou)
+            return
+        if other.spool is None:
+            for rec in other.records:
+                if rec.iou is not None:
+                    self.add_iou(rec.iou)
+            return
+        count, total, least = other._iou
+        if count:
+            self._iou = [self._iou[0] + count, self._iou[1] + total, min(self._iou[2], least)]
+
+    def _take_records(self, other: Report) -> None:
+        if other.lines is not None:
+            self.add_lines(bytes(other.lines), outcomes={})
+            return
+        if self.lines is not None:
+            self.lines += b"".join(orjson.dumps(r) + b"\n" for r in other.iter_records())
+            return
+        if self.spool is None:
+            if other.spool is None:
+                self.records.extend(other.records)
+            else:
+                self.records.extend(ObjectRecord.from_dict(r) for r in other.iter_records())
+            return
+        lines = (
+            [orjson.dumps(r.as_dict()) for r in other.records]
+            if other.spool is None
+            else [orjson.dumps(r) for r in other.iter_records()]
+        )
+        if lines:
+            self._spool_write(b"\n".join(lines) + b"\n")
+
 
 def _copy_records(records: IO[bytes], out: IO[bytes], block: int = 1 << 20) -> None:
     """Copy NDJSON records into the ``objects`` array in blocks (no per-line Python work)."""
@@ -388,12 +515,19 @@ def _copy_records(records: IO[bytes], out: IO[bytes], block: int = 1 << 20) -> N
 
 
 def read_report(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """``DIR/report.json`` of an output directory (empty when there is none).
+    """``DIR/report.json`` of an output directory (empty when there is none); of a sharded
+    directory, its shards' reports as one (:func:`merge_reports`).
 
     Raises:
-        InputError: the file is not a JSON object.
+        InputError: a file is not a JSON object.
     """
-    path = Path(directory) / REPORT_FILE
+    root = Path(directory)
+    if (root / MANIFEST_FILE).is_file():
+        return merge_reports([_report_file(s.report) for s in output_shards(root)])
+    return _report_file(root / REPORT_FILE)
+
+
+def _report_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
@@ -405,24 +539,69 @@ def read_report(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def complete_report(directory: str | os.PathLike[str], tasks: int) -> dict[str, Any]:
-    """``DIR/report.json``, checked to belong with the ``tasks`` task lines of
-    ``DIR/tasks.jsonl`` before they are submitted or validated.
+def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reports of shards as one report: totals and counts added up, IoU count, mean and min
+    over all, notes once each, tasks, skipped tasks and objects one shard after the other."""
+    reports = [r for r in reports if r]
+    if not reports:
+        return {}
+    totals: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    fixes: Counter[str] = Counter()
+    for report in reports:
+        totals.update(report.get("totals") or {})
+        reasons.update(report.get("dropped_by_reason") or {})
+        fixes.update(report.get("fixes_by_kind") or {})
+    notes = list(dict.fromkeys(n for r in reports for n in r.get("notes") or []))
+    return {
+        "format": reports[0].get("format", ""),
+        "task_type": reports[0].get("task_type", ""),
+        "totals": {k: totals[k] for k in reports[0].get("totals") or totals},
+        "dropped_by_reason": dict(reasons.most_common()),
+        "fixes_by_kind": dict(fixes.most_common()),
+        "iou": _merged_iou([r.get("iou") for r in reports]),
+        "notes": notes,
+        "skipped_tasks": [t for r in reports for t in r.get("skipped_tasks") or []],
+        "tasks": [t for r in reports for t in r.get("tasks") or []],
+        "objects": [o for r in reports for o in r.get("objects") or []],
+    }
 
-    ``convert`` writes the report last and whole, so a report that is missing, is not a
-    complete JSON object, or lists another number of tasks means the conversion did not
-    finish or the files come from different runs: the tasks are not to be trusted.
+
+def _merged_iou(parts: list[Any]) -> dict[str, float] | None:
+    parts = [p for p in parts if isinstance(p, dict) and p.get("count")]
+    if not parts:
+        return None
+    count = sum(int(p["count"]) for p in parts)
+    total = sum(float(p["mean"]) * int(p["count"]) for p in parts)
+    return {"count": count, "mean": total / count, "min": min(float(p["min"]) for p in parts)}
+
+
+def complete_report(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The report of an output directory (of a sharded one, its shards' reports as one),
+    checked to belong with the task lines beside it before they are submitted or validated.
+
+    ``convert`` writes each report last and whole, so a report that is missing, is not a
+    complete JSON object, or lists another number of tasks than its ``tasks.jsonl`` holds
+    means the conversion did not finish or the files come from different runs: the tasks
+    are not to be trusted.
 
     Raises:
         InputError: naming the report and what is wrong with it (exit 3).
     """
-    path = Path(directory) / REPORT_FILE
+    reports = [_complete_shard(shard) for shard in output_shards(directory)]
+    return reports[0] if len(reports) == 1 else merge_reports(reports)
+
+
+def _complete_shard(shard: Shard) -> dict[str, Any]:
+    path = shard.report
     if not path.is_file():
         raise InputError(
             f"no {REPORT_FILE} beside {TASKS_FILE}: the conversion did not finish; convert again",
             path=path,
         )
-    report = read_report(directory)
+    report = _report_file(path)
+    with shard.tasks.open("rb") as fh:
+        tasks = sum(1 for raw in fh if raw.strip())
     entries = report.get("tasks")
     listed = len(entries) if isinstance(entries, list) else 0
     if listed != tasks:

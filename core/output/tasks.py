@@ -5,7 +5,8 @@ A line is ``{"task_type": "...", "body": {...}}``, the body exactly the JSON of
 ``.partial`` file renamed into place when complete, so a failed run leaves no half file);
 :func:`iter_tasks` reads it line by line and :func:`read_tasks` reads it for submitting
 (every body with a unique ``unique_id`` and its artifact files present). Errors name the
-file and the line.
+file and the line. A sharded directory (:func:`~prelabel.output.layout.output_shards`) reads
+as its shards' lines one after the other; each line knows its file.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from prelabel.output.layout import (
     TASKS_FILE,
     environment_failure,
     open_new,
-    tasks_file,
+    output_shards,
 )
 from prelabel.output.report import complete_report
 
@@ -39,11 +40,18 @@ class TaskLine:
     line: int
     task_type: str
     body: dict[str, Any]
+    # the tasks file it was read from, relative to the output directory
+    file: str = TASKS_FILE
 
     @property
     def unique_id(self) -> str:
         """The task's unique_id ("" when the body has none; :func:`read_tasks` requires it)."""
         return str(self.body.get("unique_id") or "")
+
+    @property
+    def where(self) -> str:
+        """``line N`` of a plain directory, ``shards/NAME/tasks.jsonl, line N`` of a shard."""
+        return f"line {self.line}" if self.file == TASKS_FILE else f"{self.file}, line {self.line}"
 
     @property
     def project(self) -> str | None:
@@ -98,10 +106,11 @@ class TasksWriter:
 def iter_tasks(
     directory: str | os.PathLike[str], on_error: Callable[[InputError], None] | None = None
 ) -> Iterator[TaskLine]:
-    """The task lines of ``DIR/tasks.jsonl`` in file order (blank lines skipped).
+    """The task lines of ``DIR/tasks.jsonl`` in file order (blank lines skipped); of a
+    sharded directory, each shard's in manifest order.
 
     Args:
-        directory: an output directory of ``prelabel convert``.
+        directory: an output directory of ``prelabel convert`` (plain or sharded).
         on_error: called with the error of each malformed line, which is then skipped;
             None: the first malformed line raises it.
 
@@ -109,26 +118,21 @@ def iter_tasks(
         InputError: the directory or file is missing, or (without ``on_error``) a line is
             not JSON, not an object, or lacks ``task_type`` or the ``body`` object.
     """
-    path = tasks_file(directory)
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield parse_task_line(path, number, raw)
-            except InputError as exc:
-                if on_error is None:
-                    raise
-                on_error(exc)
+    for shard in output_shards(directory):
+        path, name = shard.tasks, shard.relative(shard.tasks)
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    yield parse_task_line(path, number, raw, name)
+                except InputError as exc:
+                    if on_error is None:
+                        raise
+                    on_error(exc)
 
 
-def count_tasks(directory: str | os.PathLike[str]) -> int:
-    """How many task lines ``DIR/tasks.jsonl`` holds (blank lines are not tasks)."""
-    with tasks_file(directory).open("rb") as fh:
-        return sum(1 for raw in fh if raw.strip())
-
-
-def parse_task_line(path: Path, number: int, raw: bytes) -> TaskLine:
+def parse_task_line(path: Path, number: int, raw: bytes, name: str = TASKS_FILE) -> TaskLine:
     """One line of ``tasks.jsonl``; an InputError names the file, the line and the fault."""
     where = f"line {number}"
     try:
@@ -142,56 +146,54 @@ def parse_task_line(path: Path, number: int, raw: bytes) -> TaskLine:
         raise InputError("missing task_type", path=path, location=where)
     if not isinstance(body, dict):
         raise InputError("missing body object", path=path, location=where)
-    return TaskLine(number, task_type, body)
+    return TaskLine(number, task_type, body, name)
 
 
 def read_tasks(directory: str | os.PathLike[str]) -> list[TaskLine]:
-    """Every task of ``DIR/tasks.jsonl``, checked for submitting: each body has a
-    ``unique_id`` no other line repeats, every ``artifact://NAME`` it holds names a
-    file under ``DIR/artifacts``, and ``DIR/report.json`` is complete and lists as many
-    tasks (:func:`~prelabel.output.report.complete_report`: a conversion that did not finish
-    is never submitted).
+    """Every task of ``DIR/tasks.jsonl`` (of every shard of a sharded directory), checked for
+    submitting: each body has a ``unique_id`` no other line repeats, every
+    ``artifact://NAME`` it holds names a file under ``DIR/artifacts``, and each report is
+    complete and lists as many tasks as its tasks file
+    (:func:`~prelabel.output.report.complete_report`: a conversion that did not finish is
+    never submitted).
 
     Raises:
         InputError: naming the file, the line and what is wrong.
     """
-    path = tasks_file(directory)
+    root = Path(directory)
     tasks: list[TaskLine] = []
-    seen: dict[str, int] = {}
-    for task in iter_tasks(directory):
-        where = f"line {task.line}"
+    seen: dict[str, TaskLine] = {}
+    for task in iter_tasks(root):
+        path, where = root / task.file, f"line {task.line}"
         uid = task.body.get("unique_id")
         if not isinstance(uid, str) or not uid:
             raise InputError(
                 "body has no unique_id (needed for exactly-once submit)", path=path, location=where
             )
-        _check_artifacts(path, task)
+        _check_artifacts(root, task)
         if task.unique_id in seen:
+            first = seen[task.unique_id]
+            other = first.where if first.file != task.file else f"line {first.line}"
             raise InputError(
-                f"unique_id {task.unique_id!r} repeats line {seen[task.unique_id]}",
-                path=path,
-                location=where,
+                f"unique_id {task.unique_id!r} repeats {other}", path=path, location=where
             )
-        seen[task.unique_id] = task.line
+        seen[task.unique_id] = task
         tasks.append(task)
-    complete_report(directory, len(tasks))
+    complete_report(directory)
     return tasks
 
 
-def _check_artifacts(path: Path, task: TaskLine) -> None:
+def _check_artifacts(root: Path, task: TaskLine) -> None:
     """Every ``artifact://NAME`` of the task names an existing file under ``artifacts/``."""
-    root = (path.parent / ARTIFACTS_DIR).resolve()
+    files = (root / ARTIFACTS_DIR).resolve()
+    path, line = root / task.file, f"line {task.line}"
     for where, name in artifact_refs(task.body):
-        target = (root / name).resolve()
-        if not name or root not in target.parents:
+        target = (files / name).resolve()
+        if not name or files not in target.parents:
             raise InputError(
-                f"{where}: artifact name {name!r} is outside artifacts/",
-                path=path,
-                location=f"line {task.line}",
+                f"{where}: artifact name {name!r} is outside artifacts/", path=path, location=line
             )
         if not target.is_file():
             raise InputError(
-                f"{where}: artifact file artifacts/{name} is missing",
-                path=path,
-                location=f"line {task.line}",
+                f"{where}: artifact file artifacts/{name} is missing", path=path, location=line
             )

@@ -27,6 +27,7 @@ import orjson
 from prelabel.errors import InputError
 from prelabel.geometry.indexed import decode_index_png
 from prelabel.output.artifacts import ARTIFACT_SCHEME
+from prelabel.output.report import read_report
 from prelabel.output.tasks import TaskLine, read_tasks
 
 # task types by the content family they share
@@ -125,7 +126,7 @@ class LocalDir:
             raise InputError("no such directory", path=self.root)
         self.tasks: list[TaskLine] = read_tasks(self.root)
         self.by_uid = {t.unique_id: t for t in self.tasks}
-        self.report = _read_json(self.root / "report.json", {})
+        self.report = read_report(self.root)  # a sharded directory's shards as one
         entries = self.report.get("tasks") if isinstance(self.report, dict) else None
         self.info: dict[str, dict[str, Any]] = {
             str(t.get("unique_id")): t for t in entries or [] if isinstance(t, dict)
@@ -154,7 +155,7 @@ class LocalDir:
         if path is None:
             raise InputError(
                 f"task {task.unique_id}: {ref!r} is not a file under artifacts/",
-                path=self.root / "tasks.jsonl",
+                path=self.root / task.file,
                 location=f"line {task.line}",
             )
         return path.read_bytes()
@@ -184,12 +185,3 @@ class LocalDir:
         ref = combined.get("extendedIndexedImage") or combined.get("indexedImage")
         if ref is not None:
             out.index = decode_index_png(self.read(ref, task), where=str(ref))
-
-
-def _read_json(path: Path, default: Any) -> Any:
-    if not path.is_file():
-        return default
-    try:
-        return orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc})", path=path) from None

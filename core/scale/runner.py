@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from prelabel.errors import InputError, SubmitError, SubmitRejectedError, SubmitTransportError
 from prelabel.output.artifacts import artifact_refs, substitute
-from prelabel.output.layout import ARTIFACTS_DIR
 from prelabel.output.tasks import TaskLine
 from prelabel.scale.client import ScaleClient
 from prelabel.scale.digest import body_digest, sent_digest, with_digest
@@ -67,13 +66,13 @@ class Runner:
 
     def __init__(
         self,
-        out_dir: Path,
+        artifact: Callable[[str], bytes],
         client: ScaleClient,
         journal: Journal,
         summary: SubmitSummary,
         on_changed: OnChanged = "error",
     ) -> None:
-        self.out_dir = out_dir
+        self.artifact = artifact  # NAME -> the bytes of artifact://NAME
         self.client = client
         self.journal = journal
         self.summary = summary
@@ -244,7 +243,7 @@ class Runner:
         with self._lock:
             known = self._sha.get(name)
         if known is None:
-            known = hashlib.sha256((self.out_dir / ARTIFACTS_DIR / name).read_bytes()).hexdigest()
+            known = hashlib.sha256(self.artifact(name)).hexdigest()
             with self._lock:
                 self._sha[name] = known
         return known
@@ -274,7 +273,7 @@ class Runner:
             return url
 
     def _send_upload(self, name: str, digest: str, project: str | None) -> str:
-        content = (self.out_dir / ARTIFACTS_DIR / name).read_bytes()
+        content = self.artifact(name)
         mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
         doc = self.client.upload_file(
             Path(name).name, content, mimetype=mimetype, project_name=project

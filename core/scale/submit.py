@@ -3,6 +3,8 @@
 :func:`submit_dir` reads and checks every line, opens the journal for the target, and hands
 the tasks to :class:`~prelabel.scale.runner.Runner` (the per-task state machine: uploads,
 journal, 409 adoption, the changed-body policy ``on_changed``, the stop on a refused key).
+:func:`submit_lines` is that hand-over for lines read from anywhere, with the artifacts given
+by a reader function (:func:`prelabel.scale.tasks.submit_tasks` submits tasks in memory).
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prelabel.output.layout import JOURNAL_FILE
-from prelabel.output.tasks import read_tasks
+from prelabel.output.layout import ARTIFACTS_DIR, JOURNAL_FILE
+from prelabel.output.tasks import TaskLine, read_tasks
 from prelabel.scale.client import DEFAULT_CONCURRENCY, ScaleClient
 from prelabel.scale.journal import Journal
 from prelabel.scale.runner import OnChanged, ProgressFn, Runner
@@ -23,6 +26,7 @@ from prelabel.scale.runner import OnChanged, ProgressFn, Runner
 __all__ = [
     "SubmitSummary",
     "submit_dir",
+    "submit_lines",
 ]
 
 
@@ -120,15 +124,46 @@ def submit_dir(
     """
     started = time.perf_counter()
     tasks = read_tasks(out_dir)
-    path = Path(journal_path) if journal_path else Path(out_dir) / JOURNAL_FILE
+    root = Path(out_dir) / ARTIFACTS_DIR
+    summary = submit_lines(
+        tasks,
+        lambda name: (root / name).read_bytes(),
+        client=client,
+        journal_path=Path(journal_path) if journal_path else Path(out_dir) / JOURNAL_FILE,
+        target=target,
+        concurrency=concurrency,
+        create_batches=create_batches,
+        finalize=finalize,
+        on_changed=on_changed,
+        progress=progress,
+    )
+    summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+def submit_lines(
+    tasks: list[TaskLine],
+    artifact: Callable[[str], bytes],
+    *,
+    client: ScaleClient,
+    journal_path: str | os.PathLike[str],
+    target: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    create_batches: bool = False,
+    finalize: bool = False,
+    on_changed: OnChanged = "error",
+    progress: ProgressFn | None = None,
+) -> SubmitSummary:
+    """Submit checked task lines exactly once (what :func:`submit_dir` does once it has
+    read the directory); ``artifact(NAME)`` gives the bytes of ``artifact://NAME``."""
+    path = Path(journal_path)
     summary = SubmitSummary(total=len(tasks), api_url=client.api_url, journal=str(path))
     summary.on_changed = on_changed
     with Journal(path, target=target or client.api_url) as journal:
-        runner = Runner(Path(out_dir), client, journal, summary, on_changed)
+        runner = Runner(artifact, client, journal, summary, on_changed)
         if create_batches:
             runner.create_batches(tasks)
         runner.run(tasks, max(1, concurrency), progress)
         if finalize:
             runner.finalize_batches(tasks)
-    summary.elapsed_s = time.perf_counter() - started
     return summary
