@@ -18,8 +18,8 @@ from prelabel.pipeline import validate_dir
 def validate_command(out_dir: str, config_path: str, quiet: bool, as_json: bool) -> None:
     """Re-check DIR (written by `convert`) against the config and the rule book.
 
-    Every body goes through the same rules the sandbox enforces (see the README's
-    rule book). Exits 4 on any violation, naming the task, the field and the rule.
+    Every body goes through the same rules the sandbox enforces (see docs/rules.md,
+    the rule book). Exits 4 on any violation, naming the task, the field and the rule.
 
     \b
     Example:

@@ -1,6 +1,6 @@
 """convert: read -> filter labels and scores -> write task bodies -> report.
 
-The output contract (README "Output", :mod:`prelabel.output.layout`): ``DIR/tasks.jsonl`` (one
+The output contract (docs/output.md, :mod:`prelabel.output.layout`): ``DIR/tasks.jsonl`` (one
 ``{"task_type", "body"}`` a line, body exactly the JSON for ``POST /v1/task/{task_type}``),
 ``DIR/artifacts/`` (files the bodies reference) and ``DIR/report.json`` (totals and one record
 per input object).

@@ -230,7 +230,7 @@ def test_a_colour_png_without_a_colour_map_is_an_error_listing_the_builtins() ->
         next(iter(read_masks([str(mask)], MaskOptions()).items)).raster()  # type: ignore[misc]
     assert str(err.value) == (
         f"{mask}: a colour (RGB) mask needs --colormap: built in are voc, cityscapes, camvid, "
-        "ade20k, or give a colour map file (README, 'Colour maps')"
+        "ade20k, or give a colour map file (docs/formats.md, 'Colour maps')"
     )
 
 

@@ -5,7 +5,7 @@ palette with the 21 VOC class names, 0 = background; entry 255, drawn (224, 224,
 void), ``cityscapes`` (label ids 0..33; the void category 0..6 is void), ``camvid`` (the 32
 CamVid classes; Void is void) and ``ade20k`` (150 classes as values 1..150; 0 = "other",
 black, is void). A map's names also name the values of index masks. From a file (the
-README's "Colour maps" says the same):
+docs/formats.md, "Colour maps", says the same):
 
 * Datumaro ``dataset_meta.json``: ``label_map`` (id -> name) and ``segmentation_colors``
   (list of RGB, list index = id);
@@ -127,7 +127,7 @@ BUILTIN_NAMES = ", ".join(BUILTIN)
 
 def load_colormap(spec: str) -> ColorMap:
     """A built-in map by name (``voc``, ``cityscapes``, ``camvid``, ``ade20k``) or a colour
-    map file (the formats are in the module docstring and the README).
+    map file (the formats are in the module docstring and docs/formats.md).
 
     Raises:
         InputError: the file is missing or not a colour map.

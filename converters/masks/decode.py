@@ -152,7 +152,7 @@ def no_colormap(path: Path) -> InputError:
     """The error for a colour PNG read without a colour map."""
     return InputError(
         f"a colour (RGB) mask needs --colormap: built in are {BUILTIN_NAMES}, or give a "
-        "colour map file (README, 'Colour maps')",
+        "colour map file (docs/formats.md, 'Colour maps')",
         path=path,
     )
 
