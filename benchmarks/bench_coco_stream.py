@@ -330,11 +330,15 @@ def summarize(runs: dict[str, list[Run]], count: int) -> None:
     print("summary (objects/s: range over rounds; ratios: per round, then best vs best):")
     for kind, mine in runs.items():
         rates = sorted(count / r.seconds for r in mine)
+        workers = (
+            ""
+            if kind in ("baseline", "w1")
+            else f"largest worker {max(r.children_peak for r in mine):.0f} MB, "
+        )
         print(
             f"  {kind:9} {rates[0]:11,.0f} - {rates[-1]:11,.0f} objects/s; reader peak "
-            f"{max(r.own_peak for r in mine):.0f} MB, largest worker "
-            f"{max(r.children_peak for r in mine):.0f} MB, tree sum "
-            f"{max(r.tree_peak for r in mine):.0f} MB"
+            f"{max(r.own_peak for r in mine):.0f} MB, {workers}tree sum "
+            f"{max(r.tree_peak for r in mine):.0f} MB (peak RSS goal < 300 MB per process)"
         )
         totals = json.loads(mine[-1].stdout).get("totals")
         print(f"  {'':9} totals: {totals}")
