@@ -83,3 +83,70 @@ def test_a_label_map_with_a_bom(tmp_path: Path, suffix: str) -> None:
     plain.write_text(text)
     marked.write_bytes(codecs.BOM_UTF8 + text.encode())
     assert label_map(marked) == label_map(plain)
+
+
+FUZZ = FIXTURES / "fuzz"
+SEGMENT = str(FUZZ / "configs/segmentannotation.toml")
+VIDEO = str(FUZZ / "configs/videoannotation.toml")
+CLASSES = str(FUZZ / "masks/classes.txt")
+
+
+def _masks(tmp: Path) -> str:
+    folder = tmp / "masks"
+    folder.mkdir()
+    (folder / "0001.png").write_bytes((FUZZ / "masks/semantic/0001.png").read_bytes())
+    return str(folder)
+
+
+def _manifest(tmp: Path) -> list[str]:
+    """The masks folder and an image beside it (a manifest names them relative to itself)."""
+    _masks(tmp)
+    (tmp / "images").mkdir()
+    (tmp / "images/0001.png").write_bytes((FUZZ / "masks/semantic/0001.png").read_bytes())
+    return ["masks", "--manifest", "{bad}", "--classes", CLASSES, "-c", SEGMENT]
+
+
+def _seq(tmp: Path) -> str:
+    seq = tmp / "seq01"
+    (seq / "gt").mkdir(parents=True)
+    (seq / "gt/gt.txt").write_bytes((FUZZ / "mot/seq01/gt/gt.txt").read_bytes())
+    return str(seq / "gt/gt.txt")
+
+
+# (the file the bad byte goes in, its good text, the CLI arguments; {bad} = that file)
+TEXT_INPUTS: dict[str, tuple[str, bytes, Callable[[Path], list[str]]]] = {
+    "classes": ("classes.txt", b"background\nroad\ncar\n",
+                lambda t: ["masks", _masks(t), "--classes", "{bad}", "-c", SEGMENT]),
+    "colour map": ("colors.txt", b"0 0 0 background\n128 0 0 road\n0 128 0 car\n",
+                   lambda t: ["masks", _masks(t), "--colormap", "{bad}", "-c", SEGMENT]),
+    "csv manifest": ("manifest.csv", b"mask\nmasks/0001.png\n",
+                     _manifest),
+    "text manifest": ("manifest.txt", b"images/0001.png masks/0001.png\n",
+                      _manifest),
+    "seqinfo.ini": ("seq01/seqinfo.ini", (FUZZ / "mot/seq01/seqinfo.ini").read_bytes(),
+                    lambda t: ["mot", _seq(t), "--label", "person", "-c", VIDEO]),
+    "mot file": ("gt.txt", (FUZZ / "mot/seq01/gt/gt.txt").read_bytes(),
+                 lambda t: ["mot", "{bad}", "--image-size", "320x240", "--fps", "10",
+                            "--label", "person", "-c", VIDEO]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(TEXT_INPUTS))
+def test_a_text_input_that_is_not_utf8_is_exit_3_naming_it(case: str, tmp_path: Path) -> None:
+    """Found by the fuzz suite: a seqinfo.ini byte that is not UTF-8 was exit 1 (a decoder's
+    traceback); every text input now goes through one reader of text files."""
+    from click.testing import CliRunner
+
+    from prelabel.cli.main import cli
+
+    name, good, args = TEXT_INPUTS[case]
+    bad = tmp_path / name
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    argv = [a.replace("{bad}", str(bad)) for a in args(tmp_path)]
+    out = ["convert", *argv, "-o", str(tmp_path / "out"), "-q"]
+    bad.write_bytes(good)
+    assert CliRunner().invoke(cli, out).exit_code == 0, case
+    bad.write_bytes(good[:1] + b"\xc1" + good[1:])
+    result = CliRunner().invoke(cli, out)
+    assert result.exit_code == 3, result.output
+    assert f"{bad}: not UTF-8 text (byte 1)" in result.output

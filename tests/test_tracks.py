@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.config.load import load_config
 from prelabel.converters.registry import reader_entry
+from prelabel.converters.text import read_text
 from prelabel.errors import PrelabelError
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy
@@ -375,7 +376,7 @@ def test_polars_parse_equals_text_parse(rel: str, shared: Path) -> None:
     path = str(shared / rel)
     quick = track_parse.quick_table(path, mot.COLUMN_NAMES)
     assert quick is not None
-    text = track_parse.read_text(path)
+    text = read_text(path)
     values, lines = track_parse.parse_table(
         path, text, mot.COLUMN_NAMES, "error", [], delimiter=","
     )
@@ -422,7 +423,7 @@ def test_block_parse_equals_text_parse(block: int, shared: Path, monkeypatch: An
     path = str(shared / f"{MOT}/TUD-Stadtmitte/gt.txt")
     quick = track_parse.quick_table(path, mot.COLUMN_NAMES)
     assert quick is not None
-    text = track_parse.read_text(path)
+    text = read_text(path)
     values, _ = track_parse.parse_table(path, text, mot.COLUMN_NAMES, "error", [], delimiter=",")
     assert np.array_equal(quick[0], values)
     body = text.replace("\r", "").strip()

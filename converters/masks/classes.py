@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from prelabel.converters.text import read_text
 from prelabel.errors import InputError
 
 
@@ -51,7 +52,7 @@ def load_classes(path: str) -> ClassNames:
     if not p.is_file():
         raise InputError("no such classes file", path=path)
     if p.suffix.lower() != ".json":
-        lines = [ln.strip() for ln in p.read_text(encoding="utf-8-sig").splitlines()]
+        lines = [ln.strip() for ln in read_text(p).splitlines()]
         while lines and not lines[-1]:
             lines.pop()
         if not lines:

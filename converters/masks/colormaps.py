@@ -39,6 +39,7 @@ from prelabel.converters.masks.palettes import (
     CITYSCAPES_VOID,
     Row,
 )
+from prelabel.converters.text import read_text
 from prelabel.errors import InputError
 
 RGB = tuple[int, int, int]
@@ -145,7 +146,7 @@ def load_colormap(spec: str) -> ColorMap:
 def _from_text(path: Path) -> ColorMap:
     colors: dict[RGB, int] = {}
     names: dict[int, str] = {}
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    lines = read_text(path).splitlines()
     for n, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue

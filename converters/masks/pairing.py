@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
+from prelabel.converters.text import read_text
 from prelabel.errors import InputError
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -141,7 +143,7 @@ Row = tuple[str, str | None, str | None]
 
 
 def _csv_rows(path: Path) -> list[Row]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with io.StringIO(read_text(path), newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or "mask" not in reader.fieldnames:
             raise InputError("CSV manifest needs a header with a 'mask' column", path=path)
@@ -172,7 +174,7 @@ def _json_rows(path: Path) -> list[Row]:
 
 def _text_rows(path: Path) -> list[Row]:
     rows: list[Row] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         parts = line.split()
         if not parts:
             continue

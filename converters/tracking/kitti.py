@@ -29,6 +29,7 @@ import numpy as np
 
 from prelabel.config.declare import option
 from prelabel.converters.options import fps, image_size
+from prelabel.converters.text import read_text
 from prelabel.converters.tracking.common import (
     MAX_FRAMES,
     BadRows,
@@ -47,7 +48,6 @@ from prelabel.converters.tracking.common import (
     untracked_check,
     whole_number,
 )
-from prelabel.converters.tracking.parse import read_text
 from prelabel.converters.tracking.seq import item_keys
 from prelabel.model import Dataset, Dropped, Item, SourceRef
 

@@ -42,6 +42,7 @@ import numpy.typing as npt
 
 from prelabel.config.declare import option
 from prelabel.converters.options import fps, image_size
+from prelabel.converters.text import read_text
 from prelabel.converters.tracking.common import (
     DEFAULT_LABEL,
     EXACT_FLOAT,
@@ -71,7 +72,6 @@ from prelabel.converters.tracking.parse import (
     LineTokens,
     parse_table,
     quick_table,
-    read_text,
     row_problems,
     sniff_delimiter,
 )

@@ -11,27 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from prelabel.converters.text import read_text
 from prelabel.converters.tracking.common import BadRows, FloatArray, IntArray, reject
-from prelabel.errors import InputError, InvalidAnnotationError
+from prelabel.errors import InvalidAnnotationError
 from prelabel.model import Dropped
 
 # --- parsing ------------------------------------------------------------------------------
-
-
-def read_text(path: str) -> str:
-    """The file's text (UTF-8, BOM and CR removed).
-
-    Raises:
-        InputError: the file cannot be read or decoded.
-    """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
-    try:
-        return data.decode("utf-8-sig").replace("\r", "")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", path=path) from None
 
 
 class LineTokens:

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prelabel.converters.text import read_text
 from prelabel.converters.tracking.common import GENERIC_STEMS, MAX_FRAMES, SeqInfo
-from prelabel.converters.tracking.parse import read_text
 from prelabel.errors import InputError
 
 
@@ -31,10 +31,10 @@ def read_seqinfo(path: str) -> SeqInfo:
         InputError: unreadable file, no [Sequence] section, or a value of the wrong type.
     """
     parser = configparser.ConfigParser()
+    text = read_text(path)
     try:
-        with open(path, encoding="utf-8-sig") as fh:
-            parser.read_file(fh)
-    except (OSError, configparser.Error) as exc:
+        parser.read_string(text, source=path)
+    except configparser.Error as exc:
         raise InputError(f"cannot read seqinfo: {exc}", path=path) from None
     if not parser.has_section("Sequence"):
         raise InputError("no [Sequence] section", path=path)

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from prelabel.converters.text import read_text
 from prelabel.errors import InputError
 
 
@@ -38,10 +39,7 @@ def load_names(path: str | None) -> Names:
     if path is None:
         return Names()
     file = Path(path)
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the names file: {exc}", path=path) from None
+    text = read_text(file)
     if file.suffix.lower() in (".yaml", ".yml"):
         return _from_yaml(text, path)
     names = [line.strip() for line in text.splitlines()]

@@ -26,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from prelabel.config.declare import option
 from prelabel.converters.options import image_size, images
+from prelabel.converters.text import read_text
 from prelabel.converters.tracking.common import BadRows
 from prelabel.converters.yolo.names import Names, load_names
 from prelabel.converters.yolo.rows import FileRows, Kind, refuse_dota_file
@@ -98,7 +99,7 @@ def _items(pairs: list[Pair], opts: YoloOptions, names: Names, dataset: Dataset)
     notes: set[str] = set()
     empty = 0
     for pair in pairs:
-        text = None if pair.labels is None else _read(pair.labels)
+        text = None if pair.labels is None else read_text(pair.labels)
         if text is not None:
             refuse_dota_file(text, str(pair.labels))
         width, height = _size(pair, opts)
@@ -118,13 +119,6 @@ def _items(pairs: list[Pair], opts: YoloOptions, names: Names, dataset: Dataset)
         dataset.notes.append(
             f"{empty} image(s) have no label file (nothing detected): their tasks have no prelabels"
         )
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the label file: {exc}", path=path) from None
 
 
 def _size(pair: Pair, opts: YoloOptions) -> tuple[int, int]:
