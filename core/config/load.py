@@ -32,6 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from prelabel.config import rules
@@ -112,9 +113,12 @@ class TaskConfig:
         Params prelabel fills per item (attachment, attachments, unique_id, hypothesis,
         base_annotations) are left out; the writers add them.
         """
-        return {
-            k: copy.deepcopy(v) for k, v in self.params.items() if k not in rules.PER_ITEM_PARAMS
-        }
+        shared = {k: v for k, v in self.params.items() if k not in rules.PER_ITEM_PARAMS}
+        try:  # params are JSON (Scale's body): a JSON round trip copies them ~10x faster
+            copied: dict[str, Any] = orjson.loads(orjson.dumps(shared))
+        except orjson.JSONEncodeError:  # something JSON does not hold as it is: copy it as is
+            return copy.deepcopy(shared)
+        return copied
 
 
 def load_config(
