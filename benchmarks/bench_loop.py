@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import orjson
 import scaleapi
+from handmade import write_tasks
 
 from prelabel.geometry.indexed import encode_index_png
 from prelabel.responses.run import ImportRequest, import_tasks
@@ -42,7 +42,7 @@ KEY = "test_bench"
 def write_dir(directory: Path, n: int) -> None:
     rng = np.random.default_rng(0)
     (directory / "artifacts").mkdir(parents=True)
-    lines = []
+    tasks: list[tuple[str, dict[str, object]]] = []
     for i in range(n):
         index = np.zeros((256, 256), dtype=np.int64)
         for k in range(1, 6):
@@ -51,11 +51,11 @@ def write_dir(directory: Path, n: int) -> None:
         (directory / f"artifacts/{i}.png").write_bytes(encode_index_png(index))
         mapping = {"road": {"index": 1}, "car": [{"index": k} for k in range(2, 6)]}
         body = {"project": "bench", "unique_id": f"bench/{i:06d}", "attachment": f"https://x/{i}.jpg",
-                "labels": ["road", {"choice": "car", "instance_label": True}],
+                "labels": ["road", {"choice": "car", "instance_label": True}], "allow_unlabeled": True,
                 "hypothesis": {"labelMapping": mapping,
                                "annotations": {"combined": {"indexedImage": f"artifact://{i}.png"}}}}  # fmt: skip
-        lines.append(orjson.dumps({"task_type": "segmentannotation", "body": body}))
-    (directory / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+        tasks.append(("segmentannotation", body))
+    write_tasks(directory, tasks)
 
 
 def baseline(url: str, task_ids: list[str]) -> float:
@@ -79,7 +79,8 @@ def main() -> None:
         faults = Faults(latency_ms=50)
         with run_sandbox(store=root / "store", faults=faults, complete=Completion("accept")) as sb:
             with ScaleClient(KEY, api_url=sb.url, rate=0) as client:
-                assert submit_dir(root / "out", client=client).ok
+                sent = submit_dir(root / "out", client=client)
+                assert sent.ok, sent.as_dict()
                 start = time.perf_counter()
                 summary = import_tasks(ImportRequest(root / "final", root / "out"), client)
                 ours = time.perf_counter() - start

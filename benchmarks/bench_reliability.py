@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
+from handmade import write_tasks
 
 from prelabel.sandbox.faults import Faults
 from prelabel.sandbox.server import Sandbox, run_sandbox
@@ -37,17 +38,16 @@ def write_dir(directory: Path, n: int, artifacts: int) -> list[str]:
         frames = [{"key": 0, "timestamp": 0.0, "left": a, "top": 1, "width": 5, "height": 5}]
         doc = {f"track-{a:03d}": {"label": "car", "geometry": "box", "frames": frames}}
         (directory / "artifacts" / f"h{a:03d}.json").write_bytes(orjson.dumps(doc))
-    uids = [f"rel/videoplaybackannotation/clip-{i:06d}" for i in range(n)]
-    lines = [
-        orjson.dumps({"task_type": "videoplaybackannotation", "body": {
-            "project": "rel", "unique_id": uid, "attachment": f"https://example.com/{i}.mp4",
+    tasks = [
+        ("videoplaybackannotation", {
+            "project": "rel", "unique_id": f"rel/videoplaybackannotation/clip-{i:06d}",
+            "attachment": f"https://example.com/{i}.mp4",
             "geometries": {"box": {"objects_to_annotate": ["car"]}},
             "hypothesis": {"annotations": {"url": f"artifact://h{i % artifacts:03d}.json"}},
-        }})
-        for i, uid in enumerate(uids)
+        })
+        for i in range(n)
     ]  # fmt: skip
-    (directory / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    return uids
+    return write_tasks(directory, tasks)
 
 
 def count_tasks(sb: Sandbox) -> int:
@@ -107,7 +107,9 @@ def main() -> None:
         report(sb, uids, out / "journal.sqlite")
 
 
-def report(sb: Sandbox, uids: list[str], journal: Path) -> None:
+def report(sb: Sandbox, uids: list[str], journal: Path, artifacts: int = 100) -> None:
+    """What the server holds against what was asked (duplicates, lost, journal mismatches);
+    ``bench_soak.py`` prints the same."""
     tasks = sb.tasks()
     counts = Counter(t["unique_id"] for t in tasks)
     expected = set(uids)
@@ -119,7 +121,8 @@ def report(sb: Sandbox, uids: list[str], journal: Path) -> None:
     stats = sb.stats
     injected = {k.removeprefix("fault_"): v for k, v in sorted(stats.items()) if "fault_" in k}
     print(f"faults injected: {injected} over {stats.get('requests', 0)} requests;"
-          f" 409s served: {stats.get('409', 0)}; uploads: {len(sb.files())} for 100 artifacts")  # fmt: skip
+          f" 409s served: {stats.get('409', 0)}; 400s: {stats.get('400', 0)};"
+          f" uploads: {len(sb.files())} for {artifacts} artifacts")  # fmt: skip
     print(f"tasks expected  : {len(expected)}")
     print(f"tasks created   : {len(set(counts) & expected)}")
     print(f"duplicates      : {duplicates}")

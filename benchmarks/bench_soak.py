@@ -22,10 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 import orjson
+from bench_reliability import report  # the same tally of what the server holds
+from handmade import write_tasks
 
 from prelabel.sandbox.faults import Faults
 from prelabel.sandbox.server import Sandbox, run_sandbox
@@ -59,13 +60,7 @@ def write_dir(directory: Path, n: int) -> list[str]:
                   for k in range(20)]  # fmt: skip
         doc = {f"track-{a:03d}": {"label": "car", "geometry": "box", "frames": frames}}
         (directory / "artifacts" / f"h{a:03d}.json").write_bytes(orjson.dumps(doc))
-    uids = []
-    with (directory / "tasks.jsonl").open("wb") as fh:
-        for i in range(n):
-            task_type, doc = body(i)
-            uids.append(str(doc["unique_id"]))
-            fh.write(orjson.dumps({"task_type": task_type, "body": doc}) + b"\n")
-    return uids
+    return write_tasks(directory, [body(i) for i in range(n)])
 
 
 def rss_mb(pid: int) -> float | None:
@@ -129,27 +124,6 @@ def print_series(series: list[tuple[float, float, int]], n: int) -> None:
           f" ({len(steady)} samples)")  # fmt: skip
 
 
-def report(sb: Sandbox, uids: list[str], journal: Path) -> None:
-    tasks = sb.tasks()
-    counts = Counter(t["unique_id"] for t in tasks)
-    expected = set(uids)
-    duplicates = sum(c - 1 for c in counts.values()) + sum(1 for u in counts if u not in expected)
-    lost = len(expected - set(counts))
-    with sqlite3.connect(journal) as db:
-        recorded = dict(db.execute("SELECT unique_id, task_id FROM tasks").fetchall())
-    mismatched = sum(1 for t in tasks if recorded.get(t["unique_id"]) != t["task_id"])
-    stats = sb.stats
-    injected = {k.removeprefix("fault_"): v for k, v in sorted(stats.items()) if "fault_" in k}
-    print(f"faults injected: {injected} over {stats.get('requests', 0)} requests;"
-          f" 409s served: {stats.get('409', 0)}; 400s: {stats.get('400', 0)};"
-          f" uploads: {len(sb.files())} for {ARTIFACTS} artifacts")  # fmt: skip
-    print(f"tasks expected  : {len(expected)}")
-    print(f"tasks created   : {len(counts)}")
-    print(f"duplicates      : {duplicates}")
-    print(f"lost            : {lost}")
-    print(f"journal task_id != server task_id: {mismatched}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=50_000)
@@ -184,7 +158,7 @@ def main() -> None:
         if proc.returncode:
             print(stderr.decode()[-2000:])
         print_series(series, opts.n)
-        report(sb, uids, out / "journal.sqlite")
+        report(sb, uids, out / "journal.sqlite", ARTIFACTS)
 
 
 if __name__ == "__main__":

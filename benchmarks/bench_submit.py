@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import orjson
 import scaleapi
+from handmade import write_tasks
 from scaleapi.tasks import TaskType
 
 from prelabel.sandbox.faults import Faults
@@ -47,10 +47,7 @@ def body(i: int, prefix: str) -> dict[str, object]:
 
 
 def write_dir(directory: Path, n: int) -> None:
-    lines = [
-        orjson.dumps({"task_type": "imageannotation", "body": body(i, "ours")}) for i in range(n)
-    ]
-    (directory / "tasks.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    write_tasks(directory, [("imageannotation", body(i, "ours")) for i in range(n)])
 
 
 def bench_ours(url: str, directory: Path, concurrency: int) -> tuple[float, int]:
