@@ -7,6 +7,7 @@ store fill them here.
 
 from __future__ import annotations
 
+import functools
 import string
 from typing import Any
 from urllib.parse import quote
@@ -21,8 +22,35 @@ class _Fields(dict[str, Any]):
     """Template fields; a missing one raises a KeyError naming it."""
 
 
+# a template's parts as string.Formatter.parse gives them: (literal, name, spec, conversion)
+Parts = tuple[tuple[str, str | None, str | None, str | None], ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_parts(template: str) -> Parts | None:
+    """The template's parts when each field is a plain name with a plain spec (what
+    configs hold: ``{file_name}``, ``{frame:06d}``), else None (the full formatter decides)."""
+    try:
+        parts = tuple(string.Formatter().parse(template))
+    except ValueError:
+        return None
+    for _, name, spec, conversion in parts:
+        if name is not None and (not name.isidentifier() or conversion or "{" in (spec or "")):
+            return None
+    return parts
+
+
 def render_template(template: str, fields: dict[str, Any], *, what: str) -> str:
     """Fill ``{name}`` / ``{name:06d}`` placeholders; a missing field is a PayloadError."""
+    parts = _plain_parts(template)
+    if parts is not None and all(name is None or name in fields for _, name, _, _ in parts):
+        try:
+            return "".join(
+                literal if name is None else literal + format(fields[name], spec or "")
+                for literal, name, spec, _ in parts
+            )
+        except (ValueError, TypeError):
+            pass  # a spec the value does not take: the formatter says so below
     try:
         return string.Formatter().vformat(template, (), _Fields(fields))
     except KeyError as exc:
@@ -80,6 +108,22 @@ def render_url(template: str, fields: dict[str, Any], *, what: str) -> str:
     the template starts with (``{coco_url}``: the whole URL) is kept as it is, and so is
     every value made only of letters, digits, ``-._~/`` and the other characters a path
     allows: ordinary names are unchanged."""
+    done = ""
+    parts = _plain_parts(template)
+    try:
+        if parts is None:
+            raise ValueError(template)
+        for literal, name, spec, _ in parts:
+            done += literal
+            if name is not None:
+                done += _encode(format(fields[name], spec or ""), _url_part(done))
+    except (KeyError, ValueError, TypeError):
+        return _render_url_fully(template, fields, what=what)
+    return done
+
+
+def _render_url_fully(template: str, fields: dict[str, Any], *, what: str) -> str:
+    """:func:`render_url` through the full formatter (attribute and index fields, ``!r``)."""
     done = ""
     formatter = string.Formatter()
     try:

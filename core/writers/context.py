@@ -43,6 +43,7 @@ class WriteContext:
     artifacts: ArtifactStore
     source: str = ""  # input file stem(s), for templates
     policy: FitPolicy = field(init=False)
+    _unique: tuple[Item, str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.policy = FitPolicy.from_options(self.config.prelabel)
@@ -64,9 +65,15 @@ class WriteContext:
         return fields
 
     def unique_id(self, item: Item) -> str:
-        return render_template(
+        """The unique_id of ``item``'s task (made once per item: the converter and the
+        writer both ask)."""
+        if self._unique is not None and self._unique[0] is item:
+            return self._unique[1]
+        unique = render_template(
             self.config.prelabel.unique_id, self.template_fields(item), what="unique_id"
         )
+        self._unique = (item, unique)
+        return unique
 
     def attachment(self, item: Item, extra: dict[str, Any] | None = None) -> str:
         """The attachment URL of ``item`` (or of one of its frames, ``extra`` = frame fields).
