@@ -50,14 +50,19 @@ def _expand_rasters(holder: Item | Frame, raster_task: bool, filt: LabelFilter, 
 
 def prepare_item(item: Item, config: TaskConfig, filt: LabelFilter, task: str) -> None:
     """Apply the format-neutral filters to an item (and its frames) in place."""
-    raster_task = get_task_type(config.task_type).raster
+    task_type = get_task_type(config.task_type)
     if item.tracks is not None:  # a tracking item: rows are in the table, frames are empty
         item.tracks = filt.table(item.tracks, task)
         return
+    if item.columns is not None and not task_type.reads_columns:
+        item.materialize()
+    raster_task = task_type.raster
     holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
     for holder in holders:
         _expand_rasters(holder, raster_task, filt, task)
         holder.instances = filt.instances(holder.instances, task)
+    if item.columns is not None:
+        item.columns = filt.columns(item.columns, task)
 
 
 def pending_objects(item: Item) -> int | None:
@@ -67,7 +72,7 @@ def pending_objects(item: Item) -> int | None:
     holders: list[Item | Frame] = [item] if item.frames is None else list(item.frames)
     if any(h.raster is not None for h in holders):
         return None
-    return sum(len(h.instances) for h in holders)
+    return sum(len(h.instances) for h in holders) + len(item.columns or ())
 
 
 def frame_items(items: Iterable[Item]) -> Iterator[Item]:

@@ -18,7 +18,14 @@ import numpy as np
 from prelabel.config.load import TaskConfig
 from prelabel.config.params import suggest
 from prelabel.errors import InputError
-from prelabel.model import IndexRaster, Instance, RasterSource, SourceRef, TrackTable
+from prelabel.model import (
+    IndexRaster,
+    Instance,
+    ObjectColumns,
+    RasterSource,
+    SourceRef,
+    TrackTable,
+)
 from prelabel.output.report import Report
 
 
@@ -112,6 +119,51 @@ class LabelFilter:
             self.seen.setdefault(inst.geometry.kind, set()).add(label)
         return self._top_k(kept, task)
 
+    def columns(self, cols: ObjectColumns, task: str) -> ObjectColumns:
+        """:meth:`instances` over an image's object columns (same drops, reasons and record
+        order, labels mapped); returns the columns to write."""
+        options = self.config.prelabel
+        if not (self.label_map or options.score_thresholds) and options.score_threshold is None:
+            if self.allowed.issuperset(cols.labels) or not self.allowed:  # nothing to drop
+                for kind, name in {(cols.kind(row), name) for row, name in enumerate(cols.labels)}:
+                    self.seen.setdefault(kind, set()).add(name)
+                if options.top_k is None or len(cols) <= options.top_k:
+                    return cols
+        kept: list[int] = []
+        labels: list[str] = []
+        decided: dict[str, tuple[str | None, str | None, float | None]] = {}
+        for row, original in enumerate(cols.labels):
+            decision = decided.get(original)
+            if decision is None:
+                label, reason = self._label_reason(original, cols.source(row))
+                threshold = None if label is None else self.threshold(label, original)
+                decision = decided[original] = (label, reason, threshold)
+            label, reason, threshold = decision
+            score = cols.scores[row]
+            if reason is None and threshold is not None and score is not None:
+                if score < threshold:
+                    reason = f"score: {score:.4g} below threshold {threshold:g}"
+            if reason is not None or label is None:
+                self.report.dropped(
+                    cols.source(row), reason or "dropped", label=original, task=task
+                )
+                continue
+            kept.append(row)
+            labels.append(label)
+            self.seen.setdefault(cols.kind(row), set()).add(label)
+        out = cols.take(kept)
+        out.labels = labels
+        ranked = self._ranked(out.scores)
+        if ranked is None:
+            return out
+        k = self.config.prelabel.top_k or 0
+        for rank, row in enumerate(ranked[k:], start=k + 1):
+            self.report.dropped(
+                out.source(row), f"top-k: rank {rank} > {k}", label=out.labels[row], task=task
+            )
+        keep = set(ranked[:k])
+        return out.take([row for row in range(len(out)) if row in keep])
+
     def table(self, table: TrackTable, task: str) -> TrackTable:
         """:meth:`instances` over every frame of a columnar track table, vectorised (same
         drops, reasons and record order); returns the rows to write."""
@@ -119,16 +171,24 @@ class LabelFilter:
 
         return filter_table(self, table, task)
 
-    def _top_k(self, instances: list[Instance], task: str) -> list[Instance]:
+    def _ranked(self, scores: list[float | None]) -> list[int] | None:
+        """Positions by score, highest first (no score ranks last), when top-k leaves some
+        out; None when it keeps them all."""
         k = self.config.prelabel.top_k
-        if k is None or len(instances) <= k:
-            return instances
+        if k is None or len(scores) <= k:
+            return None
 
         def rank_key(i: int) -> float:
-            score = instances[i].score
+            score = scores[i]
             return -(score if score is not None else -1.0)
 
-        ranked = sorted(range(len(instances)), key=rank_key)
+        return sorted(range(len(scores)), key=rank_key)
+
+    def _top_k(self, instances: list[Instance], task: str) -> list[Instance]:
+        ranked = self._ranked([inst.score for inst in instances])
+        if ranked is None:
+            return instances
+        k = self.config.prelabel.top_k or 0
         keep = set(ranked[:k])
         for rank, i in enumerate(ranked[k:], start=k + 1):
             inst = instances[i]

@@ -79,7 +79,25 @@ def stable_uuid(*parts: object) -> str:
     its UUID object: one per object is a measurable share of a big conversion.)
     """
     name = "\x1f".join(_uuid_part(p) for p in parts)
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
+    return _uuid_of_digest(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest())
+
+
+def uuid_namer(prefix: str) -> Callable[[str], str]:
+    """The uuid :func:`stable_uuid` gives parts whose joined text is ``prefix + rest``, as
+    a function of ``rest``, the prefix hashed once (for the many objects of one task,
+    whose texts share the task and file)."""
+    head = hashlib.sha1(_NAMESPACE_BYTES + prefix.encode("utf-8"))
+
+    def named(rest: str) -> str:
+        h = head.copy()
+        h.update(rest.encode("utf-8"))
+        return _uuid_of_digest(h.digest())
+
+    return named
+
+
+def _uuid_of_digest(sha1: bytes) -> str:
+    digest = bytearray(sha1[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     text = digest.hex()
@@ -443,6 +461,69 @@ class TrackTable:
 
 
 @dataclass(slots=True)
+class ObjectColumns:
+    """An image's plain objects as columns, one entry per object in source order: each a
+    box (``boxes[row]`` = left, top, width, height) or a mask (``masks[row]`` = compressed
+    COCO RLE counts of a ``height`` x ``width`` frame, ``boxes[row]`` None) with a label,
+    maybe a score, an instance id and its location in ``file``, and nothing else (no
+    attributes, repairs or track). A results file of millions of detections is read this
+    way: the image writer fits boxes from the columns with no object per row, and every
+    other consumer gets the same objects as instances (:meth:`instances`).
+    """
+
+    file: str
+    locations: list[str]
+    ids: list[str]
+    labels: list[str]
+    scores: list[float | None]
+    boxes: list[tuple[float, float, float, float] | None]
+    masks: list[bytes | None]
+    height: int = 0
+    width: int = 0
+
+    def __len__(self) -> int:
+        return len(self.locations)
+
+    def take(self, rows: Sequence[int]) -> ObjectColumns:
+        """The columns of ``rows`` (row numbers, in the order given)."""
+        return ObjectColumns(
+            self.file,
+            [self.locations[r] for r in rows],
+            [self.ids[r] for r in rows],
+            [self.labels[r] for r in rows],
+            [self.scores[r] for r in rows],
+            [self.boxes[r] for r in rows],
+            [self.masks[r] for r in rows],
+            self.height,
+            self.width,
+        )
+
+    def kind(self, row: int) -> GeometryKind:
+        return "box" if self.boxes[row] is not None else "mask"
+
+    def source(self, row: int) -> SourceRef:
+        return SourceRef(self.file, self.locations[row])
+
+    def instance(self, row: int) -> Instance:
+        """Row ``row`` as the :class:`Instance` a reader of objects makes of it."""
+        box = self.boxes[row]
+        counts = self.masks[row]
+        geometry: Geometry = (
+            Box(*box) if box is not None else Mask(counts or b"", self.height, self.width)
+        )
+        return Instance(
+            self.labels[row],
+            geometry,
+            self.source(row),
+            score=self.scores[row],
+            instance_id=self.ids[row],
+        )
+
+    def instances(self) -> list[Instance]:
+        return [self.instance(row) for row in range(len(self))]
+
+
+@dataclass(slots=True)
 class Item:
     """One image, or one video as an ordered list of frames.
 
@@ -468,6 +549,9 @@ class Item:
     notes: list[str] = field(default_factory=list)
     # tracking rows as columns (MOT, KITTI): frames then carry no instances of their own
     tracks: TrackTable | None = None
+    # an image's plain objects as columns (a COCO results list gives them): after the
+    # instances; :meth:`materialize` makes them instances
+    columns: ObjectColumns | None = None
     # objects of this item its maker could not use (recorded as dropped in the item's task;
     # readers of whole files record theirs in Dataset.dropped instead)
     dropped: list[Dropped] = field(default_factory=list)
@@ -482,12 +566,21 @@ class Item:
         return str(self.fields.get("sequence", self.key))
 
     def iter_instances(self) -> Iterator[Instance]:
-        """Every instance of the item, frame by frame for a video."""
+        """Every instance of the item (its columns too), frame by frame for a video."""
         if self.frames is None:
             yield from self.instances
+            if self.columns is not None:
+                yield from self.columns.instances()
         else:
             for frame in self.frames:
                 yield from frame.instances
+
+    def materialize(self) -> Item:
+        """Turn the item's columns into instances (after its own); returns the item."""
+        if self.columns is not None:
+            self.instances.extend(self.columns.instances())
+            self.columns = None
+        return self
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ from prelabel.converters.text import read_text
 from prelabel.errors import PrelabelError
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy
-from prelabel.geometry.scale import _num
+from prelabel.geometry.scale import round_coordinate
 from prelabel.model import Box, Dataset
 from prelabel.output.report import expand_record
 from prelabel.pipeline import convert
@@ -297,7 +297,7 @@ def test_tracks_never_import_writers() -> None:
 def test_number_text_matches_writer(values: list[float]) -> None:
     values += [2.0005, 1.0005, 0.0015, -0.0005, 2.675, 1e-7, -3.0]
     text = numbers.number_text(np.array(values)).to_list()
-    assert text == [json.dumps(_num(v)) for v in values]
+    assert text == [json.dumps(round_coordinate(v)) for v in values]
 
 
 @settings(max_examples=200, deadline=None)
@@ -306,7 +306,7 @@ def test_number_text_any_magnitude(values: list[float]) -> None:
     """Past 2**53 scaled (ints vs exponents) the digit path takes over; same text."""
     values += [9.007e12, -9.1e12, 1e15, 123456789012.5]
     text = numbers.number_text(np.array(values)).to_list()
-    assert text == [json.dumps(_num(v)) for v in values]
+    assert text == [json.dumps(round_coordinate(v)) for v in values]
 
 
 @settings(max_examples=200, deadline=None)

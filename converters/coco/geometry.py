@@ -38,7 +38,7 @@ from prelabel.model import (
 )
 
 # characters of pycocotools' compressed counts: 48 + 6-bit groups (with continuation bit)
-_RLE_CHARS = bytes(range(48, 48 + 64))
+RLE_CHARS = bytes(range(48, 48 + 64))
 # the farthest a coordinate may lie from the image's corner (100 task images away)
 MAX_COORDINATE = 100 * MAX_IMAGE_SIDE
 
@@ -114,7 +114,7 @@ def object_instances(
 
 
 # boolean/number flags some COCO variants carry (CocoVID: occluded, truncated, visibility)
-_FLAG_KEYS = ("iscrowd", "occluded", "truncated", "ignore", "visibility")
+FLAG_KEYS = ("iscrowd", "occluded", "truncated", "ignore", "visibility")
 
 
 def object_attributes(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def object_attributes(obj: Mapping[str, Any]) -> dict[str, Any]:
     extra = obj.get("attributes")
     if isinstance(extra, Mapping):
         out.update(extra)
-    for key in _FLAG_KEYS:
+    for key in FLAG_KEYS:
         if key not in obj:
             continue
         value = obj[key]
@@ -260,7 +260,7 @@ def rle_mask(seg: Mapping[str, Any], *, ref: SourceRef, size: tuple[int, int] | 
         return Mask(_compress(counts, h, w, ref), h, w)
     if isinstance(counts, str) and counts.isascii():
         counts = counts.encode("ascii")
-    if not isinstance(counts, bytes) or not counts or counts.translate(None, _RLE_CHARS):
+    if not isinstance(counts, bytes) or not counts or counts.translate(None, RLE_CHARS):
         raise InvalidAnnotationError(
             "RLE counts must be a list of run lengths or a compressed COCO RLE string "
             "(ASCII characters 0 to o)",

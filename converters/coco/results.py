@@ -27,6 +27,7 @@ import ijson
 import orjson
 from PIL import Image
 
+from prelabel.converters.coco.columns import plain_columns
 from prelabel.converters.coco.common import (
     Category,
     CocoRun,
@@ -55,7 +56,7 @@ _LOCATE_LIMIT = 64 << 20
 # about this much JSON text is parsed at once ...
 CHUNK_BYTES = 1 << 20
 # ... and about this many results are grouped in memory before they are spilled
-SPILL_RESULTS = 100_000
+SPILL_RESULTS = 20_000
 _WS = b" \t\r\n"
 
 
@@ -84,37 +85,27 @@ class Spill:
             self._db.execute("PRAGMA journal_mode=OFF")
             self._db.execute("PRAGMA synchronous=OFF")
             self._db.execute("CREATE TABLE r (image TEXT, part INTEGER, data BLOB)")
-        self._groups: dict[str, list[tuple[int, Any]]] = {}
-        self._held = 0
+        # the results held, by image key: (index, result) pairs, added by the caller
+        self.groups: dict[str, list[tuple[int, Any]]] = {}
         self._part = 0
+        # results per image key, in order of first appearance (of what was spilled)
         self.counts: dict[str, int] = {}
 
-    def add(self, key: str, index: int, record: dict[str, Any]) -> None:
-        """Hold one result under its image key (spilled with the others of its spill)."""
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = []
-            self.counts.setdefault(key, 0)
-        group.append((index, record))
-        self.counts[key] += 1
-        self._held += 1
-
-    def spill_if_full(self) -> None:
-        if self._held >= SPILL_RESULTS:
-            self._spill()
-
-    def _spill(self) -> None:
+    def spill(self) -> None:
+        """Write the results held (``groups``) to the file, one row per image key."""
         # marshal: our own processes read it back; several times faster than JSON here
-        rows = [(key, self._part, marshal.dumps(group)) for key, group in self._groups.items()]
+        rows = [(key, self._part, marshal.dumps(group)) for key, group in self.groups.items()]
         with _spill_errors(self.path):
             self._db.executemany("INSERT INTO r VALUES (?, ?, ?)", rows)
-        self._groups.clear()
-        self._held = 0
+        counts = self.counts
+        for key, group in self.groups.items():
+            counts[key] = counts.get(key, 0) + len(group)
+        self.groups.clear()
         self._part += 1
 
     def finish(self) -> None:
         """End of pass 1: spill the rest and index by image."""
-        self._spill()
+        self.spill()
         with _spill_errors(self.path):
             self._db.execute("CREATE INDEX r_image ON r (image, part)")
             self._db.commit()
@@ -391,7 +382,7 @@ def read_results(path: str, opts: CocoRun, dropped: list[Dropped]) -> Dataset:
     recipes = _recipes(path, source, spill, opts)
     return Dataset(
         format="coco",
-        items=(recipe() for recipe in recipes),
+        items=(recipe().materialize() for recipe in recipes),
         labels=used_labels(source.cats, used, most),
         notes=notes,
         kinds=kinds,
@@ -436,10 +427,8 @@ class _Pass:
         self.used.add(cat)
         self.cats.add(raw)
 
-    def shape(self, rec: dict[str, Any]) -> None:
-        """Geometry kinds, once per shape of result (which keys, and of which types)."""
-        seg = rec.get("segmentation")
-        shape = (type(seg), bool(seg), rec.get("bbox") is not None, "keypoints" in rec)
+    def shape(self, rec: dict[str, Any], shape: tuple[Any, ...]) -> None:
+        """Geometry kinds, once per ``shape`` of result (which keys, and of which types)."""
         if shape not in self.shapes:
             self.shapes.add(shape)
             self.kinds.update(object_kinds(rec))
@@ -456,11 +445,10 @@ def index_results(
         (geometry kinds, category keys used, result count, most keypoints on one result).
     """
     seen = _Pass(path, source)
-    keys, cats, add = seen.keys, seen.cats, spill.add
-    total = 0
+    keys, cats, shapes, groups = seen.keys, seen.cats, seen.shapes, spill.groups
+    total = held = 0
     for first, part in stream_chunks(path):
-        for offset, rec in enumerate(part):
-            i = first + offset
+        for i, rec in enumerate(part, first):
             if type(rec) is not dict:
                 raise InvalidAnnotationError(
                     "a result must be an object", path=path, location=f"results[{i}]"
@@ -472,10 +460,19 @@ def index_results(
             raw_cat = rec.get("category_id")
             if (type(raw_cat) is not int and type(raw_cat) is not str) or raw_cat not in cats:
                 seen.category(raw_cat, f"results[{i}]")
-            seen.shape(rec)
-            add(key, i, rec)
+            seg = rec.get("segmentation")
+            shape = (type(seg), bool(seg), rec.get("bbox") is not None, "keypoints" in rec)
+            if shape[3] or shape not in shapes:
+                seen.shape(rec, shape)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = []
+            group.append((i, rec))
         total += len(part)
-        spill.spill_if_full()
+        held += len(part)
+        if held >= SPILL_RESULTS:
+            spill.spill()
+            held = 0
     spill.finish()
     return seen.kinds, seen.used, total, seen.most
 
@@ -502,13 +499,19 @@ class ResultsRecipe:
         return self.image.key
 
     def __call__(self) -> Item:
-        """The item: the image and one or more instances per result, in file order; what
-        its results cannot give is in ``item.dropped`` (recorded in its task)."""
+        """The item: the image and one or more objects per result, in file order, as
+        columns when every result is plain (:mod:`prelabel.converters.coco.columns`),
+        else as instances; what its results cannot give is in ``item.dropped`` (recorded
+        in its task)."""
         records = [r for blob in self.blobs for r in marshal.loads(blob)]
         raw_id = records[0][1]["image_id"] if records else self.key
         item = self.image.item(raw_id)
-        sink = Sink(item.dropped)
         size = size_of(item)
+        if records:
+            item.columns = plain_columns(records, self.path, size, self.cats)
+            if item.columns is not None:
+                return item
+        sink = Sink(item.dropped)
         for index, rec in records:
             item.instances.extend(
                 annotation_instances(

@@ -32,6 +32,9 @@ class TaskType:
     writer: str  # write(item, ctx) -> body: the exact JSON of the create request
     check: str  # check(prelabels, where, scope) -> rule-book violations (validate, sandbox)
     preview: str  # render(output_dir, task, finder) -> (picture, image found), for preview
+    # the writer reads an image item's object columns (``Item.columns``); for the others
+    # the converter makes them instances first
+    reads_columns: bool = False
 
     @property
     def taxonomy_key(self) -> str:
@@ -69,6 +72,7 @@ ENTRIES = (
         writer="writers.image:write_image_task",
         check="rulebook.annotations:check_image",
         preview="review.preview:render_image_task",
+        reads_columns=True,
     ),
     TaskType(
         name=rules.VIDEO,

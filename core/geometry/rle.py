@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -90,6 +91,50 @@ def rle_extent(counts: bytes) -> tuple[int, int]:
         return -1, -1
     runs = rle_counts(counts)
     return int(runs.sum()), int(runs.min(initial=0))
+
+
+# a value cut short (the string ends inside it) or of 8+ groups (over 35 bits)
+_MALFORMED = re.compile(rb"[P-o]{7}|[P-o]\Z")
+
+
+def rle_extents(strings: Sequence[bytes]) -> tuple[list[int], list[int]]:
+    """:func:`rle_extent` of many compressed RLE strings: ``(sums, smallest)``, one entry
+    per string; the compiled kernel when ready, else one numpy pass over their concatenation
+    (about 30 ns a character, against the kernel's 1)."""
+    kernels = compiled()
+    if kernels is not None:
+        found = [kernels.rle_extent(np.frombuffer(s, np.uint8)) for s in strings]
+        return [int(t) for t, _ in found], [int(m) for _, m in found]
+    sums, least = [-1] * len(strings), [-1] * len(strings)
+    good = [i for i, s in enumerate(strings) if s and not _MALFORMED.search(s)]
+    if not good:
+        return sums, least
+    parts = [strings[i] for i in good]
+    c = np.frombuffer(b"".join(parts), np.uint8).astype(np.int64) - 48
+    last = (c & 0x20) == 0  # the last group of a value; every string ends with one
+    ends = np.flatnonzero(last)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    k = np.arange(c.size) - np.repeat(starts, ends - starts + 1)  # group number in its value
+    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    x -= np.where((c[ends] & 0x10) != 0, np.int64(1) << (5 * (k[ends] + 1)), 0)
+    # values per string, and each value's position p in its string
+    char_ends = np.cumsum([len(s) for s in parts])
+    value_ends = np.cumsum(last)[char_ends - 1]
+    first = np.concatenate(([0], value_ends[:-1]))
+    p = np.arange(x.size) - np.repeat(first, value_ends - first)
+    # from the fourth value on each is a delta against the value two before: a run is the
+    # sum of its string's values of the same parity from position 1 (odd) or 2 (even)
+    odd, even = (p & 1) == 1, ((p & 1) == 0) & (p >= 2)
+    runs = x.copy()
+    for chain in (odd, even):
+        total = np.cumsum(np.where(chain, x, 0))
+        before = np.concatenate(([0], total))[first]
+        runs = np.where(chain, total - np.repeat(before, value_ends - first), runs)
+    for i, s, m in zip(
+        good, np.add.reduceat(runs, first), np.minimum.reduceat(runs, first), strict=True
+    ):
+        sums[i], least[i] = int(s), min(int(m), 0)
+    return sums, least
 
 
 def decode_cropped(mask: Mask) -> tuple[BoolArray, int, int]:

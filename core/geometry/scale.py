@@ -15,13 +15,14 @@ from prelabel.model import Box, Cuboid, Ellipse, Geometry, Line, Mask, Point, Po
 DECIMALS = 3
 
 
-def _num(value: float) -> float | int:
+def round_coordinate(value: float) -> float | int:
+    """A coordinate as written in a body: rounded to :data:`DECIMALS`, whole numbers as int."""
     rounded = round(float(value), DECIMALS)
     return int(rounded) if rounded.is_integer() else rounded
 
 
 def _vertices(ring: Ring) -> list[dict[str, float | int]]:
-    return [{"x": _num(x), "y": _num(y)} for x, y in ring]
+    return [{"x": round_coordinate(x), "y": round_coordinate(y)} for x, y in ring]
 
 
 def box_corners(box: Box) -> list[tuple[float, float]]:
@@ -53,13 +54,13 @@ def geometry_fields(geometry: Geometry, *, integer_pixels: bool = False) -> dict
             )
         else:
             fields.update(
-                left=_num(geometry.left),
-                top=_num(geometry.top),
-                width=_num(geometry.width),
-                height=_num(geometry.height),
+                left=round_coordinate(geometry.left),
+                top=round_coordinate(geometry.top),
+                width=round_coordinate(geometry.width),
+                height=round_coordinate(geometry.height),
             )
         if geometry.rotation:
-            fields["rotation"] = _num(geometry.rotation)
+            fields["rotation"] = round_coordinate(geometry.rotation)
             fields["vertices"] = _vertices(tuple(box_corners(geometry)))
         return fields
     if isinstance(geometry, Polygon):
@@ -72,7 +73,11 @@ def geometry_fields(geometry: Geometry, *, integer_pixels: bool = False) -> dict
     if isinstance(geometry, Line):
         return {"type": "line", "vertices": _vertices(geometry.vertices)}
     if isinstance(geometry, Point):
-        return {"type": "point", "x": _num(geometry.x), "y": _num(geometry.y)}
+        return {
+            "type": "point",
+            "x": round_coordinate(geometry.x),
+            "y": round_coordinate(geometry.y),
+        }
     if isinstance(geometry, Ellipse):
         return {"type": "ellipse", "vertices": _vertices(tuple(ellipse_extremes(geometry)))}
     if isinstance(geometry, Cuboid):

@@ -95,6 +95,34 @@ class ObjectRecord:
         return out
 
 
+class RecordLines:
+    """Records of plainly converted objects of one file and task (one annotation each, no
+    fix or flag), made as report.json lines in bulk and added to ``report`` on
+    :meth:`flush`: the bytes :meth:`Report.converted` would add, without a record object
+    each. Flush before anything else records into ``report``, to keep the order."""
+
+    def __init__(self, report: Report, file: str, task: str) -> None:
+        self.report = report
+        self.head = b'{"source":{"file":' + orjson.dumps(file) + b',"location":'
+        self.tail = b',"outcome":"converted","label":'
+        self.task = b',"task":' + orjson.dumps(task) + b',"annotations":1}\n'
+        self.labels: dict[str, bytes] = {}
+        self.parts: list[bytes] = []
+
+    def converted(self, location: str, label: str) -> None:
+        """Record one object converted as it was, into one annotation."""
+        text = self.labels.get(label)
+        if text is None:
+            text = self.labels[label] = orjson.dumps(label)
+        self.parts.append(self.head + orjson.dumps(location) + b"}" + self.tail + text + self.task)
+
+    def flush(self) -> None:
+        if self.parts:
+            n = len(self.parts)
+            self.report.add_lines(b"".join(self.parts), outcomes={"converted": n}, annotations=n)
+            self.parts.clear()
+
+
 def expand_record(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """One record per object (a report.json ``objects`` entry): a run record (``"count"``,
     ``source.lines``) gives one record per line of its run, any other record itself."""

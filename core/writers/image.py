@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from prelabel.config.limits import TargetKind
+from pycocotools import mask as cocomask
+
+from prelabel.config.limits import Bounds, GeometryLimits, TargetKind
+from prelabel.fit.run import EPS
 from prelabel.fit.target import choose_target
-from prelabel.geometry.scale import to_annotation
-from prelabel.model import Instance, Item, stable_uuid
+from prelabel.geometry.scale import round_coordinate, to_annotation
+from prelabel.model import Instance, Item, ObjectColumns, file_key, stable_uuid, uuid_namer
+from prelabel.output.report import RecordLines
 from prelabel.writers.context import WriteContext
 
 
@@ -53,5 +57,96 @@ def write_image_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     annotations: list[dict[str, Any]] = []
     for instance in item.instances:
         annotations.extend(instance_annotations(instance, item, ctx, task, uuid_base=task))
+    if item.columns is not None:
+        annotations.extend(column_annotations(item.columns, item, ctx, task))
     ctx.place(body, {"annotations": annotations})
     return body
+
+
+def column_annotations(
+    cols: ObjectColumns, item: Item, ctx: WriteContext, task: str
+) -> list[dict[str, Any]]:
+    """The annotations of an image's object columns, as :func:`instance_annotations` makes
+    them row by row: the same objects, uuids and records in the same order.
+
+    A row that becomes a box with nothing to fix (inside the padded image, at least the
+    minimum size, no attribute to send) is written straight from its columns, its record
+    a report.json line; any other row goes through :func:`instance_annotations`.
+    """
+    limits = ctx.config.limits
+    box_limits = limits.geometries.get("box")
+    bounds = limits.bounds(item.width, item.height)
+    plain = (
+        box_limits is not None
+        and not box_limits.integer_pixels
+        and not ctx.sends_attributes((), scored=True)
+    )
+    boxes = _mask_boxes(cols) if plain else cols.boxes
+    targets = {
+        (kind, label): choose_target(kind, label, limits.geometries) == "box"
+        for kind, label in {(cols.kind(row), label) for row, label in enumerate(cols.labels)}
+    }
+    out: list[dict[str, Any]] = []
+    lines = RecordLines(ctx.report, cols.file, task)
+    named = uuid_namer(f"{task}\x1f{file_key(cols.file)}, ")
+    for row, label in enumerate(cols.labels):
+        box = boxes[row]
+        if not (
+            plain
+            and box is not None
+            and targets["box" if cols.masks[row] is None else "mask", label]
+            and _untouched(box, box_limits, bounds)  # type: ignore[arg-type]
+        ):
+            lines.flush()
+            out.extend(instance_annotations(cols.instance(row), item, ctx, task, uuid_base=task))
+            continue
+        left, top, width, height = box
+        location = cols.locations[row]
+        out.append(
+            {
+                "type": "box",
+                "left": round_coordinate(left),
+                "top": round_coordinate(top),
+                "width": round_coordinate(width),
+                "height": round_coordinate(height),
+                "label": label,
+                "uuid": named(f"{location}\x1f0"),
+            }
+        )
+        lines.converted(location, label)
+    lines.flush()
+    return out
+
+
+def _mask_boxes(cols: ObjectColumns) -> list[tuple[float, float, float, float] | None]:
+    """Each row's box: its own, or its mask's (pycocotools, every mask in one call; None
+    for an empty mask, which the object path drops)."""
+    rows = [row for row, counts in enumerate(cols.masks) if counts is not None]
+    if not rows:
+        return cols.boxes
+    size = [cols.height, cols.width]
+    found = cocomask.toBbox([{"size": size, "counts": cols.masks[row]} for row in rows])
+    boxes = list(cols.boxes)
+    for row, (x, y, w, h) in zip(rows, found.tolist(), strict=True):
+        boxes[row] = (x, y, w, h) if w else None
+    return boxes
+
+
+def _untouched(
+    box: tuple[float, float, float, float], limits: GeometryLimits, bounds: Bounds | None
+) -> bool:
+    """Whether fitting leaves the box as it is (:func:`prelabel.fit.shapes.fit_box`: not
+    degenerate, inside the padded image, at least the minimum size)."""
+    left, top, width, height = box
+    if not (width > EPS and height > EPS and width >= limits.min_width):
+        return False
+    if height < limits.min_height:
+        return False
+    if bounds is None:
+        return True
+    return (
+        left >= bounds.x0
+        and top >= bounds.y0
+        and left + width <= bounds.x1
+        and top + height <= bounds.y1
+    )
