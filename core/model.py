@@ -79,29 +79,34 @@ def stable_uuid(*parts: object) -> str:
     its UUID object: one per object is a measurable share of a big conversion.)
     """
     name = "\x1f".join(_uuid_part(p) for p in parts)
-    return _uuid_of_digest(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest())
-
-
-def uuid_namer(prefix: str) -> Callable[[str], str]:
-    """The uuid :func:`stable_uuid` gives parts whose joined text is ``prefix + rest``, as
-    a function of ``rest``, the prefix hashed once (for the many objects of one task,
-    whose texts share the task and file)."""
-    head = hashlib.sha1(_NAMESPACE_BYTES + prefix.encode("utf-8"))
-
-    def named(rest: str) -> str:
-        h = head.copy()
-        h.update(rest.encode("utf-8"))
-        return _uuid_of_digest(h.digest())
-
-    return named
-
-
-def _uuid_of_digest(sha1: bytes) -> str:
-    digest = bytearray(sha1[:16])
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     text = digest.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def stable_uuids(prefix: str, rests: Iterable[str]) -> list[str]:
+    """The uuids :func:`stable_uuid` gives parts whose joined text is ``prefix + rest``, for
+    each rest (the many objects of one task, whose texts share the task and file): the
+    prefix hashed once, the version and variant bits set and the hex made for all at once."""
+    head = hashlib.sha1(_NAMESPACE_BYTES + prefix.encode("utf-8"))
+    digests = []
+    for rest in rests:
+        h = head.copy()
+        h.update(rest.encode("utf-8"))
+        digests.append(h.digest())
+    if not digests:
+        return []
+    raw = np.frombuffer(b"".join(digests), np.uint8).reshape(-1, 20)[:, :16].copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.tobytes().hex()
+    return [
+        f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-"
+        f"{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
+        for i in range(0, len(text), 32)
+    ]
 
 
 # --- geometries -------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from prelabel import Converter
 from prelabel.converters.coco.columns import plain_columns
 from prelabel.converters.coco.common import Category
 from prelabel.geometry.rle import rle_extent, rle_extents
-from prelabel.model import Item, ObjectColumns
+from prelabel.geometry.scale import round_coordinate, round_coordinates
+from prelabel.model import Item, ObjectColumns, stable_uuid, stable_uuids
 
 LABELS = ["person", "car", "dog", "tree"]
 CATS = {str(n): Category(name) for n, name in enumerate(LABELS, start=1)}
@@ -179,7 +180,7 @@ def test_rle_extents_equal_rle_extent(jit: str, monkeypatch: pytest.MonkeyPatch)
         pixels = (rng.random((h, w)) > rng.random()).astype(np.uint8)
         strings.append(bytes(mask_utils.encode(np.asfortranarray(pixels))["counts"]))
     for _ in range(300):
-        strings.append(bytes(rng.integers(48, 112, rng.integers(1, 30)).astype(np.uint8)))
+        strings.append(bytes(rng.integers(48, 112, rng.integers(0, 30)).astype(np.uint8)))
     sums, least = rle_extents(strings)
     assert list(zip(sums, least, strict=True)) == [rle_extent(s) for s in strings]
     assert any(s == -1 for s in sums) and any(m < 0 for m in least if m != -1)
@@ -247,3 +248,29 @@ def test_boxes_at_the_edges(padding: int, min_size: int, small_boxes: str) -> No
     assert got == want
     outcomes = {orjson.loads(line)["outcome"] for line in got[1].splitlines()}
     assert outcomes == {"converted", "fixed", "dropped"} or small_boxes == "keep"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.floats(-2e6, 2e6),
+            st.integers(-(10**7), 10**7).map(lambda k: (k + 0.5) / 1000),  # ties, as written
+            st.integers(-(10**7), 10**7).map(lambda k: k / 1000),
+        ),
+        max_size=60,
+    )
+)
+def test_round_coordinates_is_round_coordinate(values: list[float]) -> None:
+    """The vectorised rounding gives round(value, 3) for every value, ints for whole ones."""
+    got = round_coordinates(values)
+    want = [round_coordinate(v) for v in values]
+    assert got == want
+    assert [type(v) for v in got] == [type(v) for v in want]
+
+
+@given(st.text(), st.lists(st.text(), max_size=20))
+def test_stable_uuids_are_stable_uuid(prefix: str, rests: list[str]) -> None:
+    """A task's uuids made in one batch are those stable_uuid makes one by one."""
+    assert stable_uuids(prefix, rests) == [stable_uuid(prefix + rest) for rest in rests]

@@ -101,9 +101,9 @@ def _rle(
     if type(rle_size) is not list or len(rle_size) != 2:
         return None, size
     h, w = rle_size
-    if type(h) is not int or type(w) is not int or size_problem(w, h):
+    if type(h) is not int or type(w) is not int:
         return None, size
-    if size is not None and (h, w) != size:
+    if (h, w) != size and (size is not None or size_problem(w, h)):  # a known size is valid
         return None, size
     data = counts.encode("ascii")
     if data.translate(None, RLE_CHARS):

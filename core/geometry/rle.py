@@ -105,7 +105,8 @@ def rle_extents(strings: Sequence[bytes]) -> tuple[list[int], list[int]]:
     if kernels is not None:
         found = [kernels.rle_extent(np.frombuffer(s, np.uint8)) for s in strings]
         return [int(t) for t, _ in found], [int(m) for _, m in found]
-    sums, least = [-1] * len(strings), [-1] * len(strings)
+    sums = [0 if not s else -1 for s in strings]  # no runs cover nothing, as rle_extent says
+    least = list(sums)
     good = [i for i, s in enumerate(strings) if s and not _MALFORMED.search(s)]
     if not good:
         return sums, least

@@ -13,8 +13,8 @@ from pycocotools import mask as cocomask
 from prelabel.config.limits import Bounds, GeometryLimits, TargetKind
 from prelabel.fit.run import EPS
 from prelabel.fit.target import choose_target
-from prelabel.geometry.scale import round_coordinate, to_annotation
-from prelabel.model import Instance, Item, ObjectColumns, file_key, stable_uuid, uuid_namer
+from prelabel.geometry.scale import round_coordinates, to_annotation
+from prelabel.model import Instance, Item, ObjectColumns, file_key, stable_uuid, stable_uuids
 from prelabel.output.report import RecordLines
 from prelabel.writers.context import WriteContext
 
@@ -86,31 +86,38 @@ def column_annotations(
         (kind, label): choose_target(kind, label, limits.geometries) == "box"
         for kind, label in {(cols.kind(row), label) for row, label in enumerate(cols.labels)}
     }
+    fast = [
+        plain
+        and box is not None
+        and targets["box" if counts is None else "mask", label]
+        and _untouched(box, box_limits, bounds)  # type: ignore[arg-type]
+        for box, counts, label in zip(boxes, cols.masks, cols.labels, strict=True)
+    ]
+    kept = [b for b, ok in zip(boxes, fast, strict=True) if ok and b is not None]
+    coordinates = iter(round_coordinates(kept))
+    uuids = iter(
+        stable_uuids(
+            f"{task}\x1f{file_key(cols.file)}, ",
+            (f"{cols.locations[row]}\x1f0" for row, ok in enumerate(fast) if ok),
+        )
+    )
     out: list[dict[str, Any]] = []
     lines = RecordLines(ctx.report, cols.file, task)
-    named = uuid_namer(f"{task}\x1f{file_key(cols.file)}, ")
     for row, label in enumerate(cols.labels):
-        box = boxes[row]
-        if not (
-            plain
-            and box is not None
-            and targets["box" if cols.masks[row] is None else "mask", label]
-            and _untouched(box, box_limits, bounds)  # type: ignore[arg-type]
-        ):
+        if not fast[row]:
             lines.flush()
             out.extend(instance_annotations(cols.instance(row), item, ctx, task, uuid_base=task))
             continue
-        left, top, width, height = box
         location = cols.locations[row]
         out.append(
             {
                 "type": "box",
-                "left": round_coordinate(left),
-                "top": round_coordinate(top),
-                "width": round_coordinate(width),
-                "height": round_coordinate(height),
+                "left": next(coordinates),
+                "top": next(coordinates),
+                "width": next(coordinates),
+                "height": next(coordinates),
                 "label": label,
-                "uuid": named(f"{location}\x1f0"),
+                "uuid": next(uuids),
             }
         )
         lines.converted(location, label)
