@@ -117,7 +117,6 @@ def convert(
         artifact_url=config.prelabel.artifact_url,
     ) as out:
         workers = worker_count(options.workers)
-        units = dataset.recipes if dataset.recipes is not None else dataset.items
         if workers == 1:
             # a recipe's item may keep plain objects as columns (the writers read them)
             made = dataset.items if dataset.recipes is None else (r() for r in dataset.recipes)
@@ -125,6 +124,7 @@ def convert(
                 for item in items:
                     converter.write(item, out)
         else:
+            units = dataset.recipes if dataset.recipes is not None else dataset.items
             with _progress(units, progress) as sent:
                 for task in convert_in_workers(converter, sent, workers):
                     out.add(task)
