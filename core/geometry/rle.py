@@ -63,63 +63,24 @@ def rle_counts(counts: bytes | str) -> npt.NDArray[np.int64]:
     offset by 48; from the fourth value on, each is a delta against the value two before.
     """
     raw = counts.encode("ascii") if isinstance(counts, str) else counts
-    c = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
-    if c.size == 0:
+    if not raw:
         return np.zeros(0, np.int64)
-    last = (c & 0x20) == 0
-    group = np.concatenate(([0], np.cumsum(last)[:-1]))
-    starts = np.flatnonzero(np.concatenate(([True], last[:-1])))
-    k = np.arange(c.size) - starts[group]
-    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
-    negative = (c[last] & 0x10) != 0
-    x = x - np.where(negative, np.int64(1) << (5 * (k[last] + 1)), 0)
-    out: npt.NDArray[np.int64] = np.array(x, dtype=np.int64)
-    out[1::2] = np.cumsum(x[1::2])
-    out[2::2] = np.cumsum(x[2::2])
-    return out
+    return _runs([raw])[0]
 
 
-def rle_extent(counts: bytes) -> tuple[int, int]:
-    """``(sum, smallest)`` of the runs of compressed RLE counts: how many pixels they
-    cover and whether a run is negative (a malformed delta); ``(-1, -1)`` when a value is
-    longer than 35 bits or the string ends inside one. The compiled kernel when ready (about a microsecond), else numpy."""
-    kernels = compiled()
-    if kernels is not None:
-        total, least = kernels.rle_extent(np.frombuffer(counts, np.uint8))
-        return int(total), int(least)
-    if counts[-1:] >= b"P" or re.search(rb"[P-o]{7}", counts):  # cut short, or 8+ groups
-        return -1, -1
-    runs = rle_counts(counts)
-    return int(runs.sum()), int(runs.min(initial=0))
-
-
-# a value cut short (the string ends inside it) or of 8+ groups (over 35 bits)
-_MALFORMED = re.compile(rb"[P-o]{7}|[P-o]\Z")
-
-
-def rle_extents(strings: Sequence[bytes]) -> tuple[list[int], list[int]]:
-    """:func:`rle_extent` of many compressed RLE strings: ``(sums, smallest)``, one entry
-    per string; the compiled kernel when ready, else one numpy pass over their concatenation
-    (about 30 ns a character, against the kernel's 1)."""
-    kernels = compiled()
-    if kernels is not None:
-        found = [kernels.rle_extent(np.frombuffer(s, np.uint8)) for s in strings]
-        return [int(t) for t, _ in found], [int(m) for _, m in found]
-    sums = [0 if not s else -1 for s in strings]  # no runs cover nothing, as rle_extent says
-    least = list(sums)
-    good = [i for i, s in enumerate(strings) if s and not _MALFORMED.search(s)]
-    if not good:
-        return sums, least
-    parts = [strings[i] for i in good]
-    c = np.frombuffer(b"".join(parts), np.uint8).astype(np.int64) - 48
-    last = (c & 0x20) == 0  # the last group of a value; every string ends with one
+def _runs(strings: Sequence[bytes]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The run lengths of non-empty compressed RLE strings, each ending with a whole
+    value, decoded in one numpy pass over their concatenation: ``(runs, first)``, ``first``
+    the index of each string's first run."""
+    c = np.frombuffer(b"".join(strings), np.uint8).astype(np.int64) - 48
+    last = (c & 0x20) == 0  # the last group of a value
     ends = np.flatnonzero(last)
     starts = np.concatenate(([0], ends[:-1] + 1))
     k = np.arange(c.size) - np.repeat(starts, ends - starts + 1)  # group number in its value
     x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
     x -= np.where((c[ends] & 0x10) != 0, np.int64(1) << (5 * (k[ends] + 1)), 0)
     # values per string, and each value's position p in its string
-    char_ends = np.cumsum([len(s) for s in parts])
+    char_ends = np.cumsum([len(s) for s in strings])
     value_ends = np.cumsum(last)[char_ends - 1]
     first = np.concatenate(([0], value_ends[:-1]))
     p = np.arange(x.size) - np.repeat(first, value_ends - first)
@@ -131,6 +92,36 @@ def rle_extents(strings: Sequence[bytes]) -> tuple[list[int], list[int]]:
         total = np.cumsum(np.where(chain, x, 0))
         before = np.concatenate(([0], total))[first]
         runs = np.where(chain, total - np.repeat(before, value_ends - first), runs)
+    return runs, first
+
+
+def rle_extent(counts: bytes) -> tuple[int, int]:
+    """``(sum, smallest)`` of the runs of compressed RLE counts: how many pixels they
+    cover and whether a run is negative (a malformed delta); ``(-1, -1)`` when a value is
+    longer than 35 bits or the string ends inside one. The compiled kernel when ready
+    (about a microsecond), else numpy."""
+    sums, least = rle_extents([counts])
+    return sums[0], least[0]
+
+
+# a value cut short (the string ends inside it) or of 8+ groups (over 35 bits)
+_MALFORMED = re.compile(rb"[P-o]{7}|[P-\xff]\Z")
+
+
+def rle_extents(strings: Sequence[bytes]) -> tuple[list[int], list[int]]:
+    """:func:`rle_extent` of many compressed RLE strings: ``(sums, smallest)``, one entry
+    per string; the compiled kernel when ready, else one numpy pass over their concatenation
+    (about 30 ns a character, against the kernel's 1)."""
+    kernels = compiled()
+    if kernels is not None:
+        found = [kernels.rle_extent(np.frombuffer(s, np.uint8)) for s in strings]
+        return [int(t) for t, _ in found], [int(m) for _, m in found]
+    sums = [0 if not s else -1 for s in strings]  # no runs cover nothing
+    least = list(sums)
+    good = [i for i, s in enumerate(strings) if s and not _MALFORMED.search(s)]
+    if not good:
+        return sums, least
+    runs, first = _runs([strings[i] for i in good])
     for i, s, m in zip(
         good, np.add.reduceat(runs, first), np.minimum.reduceat(runs, first), strict=True
     ):
