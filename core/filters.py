@@ -9,7 +9,7 @@ table (``Item.tracks``) gets the same filters vectorised (:meth:`LabelFilter.tab
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +91,18 @@ class LabelFilter:
             return None, self.unmatched(label, source)
         return label, None
 
+    def _verdict(
+        self, original: str, score: float | None, source: SourceRef
+    ) -> tuple[str | None, str | None]:
+        """(the label after the map, None) for an object to keep, else (its label or
+        None, why it is dropped: the label map, an unmatched label, or its score)."""
+        label, reason = self._label_reason(original, source)
+        if reason is None and label is not None:
+            threshold = self.threshold(label, original)
+            if threshold is not None and score is not None and score < threshold:
+                reason = f"score: {score:.4g} below threshold {threshold:g}"
+        return label, reason
+
     def threshold(self, label: str, original: str) -> float | None:
         per_label = self.config.prelabel.score_thresholds
         if label in per_label:
@@ -106,11 +118,7 @@ class LabelFilter:
         kept: list[Instance] = []
         for inst in instances:
             original = inst.label
-            label, reason = self._label_reason(original, inst.source)
-            if reason is None and label is not None:
-                threshold = self.threshold(label, original)
-                if threshold is not None and inst.score is not None and inst.score < threshold:
-                    reason = f"score: {inst.score:.4g} below threshold {threshold:g}"
+            label, reason = self._verdict(original, inst.score, inst.source)
             if reason is not None or label is None:
                 self.report.dropped(inst.source, reason or "dropped", label=original, task=task)
                 continue
@@ -131,18 +139,8 @@ class LabelFilter:
                     return cols
         kept: list[int] = []
         labels: list[str] = []
-        decided: dict[str, tuple[str | None, str | None, float | None]] = {}
         for row, original in enumerate(cols.labels):
-            decision = decided.get(original)
-            if decision is None:
-                label, reason = self._label_reason(original, cols.source(row))
-                threshold = None if label is None else self.threshold(label, original)
-                decision = decided[original] = (label, reason, threshold)
-            label, reason, threshold = decision
-            score = cols.scores[row]
-            if reason is None and threshold is not None and score is not None:
-                if score < threshold:
-                    reason = f"score: {score:.4g} below threshold {threshold:g}"
+            label, reason = self._verdict(original, cols.scores[row], cols.source(row))
             if reason is not None or label is None:
                 self.report.dropped(
                     cols.source(row), reason or "dropped", label=original, task=task
@@ -153,16 +151,8 @@ class LabelFilter:
             self.seen.setdefault(cols.kind(row), set()).add(label)
         out = cols.take(kept)
         out.labels = labels
-        ranked = self._ranked(out.scores)
-        if ranked is None:
-            return out
-        k = self.config.prelabel.top_k or 0
-        for rank, row in enumerate(ranked[k:], start=k + 1):
-            self.report.dropped(
-                out.source(row), f"top-k: rank {rank} > {k}", label=out.labels[row], task=task
-            )
-        keep = set(ranked[:k])
-        return out.take([row for row in range(len(out)) if row in keep])
+        rows = self._top_k_rows(out.scores, out.source, out.labels, task)
+        return out if rows is None else out.take(rows)
 
     def table(self, table: TrackTable, task: str) -> TrackTable:
         """:meth:`instances` over every frame of a columnar track table, vectorised (same
@@ -171,9 +161,15 @@ class LabelFilter:
 
         return filter_table(self, table, task)
 
-    def _ranked(self, scores: list[float | None]) -> list[int] | None:
-        """Positions by score, highest first (no score ranks last), when top-k leaves some
-        out; None when it keeps them all."""
+    def _top_k_rows(
+        self,
+        scores: list[float | None],
+        sources: Callable[[int], SourceRef],
+        labels: list[str],
+        task: str,
+    ) -> list[int] | None:
+        """The positions top-k keeps, in order, each one it leaves out recorded as dropped
+        (ranked by score, highest first; no score ranks last); None when it keeps all."""
         k = self.config.prelabel.top_k
         if k is None or len(scores) <= k:
             return None
@@ -182,20 +178,20 @@ class LabelFilter:
             score = scores[i]
             return -(score if score is not None else -1.0)
 
-        return sorted(range(len(scores)), key=rank_key)
+        ranked = sorted(range(len(scores)), key=rank_key)
+        for rank, i in enumerate(ranked[k:], start=k + 1):
+            self.report.dropped(sources(i), f"top-k: rank {rank} > {k}", label=labels[i], task=task)
+        keep = set(ranked[:k])
+        return [i for i in range(len(scores)) if i in keep]
 
     def _top_k(self, instances: list[Instance], task: str) -> list[Instance]:
-        ranked = self._ranked([inst.score for inst in instances])
-        if ranked is None:
-            return instances
-        k = self.config.prelabel.top_k or 0
-        keep = set(ranked[:k])
-        for rank, i in enumerate(ranked[k:], start=k + 1):
-            inst = instances[i]
-            self.report.dropped(
-                inst.source, f"top-k: rank {rank} > {k}", label=inst.label, task=task
-            )
-        return [inst for i, inst in enumerate(instances) if i in keep]
+        rows = self._top_k_rows(
+            [inst.score for inst in instances],
+            lambda i: instances[i].source,
+            [inst.label for inst in instances],
+            task,
+        )
+        return instances if rows is None else [instances[i] for i in rows]
 
     # --- rasters --------------------------------------------------------------------------
 
@@ -207,15 +203,7 @@ class LabelFilter:
             zeroed: list[int] = []
             for value, segment in list(raster.segments.items()):
                 original = segment.label
-                label, reason = self._label_reason(original, segment.source)
-                if reason is None and label is not None:
-                    threshold = self.threshold(label, original)
-                    if (
-                        threshold is not None
-                        and segment.score is not None
-                        and segment.score < threshold
-                    ):
-                        reason = f"score: {segment.score:.4g} below threshold {threshold:g}"
+                label, reason = self._verdict(original, segment.score, segment.source)
                 if reason is not None or label is None:
                     self.report.dropped(
                         segment.source, reason or "dropped", label=original, task=task
