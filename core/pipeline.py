@@ -29,7 +29,7 @@ from prelabel.model import Dataset
 from prelabel.output.directory import OutputDir
 from prelabel.output.layout import TAXONOMY_FILE, write_file
 from prelabel.output.report import Report
-from prelabel.workers import convert_in_workers, worker_count
+from prelabel.workers import worker_count, write_in_workers
 
 # what each model geometry kind becomes in a task taxonomy
 TAXONOMY_KIND = {
@@ -126,8 +126,8 @@ def convert(
         else:
             units = dataset.recipes if dataset.recipes is not None else dataset.items
             with _progress(units, progress) as sent:
-                for task in convert_in_workers(converter, sent, workers):
-                    out.add(task)
+                for _ in write_in_workers(converter, sent, workers, out):
+                    pass
     report = out.finish(dataset.dropped, dataset.notes)
     if options.emit_taxonomy:
         write_taxonomy(converter.labels, dataset, config, Path(out_dir) / TAXONOMY_FILE)

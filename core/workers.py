@@ -16,9 +16,10 @@ What travels to a worker is small and picklable:
   :class:`~prelabel.model.ItemRecipe`: the item's grouped records as bytes, built into an
   item in the worker, so the reading process does no per-object work.
 
-What comes back is a :class:`~prelabel.output.task.Task` whose records are already
-report.json lines (:meth:`Converter.ship <prelabel.converter.Converter.ship>`), which the
-reading process appends to its report as bytes.
+What comes back is each task's tasks.jsonl line already encoded, its artifacts and its
+share of the report with the records already report.json lines (:meth:`Converter.ship
+<prelabel.converter.Converter.ship>`): the reading process appends bytes to both files and
+decodes no body.
 
 Memory: at most ``2 * N`` chunks are in flight (sent or finished but not yet written), a
 chunk being a few items (up to :data:`CHUNK_ITEMS`, or :data:`CHUNK_OBJECTS` objects), so
@@ -36,13 +37,15 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 from prelabel.converter import Converter
 from prelabel.errors import EnvironmentFailure, PrelabelError
 from prelabel.model import Item, ItemRecipe
-from prelabel.output.task import Task
+from prelabel.output.directory import OutputDir
+from prelabel.output.report import Report
+from prelabel.output.tasks import task_line
 
 # a chunk sent to a worker: this many items at most ...
 CHUNK_ITEMS = 16
@@ -53,8 +56,8 @@ RASTER_WEIGHT = 200
 Unit = Item | ItemRecipe
 
 __all__ = [
-    "convert_in_workers",
     "worker_count",
+    "write_in_workers",
 ]
 
 
@@ -67,11 +70,15 @@ def worker_count(workers: int) -> int:
 
 @dataclass(slots=True)
 class _Outcome:
-    """One task, or the error its item raised, with what the reading process checks."""
+    """One task as the writing process needs it (its line already encoded, so no body is
+    pickled), or the error its item raised, with what the reading process checks."""
 
     unique_id: str | None
     key: str
-    task: Task | None = None
+    line: bytes | None = None  # the tasks.jsonl line; None for a skipped task
+    artifacts: dict[str, bytes] = field(default_factory=dict)
+    report: Report | None = None
+    labels: dict[str, list[str]] = field(default_factory=dict)
     error: PrelabelError | None = None
 
 
@@ -111,7 +118,8 @@ def _ship(converter: Converter, item: Item) -> _Outcome:
         except PrelabelError:
             unique_id = None
         return _Outcome(unique_id, item.key, error=exc)
-    return _Outcome(task.unique_id, item.key, task=task)
+    line = None if task.skipped else task_line(task.task_type, task.body)
+    return _Outcome(task.unique_id, item.key, line, task.artifacts, task.report, task.labels)
 
 
 # --- in the reading process ---------------------------------------------------------------
@@ -141,24 +149,29 @@ def _chunks(units: Iterable[Unit]) -> Iterator[list[Unit]]:
         yield chunk
 
 
-def _accept(converter: Converter, outcomes: list[_Outcome]) -> Iterator[Task]:
-    """The tasks of one chunk, checked as one process checks them; raises the first error."""
+def _accept(converter: Converter, out: OutputDir, outcomes: list[_Outcome]) -> Iterator[str]:
+    """Write the tasks of one chunk, checked as one process checks them; raises the first
+    error."""
     for outcome in outcomes:
         if outcome.unique_id is not None:
             converter.claim(outcome.unique_id, outcome.key)
         if outcome.error is not None:
             raise outcome.error
-        task = outcome.task
-        assert task is not None
-        converter.report.merge(task.report, records=False)
-        for kind, names in task.labels.items():
+        report = outcome.report
+        assert report is not None
+        converter.report.merge(report, records=False)
+        for kind, names in outcome.labels.items():
             converter.labels.setdefault(kind, set()).update(names)
-        yield task
+        out.add_line(outcome.line, outcome.artifacts, report)
+        yield outcome.unique_id or ""
 
 
-def convert_in_workers(converter: Converter, units: Iterable[Unit], workers: int) -> Iterator[Task]:
-    """The tasks of ``units`` (items, or recipes of items), made in ``workers`` processes,
-    in order; at most ``2 * workers`` chunks in flight.
+def write_in_workers(
+    converter: Converter, units: Iterable[Unit], workers: int, out: OutputDir
+) -> Iterator[str]:
+    """Write the tasks of ``units`` (items, or recipes of items), made in ``workers``
+    processes, into ``out`` in order, yielding each one's unique_id once written; at most
+    ``2 * workers`` chunks in flight.
 
     Raises:
         PrelabelError: the first error an item raised, in item order (the same error one
@@ -177,9 +190,9 @@ def convert_in_workers(converter: Converter, units: Iterable[Unit], workers: int
         for chunk in _chunks(units):
             pending.append(pool.submit(_convert_chunk, chunk))
             if len(pending) >= window:
-                yield from _accept(converter, _result(pending.popleft()))
+                yield from _accept(converter, out, _result(pending.popleft()))
         while pending:
-            yield from _accept(converter, _result(pending.popleft()))
+            yield from _accept(converter, out, _result(pending.popleft()))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -24,6 +24,7 @@ from prelabel.converters.coco.read import read_coco
 from prelabel.converters.masks.read import MaskOptions, read_masks
 from prelabel.errors import InputError, PrelabelError
 from prelabel.model import Item
+from prelabel.output.directory import OutputDir
 
 DEMO = FIXTURES / "demo"
 VOC = SHARED / "labelme/instance_segmentation/data_dataset_voc"
@@ -136,7 +137,9 @@ def test_errors_are_the_ones_one_process_raises(tmp_path: Path) -> None:
     assert "both get unique_id 'all-the-same'" in outputs[1]
 
 
-def test_the_reading_process_stays_a_bounded_window_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_reading_process_stays_a_bounded_window_ahead(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Items are pulled from the reader only as tasks are written: at most 2 x workers
     chunks ahead (memory grows by a worker's share per worker, not with the input)."""
     config = load_config(DEMO / "task.toml")
@@ -154,11 +157,13 @@ def test_the_reading_process_stays_a_bounded_window_ahead(monkeypatch: pytest.Mo
             yield item
 
     written, ahead = 0, []
-    tasks = workers.convert_in_workers(Converter(config), counted(iter(dataset.items)), 2)
-    for _ in tasks:
-        written += 1
-        ahead.append(pulled - written)
+    with OutputDir(tmp_path, format="coco", task_type=config.task_type) as out:
+        tasks = workers.write_in_workers(Converter(config), counted(iter(dataset.items)), 2, out)
+        for _ in tasks:
+            written += 1
+            ahead.append(pulled - written)
     assert written == 100
+    assert len((tmp_path / "tasks.jsonl").read_bytes().splitlines()) == 100
     assert max(ahead) <= 2 * 2 * 2 + 2  # window chunks of 2 items, plus the chunk being filled
 
 

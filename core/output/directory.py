@@ -35,7 +35,7 @@ from prelabel.output.layout import (
 )
 from prelabel.output.report import Report
 from prelabel.output.task import Task
-from prelabel.output.tasks import TasksWriter
+from prelabel.output.tasks import TasksWriter, task_line
 
 
 class OutputDir:
@@ -93,11 +93,17 @@ class OutputDir:
     def add(self, task: Task) -> None:
         """Write a task made in memory: its artifacts, its line (none for a skipped task)
         and its share of the report."""
-        for name, data in task.artifacts.items():
+        line = None if task.skipped else task_line(task.task_type, task.body)
+        self.add_line(line, task.artifacts, task.report)
+
+    def add_line(self, line: bytes | None, artifacts: Mapping[str, bytes], report: Report) -> None:
+        """:meth:`add` of a task whose line was encoded where it was made (:func:`task_line`;
+        None for a skipped task): a worker process ships bytes, not the body."""
+        for name, data in artifacts.items():
             self.artifacts.add(name, data)
-        if not task.skipped:
-            self._tasks.write(task.task_type, task.body)
-        self.report.merge(task.report)
+        if line is not None:
+            self._tasks.write_line(line)
+        self.report.merge(report)
 
     def finish(self, dropped: Iterable[Dropped] = (), notes: Iterable[str] = ()) -> Report:
         """After the ``with`` block: add what the reader dropped and noted, write

@@ -66,6 +66,11 @@ class TaskLine:
         return None if value is None else str(value)
 
 
+def task_line(task_type: str, body: dict[str, Any]) -> bytes:
+    """One line of ``tasks.jsonl``, newline included."""
+    return orjson.dumps({"task_type": task_type, "body": body}) + b"\n"
+
+
 class TasksWriter:
     """Writes ``DIR/tasks.jsonl`` in a ``with`` block; kept only when the block succeeds."""
 
@@ -80,9 +85,13 @@ class TasksWriter:
 
     def write(self, task_type: str, body: dict[str, Any]) -> None:
         """Append one task line."""
-        assert self._sink is not None, "TasksWriter.write outside its with block"
+        self.write_line(task_line(task_type, body))
+
+    def write_line(self, line: bytes) -> None:
+        """Append one task line already encoded (:func:`task_line`)."""
+        assert self._sink is not None, "TasksWriter.write_line outside its with block"
         try:
-            self._sink.write(orjson.dumps({"task_type": task_type, "body": body}) + b"\n")
+            self._sink.write(line)
         except OSError as exc:
             raise environment_failure(exc, self.partial, "write the file") from None
 
