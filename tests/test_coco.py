@@ -436,9 +436,9 @@ def test_mmtracking_results_with_image_size(shared: Path) -> None:
 def test_json_error_in_a_large_file_names_the_last_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prelabel.converters.coco import results as coco_results
+    from prelabel.converters.coco import stream as coco_stream
 
-    monkeypatch.setattr(coco_results, "_LOCATE_LIMIT", 0)  # as if the file were too big to re-parse
+    monkeypatch.setattr(coco_stream, "_LOCATE_LIMIT", 0)  # as if the file were too big to re-parse
     text = b'[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}, {"image_id": }]'
     with pytest.raises(InputError, match="invalid JSON") as err:
         read_coco([write(tmp_path, "big.json", text)], CocoOptions(image_size=(4, 4)))

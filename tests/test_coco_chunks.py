@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prelabel.converters.coco import results
+from prelabel.converters.coco import stream
 from prelabel.errors import InputError
 
 # strings that look like element boundaries, and nested objects that end like results do
@@ -33,7 +33,7 @@ RESULT = st.dictionaries(TEXT, VALUE, max_size=4)
 
 
 def chunks_of(path: Path) -> list[tuple[int, list[Any]]]:
-    return list(results.stream_chunks(str(path)))
+    return list(stream.stream_chunks(str(path)))
 
 
 @settings(max_examples=150, deadline=None)
@@ -45,7 +45,7 @@ def test_chunks_are_the_list_in_order(
     path = tmp_path_factory.mktemp("c") / "r.json"
     path.write_text(json.dumps(items, indent=indent, ensure_ascii=False), encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(results, "CHUNK_BYTES", size)
+        patch.setattr(stream, "CHUNK_BYTES", size)
         got = chunks_of(path)
     assert [r for _, part in got for r in part] == items
     assert [first for first, _ in got] == [sum(len(p) for _, p in got[:n]) for n in range(len(got))]
@@ -53,7 +53,7 @@ def test_chunks_are_the_list_in_order(
 
 def test_a_real_file_in_small_chunks(shared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = shared / "cocoapi/results/instances_val2014_fakesegm100_results.json"
-    monkeypatch.setattr(results, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 4096)
     got = chunks_of(path)
     assert len(got) > 50
     assert [r for _, part in got for r in part] == json.loads(path.read_text())
@@ -71,8 +71,8 @@ def test_a_real_file_in_small_chunks(shared: Path, monkeypatch: pytest.MonkeyPat
 def test_broken_files_are_located(
     text: bytes, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(results, "_LOCATE_LIMIT", 0)  # too big to re-parse whole
-    monkeypatch.setattr(results, "CHUNK_BYTES", 12)
+    monkeypatch.setattr(stream, "_LOCATE_LIMIT", 0)  # too big to re-parse whole
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 12)
     path = tmp_path / "r.json"
     path.write_bytes(text)
     with pytest.raises(InputError, match="invalid JSON") as caught:

@@ -33,11 +33,15 @@ class TooDeep(Exception):
 class NestingGuard:
     """A binary file object (``read`` only) that raises :class:`TooDeep` past the limit."""
 
-    def __init__(self, raw: IO[bytes], limit: int = MAX_DEPTH) -> None:
+    def __init__(
+        self, raw: IO[bytes], limit: int = MAX_DEPTH, *, depth: int = 0, offset: int = 0
+    ) -> None:
+        """``depth`` and ``offset``: where ``raw`` stands when it is read from the middle of
+        a file (outside any string)."""
         self.raw = raw
         self.limit = limit
-        self.depth = 0
-        self.offset = 0  # bytes handed over before the current block
+        self.depth = depth
+        self.offset = offset  # bytes handed over before the current block
         self.in_string = False
         self.backslashes = b""  # a run of backslashes cut at the end of the last block
 
