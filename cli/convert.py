@@ -28,6 +28,7 @@ from prelabel.config.options import PrelabelOptions
 from prelabel.converters.registry import READERS, ReaderEntry
 from prelabel.output.layout import REPORT_FILE, TASKS_FILE
 from prelabel.pipeline import ConvertOptions, convert
+from prelabel.workers import worker_count
 
 
 class ConvertGroup(click.Group):
@@ -99,7 +100,10 @@ def run_convert(
     quiet, as_json = values["quiet"], values["as_json"]
     config = load_config(values["config_path"], overrides)
     entry.run_setup()
-    dataset = entry.reader()(inputs, options)
+    if entry.reads_in_workers:  # --workers N reads in N processes too
+        dataset = entry.reader()(inputs, options, workers=worker_count(run.workers))
+    else:
+        dataset = entry.reader()(inputs, options)
     source = "+".join(Path(p).stem for p in inputs)
     report = convert(dataset, config, out_dir, run, source=source, progress=not quiet)
     if not quiet:

@@ -18,8 +18,9 @@ from prelabel.config.declare import PathKind
 from prelabel.errors import UnknownFormatError
 from prelabel.model import Dataset
 
-# read_<format>(paths, options) -> Dataset; options is the entry's options class (None: defaults)
-Reader: TypeAlias = Callable[[list[str], Any], Dataset]
+# read_<format>(paths, options) -> Dataset; options is the entry's options class (None:
+# defaults); with ``reads_in_workers`` also ``workers=N``
+Reader: TypeAlias = Callable[..., Dataset]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,9 @@ class ReaderEntry:
     # "module:function" the CLI calls once before reading: process-wide settings the library
     # must not make on its own (its process may not be prelabel's)
     setup: str | None = None
+    # the read function takes ``workers=N`` (``prelabel convert --workers N``): it reads in
+    # N processes too
+    reads_in_workers: bool = False
 
     def reader(self) -> Reader:
         """The reader function (its module imported now)."""
@@ -82,6 +86,7 @@ ENTRIES = (
         reads="COCO dataset files and results lists, CocoVID / YouTube-VIS",
         read="coco.read:read_coco",
         options="coco.common:CocoOptions",
+        reads_in_workers=True,
         help="Convert COCO json: dataset files, results lists, CocoVID / YouTube-VIS, "
         "mmtracking.\n\n\b\nA results list needs --images or --image-size. Masks (RLE) go to\n"
         "segmentannotation as they are, or are traced to polygons for imageannotation.",

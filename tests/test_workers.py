@@ -19,6 +19,7 @@ from prelabel import workers
 from prelabel.cli.main import cli
 from prelabel.config.load import load_config
 from prelabel.converter import Converter
+from prelabel.converters.coco import grouping, stream
 from prelabel.converters.coco.common import CocoOptions
 from prelabel.converters.coco.read import read_coco
 from prelabel.converters.masks.read import MaskOptions, read_masks
@@ -100,8 +101,11 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_two_workers_write_the_bytes_one_process_writes(
-    case: str, shared: Path, tmp_path: Path
+    case: str, shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a results list, however small, grouped in the workers too, a few results a piece
+    monkeypatch.setattr(grouping, "WORKER_BYTES", 0)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 4096)
     args = CASES[case](configs(tmp_path))
     run(args, tmp_path / "one", 1)
     run(args, tmp_path / "two", 2)

@@ -55,6 +55,7 @@ class CocoRun(CocoOptions):
     """One ``read_coco`` call's options and what they load (the keypoint schema)."""
 
     schema: dict[str, Category] = field(default_factory=dict)
+    workers: int = 1  # processes that parse and group a big results list
 
 
 def load_json(path: str | os.PathLike[str]) -> Any:

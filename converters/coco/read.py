@@ -45,13 +45,15 @@ from prelabel.errors import InputError
 from prelabel.model import Dataset, Dropped, Item, ItemRecipe
 
 
-def read_coco(paths: list[str], options: CocoOptions | None = None) -> Dataset:
+def read_coco(paths: list[str], options: CocoOptions | None = None, *, workers: int = 1) -> Dataset:
     """Read COCO dataset files, results lists, CocoVID files or mmtracking results.
 
     Args:
         paths: input files; several are read one after the other into one dataset.
         options: the reader's options (:class:`~prelabel.converters.coco.common.CocoOptions`:
             image source, image size, keypoint threshold and schema, fps); defaults if None.
+        workers: parse and group a big results list in this many processes
+            (``prelabel convert --workers N``; the groups are the ones one process makes).
 
     Returns:
         A dataset whose ``items`` is a generator (consume once); ``dropped`` fills as it runs.
@@ -68,7 +70,8 @@ def read_coco(paths: list[str], options: CocoOptions | None = None) -> Dataset:
     schema = {}
     if options.keypoint_schema:
         schema = load_keypoint_schema(options.keypoint_schema, options.keypoint_threshold)
-    opts = CocoRun(**{f.name: getattr(options, f.name) for f in fields(options)}, schema=schema)
+    given = {f.name: getattr(options, f.name) for f in fields(options)}
+    opts = CocoRun(**given, schema=schema, workers=workers)
     dropped: list[Dropped] = []
     parts = [_read_one(str(p), opts, dropped) for p in paths]
     recipes = [part.recipes for part in parts]

@@ -1,0 +1,170 @@
+"""Pass 1 of a COCO results list in worker processes (``--workers N``): the reading process
+cuts the file into byte ranges, workers parse and group them. Whatever the file holds, the
+groups (every result, its index, in file order), the categories learnt and the first error
+are the ones one process finds.
+
+Each case reads a real results file, rewritten so that its pieces are small (CHUNK_BYTES
+shrunk here, where the pieces are cut) and, where it says, with text that looks like a cut
+inside strings and nested lists, bad results and broken JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prelabel.converters.coco import grouping, stream
+from prelabel.converters.coco.common import CocoOptions
+from prelabel.converters.coco.read import read_coco
+from prelabel.errors import InputError
+
+REAL = "cocoapi/results/instances_val2014_fakesegm100_results.json"
+GT = "faster_coco_eval/cocoapi/instances_val2014_100.json"
+
+
+@pytest.fixture
+def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(grouping, "WORKER_BYTES", 0)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 8192)
+
+
+def read(path: Path, workers: int, **options: Any) -> dict[str, Any]:
+    """What pass 1 made: every image's results (with their indexes), the labels, notes."""
+    dataset = read_coco([str(path)], CocoOptions(**options), workers=workers)
+    assert dataset.recipes is not None
+    recipes = list(dataset.recipes)
+    groups = {r.key: grouping.spilled_results(r.blobs) for r in recipes}
+    return {
+        "groups": groups,
+        "weights": [r.weight for r in recipes],
+        "labels": dataset.labels,
+        "kinds": dataset.kinds,
+        "notes": dataset.notes,
+        "cats": recipes[0].cats if recipes else None,
+    }
+
+
+def error(path: Path, workers: int, **options: Any) -> str:
+    with pytest.raises(InputError) as caught:
+        read(path, workers, **options)
+    return f"{caught.value} @ {caught.value.location}"
+
+
+def results(shared: Path) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = json.loads((shared / REAL).read_text())
+    return out
+
+
+@pytest.mark.usefixtures("small_pieces")
+def test_a_real_file_groups_as_one_process_groups_it(shared: Path, tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    # indented: blanks around every cut; the results of an image far apart
+    records = results(shared)
+    path.write_text(json.dumps(records[::2] + records[1::2], indent=1))
+    one, two = read(path, 1, images=str(shared / GT)), read(path, 2, images=str(shared / GT))
+    assert two == one
+    assert sum(len(g) for g in one["groups"].values()) == len(records)
+    assert len(one["groups"]) > 10
+
+
+@pytest.mark.usefixtures("small_pieces")
+def test_cuts_inside_strings_and_nested_objects_are_read_again(
+    shared: Path, tmp_path: Path
+) -> None:
+    records = results(shared)
+    for n, rec in enumerate(records):
+        if n % 3 == 0:  # a string holding what looks like a cut between results
+            rec["note"] = '"}, {"image_id": 1}'
+        if n % 3 == 1:  # a list of objects: a real "}, {" that is not between results
+            rec["parts"] = [{"a": n}, {"b": [{"c": 1}, {"d": 2}]}]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(records))
+    one = read(path, 1, image_size=(640, 480))
+    assert read(path, 2, image_size=(640, 480)) == one
+    assert sum(len(g) for g in one["groups"].values()) == len(records)
+
+
+@pytest.mark.usefixtures("small_pieces")
+def test_categories_learnt_in_file_order(shared: Path, tmp_path: Path) -> None:
+    """Without a category list, categories are named by id in order of first appearance,
+    whichever worker saw them first."""
+    records = results(shared)
+    for n, rec in enumerate(records):
+        rec["category_id"] = 1000 - n // 7
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(records))
+    one = read(path, 1, image_size=(640, 480))
+    assert read(path, 2, image_size=(640, 480)) == one
+    assert list(one["cats"])[:3] == ["1000", "999", "998"]
+
+
+@pytest.mark.usefixtures("small_pieces")
+@pytest.mark.parametrize(
+    "breakage",
+    ["unknown image", "not an object", "bad category id", "broken JSON", "no closing bracket",
+     "trailing text", "too deep"],
+)  # fmt: skip
+def test_errors_are_the_ones_one_process_raises(
+    shared: Path, tmp_path: Path, breakage: str
+) -> None:
+    records: list[Any] = results(shared)
+    at = len(records) * 2 // 3  # past the first pieces
+    if breakage == "unknown image":
+        records[at]["image_id"] = 999_999_999
+    elif breakage == "not an object":
+        records[at] = [1, 2]
+    elif breakage == "bad category id":
+        records[at]["category_id"] = 1.5
+    elif breakage == "too deep":
+        records[at]["deep"] = 0
+    text = json.dumps(records)
+    if breakage == "broken JSON":
+        cut = text.index('{"image_id"', len(text) * 2 // 3)
+        text = text[:cut] + '{"image_id": ,' + text[cut + 1 :]
+    elif breakage == "no closing bracket":
+        text = text[:-1]
+    elif breakage == "trailing text":
+        text += " trailing"
+    elif breakage == "too deep":
+        text = text.replace('"deep": 0', '"deep": ' + "[" * 1100 + "]" * 1100)
+    path = tmp_path / "r.json"
+    path.write_text(text)
+    options: dict[str, Any] = {"images": str(shared / GT)}
+    one = error(path, 1, **options)
+    assert error(path, 2, **options) == one
+    if breakage not in ("broken JSON", "no closing bracket", "trailing text", "too deep"):
+        assert f"results[{at}]" in one
+
+
+@pytest.mark.usefixtures("small_pieces")
+def test_after_many_rereads_the_rest_is_read_here(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = results(shared)
+    for rec in records:  # every cut past a piece's size falls inside a result
+        rec["parts"] = [{"a": 1}, {"b": 2}] * 20
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(records))
+    monkeypatch.setattr(grouping, "MAX_REREADS", 2)
+    one = read(path, 1, image_size=(640, 480))
+    assert read(path, 2, image_size=(640, 480)) == one
+
+
+@pytest.mark.usefixtures("small_pieces")
+def test_pieces_cover_the_file_and_end_with_a_cut(shared: Path, tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(results(shared), indent=2))
+    data = path.read_bytes()
+    start = stream.list_start(str(path))
+    got = list(stream.pieces(str(path), start))
+    assert got[0][0] == start == data.index(b"[") + 1
+    assert [o + n for o, n, _ in got[:-1]] == [o for o, _, _ in got[1:]]  # no gap, no overlap
+    assert got[-1][0] + got[-1][1] == len(data) and got[-1][2]
+    assert len(got) > 3 and not any(last for _, _, last in got[:-1])
+    for offset, length, _ in got[:-1]:
+        assert data[offset + length - 1 : offset + length] == b","
+        assert data[offset : offset + length - 1].rstrip().endswith(b"}")
+    parsed = [stream.parse_piece(data[o : o + n], last) for o, n, last in got]
+    assert [r for part in parsed if part is not None for r in part] == results(shared)
