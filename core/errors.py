@@ -25,7 +25,11 @@ by ``prelabel.scale`` before they are raised.
 from __future__ import annotations
 
 import os
-from typing import Any
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def _rebuild(cls: type[PrelabelError], state: dict[str, Any]) -> PrelabelError:
@@ -118,6 +122,18 @@ class EnvironmentFailure(PrelabelError):
     """The machine refused: a path that cannot be created or written, a full disk."""
 
     exit_code = 6
+
+
+def pool_result(future: Future[T]) -> T:
+    """The result of a job sent to a worker process pool (``--workers N``); a worker that
+    died (killed, out of memory) is the environment's failure."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise EnvironmentFailure(
+            "a worker process died (killed, or out of memory?); "
+            "rerun with fewer --workers or with --workers 1"
+        ) from None
 
 
 class SubmitError(PrelabelError):

@@ -36,12 +36,11 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 from prelabel.converter import Converter
-from prelabel.errors import EnvironmentFailure, PrelabelError
+from prelabel.errors import PrelabelError, pool_result
 from prelabel.model import Item, ItemRecipe
 from prelabel.output.directory import OutputDir
 from prelabel.output.report import Report
@@ -190,18 +189,8 @@ def write_in_workers(
         for chunk in _chunks(units):
             pending.append(pool.submit(_convert_chunk, chunk))
             if len(pending) >= window:
-                yield from _accept(converter, out, _result(pending.popleft()))
+                yield from _accept(converter, out, pool_result(pending.popleft()))
         while pending:
-            yield from _accept(converter, out, _result(pending.popleft()))
+            yield from _accept(converter, out, pool_result(pending.popleft()))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _result(future: Future[list[_Outcome]]) -> list[_Outcome]:
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise EnvironmentFailure(
-            "a worker process died (killed, or out of memory?); "
-            "rerun with fewer --workers or with --workers 1"
-        ) from None

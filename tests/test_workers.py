@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ from prelabel.converters.coco import grouping, stream
 from prelabel.converters.coco.common import CocoOptions
 from prelabel.converters.coco.read import read_coco
 from prelabel.converters.masks.read import MaskOptions, read_masks
-from prelabel.errors import InputError, PrelabelError
+from prelabel.errors import EnvironmentFailure, InputError, PrelabelError, pool_result
 from prelabel.model import Item
 from prelabel.output.directory import OutputDir
 
@@ -190,3 +192,16 @@ def test_worker_count_and_what_crosses_to_a_worker() -> None:
     assert (shipped.raster().values == item.raster().values).all()
     recipe = shipped.raster.args[2]  # type: ignore[attr-defined]
     assert list(recipe.panoptic.segments) == list(recipe.panoptic.images) == ["000000439180"]
+
+
+def test_a_worker_that_died_is_the_environments_failure() -> None:
+    """A killed worker (out of memory) ends the run with exit 6 and a line saying what to
+    do, in pass 1 of a results list and in conversion alike."""
+    future: Future[int] = Future()
+    future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+    with pytest.raises(EnvironmentFailure, match="worker process died") as caught:
+        pool_result(future)
+    assert caught.value.exit_code == 6 and "--workers 1" in str(caught.value)
+    done: Future[int] = Future()
+    done.set_result(3)
+    assert pool_result(done) == 3

@@ -23,7 +23,6 @@ import tempfile
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -41,7 +40,12 @@ from prelabel.converters.coco.stream import (
     stream_chunks,
     too_deep,
 )
-from prelabel.errors import EnvironmentFailure, InvalidAnnotationError, PrelabelError
+from prelabel.errors import (
+    EnvironmentFailure,
+    InvalidAnnotationError,
+    PrelabelError,
+    pool_result,
+)
 
 if TYPE_CHECKING:
     from prelabel.converters.coco.results import ImageSource
@@ -401,7 +405,7 @@ def _index_in_workers(seen: _Pass, spill: Spill, workers: int) -> int:
             if not pending:
                 break
             offset, future = pending.popleft()
-            grouped = _result(future)
+            grouped = pool_result(future)
             if grouped is not None:
                 spill.add(total, grouped.file, grouped.rows)
                 seen.take(grouped)
@@ -451,13 +455,3 @@ def _read_here(
             raise too_deep(path, exc) from None
     spill.spill()
     return count, None if reader.finished else reader.offset
-
-
-def _result(future: Future[_Grouped | None]) -> _Grouped | None:
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise EnvironmentFailure(
-            "a worker process died (killed, or out of memory?); "
-            "rerun with fewer --workers or with --workers 1"
-        ) from None
