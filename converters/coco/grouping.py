@@ -16,6 +16,7 @@ again here from that piece on, as one process reads it: the same results, the sa
 
 from __future__ import annotations
 
+import io
 import marshal
 import os
 import sqlite3
@@ -364,7 +365,12 @@ def _group_piece(offset: int, length: int, last: bool) -> _Grouped | None:
     what one process raises)."""
     worker = _worker
     assert worker is not None, "worker not started"
-    part = parse_piece(os.pread(worker.fd, length, offset), last)
+    text = os.pread(worker.fd, length, offset)
+    try:  # the depth limit is ours, whatever the parser's own (it differs between versions)
+        NestingGuard(io.BytesIO(), depth=1, offset=offset).check(text)
+    except TooDeep:
+        return None
+    part = parse_piece(text, last)
     if part is None:
         return None
     seen = _Pass(worker.path, worker.source)
