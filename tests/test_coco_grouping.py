@@ -10,10 +10,13 @@ inside strings and nested lists, bad results and broken JSON."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prelabel.converters.coco import grouping, stream
 from prelabel.converters.coco.common import CocoOptions
@@ -168,3 +171,60 @@ def test_pieces_cover_the_file_and_end_with_a_cut(shared: Path, tmp_path: Path) 
         assert data[offset : offset + length - 1].rstrip().endswith(b"}")
     parsed = [stream.parse_piece(data[o : o + n], last) for o, n, last in got]
     assert [r for part in parsed if part is not None for r in part] == results(shared)
+
+
+# results whose strings and extra fields look like cuts between results
+TRICKY = st.sampled_from(["},{", "}, {", "}\n,\n{", "]", "[", "\\", '"', "{", "}", "", "é"])
+TEXT = st.lists(st.one_of(TRICKY, st.text(max_size=4)), max_size=4).map("".join)
+EXTRA = st.recursive(
+    st.one_of(st.integers(-1000, 1000), TEXT, st.none()),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=2)),
+    max_leaves=6,
+)
+RESULT = st.fixed_dictionaries(
+    {"image_id": st.integers(1, 4), "category_id": st.integers(1, 3),
+     "bbox": st.just([1.0, 2.0, 3.0, 4.0]), "score": st.floats(0, 1)},
+    optional={"note": TEXT, "extra": EXTRA},
+)  # fmt: skip
+
+
+def in_threads(
+    max_workers: int, mp_context: Any, initializer: Any, initargs: Any
+) -> ThreadPoolExecutor:
+    """The worker pool as one thread of this process: the same jobs and the same cuts,
+    re-reads and merging, without a process start per example (a worker's state is
+    per process, so one thread stands for the processes)."""
+    return ThreadPoolExecutor(1, initializer=initializer, initargs=initargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    records=st.lists(RESULT, max_size=30),
+    bad=st.one_of(st.none(), st.integers(0, 29)),
+    indent=st.sampled_from([None, 1]),
+    size=st.sampled_from([16, 64, 300]),
+)
+def test_any_results_group_in_workers_as_in_one_process(
+    records: list[dict[str, Any]], bad: int | None, indent: int | None, size: int,
+    tmp_path_factory: Any,
+) -> None:  # fmt: skip
+    """Whatever the results hold (text that looks like a cut, nested lists of objects) and
+    wherever a bad one sits, workers give one process's groups, or its error."""
+    if bad is not None and bad < len(records):
+        records[bad]["image_id"] = 1.5  # not an id
+    path = tmp_path_factory.mktemp("g") / "r.json"
+    path.write_text(json.dumps(records, indent=indent, ensure_ascii=False), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grouping, "WORKER_BYTES", 0)
+        patch.setattr(grouping, "ProcessPoolExecutor", in_threads)
+        patch.setattr(stream, "CHUNK_BYTES", size)
+        outcomes = []
+        for workers in (1, 2):
+            try:
+                outcomes.append(read(path, workers, image_size=(64, 64)))
+            except InputError as exc:
+                outcomes.append({"error": f"{exc} @ {exc.location}"})
+    assert outcomes[1] == outcomes[0]
+    if "groups" in outcomes[0]:
+        got = sorted(i for group in outcomes[0]["groups"].values() for i, _ in group)
+        assert got == list(range(len(records)))
