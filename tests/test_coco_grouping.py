@@ -228,3 +228,14 @@ def test_any_results_group_in_workers_as_in_one_process(
     if "groups" in outcomes[0]:
         got = sorted(i for group in outcomes[0]["groups"].values() for i, _ in group)
         assert got == list(range(len(records)))
+
+
+@pytest.mark.usefixtures("small_pieces")
+@pytest.mark.parametrize("text", [b"[", b"[ ", b'[{"image_id": 1, "category_id": 1}'])
+def test_a_list_that_never_closes_is_the_error_one_process_raises(
+    text: bytes, tmp_path: Path
+) -> None:
+    path = tmp_path / "r.json"
+    path.write_bytes(text)
+    one = error(path, 1, image_size=(4, 4))
+    assert error(path, 2, image_size=(4, 4)) == one and "invalid JSON" in one

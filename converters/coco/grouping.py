@@ -2,8 +2,9 @@
 
 Results are read a part at a time (:mod:`prelabel.converters.coco.stream`), checked against
 the image source (its image known, its category known or named by its id) and grouped by
-image key; groups are spilled to a temporary SQLite file (:class:`Spill`), so memory holds
-about :data:`SPILL_RESULTS` results whatever the file's size.
+image key; groups are spilled to temporary files (:class:`Spill`: data files and a SQLite
+index of where each group is), so memory holds about :data:`SPILL_RESULTS` results whatever
+the file's size.
 
 With ``workers`` above 1 (``prelabel convert --workers N``) and a file of at least
 :data:`WORKER_BYTES`, the reading process only cuts the file into byte ranges

@@ -13,8 +13,8 @@ that text unparsable. So parts are taken two ways:
   that does not parse is read again from its start by a :class:`ListReader` there.
 
 The bytes a :class:`ListReader` reads pass through a :class:`NestingGuard`, so a file nested
-deeper than :data:`MAX_DEPTH` stops there (orjson, which parses the pieces, has the same
-limit); a UTF-8 BOM is read as no BOM.
+deeper than :data:`MAX_DEPTH` stops there (a worker checks its piece with one too); a UTF-8
+BOM is read as no BOM.
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ class ListReader:
         self.fh = fh
         self.index = index  # elements before the next part
         self.finished = False  # the closing text was taken
-        self._start = fh.offset  # where fh stood
         self._eof = False
         self._text = b""
         if head:
@@ -116,13 +115,10 @@ def pieces(path: str, start: int) -> Generator[tuple[int, int, bool], None, None
     size = os.path.getsize(path)
     with open(path, "rb") as raw:
         fd = raw.fileno()
-        while start < size:
-            comma = _next_cut(fd, start + CHUNK_BYTES, size)
-            if comma is None:
-                yield start, size - start, True
-                return
+        while (comma := _next_cut(fd, start + CHUNK_BYTES, size)) is not None:
             yield start, comma + 1 - start, False
             start = comma + 1
+        yield start, size - start, True  # (empty when the file ends at start: unparsable)
 
 
 def _next_cut(fd: int, at: int, size: int) -> int | None:
@@ -137,7 +133,7 @@ def _next_cut(fd: int, at: int, size: int) -> int | None:
 
 
 def parse_piece(text: bytes, last: bool) -> list[Any] | None:
-    """The elements of a :meth:`ListReader.piece`, or None when it does not parse (its cut
+    """The elements of one of the :func:`pieces`, or None when it does not parse (its cut
     is not between elements, or the file is broken there)."""
     try:
         part = orjson.loads(b"[" + text) if last else orjson.loads(b"[" + text[:-1] + b"]")
