@@ -59,6 +59,18 @@ def rle_extent(s: U8) -> tuple[int, int]:
     return total, least
 
 
+def rle_extents(s: U8, ends: I64) -> tuple[I64, I64]:
+    """:func:`rle_extent` of many strings in one call: ``s`` their bytes one after the
+    other, ``ends`` where each ends; ``(sums, smallest)``, one entry per string."""
+    sums = np.empty(ends.size, np.int64)
+    least = np.empty(ends.size, np.int64)
+    start = 0
+    for i in range(ends.size):
+        sums[i], least[i] = rle_extent(s[start : ends[i]])
+        start = ends[i]
+    return sums, least
+
+
 def decode_crop(s: U8, h: int, w: int) -> tuple[U8, int, int]:
     """Decode compressed RLE counts only inside the mask's bounding box.
 
