@@ -3,8 +3,9 @@
 Pass 1 (:mod:`prelabel.converters.coco.grouping`) parses the list with orjson on bounded
 chunks (about a megabyte of text at a time, cut between two results:
 :mod:`prelabel.converters.coco.stream`), checks every result against the image source and
-groups the results by image, spilling the groups to a temporary SQLite file; with
-``--workers N`` N processes parse and group while this one reads and spills. Pass 2 gives one item per image in the image source's order: its recipe
+groups the results by image into temporary spill files; with ``--workers N`` the N
+processes parse and group byte ranges of the file while this one cuts them and notes where
+each group went. Pass 2 gives one item per image in the image source's order: its recipe
 (:class:`ResultsRecipe`: the image's entry and its results as bytes, what a worker process
 gets, ``prelabel convert --workers N``) or the item it builds. Masks stay compressed.
 Objects an image's results cannot give (no geometry) are recorded in its task.
