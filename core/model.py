@@ -101,12 +101,18 @@ def stable_uuids(prefix: str, rests: Iterable[str]) -> list[str]:
     raw = np.frombuffer(b"".join(digests), np.uint8).reshape(-1, 20)[:, :16].copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = raw.tobytes().hex()
-    return [
-        f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-"
-        f"{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
-        for i in range(0, len(text), 32)
-    ]
+    hexed = np.frombuffer(raw.tobytes().hex().encode("ascii"), np.uint8).reshape(-1, 32)
+    # the 8-4-4-4-12 text of every uuid laid out in one array, a newline after each, and
+    # split once: half the time of slicing each uuid's text from the hex in Python
+    out = np.full((len(digests), 37), ord("-"), np.uint8)
+    for start, end, at in _UUID_GROUPS:
+        out[:, at : at + end - start] = hexed[:, start:end]
+    out[:, 36] = ord("\n")
+    return out.tobytes().decode("ascii").split("\n")[:-1]
+
+
+# each dash-separated group of a uuid's text: its hex digits, and where it starts in the text
+_UUID_GROUPS = ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24))
 
 
 # --- geometries -------------------------------------------------------------------------
