@@ -39,9 +39,9 @@ def round_coordinates(values: npt.ArrayLike) -> list[float | int]:
         k = np.rint(scaled)
         exact = (np.abs(scaled) < 1e12) & (np.abs(np.abs(scaled - k) - 0.5) >= 1e-6)
         whole = exact & (np.fmod(k, _SCALE) == 0)
-    out: list[float | int] = (k / _SCALE).tolist()
-    for i in np.flatnonzero(whole).tolist():
-        out[i] = int(k[i]) // _SCALE
+    values_out = (k / _SCALE).astype(object)  # Python floats, whole ones swapped for ints
+    values_out[whole] = (k[whole] // _SCALE).astype(np.int64).astype(object)
+    out: list[float | int] = values_out.tolist()
     for i in np.flatnonzero(~exact).tolist():
         out[i] = round_coordinate(flat[i])
     return out
