@@ -31,6 +31,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prelabel.collector import paused_gc
 from prelabel.converters.coco.common import Category, id_key, keypoint_count
 from prelabel.converters.coco.dataset import object_kinds
 from prelabel.converters.coco.nesting import NestingGuard, TooDeep
@@ -305,18 +306,19 @@ def index_results(
         EnvironmentFailure: the temporary file cannot be written, or a worker died.
     """
     seen = _Pass(path, source)
-    if workers > 1 and os.path.getsize(path) >= WORKER_BYTES:
-        total = _index_in_workers(seen, spill, workers)
-    else:
-        total = held = 0
-        for first, part in stream_chunks(path):
-            group_part(seen, first, part, spill.groups)
-            total += len(part)
-            held += len(part)
-            if held >= SPILL_RESULTS:
-                spill.spill()
-                held = 0
-    spill.finish()
+    with paused_gc():  # parsed results hold no cycles: see prelabel.collector
+        if workers > 1 and os.path.getsize(path) >= WORKER_BYTES:
+            total = _index_in_workers(seen, spill, workers)
+        else:
+            total = held = 0
+            for first, part in stream_chunks(path):
+                group_part(seen, first, part, spill.groups)
+                total += len(part)
+                held += len(part)
+                if held >= SPILL_RESULTS:
+                    spill.spill()
+                    held = 0
+        spill.finish()
     kinds, used, most = seen.finish()
     return kinds, used, total, most
 
@@ -372,16 +374,17 @@ def _group_piece(offset: int, length: int, last: bool) -> _Grouped | None:
         NestingGuard(io.BytesIO(), depth=1, offset=offset).check(text)
     except TooDeep:
         return None
-    part = parse_piece(text, last)
-    if part is None:
-        return None
-    seen = _Pass(worker.path, worker.source)
-    groups: dict[str, list[tuple[int, Any]]] = {}
-    try:
-        group_part(seen, 0, part, groups)
-    except PrelabelError:
-        return None
-    rows = worker.out.write(groups)
+    with paused_gc():
+        part = parse_piece(text, last)
+        if part is None:
+            return None
+        seen = _Pass(worker.path, worker.source)
+        groups: dict[str, list[tuple[int, Any]]] = {}
+        try:
+            group_part(seen, 0, part, groups)
+        except PrelabelError:
+            return None
+        rows = worker.out.write(groups)
     name = worker.out.path.name
     return _Grouped(len(part), name, rows, seen.used, list(seen.defaults), seen.kinds, seen.most)
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from prelabel.collector import paused_gc
 from prelabel.model import UUID_NAMESPACE, Frame, FrameRange
-from prelabel.tracks.records import paused_gc
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -4,10 +4,7 @@ polars from a line number and a per-(label, fixes) template (or one by one, by
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,19 +31,6 @@ FIX_TEXTS = (
 )
 # report records are joined and handed to the report this many at a time
 CHUNK = 25_000
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while building many small acyclic objects (frames,
-    strings): the collector would rescan them over and over (3x the build time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # --- records ------------------------------------------------------------------------------
