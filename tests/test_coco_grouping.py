@@ -9,7 +9,11 @@ inside strings and nested lists, bad results and broken JSON."""
 
 from __future__ import annotations
 
+import gc
 import json
+import sys
+import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -239,3 +243,28 @@ def test_a_list_that_never_closes_is_the_error_one_process_raises(
     path.write_bytes(text)
     one = error(path, 1, image_size=(4, 4))
     assert error(path, 2, image_size=(4, 4)) == one and "invalid JSON" in one
+
+
+def test_a_dataset_dropped_half_read_closes_from_any_thread(
+    shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A half-read dataset caught in a reference cycle is closed by whichever thread the
+    cyclic collector runs in (a pool's thread, a web server's): its temporary files go
+    without an error there."""
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: raised.append(u.exc_value))
+    folder = Path(tempfile.gettempdir())
+    before = set(folder.glob("prelabel-coco-*"))
+    dataset = read_coco([str(shared / REAL)], CocoOptions(images=str(shared / GT)))
+    assert dataset.recipes is not None
+    first = next(iter(dataset.recipes))
+    spills = set(folder.glob("prelabel-coco-*")) - before
+    assert spills and first.blobs
+    cycle: list[Any] = [dataset]
+    cycle.append(cycle)
+    del dataset, cycle
+    collector = threading.Thread(target=gc.collect)
+    collector.start()
+    collector.join()
+    assert raised == []
+    assert not any(p.exists() for p in spills)

@@ -85,7 +85,8 @@ class Spill:
         self.folder = Path(self._dir.name)
         self.path = self.folder / "results.sqlite"
         with _spill_errors(self.path):
-            self._db = sqlite3.connect(self.path)
+            # a dataset dropped half read is closed by whichever thread collects it
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=OFF")
             self._db.execute("PRAGMA synchronous=OFF")
             self._db.execute(
