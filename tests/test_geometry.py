@@ -63,6 +63,41 @@ def test_rle_counts_match_pycocotools_on_a_large_frame() -> None:
     assert np.array_equal(np.repeat(np.arange(runs.size) % 2 == 1, runs), expected.T.ravel())
 
 
+def _pixel_box(runs: list[int], h: int, w: int) -> list[float]:
+    """The box of the pixels the runs set, from the decoded array (zeros for none)."""
+    on = np.repeat(np.arange(len(runs)) % 2 == 1, runs).reshape(w, h).T
+    crop, x0, y0 = rle.crop_to_pixels(on)
+    if not crop.size:
+        return [0.0] * 4
+    return [float(x0), float(y0), float(crop.shape[1]), float(crop.shape[0])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.lists(st.integers(0, 30), max_size=16),
+    st.booleans(),
+)
+def test_mask_boxes_are_the_pixels_box(h: int, w: int, cuts: list[int], even: bool) -> None:
+    """Runs of length zero (first, inside, last), an odd number of runs, runs crossing
+    columns, no pixels at all: the box of the pixels, zeros for none (where toBbox gives
+    a box past the frame for runs that end in an empty one)."""
+    area = h * w
+    points = sorted(min(c, area) for c in cuts)
+    runs = [b - a for a, b in zip([0, *points], [*points, area], strict=True)]
+    if even and len(runs) % 2:
+        runs.append(0)  # the last run of pixels is empty
+    cases = [runs, [area], [area, 0], [0, area]]
+    strings = [
+        bytes(cocomask.frPyObjects({"size": [h, w], "counts": c}, h, w)["counts"]) for c in cases
+    ]
+    expected = [_pixel_box(c, h, w) for c in cases]
+    assert rle.rle_boxes(strings, h, w).tolist() == expected
+    boxes = [rle.mask_bbox(Mask(s, h, w)) for s in strings]
+    assert [[b.left, b.top, b.width, b.height] for b in boxes] == expected
+
+
 def test_encode_rejects_3d() -> None:
     with pytest.raises(ValueError, match="2-D"):
         rle.encode_mask(np.zeros((2, 2, 2)))

@@ -42,7 +42,7 @@ def mask_area(mask: Mask) -> int:
 
 def mask_bbox(mask: Mask) -> Box:
     """Tight axis-aligned box around the mask's pixels (zero size for an empty mask)."""
-    x, y, w, h = (float(v) for v in cocomask.toBbox(mask.rle()))
+    x, y, w, h = (float(v) for v in rle_boxes([mask.counts], mask.height, mask.width)[0])
     return Box(x, y, w, h)
 
 
@@ -128,6 +128,19 @@ def rle_extents(strings: Sequence[bytes]) -> tuple[list[int], list[int]]:
     ):
         sums[i], least[i] = int(s), min(int(m), 0)
     return sums, least
+
+
+def rle_boxes(strings: Sequence[bytes], height: int, width: int) -> npt.NDArray[np.float64]:
+    """The pixel box ``[x, y, w, h]`` of each compressed RLE string of one frame, zeros
+    for a mask without pixels: pycocotools' ``toBbox`` (one call for all), except where
+    runs ending in an empty one make it give its start values and a wrapped-around width
+    for a mask without pixels. (A compiled kernel was measured slower: 1.8 us a mask,
+    against 1.6 for ``toBbox``, the per-call overhead dominating.)"""
+    size = [height, width]
+    found = np.asarray(cocomask.toBbox([{"size": size, "counts": s} for s in strings]), np.float64)
+    found = found.reshape(len(strings), 4)
+    found[found[:, 0] >= width] = 0  # only a mask without pixels starts past the frame
+    return found
 
 
 def decode_cropped(mask: Mask) -> tuple[BoolArray, int, int]:

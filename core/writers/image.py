@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pycocotools import mask as cocomask
-
 from prelabel.config.limits import Bounds, GeometryLimits, TargetKind
 from prelabel.fit.run import EPS
 from prelabel.fit.target import choose_target
+from prelabel.geometry.rle import rle_boxes
 from prelabel.geometry.scale import round_coordinates, to_annotation
 from prelabel.model import Instance, Item, ObjectColumns, file_key, stable_uuid, stable_uuids
 from prelabel.output.report import RecordLines
@@ -126,13 +125,13 @@ def column_annotations(
 
 
 def _mask_boxes(cols: ObjectColumns) -> list[tuple[float, float, float, float] | None]:
-    """Each row's box: its own, or its mask's (pycocotools, every mask in one call; None
-    for an empty mask, which the object path drops)."""
+    """Each row's box: its own, or its mask's pixel box (every mask in one call; None for
+    a mask without pixels, which the object path drops)."""
     rows = [row for row, counts in enumerate(cols.masks) if counts is not None]
     if not rows:
         return cols.boxes
-    size = [cols.height, cols.width]
-    found = cocomask.toBbox([{"size": size, "counts": cols.masks[row]} for row in rows])
+    strings = [counts for counts in cols.masks if counts is not None]
+    found = rle_boxes(strings, cols.height, cols.width)
     boxes = list(cols.boxes)
     for row, (x, y, w, h) in zip(rows, found.tolist(), strict=True):
         boxes[row] = (x, y, w, h) if w else None
