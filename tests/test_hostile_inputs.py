@@ -136,6 +136,14 @@ def test_deep_nesting_in_a_streamed_results_list_is_refused_small(
     )
 
 
+def test_deep_nesting_in_a_file_read_whole_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """2 MB nested a million levels, read whole: orjson before 3.9.15 had no depth limit
+    and crashed the interpreter on it (SIGSEGV), so 3.9.15 is the floor."""
+    data = b'{"images":' + b"[" * 1_000_000 + b"]" * 1_000_000 + b"}"
+    run, _ = convert(tmp_path, data)
+    refused(run, tmp_path / "in.json", "line 1, column", "invalid JSON")
+
+
 def test_nesting_up_to_the_limit_still_parses(tmp_path: Path) -> None:
     result = orjson.dumps(results([[1, 1, 5, 1, 5, 5]])[0])[:-1]
     deep = b'{"x":' * 1000 + b"1" + b"}" * 1000  # 1002 levels with the list and the result
