@@ -17,7 +17,6 @@ again here from that piece on, as one process reads it: the same results, the sa
 
 from __future__ import annotations
 
-import io
 import marshal
 import os
 import sqlite3
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from prelabel.collector import paused_gc
 from prelabel.converters.coco.common import Category, id_key, keypoint_count
 from prelabel.converters.coco.dataset import object_kinds
-from prelabel.converters.coco.nesting import NestingGuard, TooDeep
+from prelabel.converters.coco.nesting import TooDeep
 from prelabel.converters.coco.stream import (
     ListReader,
     list_start,
@@ -371,11 +370,7 @@ def _group_piece(offset: int, length: int, last: bool) -> _Grouped | None:
     worker = _worker
     assert worker is not None, "worker not started"
     text = os.pread(worker.fd, length, offset)
-    try:  # the depth limit is ours, whatever the parser's own (it differs between versions)
-        NestingGuard(io.BytesIO(), depth=1, offset=offset).check(text)
-    except TooDeep:
-        return None
-    with paused_gc():
+    with paused_gc():  # (a piece nested past the limit does not parse: orjson's own limit)
         part = parse_piece(text, last)
         if part is None:
             return None
@@ -450,9 +445,7 @@ def _read_here(
     path = seen.path
     with open(path, "rb") as raw:
         raw.seek(offset)
-        reader = ListReader(
-            path, NestingGuard(raw, depth=1, offset=offset), head=False, index=index
-        )
+        reader = ListReader(path, raw, head=False, index=index, offset=offset)
         try:
             while (part := reader.part()) is not None:
                 group_part(seen, reader.index - len(part), part, spill.groups)

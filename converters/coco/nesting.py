@@ -3,8 +3,9 @@
 ijson keeps a path of every open container: a file of ``[[[[...`` 80 KB long made it hold
 gigabytes. :class:`NestingGuard` wraps the file ijson reads and tracks the depth of the bytes
 it hands over (strings and escapes skipped, across read boundaries), so a file nested deeper
-than :data:`MAX_DEPTH` stops at the first byte past it. Whole-file reads go through orjson,
-which has the same limit.
+than :data:`MAX_DEPTH` stops at the first byte past it; :meth:`NestingGuard.check` follows
+text read by other means (what the chunked reader could not parse). orjson has the same limit
+of its own (from 3.9.15, the floor): text it parses nests no deeper.
 """
 
 from __future__ import annotations

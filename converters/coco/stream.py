@@ -12,19 +12,22 @@ that text unparsable. So parts are taken two ways:
   processes read and parse themselves (:mod:`prelabel.converters.coco.grouping`). A piece
   that does not parse is read again from its start by a :class:`ListReader` there.
 
-The bytes a :class:`ListReader` reads pass through a :class:`NestingGuard`, so a file nested
-deeper than :data:`MAX_DEPTH` stops there (a worker checks its piece with one too); a UTF-8
-BOM is read as no BOM.
+Text that parses is within :data:`MAX_DEPTH` (orjson's own limit); text a
+:class:`ListReader` cannot parse goes through a :class:`NestingGuard` before more is read, so
+a file nested deeper stops there, the byte named, with no more than a part in memory (a worker
+parses its piece and leaves one that does not parse to the reading process). A UTF-8 BOM is
+read as no BOM.
 """
 
 from __future__ import annotations
 
 import codecs
+import io
 import os
 import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import ijson
 import orjson
@@ -52,15 +55,20 @@ class ListReader:
         TooDeep: the file nests deeper than :data:`MAX_DEPTH` (the caller names the result).
     """
 
-    def __init__(self, path: str, fh: NestingGuard, *, head: bool = True, index: int = 0) -> None:
+    def __init__(
+        self, path: str, fh: IO[bytes], *, head: bool = True, index: int = 0, offset: int = 0
+    ) -> None:
+        """``offset``: where ``fh`` stands in the file (an element's start, with ``head=False``)."""
         self.path = path
         self.fh = fh
         self.index = index  # elements before the next part
         self.finished = False  # the closing text was taken
         self._eof = False
         self._text = b""
+        self._read = offset  # the file offset after the text read
         if head:
             text = fh.read(CHUNK_BYTES)
+            self._read += len(text)
             self._text = text[len(codecs.BOM_UTF8) :] if text.startswith(codecs.BOM_UTF8) else text
             self._text = self._text.lstrip(_WS)
             if not self._text.startswith(b"["):
@@ -70,7 +78,7 @@ class ListReader:
     @property
     def offset(self) -> int:
         """The file offset of the text not taken yet (after the last part's comma)."""
-        return self.fh.offset - len(self._text)
+        return self._read - len(self._text)
 
     def part(self) -> list[Any] | None:
         """The next run of whole elements, parsed (possibly empty at the end), or None when
@@ -79,11 +87,12 @@ class ListReader:
         while not self.finished:
             self._fill(want)
             if self._eof:
-                part = _parse_rest(self.path, self.index, self._text)
+                part = self._rest()
                 self._text, self.finished = b"", True
             else:
                 found, self._text = _parse_prefix(self._text)
-                if found is None:  # no element boundary parsed: take more text
+                if found is None:  # no element boundary parsed: take more text, if it may
+                    self._check_nesting()
                     want *= 2
                     continue
                 part = found
@@ -94,7 +103,24 @@ class ListReader:
     def _fill(self, want: int) -> None:
         while len(self._text) < want and not self._eof:
             more = self.fh.read(CHUNK_BYTES)
+            self._read += len(more)
             self._text, self._eof = self._text + more, not more
+
+    def _rest(self) -> list[Any]:
+        """The last elements: the text is what follows the last cut, up to the closing ``]``."""
+        try:
+            part = orjson.loads(b"[" + self._text)
+        except orjson.JSONDecodeError as exc:
+            self._check_nesting()
+            raise json_error(self.path, self.index - 1, exc) from None
+        if not isinstance(part, list):
+            raise json_error(self.path, self.index - 1, ValueError("expected a JSON list"))
+        return part
+
+    def _check_nesting(self) -> None:
+        """Raise :class:`TooDeep` if the text, which did not parse, nests past the limit
+        (it starts at an element's start: one level deep, outside any string)."""
+        NestingGuard(io.BytesIO(), depth=1, offset=self.offset).check(self._text)
 
 
 def list_start(path: str) -> int:
@@ -104,7 +130,7 @@ def list_start(path: str) -> int:
         InputError: the file does not start a JSON list.
     """
     with open(path, "rb") as raw:
-        reader = ListReader(path, NestingGuard(raw, limit=1 << 62))
+        reader = ListReader(path, raw)
         return reader.offset
 
 
@@ -152,7 +178,7 @@ def stream_chunks(path: str) -> Iterator[tuple[int, list[Any]]]:
     """
     with open(path, "rb") as raw:
         try:
-            reader = ListReader(path, NestingGuard(raw))
+            reader = ListReader(path, raw)
             while (part := reader.part()) is not None:
                 if part:
                     yield reader.index - len(part), part
@@ -201,17 +227,6 @@ def _skip(text: bytes, at: int) -> int:
     while at < len(text) and text[at] in _WS:
         at += 1
     return at
-
-
-def _parse_rest(path: str, index: int, text: bytes) -> list[Any]:
-    """The last elements: ``text`` is what follows the last cut, up to the closing ``]``."""
-    try:
-        part = orjson.loads(b"[" + text)
-    except orjson.JSONDecodeError as exc:
-        raise json_error(path, index - 1, exc) from None
-    if not isinstance(part, list):
-        raise json_error(path, index - 1, ValueError("expected a JSON list"))
-    return part
 
 
 def json_error(path: str, index: int, exc: Exception) -> InputError:
