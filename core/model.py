@@ -479,7 +479,9 @@ class ObjectColumns:
     maybe a score, an instance id and its location in ``file``, and nothing else (no
     attributes, repairs or track). A results file of millions of detections is read this
     way: the image writer fits boxes from the columns with no object per row, and every
-    other consumer gets the same objects as instances (:meth:`instances`).
+    other consumer gets the same objects as instances (:meth:`instances`). ``mask_boxes``,
+    when the reader measured them with its check of the masks, holds each mask row's pixel
+    box (None for a box row or a mask without pixels); the writer measures them otherwise.
     """
 
     file: str
@@ -491,6 +493,7 @@ class ObjectColumns:
     masks: list[bytes | None]
     height: int = 0
     width: int = 0
+    mask_boxes: list[tuple[float, float, float, float] | None] | None = None
 
     def __len__(self) -> int:
         return len(self.locations)
@@ -507,6 +510,7 @@ class ObjectColumns:
             [self.masks[r] for r in rows],
             self.height,
             self.width,
+            None if self.mask_boxes is None else [self.mask_boxes[r] for r in rows],
         )
 
     def kind(self, row: int) -> GeometryKind:

@@ -23,6 +23,7 @@ from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from pycocotools import mask as mask_utils
 
 from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.fit.engine import fit_geometry
@@ -80,6 +81,55 @@ def test_decode_crop_equals_numpy_on_real_masks(shared: Path) -> None:
             ref, rx, ry = rle.decode_cropped(m)
         assert (x0, y0) == (rx, ry)
         assert np.array_equal(crop.view(bool), ref)
+
+
+def test_mask_boxes_in_one_call_are_pycocotools_boxes_on_real_masks(shared: Path) -> None:
+    by_size: dict[tuple[int, int], list[bytes]] = {}
+    for m in real_masks(shared):
+        by_size.setdefault((m.height, m.width), []).append(m.counts)
+    for (h, w), strings in by_size.items():
+        expected = mask_utils.toBbox([{"size": [h, w], "counts": s} for s in strings]).tolist()
+        boxes = rle.whole_mask_boxes(strings, h, w)
+        with numpy_only():
+            assert rle.whole_mask_boxes(strings, h, w) == boxes
+        assert boxes is not None and [list(b) for b in boxes if b is not None] == expected
+    assert len(by_size) >= 50
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.lists(st.integers(0, 30), max_size=16),
+    st.booleans(),
+    st.integers(-2, 2),
+)
+def test_mask_boxes_in_one_call_equal_numpy(
+    h: int, w: int, cuts: list[int], even: bool, off: int
+) -> None:
+    """Zero-length runs, odd run counts, runs crossing columns, no pixels: the kernel gives
+    the boxes pycocotools' way gives; runs that miss the frame's size by ``off`` pixels,
+    or a string cut short, fail the check both ways."""
+    area = h * w
+    points = sorted(min(c, area) for c in cuts)
+    runs = [b - a for a, b in zip([0, *points], [*points, area], strict=True)]
+    if even and len(runs) % 2:
+        runs.append(0)
+    if off:
+        runs[-1] = max(0, runs[-1] + off)
+    cases = [runs, [area], [area, 0], [0, area]]
+    strings = [
+        bytes(mask_utils.frPyObjects({"size": [h, w], "counts": c}, h, w)["counts"]) for c in cases
+    ]
+    boxes = rle.whole_mask_boxes(strings, h, w)
+    with numpy_only():
+        assert rle.whole_mask_boxes(strings, h, w) == boxes
+    if sum(runs) != area:
+        assert boxes is None
+        return
+    expected = [rle.mask_bbox(Mask(s, h, w)) for s in strings]
+    assert boxes == [(b.left, b.top, b.width, b.height) if b.width else None for b in expected]
+    assert rle.whole_mask_boxes([strings[0][:-1] + b"P"], h, w) is None  # ends inside a value
 
 
 @settings(max_examples=150, deadline=None)
@@ -354,6 +404,7 @@ def test_warm_up_compiles_every_kernel_as_real_conversions_call_it(
     signatures = {f.name: len(getattr(fresh, f.name).signatures) for f in fields(fresh)}
     # the kernels Python calls (the others are called only by these, compiled with them)
     entries = ("decode_crop", "edge_rings", "rings_iou", "midpoint_ring", "ranked_select")
+    entries += ("rle_extents", "rle_boxes")  # a results list's mask check (and boxes)
     assert all(signatures[name] for name in entries), signatures
     for m in real_masks(shared)[::7]:
         bounds = Bounds.for_image(m.width, m.height)

@@ -19,7 +19,7 @@ from typing import Any
 from prelabel.converters.coco.common import Category
 from prelabel.converters.coco.geometry import FLAG_KEYS, MAX_COORDINATE, RLE_CHARS
 from prelabel.converters.options import size_problem
-from prelabel.geometry.rle import rle_extents
+from prelabel.geometry.rle import whole_mask_boxes
 from prelabel.model import ObjectColumns
 
 # keys that make a result more than a box or a mask with a label and a score
@@ -72,8 +72,13 @@ def plain_columns(
         cols.scores.append(score)
     if mask_size is not None:
         cols.height, cols.width = mask_size
-        if not _runs_cover(cols, mask_size):
-            return None
+        strings = [m for m in cols.masks if m is not None]
+        if strings:  # each must cover the frame with no negative run; their boxes come too
+            boxes = whole_mask_boxes(strings, *mask_size)
+            if boxes is None:
+                return None
+            measured = iter(boxes)
+            cols.mask_boxes = [None if m is None else next(measured) for m in cols.masks]
     return cols
 
 
@@ -109,13 +114,3 @@ def _rle(
     if data.translate(None, RLE_CHARS):
         return None, size
     return data, (h, w)
-
-
-def _runs_cover(cols: ObjectColumns, size: tuple[int, int]) -> bool:
-    """Whether every mask's runs are none negative and cover its frame exactly."""
-    strings = [m for m in cols.masks if m is not None]
-    if not strings:
-        return True
-    sums, least = rle_extents(strings)
-    area = size[0] * size[1]
-    return all(s == area for s in sums) and min(least) >= 0

@@ -18,7 +18,7 @@ from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.fit.engine import fit_geometry
 from prelabel.fit.run import FitPolicy
 from prelabel.geometry.kernels import loader
-from prelabel.geometry.rle import rle_extent
+from prelabel.geometry.rle import rle_extent, whole_mask_boxes
 from prelabel.model import Mask
 
 
@@ -42,8 +42,10 @@ def synthetic_masks() -> list[Mask]:
 
 def exercise() -> None:
     """Fit the synthetic masks under several budgets and hole policies (and measure their
-    runs, as readers check masks)."""
-    for mask in synthetic_masks():
+    runs and boxes, as readers check masks)."""
+    masks = synthetic_masks()
+    whole_mask_boxes([mask.counts for mask in masks], masks[0].height, masks[0].width)
+    for mask in masks:
         rle_extent(mask.counts)
         bounds = Bounds.for_image(mask.width, mask.height)
         for budget in (8, 12, 32, 100, None):

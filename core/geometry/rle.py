@@ -143,6 +143,30 @@ def rle_boxes(strings: Sequence[bytes], height: int, width: int) -> npt.NDArray[
     return found
 
 
+def whole_mask_boxes(
+    strings: Sequence[bytes], height: int, width: int
+) -> list[tuple[float, float, float, float] | None] | None:
+    """Each compressed RLE string's pixel box ``(x, y, w, h)`` (None: no pixels) when the
+    runs of every one are none negative and cover the ``height`` x ``width`` frame exactly,
+    else None: the check a results list's plain masks get and the boxes the box writer
+    needs, in one compiled call when the kernels are ready (else :func:`rle_extents` then
+    :func:`rle_boxes`, the same answer)."""
+    kernels = compiled()
+    if kernels is not None and strings:
+        ends = np.cumsum([len(s) for s in strings], dtype=np.int64)
+        whole, found = kernels.rle_boxes(
+            np.frombuffer(b"".join(strings), np.uint8), ends, height, width
+        )
+        if not whole:
+            return None
+    else:
+        sums, least = rle_extents(strings)
+        if any(s != height * width for s in sums) or min(least, default=0) < 0:
+            return None
+        found = rle_boxes(strings, height, width)
+    return [(x, y, w, h) if w else None for x, y, w, h in found.tolist()]
+
+
 def decode_cropped(mask: Mask) -> tuple[BoolArray, int, int]:
     """Decode a mask only inside its bounding box (never the full frame).
 

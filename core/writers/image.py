@@ -127,6 +127,9 @@ def column_annotations(
 def _mask_boxes(cols: ObjectColumns) -> list[tuple[float, float, float, float] | None]:
     """Each row's box: its own, or its mask's pixel box (every mask in one call; None for
     a mask without pixels, which the object path drops)."""
+    if cols.mask_boxes is not None:  # measured by the reader
+        measured = cols.mask_boxes
+        return [box if box is not None else measured[row] for row, box in enumerate(cols.boxes)]
     rows = [row for row, counts in enumerate(cols.masks) if counts is not None]
     if not rows:
         return cols.boxes

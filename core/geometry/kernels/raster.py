@@ -28,9 +28,18 @@ def rle_extent(s: U8) -> tuple[int, int]:
     reads them): what a mask's runs cover and whether one is negative. A value of more than
     seven 5-bit groups (over 35 bits: longer than any image), or one the string ends
     inside, gives ``(-1, -1)``."""
+    total, least, _, _, _, _ = rle_measure(s, 1)
+    return total, least
+
+
+def rle_measure(s: U8, h: int) -> tuple[int, int, int, int, int, int]:
+    """:func:`rle_extent` and :func:`pixel_box` (in a frame ``h`` high, its width left
+    open) of compressed RLE counts in one pass: ``(sum, smallest, x0, x1, y0, y1)``; the
+    box is meaningful only when the runs are none negative and cover the frame."""
     n = s.size
     total = 0
     least = 0
+    x0, x1, y0, y1 = np.int64(1) << 62, -1, h, -1
     before, last = 0, 0  # the values two and one before the current one
     m = 0
     p = 0
@@ -40,7 +49,7 @@ def rle_extent(s: U8) -> tuple[int, int]:
         more = True
         while more and p < n:
             if k == 7:
-                return -1, -1
+                return -1, -1, 0, -1, 0, -1
             c = np.int64(s[p]) - 48
             x |= (c & 0x1F) << (5 * k)
             more = (c & 0x20) != 0
@@ -49,14 +58,16 @@ def rle_extent(s: U8) -> tuple[int, int]:
             if not more and (c & 0x10) != 0:
                 x |= np.int64(-1) << (5 * k)
         if more:  # the string ends inside a value
-            return -1, -1
+            return -1, -1, 0, -1, 0, -1
         if m > 2:
             x += before
         before, last = last, x
+        if m & 1 and x > 0:
+            x0, x1, y0, y1 = _box_step(total, total + x, h, x0, x1, y0, y1)
         total += x
         least = min(least, x)
         m += 1
-    return total, least
+    return total, least, x0, x1, y0, y1
 
 
 def rle_extents(s: U8, ends: I64) -> tuple[I64, I64]:
@@ -71,14 +82,29 @@ def rle_extents(s: U8, ends: I64) -> tuple[I64, I64]:
     return sums, least
 
 
-def decode_crop(s: U8, h: int, w: int) -> tuple[U8, int, int]:
-    """Decode compressed RLE counts only inside the mask's bounding box.
+def rle_boxes(s: U8, ends: I64, h: int, w: int) -> tuple[bool, F64]:
+    """Whether every one of many compressed RLE strings (``s`` their bytes one after the
+    other, ``ends`` where each ends) has runs none negative that cover an ``h`` x ``w``
+    frame exactly (:func:`rle_extent`), and if so each one's pixel box ``[x, y, width,
+    height]`` (zeros for a mask without pixels): a results list's mask check and the boxes
+    of its masks in one call."""
+    boxes = np.zeros((ends.size, 4), np.float64)
+    start = 0
+    for i in range(ends.size):
+        total, least, x0, x1, y0, y1 = rle_measure(s[start : ends[i]], h)
+        if total != h * w or least < 0:
+            return False, boxes
+        if x1 >= 0:
+            boxes[i, 0], boxes[i, 1] = x0, y0
+            boxes[i, 2], boxes[i, 3] = x1 - x0 + 1, y1 - y0 + 1
+        start = ends[i]
+    return True, boxes
 
-    Returns ``(crop, x0, y0)``: the C-ordered ``uint8`` crop (0/1) and its corner; an empty
-    ``(0, 0)`` crop for a mask without pixels.
-    """
-    # pycocotools' rleFrString: 5-bit groups (0x20 = more follows, 0x10 in the last group =
-    # negative), offset by 48; from the fourth value on, a delta against the one two before
+
+def runs_of(s: U8) -> I64:
+    """The run lengths of compressed RLE counts, as pycocotools' ``rleFrString`` reads them:
+    5-bit groups (0x20 = more follows, 0x10 in the last group = negative), offset by 48;
+    from the fourth value on, a delta against the one two before."""
     n = s.size
     runs = np.empty(n, np.int64)
     m = 0
@@ -99,21 +125,44 @@ def decode_crop(s: U8, h: int, w: int) -> tuple[U8, int, int]:
             x += runs[m - 2]
         runs[m] = x
         m += 1
-    runs = runs[:m]
+    return runs[:m]
+
+
+def _box_step(
+    pos: int, end: int, h: int, x0: int, x1: int, y0: int, y1: int
+) -> tuple[int, int, int, int]:
+    """The box ``(x0, x1, y0, y1)`` grown by the pixels ``pos`` to ``end - 1`` (column-major
+    in a frame ``h`` high)."""
+    c0, c1 = pos // h, (end - 1) // h
+    x0, x1 = min(x0, c0), max(x1, c1)
+    if c0 != c1:  # the run crosses into the next column: every row
+        return x0, x1, 0, h - 1
+    return x0, x1, min(y0, pos % h), max(y1, (end - 1) % h)
+
+
+def pixel_box(runs: I64, h: int, w: int) -> tuple[int, int, int, int]:
+    """``(x0, x1, y0, y1)``, inclusive, of the pixels ``runs`` set in an ``h`` x ``w``
+    frame (column-major, as COCO counts them); ``x1`` is -1 when they set none."""
     total = h * w
     x0, x1, y0, y1 = w, -1, h, -1
     pos = 0
     for i in range(runs.size):
         r = runs[i]
         if i & 1 and r > 0 and pos < total:
-            end = min(pos + r, total)
-            c0, c1 = pos // h, (end - 1) // h
-            x0, x1 = min(x0, c0), max(x1, c1)
-            if c0 != c1:
-                y0, y1 = 0, h - 1
-            else:
-                y0, y1 = min(y0, pos % h), max(y1, (end - 1) % h)
+            x0, x1, y0, y1 = _box_step(pos, min(pos + r, total), h, x0, x1, y0, y1)
         pos += r
+    return x0, x1, y0, y1
+
+
+def decode_crop(s: U8, h: int, w: int) -> tuple[U8, int, int]:
+    """Decode compressed RLE counts only inside the mask's bounding box.
+
+    Returns ``(crop, x0, y0)``: the C-ordered ``uint8`` crop (0/1) and its corner; an empty
+    ``(0, 0)`` crop for a mask without pixels.
+    """
+    runs = runs_of(s)
+    x0, x1, y0, y1 = pixel_box(runs, h, w)
+    total = h * w
     if x1 < 0:
         return np.zeros((0, 0), np.uint8), 0, 0
     crop = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
