@@ -21,6 +21,7 @@ from typing import IO, Any, Literal
 
 import orjson
 
+from prelabel.collector import paused_gc
 from prelabel.errors import InputError
 from prelabel.model import SourceRef
 from prelabel.output.layout import (
@@ -325,7 +326,9 @@ class Report:
             yield from (r.as_dict() for r in self.records)
             return
         if self._written is not None:  # the spool was folded into report.json
-            yield from orjson.loads(self._written.read_bytes())["objects"]
+            with paused_gc():
+                objects = orjson.loads(self._written.read_bytes())["objects"]
+            yield from objects
             return
         if self._sink is not None:
             self._sink.flush()
@@ -559,7 +562,8 @@ def _report_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = orjson.loads(path.read_bytes())
+        with paused_gc():  # a report of millions of records: parsed 3-4x faster
+            data = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc}); cut short? convert again", path=path) from None
     if not isinstance(data, dict):
