@@ -476,7 +476,8 @@ class ObjectColumns:
     """An image's plain objects as columns, one entry per object in source order: each a
     box (``boxes[row]`` = left, top, width, height) or a mask (``masks[row]`` = compressed
     COCO RLE counts of a ``height`` x ``width`` frame, ``boxes[row]`` None) with a label,
-    maybe a score, an instance id and its location in ``file``, and nothing else (no
+    maybe a score, an instance id and its index in the array ``array`` of ``file`` (its
+    location ``array[index]``: ``results[7]``), and nothing else (no
     attributes, repairs or track). A results file of millions of detections is read this
     way: the image writer fits boxes from the columns with no object per row, and every
     other consumer gets the same objects as instances (:meth:`instances`). ``mask_boxes``,
@@ -485,7 +486,8 @@ class ObjectColumns:
     """
 
     file: str
-    locations: list[str]
+    array: str
+    indexes: list[int]
     ids: list[str]
     labels: list[str]
     scores: list[float | None]
@@ -496,13 +498,14 @@ class ObjectColumns:
     mask_boxes: list[tuple[float, float, float, float] | None] | None = None
 
     def __len__(self) -> int:
-        return len(self.locations)
+        return len(self.indexes)
 
     def take(self, rows: Sequence[int]) -> ObjectColumns:
         """The columns of ``rows`` (row numbers, in the order given)."""
         return ObjectColumns(
             self.file,
-            [self.locations[r] for r in rows],
+            self.array,
+            [self.indexes[r] for r in rows],
             [self.ids[r] for r in rows],
             [self.labels[r] for r in rows],
             [self.scores[r] for r in rows],
@@ -516,8 +519,11 @@ class ObjectColumns:
     def kind(self, row: int) -> GeometryKind:
         return "box" if self.boxes[row] is not None else "mask"
 
+    def location(self, row: int) -> str:
+        return f"{self.array}[{self.indexes[row]}]"
+
     def source(self, row: int) -> SourceRef:
-        return SourceRef(self.file, self.locations[row])
+        return SourceRef(self.file, self.location(row))
 
     def instance(self, row: int) -> Instance:
         """Row ``row`` as the :class:`Instance` a reader of objects makes of it."""

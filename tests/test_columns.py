@@ -21,6 +21,7 @@ from prelabel.converters.coco.common import Category
 from prelabel.geometry.rle import rle_extent, rle_extents
 from prelabel.geometry.scale import round_coordinate, round_coordinates
 from prelabel.model import Item, ObjectColumns, stable_uuid, stable_uuids
+from prelabel.output.report import expand_record
 
 LABELS = ["person", "car", "dog", "tree"]
 CATS = {str(n): Category(name) for n, name in enumerate(LABELS, start=1)}
@@ -103,9 +104,40 @@ def configs(draw: Any) -> dict[str, Any]:
 
 
 def convert(config: dict[str, Any], item: Item) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
+    """The body, the report records one per object (runs expanded), the totals."""
     task = Converter(config, format="coco").ship(item)
     assert task.report.lines is not None
-    return task.body, bytes(task.report.lines), task.report.totals()
+    records = [orjson.loads(line) for line in bytes(task.report.lines).splitlines()]
+    lines = b"".join(orjson.dumps(r) + b"\n" for rec in records for r in expand_record(rec))
+    return task.body, lines, task.report.totals()
+
+
+def test_plain_results_at_consecutive_indexes_are_one_run_record() -> None:
+    """Plainly converted results at consecutive indexes share one record (their labels in
+    order), a lone one keeps its own; expanded, they are the records one by one."""
+    config = {
+        "task_type": "imageannotation",
+        "params": {"project": "p", "instruction": "i", "geometries": {"box": {}}},
+        "prelabel": {"attachment_url": "https://cdn/{id}.jpg"},
+    }
+    recs = [
+        (i, {"image_id": 1, "category_id": 2 + i % 2, "bbox": [1, 2, 3, 4]}) for i in (4, 5, 6, 9)
+    ]
+    cols = plain_columns(recs, "r.json", (10, 10), CATS)
+    assert cols is not None
+    task = Converter(config, format="coco").ship(Item("1", {"id": 1}, 10, 10, columns=cols))
+    assert task.report.lines is not None
+    run, lone = (orjson.loads(line) for line in bytes(task.report.lines).splitlines())
+    assert run["source"] == {"file": "r.json", "location": "results[4-6]", "indexes": [4, 6]}
+    assert (run["count"], run["labels"], run["annotations"]) == (3, ["car", "dog", "car"], 1)
+    assert lone["source"]["location"] == "results[9]" and lone["label"] == "dog"
+    assert [r["source"]["location"] for r in expand_record(run)] == [
+        f"results[{i}]" for i in (4, 5, 6)
+    ]
+    assert [r["label"] for r in expand_record(run)] == ["car", "dog", "car"]
+    assert task.report.totals()["objects_in"] == 4
+    (sent,) = [r for r in task.records if r.indexes]
+    assert sent.count == 3 and sent.labels == ["car", "dog", "car"]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -129,7 +161,7 @@ def test_plain_and_not_plain_results() -> None:
     box = {"image_id": 1, "category_id": 2, "bbox": [1, 2, 3.5, 4], "score": 0.5}
     cols = plain_columns([(4, box)], "r.json", (10, 10), CATS)
     assert isinstance(cols, ObjectColumns)
-    assert (cols.locations, cols.labels, cols.scores, cols.boxes) == (
+    assert ([cols.location(0)], cols.labels, cols.scores, cols.boxes) == (
         ["results[4]"],
         ["car"],
         [0.5],

@@ -34,7 +34,7 @@ def plain_columns(
 ) -> ObjectColumns | None:
     """The columns of one image's ``(index, result)`` pairs (``size`` = (height, width) of
     the image if known), or None when a result is not plain or not valid."""
-    cols = ObjectColumns(path, [], [], [], [], [], [])
+    cols = ObjectColumns(path, "results", [], [], [], [], [], [])
     names: dict[Any, str] = {}
     mask_size = size
     for index, rec in records:
@@ -66,7 +66,7 @@ def plain_columns(
         if name is None:
             name = names[raw] = cats[str(raw)].name
         ann_id = rec.get("id")
-        cols.locations.append(f"results[{index}]")
+        cols.indexes.append(index)
         cols.ids.append(str(ann_id) if ann_id is not None else str(index))
         cols.labels.append(name)
         cols.scores.append(score)

@@ -2,7 +2,9 @@
 
 ``report.json`` holds the totals and one record per object, except that a run of plainly
 converted rows on consecutive lines of a file may be one run record (``source.lines``
-``[first, last]`` and ``count``; :func:`expand_record` gives one record per line); the
+``[first, last]`` and ``count``), and so may plainly converted results at consecutive indexes
+of a results list that went to one task (``source.indexes`` ``[first, last]``, ``count``
+and each one's label in ``labels``); :func:`expand_record` gives one record per object; the
 invariant ``objects_in == objects_out + objects_dropped`` holds by construction (fixed
 objects count among ``objects_out``). Tasks that carry no prelabel are flagged
 ``"empty": true`` in ``tasks`` and counted in the summary; with ``--skip-empty`` they are
@@ -53,11 +55,15 @@ class ObjectRecord:
     annotations: int = 0  # how many Scale annotations it became
     # a run record: the lines first..last of source.file, each an object with this outcome
     lines: tuple[int, int] | None = None
+    # or the array indexes first..last of a results list, each an object with its label here
+    indexes: tuple[int, int] | None = None
+    labels: list[str] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ObjectRecord:
         """The inverse of :meth:`as_dict`."""
         lines = data["source"].get("lines")
+        indexes = data["source"].get("indexes")
         return cls(
             SourceRef(data["source"]["file"], data["source"]["location"]),
             data["outcome"],
@@ -69,12 +75,15 @@ class ObjectRecord:
             iou=data.get("iou"),
             annotations=data.get("annotations", 0),
             lines=None if lines is None else (int(lines[0]), int(lines[1])),
+            indexes=None if indexes is None else (int(indexes[0]), int(indexes[1])),
+            labels=None if data.get("labels") is None else list(data["labels"]),
         )
 
     @property
     def count(self) -> int:
-        """How many objects the record stands for (a run: one per line)."""
-        return 1 if self.lines is None else self.lines[1] - self.lines[0] + 1
+        """How many objects the record stands for (a run: one per line or index)."""
+        run = self.lines or self.indexes
+        return 1 if run is None else run[1] - run[0] + 1
 
     def as_dict(self) -> dict[str, Any]:
         source: dict[str, Any] = {"file": self.source.file, "location": self.source.location}
@@ -82,7 +91,12 @@ class ObjectRecord:
         if self.lines is not None:
             source["lines"] = list(self.lines)
             out["count"] = self.count
+        if self.indexes is not None:
+            source["indexes"] = list(self.indexes)
+            out["count"] = self.count
         out["outcome"] = self.outcome
+        if self.labels is not None:
+            out["labels"] = self.labels
         for key in ("label", "task", "reason", "iou"):
             value = getattr(self, key)
             if value is not None:
@@ -97,44 +111,75 @@ class ObjectRecord:
 
 
 class RecordLines:
-    """Records of plainly converted objects of one file and task (one annotation each, no
-    fix or flag), made as report.json lines in bulk and added to ``report`` on
-    :meth:`flush`: the bytes :meth:`Report.converted` would add, without a record object
-    each. Flush before anything else records into ``report``, to keep the order."""
+    """Records of plainly converted objects of one results list and task (one annotation
+    each, no fix or flag), made as report.json lines in bulk and added to ``report`` on
+    :meth:`flush`, without a record object each: objects at consecutive indexes of the list
+    become one run record (``source.indexes``, ``count``, ``labels``), a lone one the
+    record :meth:`Report.converted` would add. Flush before anything else records into
+    ``report``, to keep the order."""
 
-    def __init__(self, report: Report, file: str, task: str) -> None:
+    def __init__(self, report: Report, file: str, array: str, task: str) -> None:
+        """``array``: the name the list's locations use (``results`` in ``results[7]``)."""
         self.report = report
+        self.array = array
         self.head = b'{"source":{"file":' + orjson.dumps(file) + b',"location":'
-        self.tail = b',"outcome":"converted","label":'
         self.task = b',"task":' + orjson.dumps(task) + b',"annotations":1}\n'
-        self.labels: dict[str, bytes] = {}
-        self.parts: list[bytes] = []
+        self.indexes: list[int] = []
+        self.labels: list[str] = []
 
-    def converted(self, location: str, label: str) -> None:
-        """Record one object converted as it was, into one annotation."""
-        text = self.labels.get(label)
-        if text is None:
-            text = self.labels[label] = orjson.dumps(label)
-        self.parts.append(self.head + orjson.dumps(location) + b"}" + self.tail + text + self.task)
+    def converted(self, index: int, label: str) -> None:
+        """Record the object at ``array[index]`` converted as it was, into one annotation."""
+        self.indexes.append(index)
+        self.labels.append(label)
 
     def flush(self) -> None:
-        if self.parts:
-            n = len(self.parts)
-            self.report.add_lines(b"".join(self.parts), outcomes={"converted": n}, annotations=n)
-            self.parts.clear()
+        indexes, labels = self.indexes, self.labels
+        if not indexes:
+            return
+        parts, start = [], 0
+        for end in range(1, len(indexes) + 1):
+            if end < len(indexes) and indexes[end] == indexes[end - 1] + 1:
+                continue
+            first, last = indexes[start], indexes[end - 1]
+            if first == last:
+                location = orjson.dumps(f"{self.array}[{first}]")
+                tail = b'},"outcome":"converted","label":' + orjson.dumps(labels[start])
+            else:
+                location = orjson.dumps(f"{self.array}[{first}-{last}]")
+                location += f',"indexes":[{first},{last}]'.encode()
+                tail = (
+                    f'}},"count":{last - first + 1},"outcome":"converted","labels":'.encode()
+                    + orjson.dumps(labels[start:end])
+                )
+            parts.append(self.head + location + tail + self.task)
+            start = end
+        n = len(indexes)
+        self.report.add_lines(b"".join(parts), outcomes={"converted": n}, annotations=n)
+        indexes.clear()
+        labels.clear()
 
 
 def expand_record(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """One record per object (a report.json ``objects`` entry): a run record (``"count"``,
-    ``source.lines``) gives one record per line of its run, any other record itself."""
+    ``source.lines`` or ``source.indexes``) gives one record per line or index of its run,
+    any other record itself."""
     source = record.get("source") or {}
-    lines = source.get("lines")
-    if not lines:
+    lines, indexes = source.get("lines"), source.get("indexes")
+    if not lines and not indexes:
         yield dict(record)
         return
-    rest = {k: v for k, v in record.items() if k not in ("source", "count")}
-    for line in range(int(lines[0]), int(lines[1]) + 1):
-        yield {"source": {"file": source.get("file"), "location": f"line {line}"}, **rest}
+    rest = {k: v for k, v in record.items() if k not in ("source", "count", "labels")}
+    file = source.get("file")
+    if lines:
+        for line in range(int(lines[0]), int(lines[1]) + 1):
+            yield {"source": {"file": file, "location": f"line {line}"}, **rest}
+        return
+    array = str(source.get("location", "")).partition("[")[0]
+    labels = record.get("labels") or []
+    assert indexes is not None
+    for k, index in enumerate(range(int(indexes[0]), int(indexes[1]) + 1)):
+        where = {"file": file, "location": f"{array}[{index}]"}
+        yield {"source": where, "outcome": rest.get("outcome"), "label": labels[k], **rest}
 
 
 @dataclass(slots=True)

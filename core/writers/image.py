@@ -97,17 +97,16 @@ def column_annotations(
     uuids = iter(
         stable_uuids(
             f"{task}\x1f{file_key(cols.file)}, ",
-            (f"{cols.locations[row]}\x1f0" for row, ok in enumerate(fast) if ok),
+            (f"{cols.location(row)}\x1f0" for row, ok in enumerate(fast) if ok),
         )
     )
     out: list[dict[str, Any]] = []
-    lines = RecordLines(ctx.report, cols.file, task)
+    lines = RecordLines(ctx.report, cols.file, cols.array, task)
     for row, label in enumerate(cols.labels):
         if not fast[row]:
             lines.flush()
             out.extend(instance_annotations(cols.instance(row), item, ctx, task, uuid_base=task))
             continue
-        location = cols.locations[row]
         out.append(
             {
                 "type": "box",
@@ -119,7 +118,7 @@ def column_annotations(
                 "uuid": next(uuids),
             }
         )
-        lines.converted(location, label)
+        lines.converted(cols.indexes[row], label)
     lines.flush()
     return out
 
