@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pycocotools import mask as cocomask
+from rle_cases import compressed, odd_runs
 
 from prelabel.geometry import keyhole, rle, simplify, trace
 from prelabel.geometry import primitives as geo
@@ -73,25 +74,13 @@ def _pixel_box(runs: list[int], h: int, w: int) -> list[float]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.integers(1, 9),
-    st.integers(1, 9),
-    st.lists(st.integers(0, 30), max_size=16),
-    st.booleans(),
-)
-def test_mask_boxes_are_the_pixels_box(h: int, w: int, cuts: list[int], even: bool) -> None:
+@given(odd_runs())
+def test_mask_boxes_are_the_pixels_box(frame: tuple[int, int, list[list[int]]]) -> None:
     """Runs of length zero (first, inside, last), an odd number of runs, runs crossing
     columns, no pixels at all: the box of the pixels, zeros for none (where toBbox gives
     a box past the frame for runs that end in an empty one)."""
-    area = h * w
-    points = sorted(min(c, area) for c in cuts)
-    runs = [b - a for a, b in zip([0, *points], [*points, area], strict=True)]
-    if even and len(runs) % 2:
-        runs.append(0)  # the last run of pixels is empty
-    cases = [runs, [area], [area, 0], [0, area]]
-    strings = [
-        bytes(cocomask.frPyObjects({"size": [h, w], "counts": c}, h, w)["counts"]) for c in cases
-    ]
+    h, w, cases = frame
+    strings = [compressed(c, h, w) for c in cases]
     expected = [_pixel_box(c, h, w) for c in cases]
     assert rle.rle_boxes(strings, h, w).tolist() == expected
     boxes = [rle.mask_bbox(Mask(s, h, w)) for s in strings]

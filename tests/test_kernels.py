@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pycocotools import mask as mask_utils
+from rle_cases import compressed, odd_runs
 
 from prelabel.config.limits import Bounds, GeometryLimits
 from prelabel.fit.engine import fit_geometry
@@ -97,34 +98,22 @@ def test_mask_boxes_in_one_call_are_pycocotools_boxes_on_real_masks(shared: Path
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.integers(1, 9),
-    st.integers(1, 9),
-    st.lists(st.integers(0, 30), max_size=16),
-    st.booleans(),
-    st.integers(-2, 2),
-)
+@given(odd_runs(), st.integers(-2, 2))
 def test_mask_boxes_in_one_call_equal_numpy(
-    h: int, w: int, cuts: list[int], even: bool, off: int
+    frame: tuple[int, int, list[list[int]]], off: int
 ) -> None:
     """Zero-length runs, odd run counts, runs crossing columns, no pixels: the kernel gives
     the boxes pycocotools' way gives; runs that miss the frame's size by ``off`` pixels,
     or a string cut short, fail the check both ways."""
-    area = h * w
-    points = sorted(min(c, area) for c in cuts)
-    runs = [b - a for a, b in zip([0, *points], [*points, area], strict=True)]
-    if even and len(runs) % 2:
-        runs.append(0)
+    h, w, cases = frame
+    runs = cases[0]
     if off:
         runs[-1] = max(0, runs[-1] + off)
-    cases = [runs, [area], [area, 0], [0, area]]
-    strings = [
-        bytes(mask_utils.frPyObjects({"size": [h, w], "counts": c}, h, w)["counts"]) for c in cases
-    ]
+    strings = [compressed(c, h, w) for c in cases]
     boxes = rle.whole_mask_boxes(strings, h, w)
     with numpy_only():
         assert rle.whole_mask_boxes(strings, h, w) == boxes
-    if sum(runs) != area:
+    if sum(runs) != h * w:
         assert boxes is None
         return
     expected = [rle.mask_bbox(Mask(s, h, w)) for s in strings]
