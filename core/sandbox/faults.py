@@ -155,6 +155,10 @@ def _draw_fault(state: SandboxState) -> str | None:
 
 
 async def _drop(request: web.Request) -> web.StreamResponse:
+    """Hang up without an answer, after reading the whole request: closing with request
+    bytes unread makes the kernel reset the connection instead, at random (the client saw a
+    reset where it should see the server close)."""
+    await request.read()
     transport = request.transport
     if transport is not None:
         transport.abort()
