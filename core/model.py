@@ -482,7 +482,8 @@ class ObjectColumns:
     way: the image writer fits boxes from the columns with no object per row, and every
     other consumer gets the same objects as instances (:meth:`instances`). ``mask_boxes``,
     when the reader measured them with its check of the masks, holds each mask row's pixel
-    box (None for a box row or a mask without pixels); the writer measures them otherwise.
+    box (None for a box row or a mask without pixels); without them a mask row goes down
+    the object path, which measures its mask itself.
     """
 
     file: str

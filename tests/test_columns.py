@@ -154,6 +154,10 @@ def test_columns_convert_as_instances(image: Any, config: dict[str, Any]) -> Non
     assert got[1] == want[1]  # the same records, byte for byte, in the same order
     assert got[2] == want[2]
     assert got[2]["objects_in"] == len(records)
+    unmeasured = copy.deepcopy(cols)  # mask boxes not measured: masks take the object path
+    unmeasured.mask_boxes = None
+    as_unmeasured = Item("7", dict(fields), width, height, columns=unmeasured)
+    assert convert(config, as_unmeasured) == want
 
 
 def test_plain_and_not_plain_results() -> None:

@@ -393,7 +393,7 @@ def test_warm_up_compiles_every_kernel_as_real_conversions_call_it(
     signatures = {f.name: len(getattr(fresh, f.name).signatures) for f in fields(fresh)}
     # the kernels Python calls (the others are called only by these, compiled with them)
     entries = ("decode_crop", "edge_rings", "rings_iou", "midpoint_ring", "ranked_select")
-    entries += ("rle_extents", "rle_boxes")  # a results list's mask check (and boxes)
+    entries += ("rle_extents", "whole_mask_boxes")  # a results list's mask check (and boxes)
     assert all(signatures[name] for name in entries), signatures
     for m in real_masks(shared)[::7]:
         bounds = Bounds.for_image(m.width, m.height)

@@ -11,7 +11,6 @@ from typing import Any
 from prelabel.config.limits import Bounds, GeometryLimits, TargetKind
 from prelabel.fit.run import EPS
 from prelabel.fit.target import choose_target
-from prelabel.geometry.rle import rle_boxes
 from prelabel.geometry.scale import round_coordinates, to_annotation
 from prelabel.model import Instance, Item, ObjectColumns, file_key, stable_uuid, stable_uuids
 from prelabel.output.report import RecordLines
@@ -124,20 +123,12 @@ def column_annotations(
 
 
 def _mask_boxes(cols: ObjectColumns) -> list[tuple[float, float, float, float] | None]:
-    """Each row's box: its own, or its mask's pixel box (every mask in one call; None for
-    a mask without pixels, which the object path drops)."""
-    if cols.mask_boxes is not None:  # measured by the reader
-        measured = cols.mask_boxes
-        return [box if box is not None else measured[row] for row, box in enumerate(cols.boxes)]
-    rows = [row for row, counts in enumerate(cols.masks) if counts is not None]
-    if not rows:
+    """Each row's box: its own, or its mask's pixel box as the reader measured it (None
+    for a mask without pixels, or not measured: such a row takes the object path)."""
+    measured = cols.mask_boxes
+    if measured is None:
         return cols.boxes
-    strings = [counts for counts in cols.masks if counts is not None]
-    found = rle_boxes(strings, cols.height, cols.width)
-    boxes = list(cols.boxes)
-    for row, (x, y, w, h) in zip(rows, found.tolist(), strict=True):
-        boxes[row] = (x, y, w, h) if w else None
-    return boxes
+    return [box if box is not None else measured[row] for row, box in enumerate(cols.boxes)]
 
 
 def _untouched(

@@ -45,7 +45,7 @@ class Kernels:
     decode_crop: Callable[[U8, int, int], tuple[U8, int, int]]
     rle_extent: Callable[[U8], tuple[int, int]]
     rle_extents: Callable[[U8, I64], tuple[I64, I64]]
-    rle_boxes: Callable[[U8, I64, int, int], tuple[bool, F64]]
+    whole_mask_boxes: Callable[[U8, I64, int, int], tuple[bool, F64]]
     edge_ring: Callable[[I32, I32, I32], F64]
     rings_iou: Callable[[F64, I64, I64, F64, I64, I64], float]
     dp_ranks: Callable[[F64], F64]
@@ -72,7 +72,7 @@ _ORDER = (
     "rle_measure",
     "rle_extent",
     "rle_extents",
-    "rle_boxes",
+    "whole_mask_boxes",
     "edge_rings",
     "rings_iou",
     "midpoint_ring",

@@ -82,7 +82,7 @@ def rle_extents(s: U8, ends: I64) -> tuple[I64, I64]:
     return sums, least
 
 
-def rle_boxes(s: U8, ends: I64, h: int, w: int) -> tuple[bool, F64]:
+def whole_mask_boxes(s: U8, ends: I64, h: int, w: int) -> tuple[bool, F64]:
     """Whether every one of many compressed RLE strings (``s`` their bytes one after the
     other, ``ends`` where each ends) has runs none negative that cover an ``h`` x ``w``
     frame exactly (:func:`rle_extent`), and if so each one's pixel box ``[x, y, width,
