@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from prelabel.collector import rare_full_collections
 from prelabel.config.declare import option
 from prelabel.config.load import TaskConfig
 from prelabel.config.task_types import get_task_type
@@ -110,12 +111,15 @@ def convert(
     converter = Converter(
         config, format=dataset.format, source=source, skip_empty=options.skip_empty
     )
-    with OutputDir(
-        out_dir,
-        format=dataset.format,
-        task_type=config.task_type,
-        artifact_url=config.prelabel.artifact_url,
-    ) as out:
+    with (
+        rare_full_collections(),
+        OutputDir(
+            out_dir,
+            format=dataset.format,
+            task_type=config.task_type,
+            artifact_url=config.prelabel.artifact_url,
+        ) as out,
+    ):
         workers = worker_count(options.workers)
         if workers == 1:
             # a recipe's item may keep plain objects as columns (the writers read them)
