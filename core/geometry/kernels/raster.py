@@ -35,11 +35,15 @@ def rle_extent(s: U8) -> tuple[int, int]:
 def rle_measure(s: U8, h: int) -> tuple[int, int, int, int, int, int]:
     """:func:`rle_extent` and :func:`pixel_box` (in a frame ``h`` high, its width left
     open) of compressed RLE counts in one pass: ``(sum, smallest, x0, x1, y0, y1)``; the
-    box is meaningful only when the runs are none negative and cover the frame."""
+    box is meaningful only when the runs are none negative and cover the frame.
+
+    The position is kept as a column and a row, so a division is made only where a run
+    ends past its column (about once a column), not twice a run of pixels."""
     n = s.size
     total = 0
     least = 0
     x0, x1, y0, y1 = np.int64(1) << 62, -1, h, -1
+    col, row = 0, 0  # where the next run starts: pixel col * h + row (column-major)
     before, last = 0, 0  # the values two and one before the current one
     m = 0
     p = 0
@@ -62,11 +66,25 @@ def rle_measure(s: U8, h: int) -> tuple[int, int, int, int, int, int]:
         if m > 2:
             x += before
         before, last = last, x
-        if m & 1 and x > 0:
-            x0, x1, y0, y1 = _box_step(total, total + x, h, x0, x1, y0, y1)
         total += x
         least = min(least, x)
         m += 1
+        if least < 0:  # no box is meaningful any more: only the sum and least go on
+            continue
+        end = row + x  # the run ends before pixel col * h + end
+        if m & 1 == 0 and x > 0:  # a run of pixels (the values alternate, 0s first)
+            x0 = min(x0, col)
+            if end <= h:  # inside one column
+                x1 = max(x1, col)
+                y0, y1 = min(y0, row), max(y1, end - 1)
+            else:  # into the next columns: every row
+                x1 = max(x1, col + (end - 1) // h)
+                y0, y1 = 0, h - 1
+        if end < h:
+            row = end
+        else:
+            col += end // h
+            row = end % h
     return total, least, x0, x1, y0, y1
 
 
