@@ -9,21 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from prelabel.collector import FULL_RARER, paused_gc, rare_full_collections
 from prelabel.config.load import load_config
 from prelabel.model import Box, Dataset, Instance, Item, SourceRef
 from prelabel.pipeline import convert
-
-CONFIG = """
-task_type = "imageannotation"
-[params]
-project = "demo"
-[params.geometries.box]
-objects_to_annotate = ["car"]
-[prelabel]
-attachment_url = "https://cdn.example.com/{key}.jpg"
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -76,15 +67,15 @@ def test_young_collections_go_on_and_find_a_dropped_cycle() -> None:
 def test_convert_runs_with_rare_full_collections_and_restores_the_collector(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "task.toml").write_text(CONFIG)
-    config = load_config(tmp_path / "task.toml")
+    config = load_config(FIXTURES / "configs" / "imageannotation.toml")
     seen: list[tuple[int, int, int]] = []
 
     def items() -> Iterator[Item]:
         for n in range(3):
             seen.append(gc.get_threshold())
             box = Instance("car", Box(10, 10, 20, 10), SourceRef("dets.json", f"results[{n}]"))
-            yield Item(key=str(n), fields={}, width=100, height=80, instances=[box])
+            fields = {"file_name": f"{n}.jpg"}
+            yield Item(key=str(n), fields=fields, width=100, height=80, instances=[box])
 
     gc.set_threshold(700, 10, 10)
     report = convert(Dataset(format="test", items=items()), config, tmp_path / "out")
