@@ -99,7 +99,6 @@ def run_convert(
     out_dir = Path(values["out_dir"])
     quiet, as_json = values["quiet"], values["as_json"]
     config = load_config(values["config_path"], overrides)
-    entry.run_setup()
     if entry.reads_in_workers:  # --workers N reads in N processes too
         dataset = entry.reader()(inputs, options, workers=worker_count(run.workers))
     else:

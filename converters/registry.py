@@ -46,9 +46,6 @@ class ReaderEntry:
     help: str  # the command's help text (its first sentence is the short help)
     targets: Mapping[str, str]  # task type -> what the reader's data becomes there
     inputs: Inputs = Inputs()
-    # "module:function" the CLI calls once before reading: process-wide settings the library
-    # must not make on its own (its process may not be prelabel's)
-    setup: str | None = None
     # the read function takes ``workers=N`` (``prelabel convert --workers N``): it reads in
     # N processes too
     reads_in_workers: bool = False
@@ -62,11 +59,6 @@ class ReaderEntry:
         """The reader's options dataclass (its module imported now)."""
         cls: type = _load(self.options)
         return cls
-
-    def run_setup(self) -> None:
-        """Call the entry's process setup, if it has one."""
-        if self.setup is not None:
-            _load(self.setup)()
 
 
 def _load(ref: str) -> Any:
@@ -143,7 +135,6 @@ ENTRIES = (
         "Column meaning is decided by the column count (6-10) and said in the report.\n"
         "Frames are 1-based; every frame 1..seqLength becomes a task frame.",
         targets=TRACKING_TARGETS,
-        setup="tracking.parse:large_frees_to_os",
     ),
     ReaderEntry(
         name="kitti",
@@ -153,7 +144,6 @@ ENTRIES = (
         help="Convert KITTI tracking txt files (one video task per sequence file).\n\n\b\n"
         "Frames are 0-based; DontCare rows are ignore regions and are reported as dropped.",
         targets=TRACKING_TARGETS,
-        setup="tracking.parse:large_frees_to_os",
     ),
 )
 READERS: dict[str, ReaderEntry] = {entry.name: entry for entry in ENTRIES}

@@ -3,7 +3,6 @@ comma-separated files, and a checked per-line path that names the bad line."""
 
 from __future__ import annotations
 
-import ctypes
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -121,26 +120,9 @@ def polars_frame(data: bytes, ncols: int, nrows: int | None) -> Any:
     return frame
 
 
-def large_frees_to_os() -> None:
-    """Have glibc map every allocation over 256 KB on its own, so freed column arrays go back
-    to the system at once. By default glibc raises that threshold after the first large
-    free, and later arrays of a few MB then come from the heap and stay resident after
-    ``del`` (about 70 MB more peak RSS on a million-row file). No-op off glibc.
-
-    This changes the allocator for the whole process, so the library never calls it: the
-    ``prelabel convert mot/kitti`` commands do (their process is prelabel's own), and a
-    pipeline may call it itself."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 256 << 10)
-    except (OSError, AttributeError):
-        pass
-
-
 # bytes of CSV text parsed per polars call: polars keeps the memory it allocates, so parsing
 # a few MB at a time into one numpy array holds its arena at a few MB, not a whole file's
 PARSE_BYTES = 4 << 20
-M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
 
 
 def polars_columns(data: bytes, ncols: int, nrows: int) -> FloatArray | None:

@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from prelabel.collector import trim_heap
 from prelabel.errors import PayloadError
 from prelabel.model import Frame, Item, TrackTable
 from prelabel.output.layout import safe_name
@@ -184,6 +185,7 @@ def write_video_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     planned = plan(table, item, ctx, task, frame_pos)
     del table
     item.tracks = None  # the writer is the rows' last reader: free them
+    trim_heap()  # what the rows' arrays held goes back before the text is made
     ctx.report.track_maps[task] = track_map(planned)
     data = frames_json(planned, used, frame_pos, ctx)
     if ctx.config.prelabel.prelabel_as == "base_annotations":
@@ -216,6 +218,7 @@ def write_videoplayback_task(item: Item, ctx: WriteContext) -> dict[str, Any]:
     planned = plan(table, item, ctx, task, frame_pos, one_kind=True)
     del table
     item.tracks = None  # the writer is the rows' last reader: free them
+    trim_heap()  # what the rows' arrays held goes back before the text is made
     ctx.report.track_maps[task] = track_map(planned)
     chunks = playback_chunks(planned, frames, ctx, float(fps))
     ref = ctx.artifacts.add_chunks(artifact_name(task, ".json"), chunks)
