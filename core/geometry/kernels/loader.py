@@ -65,7 +65,6 @@ _ORDER = (
     "_crossings",
     "edge_ring",
     "dp_ranks",
-    "_box_step",
     "runs_of",
     "pixel_box",
     "decode_crop",

@@ -146,18 +146,6 @@ def runs_of(s: U8) -> I64:
     return runs[:m]
 
 
-def _box_step(
-    pos: int, end: int, h: int, x0: int, x1: int, y0: int, y1: int
-) -> tuple[int, int, int, int]:
-    """The box ``(x0, x1, y0, y1)`` grown by the pixels ``pos`` to ``end - 1`` (column-major
-    in a frame ``h`` high)."""
-    c0, c1 = pos // h, (end - 1) // h
-    x0, x1 = min(x0, c0), max(x1, c1)
-    if c0 != c1:  # the run crosses into the next column: every row
-        return x0, x1, 0, h - 1
-    return x0, x1, min(y0, pos % h), max(y1, (end - 1) % h)
-
-
 def pixel_box(runs: I64, h: int, w: int) -> tuple[int, int, int, int]:
     """``(x0, x1, y0, y1)``, inclusive, of the pixels ``runs`` set in an ``h`` x ``w``
     frame (column-major, as COCO counts them); ``x1`` is -1 when they set none."""
@@ -167,7 +155,13 @@ def pixel_box(runs: I64, h: int, w: int) -> tuple[int, int, int, int]:
     for i in range(runs.size):
         r = runs[i]
         if i & 1 and r > 0 and pos < total:
-            x0, x1, y0, y1 = _box_step(pos, min(pos + r, total), h, x0, x1, y0, y1)
+            end = min(pos + r, total)
+            c0, c1 = pos // h, (end - 1) // h
+            x0, x1 = min(x0, c0), max(x1, c1)
+            if c0 != c1:  # the run crosses into the next column: every row
+                y0, y1 = 0, h - 1
+            else:
+                y0, y1 = min(y0, pos % h), max(y1, (end - 1) % h)
         pos += r
     return x0, x1, y0, y1
 
