@@ -46,6 +46,9 @@ from prelabel.model import (
 )
 
 MEMORY = "<memory>"  # the file name records of in-memory objects carry
+# class names: a list indexed by class id, or a mapping keyed by the id or by its text (as a
+# names mapping read from JSON, or carried through Arrow, has it)
+Names = Sequence[str] | Mapping[int, str] | Mapping[str, str]
 
 
 def source(key: str, index: int, detail: str = "") -> SourceRef:
@@ -75,7 +78,7 @@ def from_arrays(
     keypoints: Any = None,
     labels: Sequence[str] | None = None,
     class_ids: Any = None,
-    names: Sequence[str] | Mapping[int, str] | None = None,
+    names: Names | None = None,
     scores: Any = None,
     track_ids: Any = None,
     attachment: str | None = None,
@@ -97,7 +100,8 @@ def from_arrays(
             is COCO's visibility flag (0 = not labelled: recorded as dropped), else a
             confidence. Named ``keypoint_names`` (default ``keypoint_1``, ...).
         labels: per object its label; or ``class_ids`` with ``names`` (a list, or a mapping
-            id -> name); class ids without names become labels ``"0"``, ``"1"``, ...
+            id -> name keyed by the id or its text); class ids without names become labels
+            ``"0"``, ``"1"``, ...
         scores: per object a confidence (None or NaN: none).
         track_ids: per object a tracker id (None or NaN: untracked), for video frames.
         attachment: the image URL (used when the config has no ``attachment_url``).
@@ -138,7 +142,7 @@ def from_supervision(
     width: int,
     height: int,
     *,
-    names: Sequence[str] | Mapping[int, str] | None = None,
+    names: Names | None = None,
     attachment: str | None = None,
     fields: Mapping[str, Any] | None = None,
 ) -> Item:
@@ -273,7 +277,7 @@ def _labels(
     per: _PerObject,
     labels: Sequence[str] | None,
     class_ids: Any,
-    names: Sequence[str] | Mapping[int, str] | None,
+    names: Names | None,
 ) -> list[str]:
     if labels is not None:
         return [str(label) for label in per.column("labels", labels)]
@@ -290,14 +294,15 @@ def _labels(
     return out
 
 
-def _class_name(
-    where: _Where, class_id: int, names: Sequence[str] | Mapping[int, str] | None, index: int
-) -> str:
+def _class_name(where: _Where, class_id: int, names: Names | None, index: int) -> str:
     if names is None:
         return str(class_id)
     try:
         if class_id < 0:
             raise IndexError(class_id)
+        if isinstance(names, Mapping):
+            table: Mapping[Any, str] = names
+            return str(table[class_id] if class_id in table else table[str(class_id)])
         return str(names[class_id])
     except (IndexError, KeyError):
         raise where.fail(

@@ -73,7 +73,7 @@ def plain(value: Any) -> Any:
             return [plain(v) for v in value.tolist()]
         return value
     if isinstance(value, Mapping):
-        return {str(k): _listed(plain(v)) for k, v in value.items()}
+        return {k: _listed(plain(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value

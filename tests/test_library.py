@@ -393,6 +393,15 @@ def test_adapter_geometries_and_keypoints() -> None:
     assert len(polygon.parts) == 2  # type: ignore[union-attr]
 
 
+def test_class_names_keyed_by_the_ids_text_as_json_gives_them() -> None:
+    names = json.loads('{"1": "person", "3": "car"}')
+    boxes = np.array([[0, 0, 5, 5], [1, 1, 6, 6]])
+    item = adapters.from_arrays("k", 64, 48, boxes=boxes, class_ids=np.array([3, 1]), names=names)
+    assert [i.label for i in item.instances] == ["car", "person"]
+    with pytest.raises(InputError, match=r"class_ids\[1\] is 2, which names does not have"):
+        adapters.from_arrays("k", 64, 48, boxes=boxes, class_ids=[1, 2], names=names)
+
+
 def test_an_item_dropped_list_reaches_the_tasks_records() -> None:
     config = {
         "task_type": "imageannotation",
