@@ -31,6 +31,15 @@ def shared() -> Path:
     return SHARED
 
 
+def without_uuids(body: dict[str, Any]) -> dict[str, Any]:
+    """An image body without its annotations' uuids (which derive from each object's source:
+    the same detections from memory and from a file differ only there)."""
+    annotations = [
+        {k: v for k, v in a.items() if k != "uuid"} for a in body["hypothesis"]["annotations"]
+    ]
+    return {**body, "hypothesis": {"annotations": annotations}}
+
+
 def write_report(directory: Path) -> None:
     """A minimal ``report.json`` beside a ``tasks.jsonl`` written by hand: ``submit`` and
     ``validate`` refuse a directory whose report is missing or lists other tasks."""

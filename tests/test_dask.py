@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from conftest import FIXTURES, without_uuids
 
 from prelabel.batches import TASK_COLUMNS, tasks_from_batch
 from prelabel.cli.main import cli
@@ -56,13 +56,6 @@ def convert_partition(rows: list[dict[str, Any]], config: str) -> list[dict[str,
     columns = tasks_from_batch(converter, batch)
     count = len(columns["unique_id"])
     return [{name: columns[name][n] for name in TASK_COLUMNS} for n in range(count)]
-
-
-def without_uuids(body: dict[str, Any]) -> dict[str, Any]:
-    annotations = [
-        {k: v for k, v in a.items() if k != "uuid"} for a in body["hypothesis"]["annotations"]
-    ]
-    return {**body, "hypothesis": {"annotations": annotations}}
 
 
 def test_a_dask_bag_in_worker_processes_writes_what_the_cli_writes(tmp_path: Path) -> None:

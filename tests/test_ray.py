@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, without_uuids
 from PIL import Image
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
@@ -46,13 +46,6 @@ def cli_run(*args: Any) -> str:
     result = CliRunner().invoke(cli, [str(a) for a in args])
     assert result.exit_code == 0, (args, result.output)
     return result.stdout
-
-
-def without_uuids(body: dict[str, Any]) -> dict[str, Any]:
-    annotations = [
-        {k: v for k, v in a.items() if k != "uuid"} for a in body["hypothesis"]["annotations"]
-    ]
-    return {**body, "hypothesis": {"annotations": annotations}}
 
 
 @pytest.fixture(scope="module")
